@@ -1,0 +1,40 @@
+import { Command, CommanderError } from "commander";
+import { exitCodes, NemoError } from "../errors.js";
+import type { Io } from "../score/runPipeline.js";
+import { scoreCommand } from "./commands/score.js";
+import { renderCommand } from "./commands/render.js";
+
+/** Runs the command line and returns the exit status; the single place that turns errors into exit codes. */
+export async function main(argv: string[], io: Io & { stdinIsTTY: boolean }): Promise<number> {
+    let exitCode: number = exitCodes.ok;
+    const setExit = (code: number) => { exitCode = code; };
+    const program = new Command("nemoreward")
+        .description("Score LLM conversations with a reward model (Llama-3.1-Nemotron-70B-Reward GGUF).")
+        .version(await packageVersion())
+        .exitOverride()
+        .configureOutput({
+            writeOut: (text) => io.stdout.write(text),
+            writeErr: (text) => io.stderr.write(text),
+        })
+        .addCommand(scoreCommand(io, setExit))
+        .addCommand(renderCommand(io, setExit));
+    for (const command of program.commands) command.exitOverride().configureOutput(program.configureOutput());
+    try {
+        await program.parseAsync(argv);
+        return exitCode;
+    } catch (error) {
+        if (error instanceof CommanderError)
+            return error.exitCode === 0 ? exitCodes.ok : exitCodes.usage;
+        const verbose = argv.includes("--verbose");
+        const message = error instanceof Error ? error.message : String(error);
+        io.stderr.write(`nemoreward: error: ${message}\n`);
+        if (verbose && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
+        return error instanceof NemoError ? error.exitCode : exitCodes.failure;
+    }
+}
+
+async function packageVersion(): Promise<string> {
+    const { readFile } = await import("node:fs/promises");
+    const pkg = JSON.parse(await readFile(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
+    return pkg.version;
+}

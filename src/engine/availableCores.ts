@@ -1,0 +1,18 @@
+import { availableParallelism } from "node:os";
+import { readFileSync } from "node:fs";
+
+/**
+ * The cores this process may really use: CPU affinity, capped by a cgroup v2 CPU quota.
+ * llama.cpp's own default counts the machine's cores and oversubscribes containers and small VMs.
+ */
+export function availableCores(): number {
+    const affinity = availableParallelism();
+    try {
+        const [quota, period] = readFileSync("/sys/fs/cgroup/cpu.max", "utf8").trim().split(/\s+/);
+        if (quota !== undefined && quota !== "max" && period !== undefined)
+            return Math.max(1, Math.min(affinity, Math.ceil(Number(quota) / Number(period))));
+    } catch {
+        // no cgroup v2 quota visible: affinity is all we know
+    }
+    return affinity;
+}

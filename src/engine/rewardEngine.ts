@@ -1,0 +1,185 @@
+import {
+    getLlama,
+    LlamaLogLevel,
+    type Llama,
+    type LlamaContext,
+    type LlamaContextSequence,
+    type LlamaModel,
+    type Token,
+    type ControlledEvaluateInputItem,
+} from "node-llama-cpp";
+import { ModelError } from "../errors.js";
+import type { Log } from "../log.js";
+
+export type GpuChoice = "auto" | "cuda" | "vulkan" | "cpu";
+export type GpuLayers = number | "max" | "auto";
+
+export type EngineOptions = {
+    modelPath: string;
+    gpu: GpuChoice;
+    gpuLayers: GpuLayers;
+    threads: number;
+    contextSize: number;
+    /** Sequences evaluated side by side in one context. */
+    parallel: number;
+    /** f32 KV cache and no flash attention: slower, and within float error of an exact forward pass. */
+    precise: boolean;
+    rewardToken: number;
+    /** Keep the KV cache of a prefix shared with the sequence's previous conversation. */
+    reuse: boolean;
+    /** Load only the vocabulary (for rendering and counting tokens). */
+    vocabOnly?: boolean;
+    verbose?: boolean;
+};
+
+/** A loaded reward model: tokenizes conversations and rates them with the logit of the reward token. */
+export class RewardEngine {
+    private readonly free: LlamaContextSequence[];
+    private readonly waiting: (() => void)[] = [];
+
+    private constructor(
+        private readonly llama: Llama,
+        readonly model: LlamaModel,
+        private readonly context: LlamaContext | undefined,
+        private readonly options: EngineOptions,
+    ) {
+        this.free = context === undefined
+            ? []
+            : Array.from({ length: options.parallel }, () => context.getSequence());
+    }
+
+    /** Starts the backend, loads the model and creates the scoring context. */
+    static async load(options: EngineOptions, log: Log): Promise<RewardEngine> {
+        const llama = await startBackend(options, log);
+        let model: LlamaModel;
+        try {
+            model = await llama.loadModel({
+                modelPath: options.modelPath,
+                gpuLayers: options.gpu === "cpu" ? 0 : options.gpuLayers,
+                vocabOnly: options.vocabOnly ?? false,
+            });
+        } catch (error) {
+            await llama.dispose();
+            throw new ModelError(`cannot load model ${options.modelPath}: ${(error as Error).message}`, { cause: error });
+        }
+        if (options.vocabOnly) return new RewardEngine(llama, model, undefined, options);
+        const vocabSize = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length;
+        if (vocabSize !== undefined && options.rewardToken >= vocabSize) {
+            await llama.dispose();
+            throw new ModelError(`reward token ${options.rewardToken} is outside the model's ${vocabSize}-token vocabulary`);
+        }
+        let context: LlamaContext;
+        try {
+            context = await model.createContext({
+                contextSize: options.contextSize,
+                sequences: options.parallel,
+                threads: options.threads,
+                batchSize: Math.min(options.contextSize, 2048),
+                ...(options.precise
+                    ? { flashAttention: false, experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32" }
+                    : {}),
+            });
+        } catch (error) {
+            await llama.dispose();
+            throw new ModelError(`cannot create a ${options.contextSize}-token context: ${(error as Error).message}`, { cause: error });
+        }
+        log.info(
+            `${backendName(llama)} backend, ${model.gpuLayers} of ${model.fileInsights.totalLayers} layers on the GPU, ` +
+            `${options.threads} threads, ${options.parallel} sequence${options.parallel === 1 ? "" : "s"}` +
+            `${options.precise ? ", precise (f32 KV cache, no flash attention)" : ""}`,
+        );
+        return new RewardEngine(llama, model, context, options);
+    }
+
+    /** The chat template embedded in the GGUF, if any. */
+    get chatTemplate(): string | undefined {
+        return this.model.fileInfo.metadata.tokenizer?.chat_template;
+    }
+
+    get bosText(): string {
+        return this.model.tokens.bosString ?? "";
+    }
+
+    get eosText(): string {
+        return this.model.tokens.eosString ?? "";
+    }
+
+    /** Tokenizes rendered text with special tokens parsed, so that it begins with exactly one BOS. */
+    tokenize(text: string): Token[] {
+        const tokens = this.model.tokenize(text, true);
+        const bos = this.model.tokens.bos;
+        if (bos === null) return tokens;
+        let start = 0;
+        while (tokens[start] === bos && tokens[start + 1] === bos) start++;
+        if (tokens[start] !== bos) return [bos, ...tokens];
+        return start === 0 ? tokens : tokens.slice(start);
+    }
+
+    /** The raw logit of the reward token after the last of `tokens`. */
+    async reward(tokens: readonly Token[]): Promise<number> {
+        const sequence = await this.acquire(tokens);
+        try {
+            let start = 0;
+            if (this.options.reuse)
+                // Re-evaluate at least the last token: its logits are the reward.
+                start = Math.min(sequence.compareContextTokens(tokens as Token[]).firstDifferentIndex, tokens.length - 1);
+            if (start < sequence.nextTokenIndex)
+                await sequence.eraseContextTokenRanges([{ start, end: sequence.nextTokenIndex }]);
+            const input: ControlledEvaluateInputItem[] = tokens.slice(start);
+            input[input.length - 1] = [tokens[tokens.length - 1]!, {
+                generateNext: { logits: { filter: { tokens: [this.options.rewardToken as Token] } } },
+            }];
+            const results = await sequence.controlledEvaluate(input);
+            const logit = results[input.length - 1]?.next.logits?.get(this.options.rewardToken as Token);
+            if (logit === undefined) throw new ModelError("the engine returned no logit for the reward token");
+            return logit;
+        } finally {
+            this.release(sequence);
+        }
+    }
+
+    async dispose(): Promise<void> {
+        await this.llama.dispose();
+    }
+
+    /** A free sequence, preferring the one whose cached tokens share the longest prefix with `tokens`. */
+    private async acquire(tokens: readonly Token[]): Promise<LlamaContextSequence> {
+        while (this.free.length === 0) await new Promise<void>((resolve) => this.waiting.push(resolve));
+        let best = 0;
+        if (this.options.reuse && this.free.length > 1) {
+            let bestShared = -1;
+            this.free.forEach((sequence, i) => {
+                const shared = sequence.compareContextTokens(tokens as Token[]).firstDifferentIndex;
+                if (shared > bestShared) [best, bestShared] = [i, shared];
+            });
+        }
+        return this.free.splice(best, 1)[0]!;
+    }
+
+    private release(sequence: LlamaContextSequence): void {
+        this.free.push(sequence);
+        this.waiting.shift()?.();
+    }
+}
+
+async function startBackend(options: EngineOptions, log: Log): Promise<Llama> {
+    const common = {
+        build: "never",
+        progressLogs: false,
+        maxThreads: options.threads,
+        logLevel: options.verbose ? LlamaLogLevel.warn : LlamaLogLevel.error,
+        logger: (level: string, message: string) => log.engine(level, message),
+    } as const;
+    if (options.gpu === "cpu") return getLlama({ ...common, gpu: false });
+    if (options.gpu === "auto") return getLlama({ ...common, gpu: { type: "auto", exclude: ["vulkan"] } });
+    try {
+        return await getLlama({ ...common, gpu: options.gpu });
+    } catch (error) {
+        log.warn(`${options.gpu} cannot start here (${(error as Error).message}); falling back to the CPU`);
+        return getLlama({ ...common, gpu: false });
+    }
+}
+
+function backendName(llama: Llama): string {
+    return llama.gpu === false ? "cpu" : llama.gpu;
+}

@@ -1,0 +1,53 @@
+import ora, { type Ora } from "ora";
+import type { Log } from "../log.js";
+
+const plainEverySeconds = 5;
+
+/** Rows and tokens done so far, on stderr: an ora spinner on a terminal, a plain line every few seconds elsewhere. */
+export class Progress {
+    private readonly started = performance.now();
+    private rows = 0;
+    private failed = 0;
+    private tokens = 0;
+    private lastPlain = this.started;
+    private readonly spinner: Ora | undefined;
+
+    constructor(private readonly log: Log, private readonly verb: string) {
+        if (!log.quiet && log.stderr.isTTY)
+            this.spinner = ora({ stream: log.stderr, text: `${verb}…`, discardStdin: false }).start();
+    }
+
+    row(tokens: number, failed: boolean): void {
+        this.rows++;
+        this.tokens += tokens;
+        if (failed) this.failed++;
+        if (this.log.quiet) return;
+        const now = performance.now();
+        if (this.spinner) this.spinner.text = this.line(now);
+        else if (now - this.lastPlain >= plainEverySeconds * 1000) {
+            this.lastPlain = now;
+            this.log.info(this.line(now));
+        }
+    }
+
+    /** Stops the spinner and prints the summary line. */
+    finish(extra = ""): void {
+        this.spinner?.stop();
+        this.log.info(`${this.line(performance.now())}${extra}`);
+    }
+
+    /** Hands the terminal line over to a message, then redraws the spinner. */
+    interrupt(print: () => void): void {
+        if (!this.spinner) return print();
+        this.spinner.clear();
+        print();
+        this.spinner.render();
+    }
+
+    private line(now: number): string {
+        const seconds = Math.max((now - this.started) / 1000, 1e-9);
+        const errors = this.failed > 0 ? `, ${this.failed} not scored` : "";
+        return `${this.verb} ${this.rows} rows${errors}, ${this.tokens} tokens in ${seconds.toFixed(1)} s ` +
+            `(${(this.rows / seconds).toFixed(1)} rows/s, ${Math.round(this.tokens / seconds)} tokens/s)`;
+    }
+}
