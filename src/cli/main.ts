@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { Command, CommanderError } from "commander";
 import { exitCodes, NemoError } from "../errors.js";
 import type { Io } from "../score/runPipeline.js";
@@ -33,8 +34,14 @@ export async function main(argv: string[], io: Io & { stdinIsTTY: boolean }): Pr
     }
 }
 
+/** The version in the nearest package.json above this module (it runs from src/ in tests, dist/src/ when built). */
 async function packageVersion(): Promise<string> {
-    const { readFile } = await import("node:fs/promises");
-    const pkg = JSON.parse(await readFile(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
-    return pkg.version;
+    for (let dir = new URL(".", import.meta.url); dir.pathname !== "/"; dir = new URL("..", dir)) {
+        try {
+            return (JSON.parse(await readFile(new URL("package.json", dir), "utf8")) as { version: string }).version;
+        } catch {
+            // not here: look one folder up
+        }
+    }
+    return "unknown";
 }

@@ -22,7 +22,7 @@ export type EngineOptions = {
     contextSize: number;
     /** Sequences evaluated side by side in one context. */
     parallel: number;
-    /** f32 KV cache and no flash attention: slower, and within float error of an exact forward pass. */
+    /** f32 KV cache: slower, and within float error of an exact forward pass. */
     precise: boolean;
     rewardToken: number;
     /** Keep the KV cache of a prefix shared with the sequence's previous conversation. */
@@ -75,9 +75,10 @@ export class RewardEngine {
                 sequences: options.parallel,
                 threads: options.threads,
                 batchSize: Math.min(options.contextSize, 2048),
-                ...(options.precise
-                    ? { flashAttention: false, experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32" }
-                    : {}),
+                // Flash attention makes a reward depend on how its tokens were batched (prefix reuse, parallel
+                // sequences): measured 2e-3 apart for the same row on CPU. Without it, the same row scores the same.
+                flashAttention: false,
+                ...(options.precise ? { experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32" } : {}),
             });
         } catch (error) {
             await llama.dispose();
