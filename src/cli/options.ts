@@ -43,6 +43,7 @@ export type ModelFlags = {
     verbose?: boolean;
     rewardToken?: number;
     precise?: boolean;
+    flashAttention?: boolean;
     parallel?: number;
     reuse?: boolean;
 };
@@ -63,6 +64,7 @@ export function toRunOptions(inputs: string[], flags: ModelFlags, stdinIsTTY: bo
         threads: flags.threads ?? availableCores(),
         parallel: flags.parallel ?? 1,
         precise: flags.precise ?? false,
+        flashAttention: flags.flashAttention ?? false,
         rewardToken: flags.rewardToken ?? 0,
         reuse: flags.reuse ?? true,
         quiet: flags.quiet ?? false,

@@ -12,7 +12,8 @@ export function scoreCommand(io: Io & { stdinIsTTY: boolean }, setExit: (code: n
         )
         .argument("[inputs...]", "JSONL files; '-' or nothing reads standard input");
     addModelOptions(command)
-        .option("--precise", "f32 KV cache and no flash attention: slower, closest to the exact reward")
+        .option("--precise", "f32 KV cache: slower, closest to the exact reward")
+        .option("--flash-attention", "faster on long rows, but a row's reward then depends on its batch neighbours")
         .option("--reward-token <id>", "vocabulary id whose logit is the reward", integer(0), 0)
         .option("--parallel <n>", "conversations evaluated side by side in one context", integer(1), 1)
         .option("--no-reuse", "re-evaluate shared prompt prefixes instead of keeping them in the KV cache")
