@@ -5,8 +5,11 @@ import type { Io } from "../score/runPipeline.js";
 import { scoreCommand } from "./commands/score.js";
 import { renderCommand } from "./commands/render.js";
 
+/** The process's streams, whether stdin is a terminal, and the signal that SIGINT/SIGTERM abort. */
+export type CliIo = Io & { stdinIsTTY: boolean; signal?: AbortSignal };
+
 /** Runs the command line and returns the exit status; the single place that turns errors into exit codes. */
-export async function main(argv: string[], io: Io & { stdinIsTTY: boolean }): Promise<number> {
+export async function main(argv: string[], io: CliIo): Promise<number> {
     let exitCode: number = exitCodes.ok;
     const setExit = (code: number) => { exitCode = code; };
     const program = new Command("nemoreward")

@@ -2,6 +2,10 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import { availableCores } from "../engine/availableCores.js";
 import type { GpuChoice, GpuLayers } from "../engine/rewardEngine.js";
 import type { RunOptions } from "../score/runPipeline.js";
+import type { InputFormat } from "../input/inputRow.js";
+import { inputFormats } from "../input/openInput.js";
+import { outputFormats, type OutputFormat } from "../output/formats.js";
+import { defaultFields } from "../conversation/toConversation.js";
 import { UsageError } from "../errors.js";
 
 /** A whole number of at least `min`, for Commander's argParser. */
@@ -19,10 +23,18 @@ function gpuLayers(value: string): GpuLayers {
     return integer(0)(value);
 }
 
-/** The options every command that loads a model shares. */
-export function addModelOptions(command: Command): Command {
+/** The options of every command that reads conversations and loads a model. */
+export function addRunOptions(command: Command): Command {
     return command
         .requiredOption("-m, --model <file>", "reward model GGUF file")
+        .option("-o, --output <file>", "write here instead of stdout; the extension picks the format")
+        .addOption(new Option("--format <format>", "output format (default: CSV/TSV for CSV/TSV input, a table on a terminal, else JSONL)").choices(outputFormats))
+        .addOption(new Option("--input-format <format>", "input format when the file name does not tell (stdin: jsonl)").choices(inputFormats))
+        .option("--messages-field <name>", "field holding the message list (default: messages, then conversations)")
+        .option("--prompt-field <name>", "field holding the prompt", defaultFields.prompt)
+        .option("--response-field <name>", "field holding the response", defaultFields.response)
+        .option("--system-field <name>", "field holding the system message", defaultFields.system)
+        .option("--max-errors <n>", "stop after this many rows could not be processed (exit 3)", integer(1))
         .option("--chat-template <file>", "Jinja chat template to use instead of the model's own")
         .option("--context-size <tokens>", "context size; longer conversations become error rows", integer(1), 4096)
         .addOption(new Option("--gpu <backend>", "compute backend").choices(["auto", "cuda", "vulkan", "cpu"]).default("auto"))
@@ -32,8 +44,16 @@ export function addModelOptions(command: Command): Command {
         .option("--verbose", "print engine messages and stack traces");
 }
 
-export type ModelFlags = {
+export type RunFlags = {
     model: string;
+    output?: string;
+    format?: OutputFormat;
+    inputFormat?: InputFormat;
+    messagesField?: string;
+    promptField: string;
+    responseField: string;
+    systemField: string;
+    maxErrors?: number;
     chatTemplate?: string;
     contextSize: number;
     gpu: GpuChoice;
@@ -41,6 +61,7 @@ export type ModelFlags = {
     threads?: number;
     quiet?: boolean;
     verbose?: boolean;
+    field?: string;
     rewardToken?: number;
     precise?: boolean;
     flashAttention?: boolean;
@@ -49,13 +70,24 @@ export type ModelFlags = {
 };
 
 /** Turns parsed flags and positional inputs into the core's typed options. */
-export function toRunOptions(inputs: string[], flags: ModelFlags, stdinIsTTY: boolean): RunOptions {
+export function toRunOptions(inputs: string[], flags: RunFlags, io: { stdinIsTTY: boolean; signal?: AbortSignal }): RunOptions {
     if (inputs.length === 0) {
-        if (stdinIsTTY) throw new UsageError("no input: give a JSONL file, or pipe one to standard input ('-')");
+        if (io.stdinIsTTY) throw new UsageError("no input: name a file, or pipe one to standard input ('-')");
         inputs = ["-"];
     }
     return {
         inputs,
+        inputFormat: flags.inputFormat,
+        fields: {
+            messages: flags.messagesField,
+            prompt: flags.promptField,
+            response: flags.responseField,
+            system: flags.systemField,
+        },
+        outputPath: flags.output,
+        format: flags.format,
+        field: flags.field ?? "reward",
+        maxErrors: flags.maxErrors,
         modelPath: flags.model,
         chatTemplatePath: flags.chatTemplate,
         contextSize: flags.contextSize,
@@ -69,5 +101,6 @@ export function toRunOptions(inputs: string[], flags: ModelFlags, stdinIsTTY: bo
         reuse: flags.reuse ?? true,
         quiet: flags.quiet ?? false,
         verbose: flags.verbose ?? false,
+        signal: io.signal,
     };
 }

@@ -5,32 +5,96 @@ export type Message = { role: string; content: string };
 /** The messages of one conversation, ending with the assistant turn that is scored. */
 export type Conversation = Message[];
 
-/** Reads the conversation out of a record of the OpenAI / Hugging Face chat form. */
-export function toConversation(record: Record<string, unknown>): Conversation {
-    const messages = record["messages"];
-    if (messages === undefined) throw new RowError('no "messages" field');
-    if (!Array.isArray(messages) || messages.length === 0)
-        throw new RowError('"messages" is not a non-empty array');
-    const conversation = messages.map((message, i) => toMessage(message, i));
+/** Field names to look for; `--messages-field` and friends override them. */
+export type ConversationFields = {
+    /** A list of messages: OpenAI `{role, content}` or ShareGPT `{from, value}`. Default: "messages", then "conversations". */
+    messages?: string;
+    prompt: string;
+    response: string;
+    system: string;
+};
+
+export const defaultFields: ConversationFields = { prompt: "prompt", response: "response", system: "system" };
+
+const shareGptRoles: Record<string, string> = { human: "user", user: "user", gpt: "assistant", assistant: "assistant", system: "system" };
+
+/** HelpSteer2 keeps earlier turns inside the prompt, separated by these markers. */
+const helpSteerTurn = /\n<extra_id_1>(Assistant|User)\n/;
+
+/**
+ * Reads the conversation out of a record of any supported shape: a message list (OpenAI/HF or ShareGPT),
+ * or a prompt and a response (HelpSteer2 multi-turn prompts are split into their turns).
+ */
+export function toConversation(record: Record<string, unknown>, fields: ConversationFields = defaultFields): Conversation {
+    const listField = fields.messages ?? ["messages", "conversations"].find((name) => record[name] !== undefined);
+    let conversation: Conversation;
+    if (listField !== undefined && record[listField] !== undefined) {
+        conversation = messageList(record[listField], listField);
+    } else if (record[fields.prompt] !== undefined || record[fields.response] !== undefined) {
+        conversation = [...promptMessages(record, fields), { role: "assistant", content: text(record[fields.response], fields.response) }];
+    } else {
+        throw new RowError(`no conversation: expected "${fields.messages ?? "messages"}"` +
+            `${fields.messages ? "" : ', "conversations"'} or "${fields.prompt}" + "${fields.response}"`);
+    }
     const last = conversation[conversation.length - 1]!;
     if (last.role !== "assistant")
         throw new RowError(`the last message is from "${last.role}", not "assistant": nothing to score`);
     return conversation;
 }
 
-function toMessage(message: unknown, index: number): Message {
-    if (message === null || typeof message !== "object")
-        throw new RowError(`message ${index} is not an object`);
-    const { role, content } = message as Record<string, unknown>;
-    if (typeof role !== "string") throw new RowError(`message ${index} has no string "role"`);
-    return { role, content: contentText(content, index) };
+/** The messages before the response: the optional system message and the prompt's turns. */
+export function promptMessages(record: Record<string, unknown>, fields: ConversationFields = defaultFields): Message[] {
+    const system = record[fields.system];
+    const messages: Message[] = [];
+    if (system !== undefined && system !== null && system !== "") messages.push({ role: "system", content: text(system, fields.system) });
+    const prompt = record[fields.prompt];
+    if (Array.isArray(prompt) || (typeof prompt === "string" && prompt.trimStart().startsWith("[{"))) {
+        messages.push(...messageList(prompt, fields.prompt));
+        return messages;
+    }
+    const parts = text(prompt, fields.prompt).split(helpSteerTurn);
+    messages.push({ role: "user", content: parts[0]! });
+    for (let i = 1; i < parts.length; i += 2)
+        messages.push({ role: parts[i] === "Assistant" ? "assistant" : "user", content: parts[i + 1]! });
+    return messages;
+}
+
+function text(value: unknown, field: string): string {
+    if (typeof value === "string") return value;
+    throw new RowError(`"${field}" is ${value === undefined ? "missing" : "not a string"}`);
+}
+
+/** A message list given as an array, or as a JSON string of one (a CSV cell). */
+function messageList(value: unknown, field: string): Conversation {
+    let list = value;
+    if (typeof value === "string") {
+        try {
+            list = JSON.parse(value);
+        } catch {
+            throw new RowError(`"${field}" is a string that is not a JSON list of messages`);
+        }
+    }
+    if (!Array.isArray(list) || list.length === 0) throw new RowError(`"${field}" is not a non-empty list of messages`);
+    return list.map((message, i) => toMessage(message, `${field}[${i}]`));
+}
+
+function toMessage(message: unknown, where: string): Message {
+    if (message === null || typeof message !== "object") throw new RowError(`${where} is not an object`);
+    const m = message as Record<string, unknown>;
+    if (typeof m["role"] === "string") return { role: m["role"], content: contentText(m["content"], where) };
+    if (typeof m["from"] === "string") {
+        const role = shareGptRoles[m["from"]];
+        if (role === undefined) throw new RowError(`${where} is from "${m["from"]}", not human, gpt or system`);
+        return { role, content: contentText(m["value"], where) };
+    }
+    throw new RowError(`${where} has neither "role" nor "from"`);
 }
 
 /** Plain strings, or OpenAI content parts of which only text can be scored. */
-function contentText(content: unknown, index: number): string {
+function contentText(content: unknown, where: string): string {
     if (typeof content === "string") return content;
     if (Array.isArray(content) && content.every(isTextPart)) return content.map((part) => part.text).join("");
-    throw new RowError(`message ${index} has no text "content"`);
+    throw new RowError(`${where} has no text content`);
 }
 
 function isTextPart(part: unknown): part is { type: "text"; text: string } {

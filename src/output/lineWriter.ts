@@ -1,7 +1,6 @@
-import { once } from "node:events";
 import type { Writable } from "node:stream";
 
-/** Writes lines as they come, waiting when the reader is slower; notices when the reader has gone away. */
+/** Writes text as it comes, waiting when the reader is slower; notices when the reader has gone away. */
 export class LineWriter {
     /** Set when the reader closed the pipe (`| head`): there is nobody left to write for. */
     closed = false;
@@ -13,8 +12,15 @@ export class LineWriter {
         });
     }
 
-    async write(line: string): Promise<void> {
-        if (this.closed) return;
-        if (!this.stream.write(`${line}\n`)) await Promise.race([once(this.stream, "drain"), once(this.stream, "close")]);
+    async write(text: string): Promise<void> {
+        if (this.closed || text === "") return;
+        if (this.stream.write(text)) return;
+        await new Promise<void>((resolve) => {
+            const done = () => {
+                this.stream.off("drain", done).off("close", done).off("error", done);
+                resolve();
+            };
+            this.stream.on("drain", done).on("close", done).on("error", done);
+        });
     }
 }

@@ -12,7 +12,7 @@ export class Progress {
     private lastPlain = this.started;
     private readonly spinner: Ora | undefined;
 
-    constructor(private readonly log: Log, private readonly verb: string) {
+    constructor(private readonly log: Log, private readonly verb: string, private readonly total?: number) {
         if (!log.quiet && log.stderr.isTTY)
             this.spinner = ora({ stream: log.stderr, text: `${verb}…`, discardStdin: false }).start();
     }
@@ -47,7 +47,18 @@ export class Progress {
     private line(now: number): string {
         const seconds = Math.max((now - this.started) / 1000, 1e-9);
         const errors = this.failed > 0 ? `, ${this.failed} not scored` : "";
-        return `${this.verb} ${this.rows} rows${errors}, ${this.tokens} tokens in ${seconds.toFixed(1)} s ` +
-            `(${(this.rows / seconds).toFixed(1)} rows/s, ${Math.round(this.tokens / seconds)} tokens/s)`;
+        const rate = this.rows / seconds;
+        const of = this.total === undefined ? "" : ` of ${this.total}`;
+        const left = this.total === undefined || this.rows === 0 || this.rows >= this.total ? ""
+            : `, ETA ${duration((this.total - this.rows) / rate)}`;
+        return `${this.verb} ${this.rows}${of} rows${errors}, ${this.tokens} tokens in ${duration(seconds)} ` +
+            `(${rate.toFixed(1)} rows/s, ${Math.round(this.tokens / seconds)} tokens/s${left})`;
     }
+}
+
+function duration(seconds: number): string {
+    if (seconds < 60) return `${seconds.toFixed(1)} s`;
+    const s = Math.round(seconds);
+    const [h, m] = [Math.floor(s / 3600), Math.floor((s % 3600) / 60)];
+    return h > 0 ? `${h} h ${m} min` : `${m} min ${s % 60} s`;
 }

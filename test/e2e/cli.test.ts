@@ -19,7 +19,7 @@ describe("nemoreward score (built CLI)", () => {
             expect(line.startsWith(demoLines[i]!.slice(0, -1))).toBe(true);
         });
         expect(stderr).toMatch(/cpu backend, 0 of 3 layers on the GPU/);
-        expect(stderr).toMatch(/scored 5 rows/);
+        expect(stderr).toMatch(/scored 5 of 5 rows/);
     });
 
     it("reads standard input when INPUT is omitted or '-', with the same rewards", async () => {
@@ -51,7 +51,7 @@ describe("nemoreward score (built CLI)", () => {
         expect(rows[2]!.error).toMatch(/not "assistant"/);
         expect(rows[2]!.messages).toBeDefined();
         expect(rows[3]).toMatchObject({ line: 5, error: expect.stringMatching(/not a JSON object/) });
-        expect(rows[4]).toMatchObject({ prompt: "no messages field", error: expect.stringMatching(/messages/) });
+        expect(rows[4]).toMatchObject({ prompt: "no messages field", error: '"response" is missing' });
         // the repeat reuses the cached prompt and evaluates only its last token: float rounding, no more
         expect(Math.abs(rows[5]!.reward - rows[0]!.reward)).toBeLessThan(1e-5);
         for (const line of [2, 4, 5, 6]) expect(stderr).toContain(`<stdin>:${line}:`);

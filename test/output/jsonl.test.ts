@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { jsonlLine } from "../../src/output/jsonl.js";
 
-const row = (text: string) => ({ source: "x", line: 7, text, record: JSON.parse(text) });
+const row = (text: string) => ({ source: "x", line: 7, format: "jsonl" as const, text, record: JSON.parse(text) });
 
 describe("jsonlLine", () => {
     it("keeps the record's own text byte for byte and appends the fields", () => {
@@ -20,7 +20,7 @@ describe("jsonlLine", () => {
     });
 
     it("writes the line number for a line that held no record", () => {
-        expect(JSON.parse(jsonlLine({ source: "x", line: 3, text: "oops" }, { reward: null, error: "bad" })))
+        expect(JSON.parse(jsonlLine({ source: "x", line: 3, format: "jsonl", text: "oops" }, { reward: null, error: "bad" })))
             .toEqual({ line: 3, reward: null, error: "bad" });
     });
 });

@@ -1,21 +1,23 @@
 import { Command } from "commander";
-import { addModelOptions, toRunOptions, type ModelFlags } from "../options.js";
-import { runRender, type Io } from "../../score/runPipeline.js";
+import { addRunOptions, toRunOptions, type RunFlags } from "../options.js";
+import { runRender } from "../../score/runPipeline.js";
+import type { CliIo } from "../main.js";
 
-export function renderCommand(io: Io & { stdinIsTTY: boolean }, setExit: (code: number) => void): Command {
+export function renderCommand(io: CliIo, setExit: (code: number) => void): Command {
     const command = new Command("render")
-        .summary("print each conversation with the exact text and token count the model scores")
+        .summary("show the exact text and token count the model scores for each conversation")
         .description(
-            "Prints each input line plus \"rendered\" (the conversation rendered with the chat template, as the\n" +
-            "model sees it) and \"n_tokens\". Loads only the model's vocabulary, so it is fast on large models.",
+            "Writes each row plus \"rendered\" (the conversation rendered with the chat template, as the model sees\n" +
+            "it) and \"n_tokens\". Loads only the model's vocabulary, so it is fast on large models.",
         )
-        .argument("[inputs...]", "JSONL files; '-' or nothing reads standard input");
-    addModelOptions(command)
+        .argument("[inputs...]", "input files; '-' or nothing reads standard input");
+    addRunOptions(command)
         .addHelpText("after", `
-Example:
-  nemoreward render data.jsonl -m model.gguf | jq -r .rendered`)
-        .action(async (inputs: string[], flags: ModelFlags) => {
-            setExit(await runRender(toRunOptions(inputs, flags, io.stdinIsTTY), io));
+Examples:
+  nemoreward render data.jsonl -m model.gguf | jq -r .rendered
+  nemoreward render data.jsonl -m model.gguf | jq 'select(.n_tokens > 4096)'    rows too long to score`)
+        .action(async (inputs: string[], flags: RunFlags) => {
+            setExit(await runRender(toRunOptions(inputs, flags, io), io));
         });
     return command;
 }

@@ -1,17 +1,21 @@
 import { Command } from "commander";
-import { addModelOptions, integer, toRunOptions, type ModelFlags } from "../options.js";
-import { runScore, type Io } from "../../score/runPipeline.js";
+import { addRunOptions, integer, toRunOptions, type RunFlags } from "../options.js";
+import { runScore } from "../../score/runPipeline.js";
+import type { CliIo } from "../main.js";
 
-export function scoreCommand(io: Io & { stdinIsTTY: boolean }, setExit: (code: number) => void): Command {
+export function scoreCommand(io: CliIo, setExit: (code: number) => void): Command {
     const command = new Command("score")
-        .summary("print each conversation with the reward of its final assistant turn")
+        .summary("add the reward of each conversation's final assistant turn")
         .description(
-            "Reads JSONL conversations ({\"messages\": [{\"role\", \"content\"}, ...]}) and prints each input line\n" +
-            "unchanged plus \"reward\": the raw logit of the reward token after the conversation rendered with\n" +
-            "the model's chat template. Rows that cannot be scored get \"reward\": null and \"error\".",
+            "Reads conversations (JSONL, JSON array, CSV or TSV files, gzipped or not, or standard input) and writes\n" +
+            "each row unchanged plus the reward: the raw logit of the reward token after the conversation rendered\n" +
+            "with the model's chat template. Records may hold \"messages\" [{role, content}], ShareGPT\n" +
+            "\"conversations\" [{from, value}], or \"prompt\" + \"response\" (HelpSteer2 multi-turn prompts too).\n" +
+            "Rows that cannot be scored keep their place with an empty reward and an \"error\".",
         )
-        .argument("[inputs...]", "JSONL files; '-' or nothing reads standard input");
-    addModelOptions(command)
+        .argument("[inputs...]", "input files; '-' or nothing reads standard input");
+    addRunOptions(command)
+        .option("--field <name>", "name of the reward field or column", "reward")
         .option("--precise", "f32 KV cache: slower, closest to the exact reward")
         .option("--flash-attention", "faster on long rows, but a row's reward then depends on its batch neighbours")
         .option("--reward-token <id>", "vocabulary id whose logit is the reward", integer(0), 0)
@@ -20,12 +24,16 @@ export function scoreCommand(io: Io & { stdinIsTTY: boolean }, setExit: (code: n
         .addHelpText("after", `
 Examples:
   nemoreward score data.jsonl -m model.gguf > scored.jsonl
-  cat data.jsonl | nemoreward score -m model.gguf | jq .reward
+  cat data.jsonl | nemoreward score -m model.gguf | jq 'select(.reward > -5)'
+  nemoreward score helpsteer2.csv -m model.gguf -o scored.csv      CSV in, CSV out, columns kept
+  nemoreward score part-*.jsonl.gz -m model.gguf --format table    a view for people
+  zcat dump.gz | nemoreward score - --input-format csv -m model.gguf
+  nemoreward score sft.jsonl -m model.gguf --prompt-field instruction --response-field output
   nemoreward score data.jsonl -m model.gguf --gpu cuda --gpu-layers max
 
-Exit status: 0 all rows scored, 1 model or run failure, 2 usage error, 3 some rows not scored.`)
-        .action(async (inputs: string[], flags: ModelFlags) => {
-            setExit(await runScore(toRunOptions(inputs, flags, io.stdinIsTTY), io));
+Exit status: 0 all rows scored, 1 model or run failure, 2 usage error, 3 some rows not scored, 130 interrupted.`)
+        .action(async (inputs: string[], flags: RunFlags) => {
+            setExit(await runScore(toRunOptions(inputs, flags, io), io));
         });
     return command;
 }

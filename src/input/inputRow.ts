@@ -1,0 +1,32 @@
+/** The input file formats nemoreward reads. */
+export type InputFormat = "jsonl" | "json" | "csv" | "tsv";
+
+/** The header of a delimited file, kept so that output can repeat it byte for byte. */
+export type DelimitedHeader = { names: string[]; text: string; delimiter: string; eol: string };
+
+/** One input row: where it came from, its text as read, and the record it holds (or why it holds none). */
+export type InputRow = {
+    source: string;
+    /** 1-based line where the row starts (a JSON array item's first line, a CSV record's first line). */
+    line: number;
+    format: InputFormat;
+    /** The row's own text, without its line ending: a JSONL line, a JSON array item, a CSV record. */
+    text: string;
+    record?: Record<string, unknown>;
+    parseError?: string;
+    /** For CSV/TSV rows: the file's header. */
+    header?: DelimitedHeader;
+};
+
+/** Parses one JSON object; anything else is a row error, not a failure of the run. */
+export function parseRecord(text: string): Pick<InputRow, "record" | "parseError"> {
+    let value: unknown;
+    try {
+        value = JSON.parse(text);
+    } catch (error) {
+        return { parseError: `not valid JSON (${(error as Error).message})` };
+    }
+    if (value === null || typeof value !== "object" || Array.isArray(value))
+        return { parseError: "not a JSON object" };
+    return { record: value as Record<string, unknown> };
+}

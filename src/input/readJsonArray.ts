@@ -1,0 +1,67 @@
+import { StringDecoder } from "node:string_decoder";
+import type { Readable } from "node:stream";
+import { parseRecord, type InputRow } from "./inputRow.js";
+
+/**
+ * Streams the items of a JSON array (`[{...}, {...}]`) one at a time, so a large file never sits in memory whole.
+ * It only finds where each top-level item starts and ends (strings and nesting tracked); JSON.parse does the rest.
+ */
+export async function* readJsonArray(stream: Readable, source: string): AsyncIterable<InputRow> {
+    const decoder = new StringDecoder("utf8");
+    let state: "before" | "between" | "item" | "after" = "before";
+    let item = "", depth = 0, inString = false, escaped = false;
+    let line = 1, itemLine = 1;
+    const finish = (): InputRow => {
+        const text = item.trim();
+        item = "";
+        state = "between";
+        return { source, line: itemLine, format: "json", text, ...parseRecord(text) };
+    };
+    for await (const chunk of stream) {
+        const text = decoder.write(chunk as Buffer);
+        for (let i = 0; i < text.length; i++) {
+            const c = text[i]!;
+            if (state === "item") {
+                if (inString) {
+                    if (escaped) escaped = false;
+                    else if (c === "\\") escaped = true;
+                    else if (c === '"') inString = false;
+                } else if (c === '"') inString = true;
+                else if (c === "{" || c === "[") depth++;
+                else if (c === "}" || c === "]") {
+                    if (depth === 0) {
+                        // the array's own closing bracket
+                        yield finish();
+                        state = "after";
+                        continue;
+                    }
+                    depth--;
+                } else if (c === "," && depth === 0) {
+                    yield finish();
+                    continue;
+                }
+                item += c;
+            } else if (c === "\n" || c === " " || c === "\t" || c === "\r" || c === "\uFEFF") {
+                // whitespace between tokens
+            } else if (state === "before" && c === "[") {
+                state = "between";
+            } else if (state === "between" && c === "]") {
+                state = "after";
+            } else if (state === "between") {
+                state = "item";
+                itemLine = line;
+                item = c;
+                inString = c === '"';
+                depth = c === "{" || c === "[" ? 1 : 0;
+            } else {
+                // Past a structural error nothing more can be read reliably: say where, and stop this source.
+                const reason = state === "before" ? "a .json file must hold an array of records" : "text after the closing ]";
+                yield { source, line, format: "json", text: "", parseError: reason };
+                return;
+            }
+            if (c === "\n") line++;
+        }
+    }
+    if (state === "item") yield { source, line: itemLine, format: "json", text: item.trim(), parseError: "the JSON array is cut off here" };
+    else if (state !== "after") yield { source, line, format: "json", text: "", parseError: "the JSON array is not closed" };
+}

@@ -1,0 +1,79 @@
+import type { ChalkInstance } from "chalk";
+import type { InputRow } from "../input/inputRow.js";
+import type { Conversation } from "../conversation/toConversation.js";
+import { jsonlLine } from "./jsonl.js";
+import { delimitedWriter } from "./delimited.js";
+
+export type OutputFormat = "jsonl" | "csv" | "tsv" | "json" | "table";
+export const outputFormats: readonly OutputFormat[] = ["jsonl", "csv", "tsv", "json", "table"];
+
+/** One finished row: the input, the fields the command adds (`reward`, `error`, ...) and the conversation if read. */
+export type OutputRow = { input: InputRow; fields: Record<string, unknown>; conversation?: Conversation };
+
+/** Turns rows into text as they come; `end` closes what the format needs closed. */
+export type RowWriter = { row(out: OutputRow): string; end(): string };
+
+export type WriterOptions = {
+    /** The fields a row gains, in column order; CSV/TSV always write all of them. */
+    added: readonly string[];
+    color: ChalkInstance;
+    /** Terminal width for `table`. */
+    width: number;
+};
+
+const writers: Record<OutputFormat, (options: WriterOptions) => RowWriter> = {
+    jsonl: () => ({ row: ({ input, fields }) => `${jsonlLine(input, fields)}\n`, end: () => "" }),
+    json: () => {
+        let count = 0;
+        return {
+            row: ({ input, fields }) => `${count++ === 0 ? "[\n" : ",\n"}${jsonlLine(input, fields)}`,
+            end: () => (count === 0 ? "[]\n" : "\n]\n"),
+        };
+    },
+    csv: ({ added }) => {
+        const writer = delimitedWriter(",", added);
+        return { row: ({ input, fields }) => writer.row(input, fields), end: writer.end };
+    },
+    tsv: ({ added }) => {
+        const writer = delimitedWriter("\t", added);
+        return { row: ({ input, fields }) => writer.row(input, fields), end: writer.end };
+    },
+    table: tableWriter,
+};
+
+export function createRowWriter(format: OutputFormat, options: WriterOptions): RowWriter {
+    return writers[format](options);
+}
+
+/** The format an output file's name asks for, if it names one. */
+export function formatOfPath(path: string): OutputFormat | undefined {
+    const extension = /\.([a-z]+)$/i.exec(path)?.[1]?.toLowerCase();
+    if (extension === "ndjson") return "jsonl";
+    if (extension === "txt") return "table";
+    return outputFormats.find((f) => f === extension);
+}
+
+/** A view for people: line, value, and the end of the prompt and response, cut to the terminal's width. */
+function tableWriter({ added, color, width }: WriterOptions): RowWriter {
+    const [valueField = "reward"] = added;
+    const textWidth = Math.max(20, width - 22);
+    const flat = (s: string) => s.replace(/\s+/g, " ").trim();
+    const cut = (s: string, n: number) => (s.length <= n ? s.padEnd(n) : `${s.slice(0, n - 1)}…`);
+    let first = true;
+    return {
+        row({ input, fields, conversation }) {
+            const header = first ? color.bold(`${"line".padStart(7)}  ${valueField.padStart(10)}  conversation\n`) : "";
+            first = false;
+            const value = fields[valueField];
+            const shown = typeof value === "number" ? color.cyan(value.toFixed(4).padStart(10)) : color.red("—".padStart(10));
+            const last = conversation?.[conversation.length - 1]?.content ?? "";
+            const prompt = conversation?.slice(0, -1).reverse().find((m) => m.role === "user")?.content ?? "";
+            const half = Math.floor(textWidth / 2) - 2;
+            const text = fields["error"] !== undefined
+                ? color.red(cut(String(fields["error"]), textWidth))
+                : `${color.dim(cut(flat(prompt), half))} → ${cut(flat(last), half)}`;
+            return `${header}${String(input.line).padStart(7)}  ${shown}  ${text}\n`;
+        },
+        end: () => "",
+    };
+}
