@@ -2,7 +2,7 @@ import { parse } from "csv-parse";
 import type { Readable } from "node:stream";
 import type { DelimitedHeader, InputFormat, InputRow } from "./inputRow.js";
 
-type Parsed = { record: string[]; raw: string; info: { lines: number; error?: unknown } };
+type Parsed = { record: string[]; raw: string };
 
 /** Streams CSV or TSV records (header row first; quotes, embedded newlines, BOM and CRLF handled by csv-parse). */
 export async function* readDelimited(stream: Readable, source: string, format: "csv" | "tsv"): AsyncIterable<InputRow> {
@@ -11,18 +11,21 @@ export async function* readDelimited(stream: Readable, source: string, format: "
         delimiter,
         bom: true,
         raw: true,
-        info: true,
         relax_column_count: true,
-        skip_empty_lines: true,
         // TSV has no quoting convention worth guessing at; CSV follows RFC 4180
         quote: format === "csv" ? '"' : false,
     }));
     let header: DelimitedHeader | undefined;
-    for await (const { record, raw, info } of parser as AsyncIterable<Parsed>) {
-        const eol = raw.endsWith("\r") ? "\r\n" : "\n";
-        const text = eol === "\r\n" ? raw.slice(0, -1) : raw;
-        // info.lines is the record's last line; quoted fields may span several
-        const line = info.lines - (text.match(/\n/g)?.length ?? 0);
+    let nextLine = 1;
+    for await (const { record, raw } of parser as AsyncIterable<Parsed>) {
+        // csv-parse's raw text may or may not carry the line ending (it varies with delimiter detection)
+        const ending = /(\r\n|\n|\r)$/.exec(raw)?.[0];
+        const text = ending === undefined ? raw : raw.slice(0, -ending.length);
+        const eol = ending === "\n" || ending === undefined ? "\n" : "\r\n";
+        // counted here: csv-parse's own line count takes a CRLF inside quotes for two lines
+        const line = nextLine;
+        nextLine += 1 + (text.match(/\n/g)?.length ?? 0);
+        if (text.trim() === "") continue;
         if (header === undefined) {
             header = { names: record, text, delimiter, eol };
             continue;

@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { defaultFields, toConversation } from "../../src/conversation/toConversation.js";
+
+const joke = [
+    { role: "user", content: "Hi" },
+    { role: "assistant", content: "Hello!" },
+    { role: "user", content: "A joke?" },
+    { role: "assistant", content: "Knock knock." },
+];
+
+describe("toConversation", () => {
+    it("reads OpenAI/HF messages, joining text content parts", () => {
+        expect(toConversation({ messages: [{ role: "user", content: [{ type: "text", text: "a" }, { type: "text", text: "b" }] }, { role: "assistant", content: "c" }] }))
+            .toEqual([{ role: "user", content: "ab" }, { role: "assistant", content: "c" }]);
+    });
+
+    it("reads ShareGPT conversations, mapping human/gpt/system to user/assistant/system", () => {
+        const conversations = [{ from: "system", value: "Be kind." }, { from: "human", value: "Hi" }, { from: "gpt", value: "Hello!" }];
+        expect(toConversation({ conversations })).toEqual([
+            { role: "system", content: "Be kind." }, { role: "user", content: "Hi" }, { role: "assistant", content: "Hello!" },
+        ]);
+    });
+
+    it("reads prompt + response with an optional system message", () => {
+        expect(toConversation({ system: "Brief.", prompt: "Q?", response: "A." })).toEqual([
+            { role: "system", content: "Brief." }, { role: "user", content: "Q?" }, { role: "assistant", content: "A." },
+        ]);
+        expect(toConversation({ system: "", prompt: "Q?", response: "A." })).toHaveLength(2);
+    });
+
+    it("splits a HelpSteer2 multi-turn prompt into its turns; the response is the last assistant turn", () => {
+        const prompt = "Hi\n<extra_id_1>Assistant\nHello!\n<extra_id_1>User\nA joke?";
+        expect(toConversation({ prompt, response: "Knock knock." })).toEqual(joke);
+    });
+
+    it("reads a message list stored as a JSON string (a CSV cell)", () => {
+        expect(toConversation({ messages: JSON.stringify(joke) })).toEqual(joke);
+    });
+
+    it("uses the field names it is given", () => {
+        const fields = { ...defaultFields, prompt: "instruction", response: "output" };
+        expect(toConversation({ instruction: "Q?", output: "A." }, fields)).toEqual([
+            { role: "user", content: "Q?" }, { role: "assistant", content: "A." },
+        ]);
+        expect(toConversation({ chat: joke }, { ...defaultFields, messages: "chat" })).toEqual(joke);
+    });
+
+    it.each([
+        [{ messages: [{ role: "user", content: "Q?" }] }, /last message is from "user"/],
+        [{ messages: [] }, /not a non-empty list/],
+        [{ messages: "{oops" }, /not a JSON list/],
+        [{ conversations: [{ from: "robot", value: "x" }] }, /from "robot"/],
+        [{ messages: [{ role: "user" }, { role: "assistant", content: 3 }] }, /messages\[0\] has no text content/],
+        [{ prompt: "Q?" }, /"response" is missing/],
+        [{ text: "hello" }, /no conversation: expected "messages", "conversations" or "prompt" \+ "response"/],
+    ])("rejects %j with a reason", (record, reason) => {
+        expect(() => toConversation(record as Record<string, unknown>)).toThrow(reason);
+    });
+});
