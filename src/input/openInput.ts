@@ -79,21 +79,25 @@ async function gunzipIfCompressed(stream: Readable): Promise<Readable> {
 }
 
 /**
- * Rows to expect, for progress and ETA: the lines of plain JSONL files. Undefined when any input cannot be
+ * Rows to expect, for progress and ETA: the non-blank lines of plain JSONL files. Undefined when any input cannot be
  * counted without parsing it (stdin, gzip, JSON, CSV whose quoted fields may span lines).
  */
 export async function countRows(paths: readonly string[], format: InputFormat | undefined): Promise<number | undefined> {
     let total = 0;
     for (const path of paths) {
         if (path === "-" || formatOf(path, format) !== "jsonl") return undefined;
-        let last = 10, first = true;
+        let first = true, content = false;
         for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
             if (first && chunk[0] === 0x1f && chunk[1] === 0x8b) return undefined;
             first = false;
-            for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) total++;
-            last = chunk[chunk.length - 1] ?? last;
+            for (const byte of chunk) {
+                if (byte === 10) {
+                    if (content) total++;
+                    content = false;
+                } else if (byte !== 32 && byte !== 9 && byte !== 13) content = true;
+            }
         }
-        if (last !== 10) total++;
+        if (content) total++;
     }
     return total;
 }

@@ -13,7 +13,9 @@ export class Progress {
     private readonly spinner: Ora | undefined;
 
     constructor(private readonly log: Log, private readonly verb: string, private readonly total?: number) {
-        if (!log.quiet && log.stderr.isTTY)
+        // ora needs a terminal width: under `script` or some CI pseudo-terminals there is none, and it loops
+        const columns = (log.stderr as { columns?: number }).columns ?? 0;
+        if (!log.quiet && log.stderr.isTTY && columns > 0)
             this.spinner = ora({ stream: log.stderr, text: `${verb}…`, discardStdin: false }).start();
     }
 
@@ -33,7 +35,7 @@ export class Progress {
     /** Stops the spinner and prints the summary line. */
     finish(extra = ""): void {
         this.spinner?.stop();
-        this.log.info(`${this.line(performance.now())}${extra}`);
+        this.log.info(`${this.line(performance.now(), false)}${extra}`);
     }
 
     /** Hands the terminal line over to a message, then redraws the spinner. */
@@ -44,12 +46,12 @@ export class Progress {
         this.spinner.render();
     }
 
-    private line(now: number): string {
+    private line(now: number, eta = true): string {
         const seconds = Math.max((now - this.started) / 1000, 1e-9);
         const errors = this.failed > 0 ? `, ${this.failed} not scored` : "";
         const rate = this.rows / seconds;
         const of = this.total === undefined ? "" : ` of ${this.total}`;
-        const left = this.total === undefined || this.rows === 0 || this.rows >= this.total ? ""
+        const left = !eta || this.total === undefined || this.rows === 0 || this.rows >= this.total ? ""
             : `, ETA ${duration((this.total - this.rows) / rate)}`;
         return `${this.verb} ${this.rows}${of} rows${errors}, ${this.tokens} tokens in ${duration(seconds)} ` +
             `(${rate.toFixed(1)} rows/s, ${Math.round(this.tokens / seconds)} tokens/s${left})`;
