@@ -3,18 +3,14 @@
  * on a generated mid-size model (hidden 512, 8 layers, f16). Prints markdown tables on stdout.
  * BENCH_QUICK=1 runs a smaller version.
  */
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { writeModel, type ModelSpec } from "../fixtures/makeModel.js";
-import { ChatTemplate } from "../src/template/chatTemplate.js";
-import { llama31Template } from "../src/template/llama31Template.js";
 import { availableCores } from "../src/engine/availableCores.js";
+import { best, conversation, dir, fmt, maxDrift, rewardsOf, run, text, writeCase } from "./harness.js";
 
 const quick = process.env["BENCH_QUICK"] === "1";
 const threads = availableCores();
-const dir = "bench/models";
-mkdirSync(dir, { recursive: true });
 
 const midSpec: ModelSpec = {
     name: "nemoreward-bench-mid", hidden: 512, layers: 8, heads: 8, kvHeads: 2, ffn: 1536,
@@ -23,46 +19,6 @@ const midSpec: ModelSpec = {
 const modelPath = `${dir}/mid-h512-l8-f16.gguf`;
 if (!existsSync(modelPath)) writeModel(modelPath, midSpec);
 
-const template = new ChatTemplate(llama31Template, { bos_token: "<|begin_of_text|>", eos_token: "<|eot_id|>" });
-const words = ("data model reward score token prompt answer question rank filter clean batch stream row file " +
-    "value output input train test eval metric loss layer head vector matrix cache memory speed").split(" ");
-let seed = 42;
-const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
-const text = (bytes: number) => {
-    let out = "";
-    while (out.length < bytes) out += `${words[Math.floor(random() * words.length)]} `;
-    return out.trim();
-};
-type Conversation = { messages: { role: string; content: string }[] };
-const conversation = (prompt: string, response: string): Conversation =>
-    ({ messages: [{ role: "user", content: prompt }, { role: "assistant", content: response }] });
-
-type Run = { seconds: number; peakMiB: number | undefined; stdout: string };
-
-/** Runs a command to completion, timing the whole process and reading its peak RSS from GNU time when present. */
-function run(args: string[]): Run {
-    const useTime = existsSync("/usr/bin/time");
-    const [cmd, argv] = useTime ? ["/usr/bin/time", ["-f", "peak-kib %M", ...args]] : [args[0]!, args.slice(1)];
-    const started = performance.now();
-    const child = spawnSync(cmd, argv, { encoding: "utf8", maxBuffer: 1 << 30 });
-    const seconds = (performance.now() - started) / 1000;
-    if (child.status !== 0) throw new Error(`${args.join(" ")} failed (${child.status}):\n${child.stderr}`);
-    const kib = /peak-kib (\d+)/.exec(child.stderr)?.[1];
-    return { seconds, peakMiB: kib === undefined ? undefined : Number(kib) / 1024, stdout: child.stdout };
-}
-
-function best(reps: number, args: string[]): Run {
-    const runs = Array.from({ length: reps }, () => run(args));
-    return runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
-}
-
-function writeCase(name: string, conversations: Conversation[]): { jsonl: string; prompts: string } {
-    const jsonl = `${dir}/${name}.jsonl`, prompts = `${dir}/${name}.prompts.json`;
-    writeFileSync(jsonl, conversations.map((c) => JSON.stringify(c)).join("\n") + "\n");
-    writeFileSync(prompts, JSON.stringify(conversations.map((c) => template.render(c.messages))));
-    return { jsonl, prompts };
-}
-
 const cli = (jsonl: string, ...flags: string[]) =>
     ["node", "bin/nemoreward.js", "score", jsonl, "-m", modelPath, "--threads", String(threads), "-q", ...flags];
 const engine = (prompts: string, parallel = 1) =>
@@ -70,7 +26,7 @@ const engine = (prompts: string, parallel = 1) =>
 
 const reps = quick ? 1 : 2;
 const rows: string[] = [];
-const fmt = (n: number, digits = 0) => n.toFixed(digits);
+
 
 // Long conversations: the CLI's overhead over the engine on the work that dominates real jobs.
 {
@@ -83,18 +39,60 @@ const fmt = (n: number, digits = 0) => n.toFixed(digits);
     rows.push(`| long conversations (${n} × ~${Math.round(tokens / n)} tokens) | ${fmt(tokens / cliRun.seconds)} tok/s ` +
         `| ${fmt(tokens / engineRun.seconds)} tok/s | ${fmt(100 * engineRun.seconds / cliRun.seconds)}% ` +
         `| ${fmt(cliRun.peakMiB ?? NaN)} MiB |`);
-
     // How far the default engine settings are from --precise (f32 KV cache) on these long rows.
-    const rewards = (r: Run) => r.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { reward: number }).reward);
-    const precise = rewards(run(cli(jsonl, "--precise")));
-    const drift = Math.max(...rewards(cliRun).map((r, i) => Math.abs(r - precise[i]!)));
-    rows.push(`| default vs --precise, max abs reward difference | ${drift.toExponential(2)} | | | |`);
+    const precise = rewardsOf(run(cli(jsonl, "--precise")));
+    rows.push(`| default vs --precise on long rows, max abs reward difference | ${maxDrift(rewardsOf(cliRun), precise).toExponential(2)} | | | |`);
+}
+
+// Many tiny rows: per-row overhead (parsing, templates, output) against the engine's own per-row cost.
+{
+    const n = quick ? 100 : 400;
+    const conversations = Array.from({ length: n }, () => conversation(text(40), text(30)));
+    const { jsonl, prompts } = writeCase("tiny", conversations);
+    const engineRun = best(reps, engine(prompts));
+    const cliRun = best(reps, cli(jsonl, "--parallel", "1"));
+    rows.push(`| tiny rows (${n} × ~${Math.round((JSON.parse(engineRun.stdout) as { tokens: number }).tokens / n)} tokens) ` +
+        `| ${fmt(n / cliRun.seconds, 1)} rows/s | ${fmt(n / engineRun.seconds, 1)} rows/s ` +
+        `| ${fmt(100 * engineRun.seconds / cliRun.seconds)}% | ${fmt(cliRun.peakMiB ?? NaN)} MiB |`);
+    // Memory must not grow with the input: the same rows four times over.
+    const big = `${dir}/tiny-x4.jsonl`;
+    writeFileSync(big, readFileSync(jsonl, "utf8").repeat(4));
+    const bigRun = run(cli(big, "--parallel", "1"));
+    rows.push(`| tiny rows × 4 (${4 * n} rows): peak RSS | ${fmt(bigRun.peakMiB ?? NaN)} MiB (vs ${fmt(cliRun.peakMiB ?? NaN)} MiB) | | | |`);
+    for (const parallel of [2, 4, 8]) {
+        const parallelRun = best(reps, cli(jsonl, "--parallel", String(parallel)));
+        const parallelEngine = best(reps, engine(prompts, parallel));
+        rows.push(`| tiny rows, --parallel ${parallel} | ${fmt(n / parallelRun.seconds, 1)} rows/s ` +
+            `| ${fmt(n / parallelEngine.seconds, 1)} rows/s | ${fmt(100 * parallelEngine.seconds / parallelRun.seconds)}% ` +
+            `| ${fmt(parallelRun.peakMiB ?? NaN)} MiB |`);
+    }
+}
+
+// Best-of-8: eight responses per prompt on consecutive rows; prefix reuse evaluates each prompt once.
+{
+    const n = quick ? 8 : 64;
+    const conversations = Array.from({ length: n }, () => text(500)).flatMap((prompt) =>
+        Array.from({ length: 8 }, () => conversation(prompt, text(60))));
+    const { jsonl } = writeCase("best-of-8", conversations);
+    const reused = best(reps, cli(jsonl));
+    const fresh = best(reps, cli(jsonl, "--no-reuse"));
+    rows.push(`| best-of-8 (${n} prompts × 8), prefix reuse on vs --no-reuse | ${fmt(8 * n / reused.seconds, 1)} rows/s ` +
+        `| ${fmt(8 * n / fresh.seconds, 1)} rows/s (--no-reuse) | ${fmt(fresh.seconds / reused.seconds, 2)}× faster ` +
+        `| ${fmt(reused.peakMiB ?? NaN)} MiB |`);
+    rows.push(`| best-of-8, reuse vs --no-reuse, max abs reward difference | ${maxDrift(rewardsOf(reused), rewardsOf(fresh)).toExponential(2)} | | | |`);
+    for (const parallel of [2, 4]) {
+        const parallelRun = best(reps, cli(jsonl, "--parallel", String(parallel)));
+        rows.push(`| best-of-8, --parallel ${parallel} | ${fmt(8 * n / parallelRun.seconds, 1)} rows/s | | ` +
+            `${fmt(reused.seconds / parallelRun.seconds, 2)}× --parallel 1 | ${fmt(parallelRun.peakMiB ?? NaN)} MiB |`);
+        rows.push(`| best-of-8, --parallel ${parallel} vs 1, max abs reward difference | ` +
+            `${maxDrift(rewardsOf(reused), rewardsOf(parallelRun)).toExponential(2)} | | | |`);
+    }
 }
 
 const cpu = cpus()[0]?.model ?? "unknown CPU";
 process.stdout.write(
     `Machine: ${cpu}, ${threads} threads used, node ${process.version}; model ${midSpec.hidden} hidden × ` +
     `${midSpec.layers} layers, ${midSpec.weightType}; best of ${reps}; whole-process times (load included).\n\n` +
-    "| case | nemoreward | engine alone | CLI speed / engine | CLI peak RSS |\n|---|---|---|---|---|\n" +
+    "| case | nemoreward | engine alone | nemoreward / engine | nemoreward peak RSS |\n|---|---|---|---|---|\n" +
     rows.join("\n") + "\n",
 );

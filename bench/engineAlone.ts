@@ -1,6 +1,7 @@
 /**
  * The engine alone: node-llama-cpp scoring pre-rendered prompts with the same context settings as nemoreward,
- * and nothing else (no input parsing, no templates, no output formatting). The benchmark's baseline.
+ * keeping a shared prefix in the KV cache as nemoreward does, and nothing else (no input parsing, no templates,
+ * no output formatting). The benchmark's baseline.
  *
  * node dist/bench/engineAlone.js MODEL PROMPTS.json THREADS [PARALLEL]
  */
@@ -26,8 +27,9 @@ await Promise.all(Array.from({ length: parallel }, async () => {
         const i = next++;
         const tokens = model.tokenize(prompts[i]!, true);
         evaluated += tokens.length;
-        await sequence.clearHistory();
-        const input: (Token | [Token, object])[] = tokens.slice();
+        const start = Math.min(sequence.compareContextTokens(tokens).firstDifferentIndex, tokens.length - 1);
+        if (start < sequence.nextTokenIndex) await sequence.eraseContextTokenRanges([{ start, end: sequence.nextTokenIndex }]);
+        const input: (Token | [Token, object])[] = tokens.slice(start);
         input[input.length - 1] = [tokens[tokens.length - 1]!, { generateNext: { logits: { filter: { tokens: [0] } } } }];
         const results = await sequence.controlledEvaluate(input as Parameters<typeof sequence.controlledEvaluate>[0]);
         rewards[i] = results[input.length - 1]!.next.logits!.get(0 as Token)!;

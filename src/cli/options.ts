@@ -18,6 +18,11 @@ export function integer(min: number) {
     };
 }
 
+/** A whole number of at least 1, or "auto". */
+export function countOrAuto(value: string): number | "auto" {
+    return value === "auto" ? value : integer(1)(value);
+}
+
 function gpuLayers(value: string): GpuLayers {
     if (value === "max" || value === "auto") return value;
     return integer(0)(value);
@@ -65,7 +70,7 @@ export type RunFlags = {
     rewardToken?: number;
     precise?: boolean;
     flashAttention?: boolean;
-    parallel?: number;
+    parallel?: number | "auto";
     reuse?: boolean;
 };
 
@@ -94,7 +99,7 @@ export function toRunOptions(inputs: string[], flags: RunFlags, io: { stdinIsTTY
         gpu: flags.gpu,
         gpuLayers: flags.gpuLayers,
         threads: flags.threads ?? availableCores(),
-        parallel: flags.parallel ?? 1,
+        parallel: flags.parallel ?? "auto",
         precise: flags.precise ?? false,
         flashAttention: flags.flashAttention ?? false,
         rewardToken: flags.rewardToken ?? 0,

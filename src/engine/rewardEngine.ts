@@ -11,6 +11,9 @@ import {
 import { ModelError } from "../errors.js";
 import type { Log } from "../log.js";
 
+/** Sequences per context on a GPU with `--parallel auto`; bench/gpu.sh measures 1, 4 and 16. */
+const defaultGpuParallel = 8;
+
 export type GpuChoice = "auto" | "cuda" | "vulkan" | "cpu";
 export type GpuLayers = number | "max" | "auto";
 
@@ -20,8 +23,8 @@ export type EngineOptions = {
     gpuLayers: GpuLayers;
     threads: number;
     contextSize: number;
-    /** Sequences evaluated side by side in one context. */
-    parallel: number;
+    /** Sequences evaluated side by side in one context; "auto" picks what the benchmarks found fastest. */
+    parallel: number | "auto";
     /** f32 KV cache: slower, and within float error of an exact forward pass. */
     precise: boolean;
     rewardToken: number;
@@ -44,10 +47,10 @@ export class RewardEngine {
         readonly model: LlamaModel,
         private readonly context: LlamaContext | undefined,
         private readonly options: EngineOptions,
+        /** Sequences in the context: conversations evaluated side by side. */
+        readonly parallel: number,
     ) {
-        this.free = context === undefined
-            ? []
-            : Array.from({ length: options.parallel }, () => context.getSequence());
+        this.free = context === undefined ? [] : Array.from({ length: parallel }, () => context.getSequence());
     }
 
     /** Starts the backend, loads the model and creates the scoring context. */
@@ -64,17 +67,19 @@ export class RewardEngine {
             await llama.dispose();
             throw new ModelError(`cannot load model ${options.modelPath}: ${(error as Error).message}`, { cause: error });
         }
-        if (options.vocabOnly) return new RewardEngine(llama, model, undefined, options);
+        if (options.vocabOnly) return new RewardEngine(llama, model, undefined, options, 1);
         const vocabSize = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length;
         if (vocabSize !== undefined && options.rewardToken >= vocabSize) {
             await llama.dispose();
             throw new ModelError(`reward token ${options.rewardToken} is outside the model's ${vocabSize}-token vocabulary`);
         }
+        // On CPU the decode is compute-bound: batching sequences together measured slower (bench/bench.ts).
+        const parallel = options.parallel === "auto" ? (llama.gpu === false ? 1 : defaultGpuParallel) : options.parallel;
         let context: LlamaContext;
         try {
             context = await model.createContext({
                 contextSize: options.contextSize,
-                sequences: options.parallel,
+                sequences: parallel,
                 threads: options.threads,
                 // Flash attention makes a reward depend on how its tokens were batched (prefix reuse, parallel
                 // sequences): the same row measured 2e-3 apart on CPU, against 1e-7 without it.
@@ -87,10 +92,10 @@ export class RewardEngine {
         }
         log.info(
             `${backendName(llama)} backend, ${model.gpuLayers} of ${model.fileInsights.totalLayers} layers on the GPU, ` +
-            `${options.threads} threads, ${options.parallel} sequence${options.parallel === 1 ? "" : "s"}` +
+            `${options.threads} threads, ${parallel} sequence${parallel === 1 ? "" : "s"}` +
             `${options.precise ? ", precise (f32 KV cache)" : ""}${options.flashAttention ? ", flash attention" : ""}`,
         );
-        return new RewardEngine(llama, model, context, options);
+        return new RewardEngine(llama, model, context, options, parallel);
     }
 
     /** The chat template embedded in the GGUF, if any. */

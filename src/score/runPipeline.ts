@@ -102,7 +102,7 @@ async function runPipeline(options: RunOptions, io: Io, command: Command): Promi
             color: log.color,
             width: io.stdout.columns ?? 100,
         });
-        const failed = await scoreRows(options, io, log, command, async (row) => {
+        const failed = await scoreRows(options, engine.parallel, io, log, command, async (row) => {
             let conversation: Conversation | undefined;
             try {
                 if (row.record === undefined) throw new RowError(row.parseError ?? "no record");
@@ -133,6 +133,7 @@ type RowResult = { out: OutputRow; tokens: number; error?: string };
 /** Reads, processes and writes every row in input order; returns how many rows could not be processed. */
 async function scoreRows(
     options: RunOptions,
+    parallel: number,
     io: Io,
     log: Log,
     command: Command,
@@ -158,7 +159,7 @@ async function scoreRows(
 
     // A small window of rows in flight: the next row renders and tokenizes while the engine evaluates,
     // and `parallel` sequences stay busy. Results are written strictly in input order.
-    const depth = options.parallel + 1;
+    const depth = parallel + 1;
     const pending: Promise<RowResult>[] = [];
     for await (const row of readInputs({ paths: options.inputs, stdin: io.stdin, format: options.inputFormat })) {
         const result = processRow(row);

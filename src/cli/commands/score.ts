@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { addRunOptions, integer, toRunOptions, type RunFlags } from "../options.js";
+import { addRunOptions, countOrAuto, integer, toRunOptions, type RunFlags } from "../options.js";
 import { runScore } from "../../score/runPipeline.js";
 import type { CliIo } from "../main.js";
 
@@ -19,7 +19,7 @@ export function scoreCommand(io: CliIo, setExit: (code: number) => void): Comman
         .option("--precise", "f32 KV cache: slower, closest to the exact reward")
         .option("--flash-attention", "faster on long rows, but a row's reward then depends on its batch neighbours")
         .option("--reward-token <id>", "vocabulary id whose logit is the reward", integer(0), 0)
-        .option("--parallel <n>", "conversations evaluated side by side in one context", integer(1), 1)
+        .option("--parallel <n|auto>", "conversations evaluated side by side in one context (auto: 1 on CPU, 8 on GPU)", countOrAuto, "auto" as const)
         .option("--no-reuse", "re-evaluate shared prompt prefixes instead of keeping them in the KV cache")
         .addHelpText("after", `
 Examples:
