@@ -4,6 +4,8 @@ import { exitCodes, NemoError } from "../errors.js";
 import type { Io } from "../score/runPipeline.js";
 import { scoreCommand } from "./commands/score.js";
 import { renderCommand } from "./commands/render.js";
+import { infoCommand } from "./commands/info.js";
+import { pullCommand } from "./commands/pull.js";
 
 /** The process's streams, whether stdin is a terminal, and the signal that SIGINT/SIGTERM abort. */
 export type CliIo = Io & { stdinIsTTY: boolean; signal?: AbortSignal };
@@ -21,7 +23,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
             writeErr: (text) => io.stderr.write(text),
         })
         .addCommand(scoreCommand(io, setExit))
-        .addCommand(renderCommand(io, setExit));
+        .addCommand(renderCommand(io, setExit))
+        .addCommand(infoCommand(io))
+        .addCommand(pullCommand(io));
     for (const command of program.commands) command.exitOverride().configureOutput(program.configureOutput());
     try {
         await program.parseAsync(argv);

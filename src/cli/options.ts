@@ -7,6 +7,7 @@ import { inputFormats } from "../input/openInput.js";
 import { outputFormats, type OutputFormat } from "../output/formats.js";
 import { defaultFields } from "../conversation/toConversation.js";
 import { UsageError } from "../errors.js";
+import { findModel } from "../model/findModel.js";
 
 /** A whole number of at least `min`, for Commander's argParser. */
 export function integer(min: number) {
@@ -31,7 +32,7 @@ function gpuLayers(value: string): GpuLayers {
 /** The options of every command that reads conversations and loads a model. */
 export function addRunOptions(command: Command): Command {
     return command
-        .requiredOption("-m, --model <file>", "reward model GGUF file")
+        .option("-m, --model <file>", "reward model GGUF (default: $NEMOREWARD_MODEL, else the last `nemoreward pull`)")
         .option("-o, --output <file>", "write here instead of stdout; the extension picks the format")
         .addOption(new Option("--format <format>", "output format (default: CSV/TSV for CSV/TSV input, a table on a terminal, else JSONL)").choices(outputFormats))
         .addOption(new Option("--input-format <format>", "input format when the file name does not tell (stdin: jsonl)").choices(inputFormats))
@@ -50,7 +51,7 @@ export function addRunOptions(command: Command): Command {
 }
 
 export type RunFlags = {
-    model: string;
+    model?: string;
     output?: string;
     format?: OutputFormat;
     inputFormat?: InputFormat;
@@ -93,7 +94,7 @@ export function toRunOptions(inputs: string[], flags: RunFlags, io: { stdinIsTTY
         format: flags.format,
         field: flags.field ?? "reward",
         maxErrors: flags.maxErrors,
-        modelPath: flags.model,
+        modelPath: findModel(flags.model),
         chatTemplatePath: flags.chatTemplate,
         contextSize: flags.contextSize,
         gpu: flags.gpu,

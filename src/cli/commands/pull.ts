@@ -1,0 +1,23 @@
+import { Command } from "commander";
+import { pullModel, defaultQuantization, defaultRepository } from "../../model/pullModel.js";
+import { createLog } from "../../log.js";
+import type { CliIo } from "../main.js";
+
+export function pullCommand(io: CliIo): Command {
+    return new Command("pull")
+        .summary("download a reward model GGUF into the cache and print its path")
+        .argument("[ref]", `a quantisation of ${defaultRepository} (default ${defaultQuantization}), hf:owner/repo:QUANT, or an https URL`)
+        .option("-q, --quiet", "print only errors on stderr")
+        .addHelpText("after", `
+Files go to $NEMOREWARD_HOME/models (default ~/.cache/nemoreward/models); an interrupted download resumes.
+The pulled model becomes the default for score, render and info.
+
+Examples:
+  nemoreward pull                 ${defaultRepository}, ${defaultQuantization} (42.5 GB)
+  nemoreward pull Q5_K_M
+  nemoreward pull hf:owner/repo:Q8_0`)
+        .action(async (ref: string | undefined, flags: { quiet?: boolean }) => {
+            const path = await pullModel(ref, createLog(io.stderr, { quiet: flags.quiet }));
+            io.stdout.write(`${path}\n`);
+        });
+}

@@ -1,0 +1,76 @@
+import { statSync } from "node:fs";
+import { GgufFileType, GgufInsights, readGgufFileInfo } from "node-llama-cpp";
+import { ModelError } from "../errors.js";
+
+/** What `nemoreward info` reports about a GGUF. */
+export type ModelInfo = {
+    path: string;
+    architecture: string;
+    name?: string;
+    parameters: number;
+    quantization: string;
+    /** Bytes, all parts of a split file together. */
+    fileSize: number;
+    parts: number;
+    contextLength?: number;
+    vocabSize: number;
+    rewardToken: { id: number; text: string | null };
+    tiedOutput: boolean;
+    hasChatTemplate: boolean;
+    chatTemplateFamily: string | null;
+    layers: number;
+    /** Estimated memory with all layers on the GPU and one context of `contextSize` tokens. */
+    estimate: { gpuLayers: number; contextSize: number; gpuBytes: number; cpuBytes: number };
+};
+
+/** The parts of a split GGUF (`…-00001-of-00003.gguf`), or the file alone. */
+export function modelParts(path: string): string[] {
+    const split = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/.exec(path);
+    if (split === undefined || split === null) return [path];
+    const count = Number(split[3]);
+    return Array.from({ length: count }, (_, i) => `${split[1]}-${String(i + 1).padStart(5, "0")}-of-${split[3]}.gguf`);
+}
+
+function templateFamily(template: string): string {
+    if (template.includes("<|start_header_id|>")) return "llama3";
+    if (template.includes("<|im_start|>")) return "chatml";
+    if (template.includes("[INST]")) return "mistral";
+    if (template.includes("<start_of_turn>")) return "gemma";
+    return "other";
+}
+
+export async function modelInfo(path: string, options: { rewardToken: number; contextSize: number; gpuLayers?: number }): Promise<ModelInfo> {
+    let fileInfo;
+    try {
+        fileInfo = await readGgufFileInfo(path);
+    } catch (error) {
+        throw new ModelError(`cannot read ${path} as GGUF: ${(error as Error).message}`, { cause: error });
+    }
+    const meta = fileInfo.metadata;
+    const tokens = meta.tokenizer?.ggml?.tokens ?? [];
+    const template = meta.tokenizer?.chat_template;
+    const tensors = fileInfo.fullTensorInfo ?? fileInfo.tensorInfo ?? [];
+    const parts = modelParts(path);
+    const insights = await GgufInsights.from(fileInfo);
+    const gpuLayers = Math.min(options.gpuLayers ?? insights.totalLayers, insights.totalLayers);
+    const model = insights.estimateModelResourceRequirements({ gpuLayers });
+    const context = insights.estimateContextResourceRequirements({ contextSize: options.contextSize, modelGpuLayers: gpuLayers, sequences: 1 });
+    const fileType = meta.general?.file_type;
+    return {
+        path,
+        architecture: meta.general?.architecture ?? "unknown",
+        name: meta.general?.name,
+        parameters: insights.totalParameters,
+        quantization: fileType === undefined ? "unknown" : (GgufFileType[fileType] ?? String(fileType)).replace(/^(MOSTLY|ALL)_/, ""),
+        fileSize: parts.reduce((sum, part) => sum + statSync(part).size, 0),
+        parts: parts.length,
+        contextLength: insights.trainContextSize,
+        vocabSize: tokens.length,
+        rewardToken: { id: options.rewardToken, text: tokens[options.rewardToken] ?? null },
+        tiedOutput: !tensors.some((t) => t.name === "output.weight"),
+        hasChatTemplate: template !== undefined,
+        chatTemplateFamily: template === undefined ? null : templateFamily(template),
+        layers: insights.totalLayers,
+        estimate: { gpuLayers, contextSize: options.contextSize, gpuBytes: model.gpuVram + context.gpuVram, cpuBytes: model.cpuRam + context.cpuRam },
+    };
+}
