@@ -33,3 +33,8 @@ export class ModelError extends NemoError {
 export class RowError extends Error {
     override name = "RowError";
 }
+
+/** A row deliberately left unscored (`--on-overlong skip`): written with an empty reward, not counted as an error. */
+export class SkippedRow extends RowError {
+    override name = "SkippedRow";
+}

@@ -5,6 +5,8 @@ import type { Io } from "../score/runPipeline.js";
 import { scoreCommand } from "./commands/score.js";
 import { renderCommand } from "./commands/render.js";
 import { infoCommand } from "./commands/info.js";
+import { evalCommand } from "./commands/eval.js";
+import { pairsCommand } from "./commands/pairs.js";
 import { pullCommand } from "./commands/pull.js";
 
 /** The process's streams, whether stdin is a terminal, and the signal that SIGINT/SIGTERM abort. */
@@ -24,6 +26,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         })
         .addCommand(scoreCommand(io, setExit))
         .addCommand(renderCommand(io, setExit))
+        .addCommand(evalCommand(io, setExit))
+        .addCommand(pairsCommand(io, setExit))
         .addCommand(infoCommand(io))
         .addCommand(pullCommand(io));
     for (const command of program.commands) command.exitOverride().configureOutput(program.configureOutput());

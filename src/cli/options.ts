@@ -50,6 +50,17 @@ export function addRunOptions(command: Command): Command {
         .option("--verbose", "print engine messages and stack traces");
 }
 
+/** The options that change how rewards are computed: score, eval and pairs share them. */
+export function addScoringOptions(command: Command): Command {
+    return command
+        .option("--field <name>", "name of the reward field or column", "reward")
+        .option("--precise", "f32 KV cache: slower, closest to the exact reward")
+        .option("--flash-attention", "faster on long rows, but a row's reward then depends on its batch neighbours")
+        .option("--reward-token <id>", "vocabulary id whose logit is the reward", integer(0), 0)
+        .option("--parallel <n|auto>", "conversations evaluated side by side in one context (auto: 1 on CPU, 8 on GPU)", countOrAuto, "auto" as const)
+        .option("--no-reuse", "re-evaluate shared prompt prefixes instead of keeping them in the KV cache");
+}
+
 export type RunFlags = {
     model?: string;
     output?: string;
@@ -73,6 +84,8 @@ export type RunFlags = {
     flashAttention?: boolean;
     parallel?: number | "auto";
     reuse?: boolean;
+    rank?: boolean;
+    groupBy?: string;
 };
 
 /** Turns parsed flags and positional inputs into the core's typed options. */
@@ -108,5 +121,7 @@ export function toRunOptions(inputs: string[], flags: RunFlags, io: { stdinIsTTY
         quiet: flags.quiet ?? false,
         verbose: flags.verbose ?? false,
         signal: io.signal,
+        rank: flags.rank ?? false,
+        groupBy: flags.groupBy,
     };
 }

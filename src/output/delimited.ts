@@ -15,7 +15,7 @@ function cell(value: unknown): string {
  * CSV/TSV output. Rows read from a file of the same delimiter keep their original text byte for byte and gain
  * the added columns; other rows are laid out under the first row's columns.
  */
-export function delimitedWriter(delimiter: string, added: readonly string[]) {
+export function delimitedWriter(delimiter: string, added: readonly string[], continuing = false) {
     let columns: string[] | undefined;
     let eol = "\n";
     const join = (values: readonly unknown[]) => values.map((v) => quoteField(cell(v), delimiter)).join(delimiter);
@@ -32,6 +32,7 @@ export function delimitedWriter(delimiter: string, added: readonly string[]) {
                     columns = input.header?.names ?? Object.keys(input.record ?? { line: 0 });
                     header = `${join([...columns, ...added])}${eol}`;
                 }
+                if (continuing) header = "";
             }
             if (input.header?.delimiter === delimiter) return `${header}${input.text}${delimiter}${extra}${eol}`;
             const values = input.record === undefined ? columns.map((c) => (c === "line" ? input.line : "")) : columns.map((c) => input.record![c]);

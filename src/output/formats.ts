@@ -1,14 +1,14 @@
 import type { ChalkInstance } from "chalk";
 import type { InputRow } from "../input/inputRow.js";
-import type { Conversation } from "../conversation/toConversation.js";
+import type { ScoringTask } from "../conversation/scoringTask.js";
 import { jsonlLine } from "./jsonl.js";
 import { delimitedWriter } from "./delimited.js";
 
 export type OutputFormat = "jsonl" | "csv" | "tsv" | "json" | "table";
 export const outputFormats: readonly OutputFormat[] = ["jsonl", "csv", "tsv", "json", "table"];
 
-/** One finished row: the input, the fields the command adds (`reward`, `error`, ...) and the conversation if read. */
-export type OutputRow = { input: InputRow; fields: Record<string, unknown>; conversation?: Conversation };
+/** One finished row: the input, the fields the command adds (`reward`, `error`, ...) and the task if it was read. */
+export type OutputRow = { input: InputRow; fields: Record<string, unknown>; task?: ScoringTask };
 
 /** Turns rows into text as they come; `end` closes what the format needs closed. */
 export type RowWriter = { row(out: OutputRow): string; end(): string };
@@ -19,6 +19,8 @@ export type WriterOptions = {
     color: ChalkInstance;
     /** Terminal width for `table`. */
     width: number;
+    /** Appending to output that already has its header (a resumed run). */
+    continuing?: boolean;
 };
 
 const writers: Record<OutputFormat, (options: WriterOptions) => RowWriter> = {
@@ -30,12 +32,12 @@ const writers: Record<OutputFormat, (options: WriterOptions) => RowWriter> = {
             end: () => (count === 0 ? "[]\n" : "\n]\n"),
         };
     },
-    csv: ({ added }) => {
-        const writer = delimitedWriter(",", added);
+    csv: ({ added, continuing }) => {
+        const writer = delimitedWriter(",", added, continuing);
         return { row: ({ input, fields }) => writer.row(input, fields), end: writer.end };
     },
-    tsv: ({ added }) => {
-        const writer = delimitedWriter("\t", added);
+    tsv: ({ added, continuing }) => {
+        const writer = delimitedWriter("\t", added, continuing);
         return { row: ({ input, fields }) => writer.row(input, fields), end: writer.end };
     },
     table: tableWriter,
@@ -61,10 +63,11 @@ function tableWriter({ added, color, width }: WriterOptions): RowWriter {
     const cut = (s: string, n: number) => (s.length <= n ? s.padEnd(n) : `${s.slice(0, n - 1)}…`);
     let first = true;
     return {
-        row({ input, fields, conversation }) {
+        row({ input, fields, task }) {
+            const conversation = task?.conversations[0];
             const header = first ? color.bold(`${"line".padStart(7)}  ${valueField.padStart(10)}  conversation\n`) : "";
             first = false;
-            const value = fields[valueField];
+            const value = fields[valueField] ?? Object.values(fields)[0];
             const shown = typeof value === "number" ? color.cyan(value.toFixed(4).padStart(10)) : color.red("—".padStart(10));
             const last = conversation?.[conversation.length - 1]?.content ?? "";
             const prompt = conversation?.slice(0, -1).reverse().find((m) => m.role === "user")?.content ?? "";

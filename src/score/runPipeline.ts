@@ -2,15 +2,18 @@ import { createWriteStream } from "node:fs";
 import { once } from "node:events";
 import type { Readable, Writable } from "node:stream";
 import type { Token } from "node-llama-cpp";
-import { exitCodes, RowError, UsageError } from "../errors.js";
+import { exitCodes, RowError, SkippedRow, UsageError } from "../errors.js";
 import { checkInputs, countRows, formatOf, readInputs } from "../input/openInput.js";
 import type { InputFormat, InputRow } from "../input/inputRow.js";
-import { toConversation, type Conversation, type ConversationFields } from "../conversation/toConversation.js";
+import type { Conversation, ConversationFields } from "../conversation/toConversation.js";
+import { rewardFieldNames, rewardFields, taskKind, toScoringTask, type ScoringTask, type TaskKind } from "../conversation/scoringTask.js";
 import { loadTemplate } from "../template/loadTemplate.js";
 import { RewardEngine, type EngineOptions } from "../engine/rewardEngine.js";
 import { createLog, type Log } from "../log.js";
 import { createRowWriter, formatOfPath, type OutputFormat, type OutputRow, type RowWriter } from "../output/formats.js";
-import { LineWriter } from "../output/lineWriter.js";
+import { nullSink, ResumeSink, streamSink, type Sink } from "../output/sinks.js";
+import { writeShardRecord, type Shard } from "./shards.js";
+import { groupKey, rankingWriter } from "../output/groups.js";
 import { Progress } from "../output/progress.js";
 
 /** The streams a run reads and writes; passed in so that tests can run the core in-process. */
@@ -35,48 +38,119 @@ export type RunOptions = EngineOptions & {
     quiet?: boolean;
     /** Aborted on SIGINT/SIGTERM: stop reading, finish the rows in flight, exit 130. */
     signal?: AbortSignal;
+    /** Add `rank` and `z` within each run of rows sharing a prompt (or the `groupBy` field). */
+    rank?: boolean;
+    groupBy?: string;
+    /** `-o FILE --resume`: keep the rows FILE already holds and append the rest. */
+    resume?: boolean;
+    /** `--shard K/N`: only rows i with i mod N == K. */
+    shard?: Shard;
+    /** A conversation longer than the context: an error row, a skipped row, or its oldest turns dropped. */
+    onOverlong?: "error" | "skip" | "truncate";
 };
 
-/** What a command adds to a row it could read: the fields, or a RowError. */
-type RowStep = (engine: RewardEngine, row: InputRow, rendered: string, tokens: Token[]) => Promise<Record<string, unknown>>;
+/** One conversation of a task, rendered and tokenized. */
+export type Prepared = { rendered: string; tokens: Token[] };
 
-type Command = { verb: string; added: string[]; step: RowStep; summary?: () => string };
+/** What a command does with the rows: the fields it adds, and where its rows go. */
+export type Pipeline = {
+    verb: string;
+    /** The fields (columns) a row of this kind gains, `error` last. */
+    columns(kind: TaskKind): string[];
+    /** The fields for a task whose conversations were all prepared; throws RowError for the row. */
+    step(engine: RewardEngine, task: ScoringTask, prepared: Prepared[], prepare: (c: Conversation) => Prepared): Promise<Record<string, unknown>>;
+    /** Wraps the format's writer: ranking, pairing. */
+    wrapWriter?(writer: RowWriter): RowWriter;
+    /** Sees every finished row, in order. */
+    onRow?(row: OutputRow): void;
+    summary?(): string;
+    /** Where rows go; `undefined` writes nothing (eval without --per-row). Default: -o FILE or stdout. */
+    output?: { stream: Writable | undefined; format: OutputFormat };
+};
 
 /**
- * Scores every conversation: one output row per input row, in input order, with the reward field.
+ * Scores every conversation: one output row per input row, in input order, with the reward field(s).
  * Returns the exit status: 0 when every row was scored, 3 when some were not, 130 when interrupted.
  */
 export async function runScore(options: RunOptions, io: Io): Promise<number> {
-    const stats = { min: Infinity, max: -Infinity, sum: 0, count: 0 };
+    const pipeline = scorePipeline(options);
+    if (!options.rank) return runPipeline(options, io, pipeline);
     return runPipeline(options, io, {
+        ...pipeline,
+        columns: (kind) => (kind === "single" ? [options.field, "rank", "z", "error"] : pipeline.columns(kind)),
+        wrapWriter: (writer) => rankingWriter(writer, options.field, groupKey(options.groupBy)),
+    });
+}
+
+/** The score command's pipeline, which eval, pairs and --rank build on. */
+export function scorePipeline(options: RunOptions): Pipeline {
+    const stats = { min: Infinity, max: -Infinity, sum: 0, count: 0 };
+    return {
         verb: "scored",
-        added: [options.field, "error"],
-        step: async (engine, _row, _rendered, tokens) => {
-            if (tokens.length > options.contextSize)
-                throw new RowError(`the conversation is ${tokens.length} tokens, over the ${options.contextSize}-token context (--context-size)`);
-            const reward = await engine.reward(tokens);
-            stats.min = Math.min(stats.min, reward);
-            stats.max = Math.max(stats.max, reward);
-            stats.sum += reward;
-            stats.count++;
-            return { [options.field]: reward };
+        columns: (kind) => [...rewardFieldNames(kind, options.field), "error"],
+        step: async (engine, task, prepared, prepare) => {
+            let truncated = false;
+            prepared = prepared.map((p, i) => {
+                if (p.tokens.length <= options.contextSize) return p;
+                const size = `the conversation is ${p.tokens.length} tokens, over the ${options.contextSize}-token context (--context-size)`;
+                if (options.onOverlong === "skip") throw new SkippedRow(size);
+                if (options.onOverlong !== "truncate") throw new RowError(size);
+                truncated = true;
+                return truncate(task.conversations[i]!, prepare, options.contextSize);
+            });
+            // One after the other: the conversations of a task share their prompt, which stays in the KV cache.
+            // Identical responses are scored once, so that they tie exactly.
+            const rewards: number[] = [];
+            const seen = new Map<string, number>();
+            for (const { tokens } of prepared) {
+                const key = tokens.join(",");
+                const reward = seen.get(key) ?? await engine.reward(tokens);
+                seen.set(key, reward);
+                rewards.push(reward);
+            }
+            for (const r of rewards) {
+                stats.min = Math.min(stats.min, r);
+                stats.max = Math.max(stats.max, r);
+                stats.sum += r;
+                stats.count++;
+            }
+            return { ...rewardFields(task, rewards, options.field), ...(truncated ? { truncated: true } : {}) };
         },
         summary: () => stats.count === 0 ? "" :
             `; reward min ${stats.min.toFixed(3)}, mean ${(stats.sum / stats.count).toFixed(3)}, max ${stats.max.toFixed(3)}`,
-    });
+    };
+}
+
+/**
+ * Drops the oldest turns after the system message, one at a time, until the conversation fits; the final user and
+ * assistant turns are never cut.
+ */
+function truncate(conversation: Conversation, prepare: (c: Conversation) => Prepared, contextSize: number): Prepared {
+    const head = conversation[0]?.role === "system" ? 1 : 0;
+    let turns = conversation.slice(head);
+    for (;;) {
+        const lastUser = turns.findLastIndex((m) => m.role === "user");
+        if (lastUser <= 0 || turns.length <= 2)
+            throw new RowError(`even the final turns are over the ${contextSize}-token context (--context-size)`);
+        turns = turns.slice(1);
+        const prepared = prepare([...conversation.slice(0, head), ...turns]);
+        if (prepared.tokens.length <= contextSize) return prepared;
+    }
 }
 
 /** Prints each record with the exact text the model sees (`"rendered"`) and its token count (`"n_tokens"`). */
 export async function runRender(options: RunOptions, io: Io): Promise<number> {
     return runPipeline({ ...options, vocabOnly: true }, io, {
         verb: "rendered",
-        added: ["rendered", "n_tokens", "error"],
-        step: async (_engine, _row, rendered, tokens) => ({ rendered, n_tokens: tokens.length }),
+        columns: () => ["rendered", "n_tokens", "error"],
+        step: async (_engine, task, prepared) => task.kind === "single"
+            ? { rendered: prepared[0]!.rendered, n_tokens: prepared[0]!.tokens.length }
+            : { rendered: prepared.map((p) => p.rendered), n_tokens: prepared.map((p) => p.tokens.length) },
     });
 }
 
 /** The output format: `--format`, else the output file's extension, else a table on a terminal, else like the input. */
-function chooseFormat(options: RunOptions, io: Io): OutputFormat {
+export function chooseFormat(options: Pick<RunOptions, "format" | "outputPath" | "inputs" | "inputFormat">, stdoutIsTTY: boolean): OutputFormat {
     if (options.format !== undefined) return options.format;
     if (options.outputPath !== undefined) {
         const format = formatOfPath(options.outputPath);
@@ -84,43 +158,49 @@ function chooseFormat(options: RunOptions, io: Io): OutputFormat {
             throw new UsageError(`cannot tell the format of ${options.outputPath}: name it .jsonl, .json, .csv, .tsv or .txt, or give --format`);
         return format;
     }
-    if (io.stdout.isTTY) return "table";
+    if (stdoutIsTTY) return "table";
     const first = formatOf(options.inputs[0]!, options.inputFormat);
     return first === "csv" || first === "tsv" ? first : "jsonl";
 }
 
-async function runPipeline(options: RunOptions, io: Io, command: Command): Promise<number> {
+export async function runPipeline(options: RunOptions, io: Io, pipeline: Pipeline): Promise<number> {
     checkInputs({ paths: options.inputs, format: options.inputFormat });
-    const format = chooseFormat(options, io);
+    const format = pipeline.output?.format ?? chooseFormat(options, io.stdout.isTTY === true);
+    const sink = openSink(options, io, pipeline, format);
     const log = createLog(io.stderr, options);
     const engine = await RewardEngine.load(options, log);
     try {
         const template = loadTemplate(engine, options.chatTemplatePath, log);
-        const output = options.outputPath === undefined ? io.stdout : createWriteStream(options.outputPath);
-        const writer = createRowWriter(format, {
-            added: command.added,
-            color: log.color,
-            width: io.stdout.columns ?? 100,
-        });
-        const failed = await scoreRows(options, engine.parallel, io, log, command, async (row) => {
-            let conversation: Conversation | undefined;
+        const prepare = (conversation: Conversation): Prepared => {
+            const rendered = template.render(conversation);
+            return { rendered, tokens: engine.tokenize(rendered) };
+        };
+        const processRow = async (row: InputRow): Promise<RowResult> => {
+            let task: ScoringTask | undefined;
             try {
                 if (row.record === undefined) throw new RowError(row.parseError ?? "no record");
-                conversation = toConversation(row.record, options.fields);
-                const rendered = template.render(conversation);
-                const tokens = engine.tokenize(rendered);
-                const fields = await command.step(engine, row, rendered, tokens);
-                return { out: { input: row, fields, conversation }, tokens: tokens.length };
+                task = toScoringTask(row.record, options.fields);
+                const prepared = task.conversations.map(prepare);
+                const fields = await pipeline.step(engine, task, prepared, prepare);
+                return { out: { input: row, fields, task }, tokens: prepared.reduce((n, p) => n + p.tokens.length, 0) };
             } catch (error) {
                 if (!(error instanceof RowError)) throw error;
-                const fields = { ...Object.fromEntries(command.added.map((name) => [name, null])), error: error.message };
-                return { out: { input: row, fields, conversation }, tokens: 0, error: error.message };
+                const names = pipeline.columns(task?.kind ?? kindOf(row)).filter((name) => name !== "error");
+                const empty = Object.fromEntries(names.map((name) => [name, null]));
+                if (error instanceof SkippedRow) return { out: { input: row, fields: { ...empty, skipped: error.message }, task }, tokens: 0, skipped: error.message };
+                return { out: { input: row, fields: { ...empty, error: error.message }, task }, tokens: 0, error: error.message };
             }
-        }, writer, output);
-        if (output !== io.stdout) {
-            output.end();
-            await once(output, "finish");
-        }
+        };
+        let writer: RowWriter | undefined;
+        const writerFor = (row: InputRow | undefined) => writer ??= wrap(pipeline, createRowWriter(format, {
+            added: pipeline.columns(row === undefined ? "single" : kindOf(row)),
+            color: log.color,
+            width: io.stdout.columns ?? 100,
+            continuing: sink instanceof ResumeSink && sink.done.length > 0,
+        }));
+        if (options.shard !== undefined && options.outputPath !== undefined)
+            writeShardRecord(options.outputPath, { ...options.shard, rows: 0, complete: false });
+        const failed = await scoreRows(options, engine.parallel, io, log, pipeline, processRow, writerFor, sink);
         if (options.signal?.aborted) return exitCodes.interrupted;
         return failed > 0 ? exitCodes.someRowsFailed : exitCodes.ok;
     } finally {
@@ -128,7 +208,40 @@ async function runPipeline(options: RunOptions, io: Io, command: Command): Promi
     }
 }
 
-type RowResult = { out: OutputRow; tokens: number; error?: string };
+/** Where rows go: a resumable file, the command's own stream, `-o FILE`, or stdout. */
+function openSink(options: RunOptions, io: Io, pipeline: Pipeline, format: OutputFormat): Sink {
+    if (options.resume) {
+        if (options.outputPath === undefined) throw new UsageError("--resume needs -o FILE: it continues that file");
+        if (format !== "jsonl" && format !== "csv" && format !== "tsv")
+            throw new UsageError(`--resume works with jsonl, csv and tsv output, not ${format}`);
+        return new ResumeSink(options.outputPath, format);
+    }
+    const stream = pipeline.output !== undefined ? pipeline.output.stream
+        : options.outputPath !== undefined ? createWriteStream(options.outputPath) : io.stdout;
+    if (stream === undefined) return nullSink;
+    if (stream === io.stdout) return streamSink(stream);
+    const sink = streamSink(stream);
+    return {
+        get closed() { return sink.closed; },
+        row: sink.row,
+        end: async (text) => {
+            await sink.end(text);
+            stream.end();
+            await once(stream, "finish");
+        },
+    };
+}
+
+function wrap(pipeline: Pipeline, writer: RowWriter): RowWriter {
+    return pipeline.wrapWriter ? pipeline.wrapWriter(writer) : writer;
+}
+
+/** A row's task kind from its field names, even when the row itself cannot be read as a task. */
+function kindOf(row: InputRow): TaskKind {
+    return taskKind(row.header?.names ?? Object.keys(row.record ?? {}));
+}
+
+type RowResult = { out: OutputRow; tokens: number; error?: string; skipped?: string };
 
 /** Reads, processes and writes every row in input order; returns how many rows could not be processed. */
 async function scoreRows(
@@ -136,42 +249,59 @@ async function scoreRows(
     parallel: number,
     io: Io,
     log: Log,
-    command: Command,
+    pipeline: Pipeline,
     processRow: (row: InputRow) => Promise<RowResult>,
-    writer: RowWriter,
-    output: Writable,
+    writerFor: (row: InputRow | undefined) => RowWriter,
+    sink: Sink,
 ): Promise<number> {
-    const total = await countRows(options.inputs, options.inputFormat);
-    const progress = new Progress(log, command.verb, total);
-    const lines = new LineWriter(output);
-    let failed = 0;
+    const total = options.shard === undefined ? await countRows(options.inputs, options.inputFormat) : undefined;
+    const resumed = sink instanceof ResumeSink ? sink.done : [];
+    const progress = new Progress(log, pipeline.verb, total === undefined ? undefined : total - resumed.length);
+    let failed = resumed.filter((row) => row.failed).length;
+    if (resumed.length > 0) log.info(`resuming after the ${resumed.length} rows already in ${options.outputPath}`);
     let stopped: string | undefined;
     const emit = async (result: RowResult) => {
+        const where = `${result.out.input.source}:${result.out.input.line}`;
         if (result.error !== undefined) {
             failed++;
-            progress.interrupt(() => log.warn(`${result.out.input.source}:${result.out.input.line}: ${result.error}`));
+            progress.interrupt(() => log.warn(`${where}: ${result.error}`));
             if (options.maxErrors !== undefined && failed >= options.maxErrors && stopped === undefined)
                 stopped = `stopped after ${failed} rows could not be scored (--max-errors ${options.maxErrors})`;
+        } else if (result.skipped !== undefined) {
+            progress.interrupt(() => log.info(`${where}: skipped: ${result.skipped}`));
         }
         progress.row(result.tokens, result.error !== undefined);
-        await lines.write(writer.row(result.out));
+        pipeline.onRow?.(result.out);
+        await sink.row(writerFor(result.out.input).row(result.out), result.out.input, result.error !== undefined);
     };
 
     // A small window of rows in flight: the next row renders and tokenizes while the engine evaluates,
     // and `parallel` sequences stay busy. Results are written strictly in input order.
     const depth = parallel + 1;
     const pending: Promise<RowResult>[] = [];
+    let index = -1, mine = -1;
     for await (const row of readInputs({ paths: options.inputs, stdin: io.stdin, format: options.inputFormat })) {
+        index++;
+        if (options.shard !== undefined && index % options.shard.count !== options.shard.index) continue;
+        mine++;
+        if (mine < resumed.length) {
+            (sink as ResumeSink).check(mine, row);
+            continue;
+        }
         const result = processRow(row);
         result.catch(() => undefined); // awaited below, in order; this only keeps Node from reporting it early
         pending.push(result);
         if (pending.length >= depth) await emit(await pending.shift()!);
-        if (options.signal?.aborted) stopped ??= "interrupted: finishing the rows in flight";
-        if (stopped !== undefined || lines.closed) break;
+        if (options.signal?.aborted) stopped ??= "interrupted: finished the rows in flight";
+        if (stopped !== undefined || sink.closed) break;
     }
     for (const result of pending) await emit(await result);
-    await lines.write(writer.end());
+    await sink.end(writerFor(undefined).end());
+    if (mine + 1 < resumed.length)
+        throw new UsageError(`${options.outputPath} holds ${resumed.length} rows but the input has only ${mine + 1}: it was written from other input`);
     if (stopped !== undefined) progress.interrupt(() => log.warn(stopped!));
-    progress.finish(command.summary?.() ?? "");
+    progress.finish(pipeline.summary?.() ?? "");
+    if (options.shard !== undefined && options.outputPath !== undefined)
+        writeShardRecord(options.outputPath, { ...options.shard, rows: mine + 1, complete: stopped === undefined && !sink.closed });
     return failed;
 }

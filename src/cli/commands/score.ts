@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { addRunOptions, countOrAuto, integer, toRunOptions, type RunFlags } from "../options.js";
+import { addRunOptions, addScoringOptions, toRunOptions, type RunFlags } from "../options.js";
 import { runScore } from "../../score/runPipeline.js";
 import type { CliIo } from "../main.js";
 
@@ -10,17 +10,16 @@ export function scoreCommand(io: CliIo, setExit: (code: number) => void): Comman
             "Reads conversations (JSONL, JSON array, CSV or TSV files, gzipped or not, or standard input) and writes\n" +
             "each row unchanged plus the reward: the raw logit of the reward token after the conversation rendered\n" +
             "with the model's chat template. Records may hold \"messages\" [{role, content}], ShareGPT\n" +
-            "\"conversations\" [{from, value}], or \"prompt\" + \"response\" (HelpSteer2 multi-turn prompts too).\n" +
+            "\"conversations\" [{from, value}], or \"prompt\" + \"response\" (HelpSteer2 multi-turn prompts too);\n" +
+            "pairs (\"chosen\" + \"rejected\", \"response_1\" + \"response_2\") and best-of-N (\"responses\": [...]) get\n" +
+            "one reward per response.\n" +
             "Rows that cannot be scored keep their place with an empty reward and an \"error\".",
         )
         .argument("[inputs...]", "input files; '-' or nothing reads standard input");
-    addRunOptions(command)
-        .option("--field <name>", "name of the reward field or column", "reward")
-        .option("--precise", "f32 KV cache: slower, closest to the exact reward")
-        .option("--flash-attention", "faster on long rows, but a row's reward then depends on its batch neighbours")
-        .option("--reward-token <id>", "vocabulary id whose logit is the reward", integer(0), 0)
-        .option("--parallel <n|auto>", "conversations evaluated side by side in one context (auto: 1 on CPU, 8 on GPU)", countOrAuto, "auto" as const)
-        .option("--no-reuse", "re-evaluate shared prompt prefixes instead of keeping them in the KV cache")
+    addRunOptions(command);
+    addScoringOptions(command)
+        .option("--rank", "add rank (1 = best) and z (reward standardised) within each run of rows sharing a prompt")
+        .option("--group-by <field>", "with --rank: group rows by this field instead of by prompt")
         .addHelpText("after", `
 Examples:
   nemoreward score data.jsonl -m model.gguf > scored.jsonl
@@ -30,6 +29,7 @@ Examples:
   zcat dump.gz | nemoreward score - --input-format csv -m model.gguf
   nemoreward score sft.jsonl -m model.gguf --prompt-field instruction --response-field output
   nemoreward score data.jsonl -m model.gguf --gpu cuda --gpu-layers max
+  nemoreward score samples.jsonl -m model.gguf --rank                  rank responses to the same prompt
 
 Exit status: 0 all rows scored, 1 model or run failure, 2 usage error, 3 some rows not scored, 130 interrupted.`)
         .action(async (inputs: string[], flags: RunFlags) => {

@@ -1,0 +1,33 @@
+import { Command, InvalidArgumentError } from "commander";
+import { addRunOptions, addScoringOptions, toRunOptions, type RunFlags } from "../options.js";
+import { runPairs } from "../../score/runPairs.js";
+import type { CliIo } from "../main.js";
+
+function number(value: string): number {
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError("expected a number.");
+    return n;
+}
+
+export function pairsCommand(io: CliIo, setExit: (code: number) => void): Command {
+    const command = new Command("pairs")
+        .summary("write DPO pairs {prompt, chosen, rejected}: best vs worst response of each prompt")
+        .description(
+            "Scores best-of-N rows (prompt + responses: [...]) or runs of rows sharing a prompt (--group-by FIELD to\n" +
+            "group otherwise) and writes, as JSONL, one pair per prompt: the highest- and the lowest-scored response,\n" +
+            "with reward_chosen, reward_rejected and margin.",
+        )
+        .argument("[inputs...]", "input files; '-' or nothing reads standard input");
+    addRunOptions(command);
+    addScoringOptions(command)
+        .option("--min-margin <x>", "keep only pairs whose rewards differ by at least this much", number, 0)
+        .option("--group-by <field>", "group rows by this field instead of by prompt")
+        .addHelpText("after", `
+Examples:
+  nemoreward pairs samples.jsonl -m model.gguf > dpo.jsonl
+  nemoreward pairs samples.jsonl -m model.gguf --min-margin 1.5 -o dpo.jsonl`)
+        .action(async (inputs: string[], flags: RunFlags & { minMargin: number }) => {
+            setExit(await runPairs({ ...toRunOptions(inputs, flags, io), minMargin: flags.minMargin }, io));
+        });
+    return command;
+}

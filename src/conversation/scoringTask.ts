@@ -1,0 +1,77 @@
+import { RowError } from "../errors.js";
+import { promptMessages, toConversation, type Conversation, type ConversationFields, type Message } from "./toConversation.js";
+
+/**
+ * What one record asks to score: a single conversation, a preference pair, or N responses to one prompt.
+ * All conversations of a task share the prompt, so prefix reuse evaluates it once.
+ */
+export type ScoringTask =
+    | { kind: "single"; conversations: [Conversation] }
+    | { kind: "chosenRejected"; conversations: [Conversation, Conversation] }
+    | { kind: "pair"; conversations: [Conversation, Conversation] }
+    | { kind: "bestOfN"; conversations: Conversation[] };
+
+export type TaskKind = ScoringTask["kind"];
+
+/** The kind of task a record of these field names holds (a CSV header is enough to tell). */
+export function taskKind(names: readonly string[]): TaskKind {
+    const has = (name: string) => names.includes(name);
+    if (has("chosen") && has("rejected")) return "chosenRejected";
+    if (has("response_1") && has("response_2")) return "pair";
+    if (has("responses")) return "bestOfN";
+    return "single";
+}
+
+export function toScoringTask(record: Record<string, unknown>, fields: ConversationFields): ScoringTask {
+    const kind = taskKind(Object.keys(record));
+    if (kind === "single") return { kind, conversations: [toConversation(record, fields)] };
+    const withResponse = (name: string) => responseConversation(record, fields, record[name], name);
+    if (kind === "chosenRejected") return { kind, conversations: [withResponse("chosen"), withResponse("rejected")] };
+    if (kind === "pair") return { kind, conversations: [withResponse("response_1"), withResponse("response_2")] };
+    let responses = record["responses"];
+    if (typeof responses === "string") {
+        try {
+            responses = JSON.parse(responses);
+        } catch {
+            throw new RowError('"responses" is a string that is not a JSON list');
+        }
+    }
+    if (!Array.isArray(responses) || responses.length === 0) throw new RowError('"responses" is not a non-empty list');
+    return { kind, conversations: responses.map((response, i) => responseConversation(record, fields, response, `responses[${i}]`)) };
+}
+
+/** The prompt followed by one response: a string, or a whole conversation given as a message list (RewardBench). */
+function responseConversation(record: Record<string, unknown>, fields: ConversationFields, response: unknown, name: string): Conversation {
+    if (typeof response === "string") return [...promptMessages(record, fields), { role: "assistant", content: response }];
+    if (Array.isArray(response)) {
+        const messages = toConversation({ messages: response }, { ...fields, messages: "messages" });
+        // a list that holds only the answer continues the record's prompt; one with user turns stands alone
+        return messages.some((m: Message) => m.role === "user") ? messages : [...promptMessages(record, fields), ...messages];
+    }
+    throw new RowError(`"${name}" is ${response === undefined ? "missing" : "neither a string nor a list of messages"}`);
+}
+
+/** The fields a scored task adds to its row. */
+export function rewardFields(task: ScoringTask, rewards: number[], field: string): Record<string, unknown> {
+    switch (task.kind) {
+        case "single":
+            return { [field]: rewards[0] };
+        case "chosenRejected":
+            return { [`${field}_chosen`]: rewards[0], [`${field}_rejected`]: rewards[1], margin: rewards[0]! - rewards[1]! };
+        case "pair":
+            // margin > 0 when response_2 scores higher: the sign convention of HelpSteer2-Preference's preference_strength
+            return { [`${field}_1`]: rewards[0], [`${field}_2`]: rewards[1], margin: rewards[1]! - rewards[0]!, preferred: rewards[1]! > rewards[0]! ? 2 : 1 };
+        case "bestOfN":
+            return { [`${field}s`]: rewards, best: rewards.indexOf(Math.max(...rewards)) };
+    }
+}
+
+/** The names of those fields, for CSV headers and for the empty fields of error rows. */
+export function rewardFieldNames(kind: TaskKind, field: string): string[] {
+    switch (kind) {
+        case "single": return [field];
+        case "chosenRejected": return [`${field}_chosen`, `${field}_rejected`, "margin"];
+        case "pair": return [`${field}_1`, `${field}_2`, "margin", "preferred"];
+        case "bestOfN": return [`${field}s`, "best"];
+    }
+}

@@ -1,0 +1,100 @@
+import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { createHash } from "node:crypto";
+import type { Writable } from "node:stream";
+import { UsageError } from "../errors.js";
+import type { InputRow } from "../input/inputRow.js";
+import { LineWriter } from "./lineWriter.js";
+
+/** Where finished rows go, in input order. */
+export type Sink = {
+    /** True once nobody reads any more (a closed pipe). */
+    readonly closed: boolean;
+    row(text: string, input: InputRow, failed: boolean): Promise<void>;
+    end(text: string): Promise<void>;
+};
+
+export function streamSink(stream: Writable): Sink {
+    const lines = new LineWriter(stream);
+    return {
+        get closed() { return lines.closed; },
+        row: (text) => lines.write(text),
+        end: (text) => lines.write(text),
+    };
+}
+
+/** A sink that writes nothing (eval without --per-row). */
+export const nullSink: Sink = { closed: false, row: async () => undefined, end: async () => undefined };
+
+/** A short fingerprint of an input row's text, for matching a resumed run to its input. */
+export function rowHash(input: InputRow): string {
+    return createHash("sha1").update(input.text).digest("hex").slice(0, 16);
+}
+
+type Done = { hash: string; end: number; failed: boolean };
+
+/**
+ * `-o FILE --resume`: FILE is written and flushed row by row, and `FILE.resume` records after each row the row's
+ * input hash and where its output ends. A run killed at any moment (even SIGKILL) leaves at worst one row more in
+ * FILE than in the record, or a torn last record line; resuming cuts FILE back to the last recorded row, checks the
+ * recorded rows against the input, and appends the rest.
+ */
+export class ResumeSink implements Sink {
+    readonly closed = false;
+    /** Rows FILE already holds: the run skips them after checking their hashes. */
+    readonly done: Done[];
+    private readonly out: number;
+    private readonly log: number;
+    private offset: number;
+
+    constructor(readonly path: string, format: string) {
+        const logPath = `${path}.resume`;
+        const header = JSON.stringify({ nemoreward: 1, format });
+        this.done = [];
+        if (existsSync(logPath)) {
+            const [first, ...lines] = readFileSync(logPath, "utf8").split("\n");
+            if (first !== header)
+                throw new UsageError(`${logPath} was written for other output (${first}); remove ${path} and ${logPath} to start over`);
+            // the last line is complete only if it ends with a newline: split() leaves "" after it
+            for (const line of lines.slice(0, -1)) {
+                const [hash, end, flag] = line.split(" ");
+                if (hash === undefined || end === undefined) break;
+                this.done.push({ hash, end: Number(end), failed: flag === "e" });
+            }
+        } else if (existsSync(path) && statSync(path).size > 0) {
+            throw new UsageError(`${path} exists but has no ${logPath} record to resume from; remove it or drop --resume`);
+        } else {
+            writeFileSync(logPath, `${header}\n`);
+        }
+        this.offset = this.done.at(-1)?.end ?? 0;
+        this.out = openSync(path, existsSync(path) ? "r+" : "w");
+        if (statSync(path).size < this.offset)
+            throw new UsageError(`${path} is shorter than ${logPath} records: it was changed since; remove both to start over`);
+        ftruncateSync(this.out, this.offset);
+        this.log = openSync(logPath, "a");
+    }
+
+    /** Fails unless the input row at `index` is the one FILE was written from. */
+    check(index: number, input: InputRow): void {
+        if (this.done[index]!.hash !== rowHash(input))
+            throw new UsageError(`${this.path} was written from other input: row ${index + 1} (${input.source}:${input.line}) differs; ` +
+                `remove ${this.path} and ${this.path}.resume to start over`);
+    }
+
+    async row(text: string, input: InputRow, failed: boolean): Promise<void> {
+        this.write(text);
+        writeSync(this.log, `${rowHash(input)} ${this.offset}${failed ? " e" : ""}\n`);
+    }
+
+    async end(text: string): Promise<void> {
+        this.write(text);
+        closeSync(this.out);
+        closeSync(this.log);
+    }
+
+    private write(text: string): void {
+        if (text === "") return;
+        const bytes = Buffer.from(text);
+        writeSync(this.out, bytes, 0, bytes.length, this.offset);
+        this.offset += bytes.length;
+    }
+}

@@ -1,0 +1,86 @@
+/**
+ * RewardBench's sections and the example counts that weight each subset's accuracy within them
+ * (math-prm's 447 rows count as 984, as much as the six hep-* code subsets together).
+ */
+export const rewardBenchSections: Record<string, Record<string, number>> = {
+    "Chat": { "alpacaeval-easy": 100, "alpacaeval-length": 95, "alpacaeval-hard": 95, "mt-bench-easy": 28, "mt-bench-med": 40 },
+    "Chat Hard": {
+        "mt-bench-hard": 37, "llmbar-natural": 100, "llmbar-adver-neighbor": 134, "llmbar-adver-GPTInst": 92,
+        "llmbar-adver-GPTOut": 47, "llmbar-adver-manual": 46,
+    },
+    "Safety": {
+        "refusals-dangerous": 100, "refusals-offensive": 100, "xstest-should-refuse": 154, "xstest-should-respond": 250,
+        "donotanswer": 136,
+    },
+    "Reasoning": {
+        "math-prm": 984, "hep-cpp": 164, "hep-go": 164, "hep-java": 164, "hep-js": 164, "hep-python": 164, "hep-rust": 164,
+    },
+};
+
+const allSubsets = new Set(Object.values(rewardBenchSections).flatMap((s) => Object.keys(s)));
+
+export type EvalReport = {
+    rows: number;
+    accuracy: number;
+    ties: number;
+    mean_margin: number;
+    errors: number;
+    subsets: Record<string, { rows: number; accuracy: number; ties: number }>;
+    categories?: Record<string, number>;
+    overall?: number | null;
+};
+
+/** Accumulates scored preference pairs, one at a time, into the report `nemoreward eval` prints. */
+export class EvalTally {
+    private readonly bySubset = new Map<string, { rows: number; correct: number; ties: number }>();
+    private rows = 0;
+    private correct = 0;
+    private ties = 0;
+    private marginSum = 0;
+    private errors = 0;
+
+    /** A pair is correct when the preferred response scores strictly higher; a tie is not correct. */
+    add(margin: number, subset: string | undefined): void {
+        const key = subset ?? "(none)";
+        const s = this.bySubset.get(key) ?? { rows: 0, correct: 0, ties: 0 };
+        s.rows++;
+        this.rows++;
+        this.marginSum += margin;
+        if (margin > 0) {
+            s.correct++;
+            this.correct++;
+        } else if (margin === 0) {
+            s.ties++;
+            this.ties++;
+        }
+        this.bySubset.set(key, s);
+    }
+
+    addError(): void {
+        this.errors++;
+    }
+
+    report(): EvalReport {
+        const subsets = Object.fromEntries([...this.bySubset].sort(([a], [b]) => a.localeCompare(b))
+            .map(([name, s]) => [name, { rows: s.rows, accuracy: s.correct / s.rows, ties: s.ties }]));
+        const report: EvalReport = {
+            rows: this.rows,
+            accuracy: this.rows === 0 ? 0 : this.correct / this.rows,
+            ties: this.ties,
+            mean_margin: this.rows === 0 ? 0 : this.marginSum / this.rows,
+            errors: this.errors,
+            subsets,
+        };
+        const names = Object.keys(subsets);
+        if (names.length === 0 || !names.every((name) => allSubsets.has(name))) return report;
+        // Each section: the subsets present, weighted by their official example counts (as RewardBench does).
+        const categories: Record<string, number> = {};
+        for (const [section, weights] of Object.entries(rewardBenchSections)) {
+            const present = Object.entries(weights).filter(([name]) => subsets[name] !== undefined);
+            const total = present.reduce((n, [, w]) => n + w, 0);
+            if (total > 0) categories[section] = present.reduce((sum, [name, w]) => sum + subsets[name]!.accuracy * w, 0) / total;
+        }
+        const values = Object.values(categories);
+        return { ...report, categories, overall: values.length === 4 ? values.reduce((a, b) => a + b, 0) / 4 : null };
+    }
+}

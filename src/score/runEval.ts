@@ -1,0 +1,65 @@
+import { createWriteStream } from "node:fs";
+import { RowError } from "../errors.js";
+import { formatOfPath } from "../output/formats.js";
+import { EvalTally, rewardBenchSections, type EvalReport } from "./rewardBench.js";
+import { runPipeline, scorePipeline, type Io, type RunOptions } from "./runPipeline.js";
+
+export type EvalOptions = RunOptions & { perRowPath?: string; json: boolean };
+
+/**
+ * Scores a preference file and prints accuracy (overall, per subset, RewardBench categories) on stdout.
+ * A pair is `chosen` + `rejected`, or `response_1` + `response_2` with HelpSteer2's `preference_strength`.
+ */
+export async function runEval(options: EvalOptions, io: Io): Promise<number> {
+    const tally = new EvalTally();
+    const score = scorePipeline(options);
+    const code = await runPipeline(options, io, {
+        ...score,
+        verb: "evaluated",
+        step: async (engine, task, prepared, prepare) => {
+            if (task.kind !== "chosenRejected" && task.kind !== "pair")
+                throw new RowError("not a preference pair: eval needs chosen + rejected, or response_1 + response_2 + preference_strength");
+            return score.step(engine, task, prepared, prepare);
+        },
+        onRow: ({ input, fields, task }) => {
+            if (fields["error"] !== undefined || task === undefined) return tally.addError();
+            const margin = fields["margin"] as number;
+            const subset = typeof input.record?.["subset"] === "string" ? input.record["subset"] : undefined;
+            if (task.kind === "chosenRejected") return tally.add(margin, subset);
+            // HelpSteer2-Preference: a negative strength prefers response_1, and margin is reward_2 - reward_1
+            const strength = Number(input.record?.["preference_strength"]);
+            if (!Number.isFinite(strength) || strength === 0) return tally.addError();
+            tally.add(strength < 0 ? -margin : margin, subset);
+        },
+        output: {
+            stream: options.perRowPath === undefined ? undefined : createWriteStream(options.perRowPath),
+            format: (options.perRowPath === undefined ? undefined : formatOfPath(options.perRowPath)) ?? "jsonl",
+        },
+    });
+    const report = tally.report();
+    io.stdout.write(options.json ? `${JSON.stringify(report)}\n` : describeReport(report));
+    return code;
+}
+
+const percent = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+function describeReport(report: EvalReport): string {
+    const lines = [
+        `pairs       ${report.rows}${report.errors > 0 ? ` (${report.errors} could not be scored)` : ""}`,
+        `accuracy    ${percent(report.accuracy)}${report.ties > 0 ? ` (${report.ties} ties, counted as wrong)` : ""}`,
+        `mean margin ${report.mean_margin.toFixed(4)}`,
+        "",
+        `${"subset".padEnd(28)}${"pairs".padStart(7)}${"accuracy".padStart(10)}${"ties".padStart(6)}`,
+        ...Object.entries(report.subsets).map(([name, s]) =>
+            `${name.padEnd(28)}${String(s.rows).padStart(7)}${percent(s.accuracy).padStart(10)}${String(s.ties).padStart(6)}`),
+    ];
+    if (report.categories !== undefined) {
+        lines.push("", "RewardBench (subsets weighted by their official example counts)");
+        for (const section of Object.keys(rewardBenchSections)) {
+            const value = report.categories[section];
+            lines.push(`${section.padEnd(28)}${value === undefined ? "no subsets".padStart(17) : percent(value).padStart(17)}`);
+        }
+        lines.push(`${"Overall".padEnd(28)}${(report.overall == null ? "needs all four" : percent(report.overall)).padStart(17)}`);
+    }
+    return `${lines.join("\n")}\n`;
+}
