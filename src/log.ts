@@ -9,7 +9,7 @@ export type Log = {
     info(message: string): void;
     warn(message: string): void;
     error(message: string): void;
-    /** Messages from llama.cpp, passed on according to their level. */
+    /** Messages from llama.cpp: shown with --verbose. */
     engine(level: string, message: string): void;
 };
 
@@ -30,8 +30,8 @@ export function createLog(
         engine: (level, message) => {
             const text = message.trim();
             if (text === "") return;
-            if (level === "error" || level === "fatal") write(`${color.red("llama.cpp:")} ${text}`);
-            else if (verbose) write(`${color.dim("llama.cpp:")} ${text}`);
+            // errors reach the user inside nemoreward's own one-line error; --verbose shows the engine's words too
+            if (verbose) write(`${color.dim("llama.cpp:")} ${text}`);
         },
     };
 }

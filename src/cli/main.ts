@@ -5,6 +5,7 @@ import type { Io } from "../score/runPipeline.js";
 import { scoreCommand } from "./commands/score.js";
 import { renderCommand } from "./commands/render.js";
 import { infoCommand } from "./commands/info.js";
+import { mergeCommand } from "./commands/merge.js";
 import { evalCommand } from "./commands/eval.js";
 import { pairsCommand } from "./commands/pairs.js";
 import { pullCommand } from "./commands/pull.js";
@@ -28,6 +29,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         .addCommand(renderCommand(io, setExit))
         .addCommand(evalCommand(io, setExit))
         .addCommand(pairsCommand(io, setExit))
+        .addCommand(mergeCommand(io))
         .addCommand(infoCommand(io))
         .addCommand(pullCommand(io));
     for (const command of program.commands) command.exitOverride().configureOutput(program.configureOutput());

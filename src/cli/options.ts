@@ -8,6 +8,7 @@ import { outputFormats, type OutputFormat } from "../output/formats.js";
 import { defaultFields } from "../conversation/toConversation.js";
 import { UsageError } from "../errors.js";
 import { findModel } from "../model/findModel.js";
+import type { Shard } from "../score/shards.js";
 
 /** A whole number of at least `min`, for Commander's argParser. */
 export function integer(min: number) {
@@ -41,6 +42,7 @@ export function addRunOptions(command: Command): Command {
         .option("--response-field <name>", "field holding the response", defaultFields.response)
         .option("--system-field <name>", "field holding the system message", defaultFields.system)
         .option("--max-errors <n>", "stop after this many rows could not be processed (exit 3)", integer(1))
+        .option("--max-record-mb <n>", "a record (line) larger than this is an error row", integer(1), 64)
         .option("--chat-template <file>", "Jinja chat template to use instead of the model's own")
         .option("--context-size <tokens>", "context size; longer conversations become error rows", integer(1), 4096)
         .addOption(new Option("--gpu <backend>", "compute backend").choices(["auto", "cuda", "vulkan", "cpu"]).default("auto"))
@@ -58,7 +60,9 @@ export function addScoringOptions(command: Command): Command {
         .option("--flash-attention", "faster on long rows, but a row's reward then depends on its batch neighbours")
         .option("--reward-token <id>", "vocabulary id whose logit is the reward", integer(0), 0)
         .option("--parallel <n|auto>", "conversations evaluated side by side in one context (auto: 1 on CPU, 8 on GPU)", countOrAuto, "auto" as const)
-        .option("--no-reuse", "re-evaluate shared prompt prefixes instead of keeping them in the KV cache");
+        .option("--no-reuse", "re-evaluate shared prompt prefixes instead of keeping them in the KV cache")
+        .addOption(new Option("--on-overlong <policy>", "a conversation over the context: error row, skipped row, or drop its oldest turns")
+            .choices(["error", "skip", "truncate"]).default("error"));
 }
 
 export type RunFlags = {
@@ -71,6 +75,7 @@ export type RunFlags = {
     responseField: string;
     systemField: string;
     maxErrors?: number;
+    maxRecordMb: number;
     chatTemplate?: string;
     contextSize: number;
     gpu: GpuChoice;
@@ -86,6 +91,9 @@ export type RunFlags = {
     reuse?: boolean;
     rank?: boolean;
     groupBy?: string;
+    resume?: boolean;
+    shard?: Shard;
+    onOverlong?: "error" | "skip" | "truncate";
 };
 
 /** Turns parsed flags and positional inputs into the core's typed options. */
@@ -107,6 +115,7 @@ export function toRunOptions(inputs: string[], flags: RunFlags, io: { stdinIsTTY
         format: flags.format,
         field: flags.field ?? "reward",
         maxErrors: flags.maxErrors,
+        maxRecordBytes: flags.maxRecordMb * 1024 * 1024,
         modelPath: findModel(flags.model),
         chatTemplatePath: flags.chatTemplate,
         contextSize: flags.contextSize,
@@ -122,6 +131,9 @@ export function toRunOptions(inputs: string[], flags: RunFlags, io: { stdinIsTTY
         verbose: flags.verbose ?? false,
         signal: io.signal,
         rank: flags.rank ?? false,
+        resume: flags.resume ?? false,
+        shard: flags.shard,
+        onOverlong: flags.onOverlong ?? "error",
         groupBy: flags.groupBy,
     };
 }

@@ -1,5 +1,6 @@
 import {
     getLlama,
+    readGgufFileInfo,
     LlamaLogLevel,
     type Llama,
     type LlamaContext,
@@ -10,6 +11,13 @@ import {
 } from "node-llama-cpp";
 import { ModelError } from "../errors.js";
 import type { Log } from "../log.js";
+
+/**
+ * The fewest tokens evaluated for a row when a cached prefix is reused. A one-token batch takes other kernels than
+ * a row evaluated whole and moved rewards by 1e-7 on CPU; from two tokens on they were bit-identical. 32 also stays
+ * clear of the small-batch kernels CUDA uses up to 8 tokens.
+ */
+const minimumSuffix = 32;
 
 /** Sequences per context on a GPU with `--parallel auto`; bench/gpu.sh measures 1, 4 and 16. */
 const defaultGpuParallel = 8;
@@ -55,6 +63,8 @@ export class RewardEngine {
 
     /** Starts the backend, loads the model and creates the scoring context. */
     static async load(options: EngineOptions, log: Log): Promise<RewardEngine> {
+        await checkModelFile(options.modelPath);
+        engineErrors.length = 0;
         const llama = await startBackend(options, log);
         let model: LlamaModel;
         try {
@@ -65,7 +75,7 @@ export class RewardEngine {
             });
         } catch (error) {
             await llama.dispose();
-            throw new ModelError(`cannot load model ${options.modelPath}: ${(error as Error).message}`, { cause: error });
+            throw new ModelError(`cannot load model ${options.modelPath}: ${engineErrors.at(0) ?? (error as Error).message}`, { cause: error });
         }
         if (options.vocabOnly) return new RewardEngine(llama, model, undefined, options, 1);
         const vocabSize = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length;
@@ -90,12 +100,15 @@ export class RewardEngine {
             await llama.dispose();
             throw new ModelError(`cannot create a ${options.contextSize}-token context: ${(error as Error).message}`, { cause: error });
         }
-        log.info(
-            `${backendName(llama)} backend, ${model.gpuLayers} of ${model.fileInsights.totalLayers} layers on the GPU, ` +
-            `${options.threads} threads, ${parallel} sequence${parallel === 1 ? "" : "s"}` +
-            `${options.precise ? ", precise (f32 KV cache)" : ""}${options.flashAttention ? ", flash attention" : ""}`,
-        );
         return new RewardEngine(llama, model, context, options, parallel);
+    }
+
+    /** One line for people: backend, GPU layers, threads, sequences, precision. */
+    get description(): string {
+        const { threads, precise, flashAttention } = this.options;
+        return `${backendName(this.llama)} backend, ${this.model.gpuLayers} of ${this.model.fileInsights.totalLayers} layers on the GPU, ` +
+            `${threads} threads, ${this.parallel} sequence${this.parallel === 1 ? "" : "s"}` +
+            `${precise ? ", precise (f32 KV cache)" : ""}${flashAttention ? ", flash attention" : ""}`;
     }
 
     /** The chat template embedded in the GGUF, if any. */
@@ -128,8 +141,9 @@ export class RewardEngine {
         try {
             let start = 0;
             if (this.options.reuse)
-                // Re-evaluate at least the last token: its logits are the reward.
-                start = Math.min(sequence.compareContextTokens(tokens as Token[]).firstDifferentIndex, tokens.length - 1);
+                // Re-evaluate at least the last few tokens: the last one's logits are the reward, and a batch this
+                // large takes the same kernels as a whole row, so the reward does not depend on the row before.
+                start = Math.max(0, Math.min(sequence.compareContextTokens(tokens as Token[]).firstDifferentIndex, tokens.length - minimumSuffix));
             if (start < sequence.nextTokenIndex)
                 await sequence.eraseContextTokenRanges([{ start, end: sequence.nextTokenIndex }]);
             const input: ControlledEvaluateInputItem[] = tokens.slice(start);
@@ -169,13 +183,32 @@ export class RewardEngine {
     }
 }
 
+/** Reads the GGUF header first: a file that is not a llama GGUF gets one clear line instead of an engine error. */
+async function checkModelFile(path: string): Promise<void> {
+    let architecture: string | undefined;
+    try {
+        architecture = (await readGgufFileInfo(path, { readTensorInfo: false, logWarnings: false })).metadata.general?.architecture;
+    } catch (error) {
+        throw new ModelError(`${path} is not a readable GGUF model: ${(error as Error).message}`, { cause: error });
+    }
+    if (architecture !== "llama")
+        throw new ModelError(`${path} is a "${architecture}" model; nemoreward scores llama-architecture reward models`);
+}
+
+/** Error lines llama.cpp logged in this process, newest last. */
+const engineErrors: string[] = [];
+
 async function startBackend(options: EngineOptions, log: Log): Promise<Llama> {
     const common = {
         build: "never",
         progressLogs: false,
         maxThreads: options.threads,
         logLevel: options.verbose ? LlamaLogLevel.warn : LlamaLogLevel.error,
-        logger: (level: string, message: string) => log.engine(level, message),
+        logger: (level: string, message: string) => {
+            // llama.cpp's own error lines say what is wrong with a model; the first one goes into our one-line error
+            if (level === "error" && !message.includes("failed to load model")) engineErrors.push(message.trim().replace(/^llama_model_load: error loading model: /, ""));
+            log.engine(level, message);
+        },
     } as const;
     if (options.gpu === "cpu") return getLlama({ ...common, gpu: false });
     if (options.gpu === "auto") return getLlama({ ...common, gpu: { type: "auto", exclude: ["vulkan"] } });

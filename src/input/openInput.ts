@@ -12,7 +12,7 @@ export const inputFormats: readonly InputFormat[] = ["jsonl", "json", "csv", "ts
 const extensions: Record<string, InputFormat> = { jsonl: "jsonl", ndjson: "jsonl", json: "json", csv: "csv", tsv: "tsv" };
 
 /** Where rows come from: file paths, or `-` for standard input. */
-export type InputSpec = { paths: string[]; stdin: Readable; format?: InputFormat };
+export type InputSpec = { paths: string[]; stdin: Readable; format?: InputFormat; maxRecordBytes?: number };
 
 /** The name a row's source is reported under. */
 export function sourceName(path: string): string {
@@ -46,14 +46,14 @@ export function checkInputs(spec: Pick<InputSpec, "paths" | "format">): void {
 }
 
 /** Streams the rows of every input in turn, gunzipping those that start with the gzip magic bytes. */
-export async function* readInputs({ paths, stdin, format }: InputSpec): AsyncIterable<InputRow> {
+export async function* readInputs({ paths, stdin, format, maxRecordBytes }: InputSpec): AsyncIterable<InputRow> {
     for (const path of paths) {
         const source = sourceName(path);
         const stream = await gunzipIfCompressed(path === "-" ? stdin : createReadStream(path));
         const inputFormat = formatOf(path, format);
-        if (inputFormat === "jsonl") yield* readJsonl(stream, source);
-        else if (inputFormat === "json") yield* readJsonArray(stream, source);
-        else yield* readDelimited(stream, source, inputFormat);
+        if (inputFormat === "jsonl") yield* readJsonl(stream, source, maxRecordBytes);
+        else if (inputFormat === "json") yield* readJsonArray(stream, source, maxRecordBytes);
+        else yield* readDelimited(stream, source, inputFormat, maxRecordBytes);
     }
 }
 

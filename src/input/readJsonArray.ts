@@ -1,21 +1,27 @@
 import { StringDecoder } from "node:string_decoder";
 import type { Readable } from "node:stream";
 import { parseRecord, type InputRow } from "./inputRow.js";
+import { defaultMaxLineBytes } from "./readJsonl.js";
 
 /**
  * Streams the items of a JSON array (`[{...}, {...}]`) one at a time, so a large file never sits in memory whole.
  * It only finds where each top-level item starts and ends (strings and nesting tracked); JSON.parse does the rest.
  */
-export async function* readJsonArray(stream: Readable, source: string): AsyncIterable<InputRow> {
+export async function* readJsonArray(stream: Readable, source: string, maxItemChars = defaultMaxLineBytes): AsyncIterable<InputRow> {
     const decoder = new StringDecoder("utf8");
     let state: "before" | "between" | "item" | "after" = "before";
     let item = "", depth = 0, inString = false, escaped = false;
     let line = 1, itemLine = 1;
+    let tooLong = false;
     const finish = (): InputRow => {
         const text = item.trim();
+        const row: InputRow = tooLong
+            ? { source, line: itemLine, format: "json", text: "", parseError: `the item is over the ${maxItemChars}-character limit` }
+            : { source, line: itemLine, format: "json", text, ...parseRecord(text) };
         item = "";
+        tooLong = false;
         state = "between";
-        return { source, line: itemLine, format: "json", text, ...parseRecord(text) };
+        return row;
     };
     for await (const chunk of stream) {
         const text = decoder.write(chunk as Buffer);
@@ -40,7 +46,8 @@ export async function* readJsonArray(stream: Readable, source: string): AsyncIte
                     yield finish();
                     continue;
                 }
-                item += c;
+                if (item.length < maxItemChars) item += c;
+                else tooLong = true;
             } else if (c === "\n" || c === " " || c === "\t" || c === "\r" || c === "\uFEFF") {
                 // whitespace between tokens
             } else if (state === "before" && c === "[") {

@@ -1,15 +1,55 @@
-import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { parseRecord, type InputRow } from "./inputRow.js";
 
-/** Streams the records of JSONL, one per non-blank line. */
-export async function* readJsonl(stream: Readable, source: string): AsyncIterable<InputRow> {
-    const lines = createInterface({ input: stream, crlfDelay: Infinity });
+/** Lines longer than this become error rows instead of filling memory: 64 MiB. */
+export const defaultMaxLineBytes = 64 * 1024 * 1024;
+
+/**
+ * Streams the records of JSONL, one per non-blank line. Memory stays bounded: a line over `maxLineBytes` is
+ * dropped as it streams and reported as an error row.
+ */
+export async function* readJsonl(stream: Readable, source: string, maxLineBytes = defaultMaxLineBytes): AsyncIterable<InputRow> {
+    let parts: Buffer[] = [];
+    let size = 0;
+    let tooLong = false;
     let line = 0;
-    for await (const raw of lines) {
+    const take = (piece: Buffer) => {
+        if (tooLong || piece.length === 0) return;
+        size += piece.length;
+        if (size > maxLineBytes) {
+            tooLong = true;
+            parts = [];
+        } else parts.push(Buffer.from(piece));
+    };
+    const finish = (): InputRow | undefined => {
         line++;
-        const text = line === 1 ? raw.replace(/^\uFEFF/, "") : raw;
-        if (text.trim() === "") continue;
-        yield { source, line, format: "jsonl", text, ...parseRecord(text) };
+        const row = tooLong
+            ? { source, line, format: "jsonl" as const, text: "", parseError: `the line is over the ${maxLineBytes}-byte limit` }
+            : toRow(Buffer.concat(parts).toString("utf8"), source, line);
+        parts = [];
+        size = 0;
+        tooLong = false;
+        return row;
+    };
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+        let start = 0;
+        for (let newline = chunk.indexOf(10); newline !== -1; newline = chunk.indexOf(10, start)) {
+            take(chunk.subarray(start, newline));
+            start = newline + 1;
+            const row = finish();
+            if (row !== undefined) yield row;
+        }
+        take(chunk.subarray(start));
     }
+    if (size > 0 || tooLong) {
+        const row = finish();
+        if (row !== undefined) yield row;
+    }
+}
+
+function toRow(raw: string, source: string, line: number): InputRow | undefined {
+    let text = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    if (line === 1) text = text.replace(/^\uFEFF/, "");
+    if (text.trim() === "") return undefined;
+    return { source, line, format: "jsonl", text, ...parseRecord(text) };
 }

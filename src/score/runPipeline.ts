@@ -35,6 +35,8 @@ export type RunOptions = EngineOptions & {
     field: string;
     /** Stop reading after this many rows could not be scored. */
     maxErrors?: number;
+    /** A record longer than this is an error row, so that one huge line cannot exhaust memory. */
+    maxRecordBytes?: number;
     quiet?: boolean;
     /** Aborted on SIGINT/SIGTERM: stop reading, finish the rows in flight, exit 130. */
     signal?: AbortSignal;
@@ -171,6 +173,7 @@ export async function runPipeline(options: RunOptions, io: Io, pipeline: Pipelin
     const engine = await RewardEngine.load(options, log);
     try {
         const template = loadTemplate(engine, options.chatTemplatePath, log);
+        if (!options.vocabOnly) log.info(engine.description);
         const prepare = (conversation: Conversation): Prepared => {
             const rendered = template.render(conversation);
             return { rendered, tokens: engine.tokenize(rendered) };
@@ -280,7 +283,7 @@ async function scoreRows(
     const depth = parallel + 1;
     const pending: Promise<RowResult>[] = [];
     let index = -1, mine = -1;
-    for await (const row of readInputs({ paths: options.inputs, stdin: io.stdin, format: options.inputFormat })) {
+    for await (const row of readInputs({ paths: options.inputs, stdin: io.stdin, format: options.inputFormat, maxRecordBytes: options.maxRecordBytes })) {
         index++;
         if (options.shard !== undefined && index % options.shard.count !== options.shard.index) continue;
         mine++;

@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { addRunOptions, addScoringOptions, toRunOptions, type RunFlags } from "../options.js";
 import { runScore } from "../../score/runPipeline.js";
+import { parseShard } from "../../score/shards.js";
 import type { CliIo } from "../main.js";
 
 export function scoreCommand(io: CliIo, setExit: (code: number) => void): Command {
@@ -20,6 +21,8 @@ export function scoreCommand(io: CliIo, setExit: (code: number) => void): Comman
     addScoringOptions(command)
         .option("--rank", "add rank (1 = best) and z (reward standardised) within each run of rows sharing a prompt")
         .option("--group-by <field>", "with --rank: group rows by this field instead of by prompt")
+        .option("--resume", "with -o FILE: keep the rows FILE already holds (checked against the input) and append the rest")
+        .option("--shard <K/N>", "score only rows i with i mod N == K (0-based); `nemoreward merge` joins the parts", parseShard)
         .addHelpText("after", `
 Examples:
   nemoreward score data.jsonl -m model.gguf > scored.jsonl
@@ -30,6 +33,8 @@ Examples:
   nemoreward score sft.jsonl -m model.gguf --prompt-field instruction --response-field output
   nemoreward score data.jsonl -m model.gguf --gpu cuda --gpu-layers max
   nemoreward score samples.jsonl -m model.gguf --rank                  rank responses to the same prompt
+  nemoreward score big.jsonl -m model.gguf -o scored.jsonl --resume     continue after an interruption
+  nemoreward score big.jsonl -m model.gguf --shard 2/8 -o part-2.jsonl  one of 8 machines
 
 Exit status: 0 all rows scored, 1 model or run failure, 2 usage error, 3 some rows not scored, 130 interrupted.`)
         .action(async (inputs: string[], flags: RunFlags) => {

@@ -1,0 +1,19 @@
+import { Command } from "commander";
+import { mergeShards } from "../../score/mergeShards.js";
+import { createLog } from "../../log.js";
+import type { CliIo } from "../main.js";
+
+export function mergeCommand(io: CliIo): Command {
+    return new Command("merge")
+        .summary("interleave the outputs of --shard runs back into input order")
+        .argument("<output>", "merged file to write")
+        .argument("<shards...>", "the shard outputs (each written with --shard K/N -o FILE)")
+        .option("-q, --quiet", "print only errors on stderr")
+        .addHelpText("after", `
+Example:
+  for k in 0 1 2 3; do nemoreward score data.jsonl --shard $k/4 -o part-$k.jsonl & done; wait
+  nemoreward merge scored.jsonl part-*.jsonl`)
+        .action(async (output: string, shards: string[], flags: { quiet?: boolean }) => {
+            await mergeShards(output, shards, createLog(io.stderr, { quiet: flags.quiet }));
+        });
+}

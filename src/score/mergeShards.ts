@@ -1,0 +1,77 @@
+import { createReadStream, createWriteStream } from "node:fs";
+import { once } from "node:events";
+import { UsageError } from "../errors.js";
+import { checkInputs, formatOf } from "../input/openInput.js";
+import { readJsonl } from "../input/readJsonl.js";
+import { readDelimited } from "../input/readDelimited.js";
+import type { InputRow } from "../input/inputRow.js";
+import type { Log } from "../log.js";
+import { LineWriter } from "../output/lineWriter.js";
+import { readShardRecord } from "./shards.js";
+
+/**
+ * Interleaves the outputs of `--shard K/N` runs back into input order: row i comes from shard i mod N.
+ * Shards are ordered by their `FILE.shard` records (or taken in the order given when there are none), and the
+ * merge fails when a shard is missing, unfinished, or short of rows.
+ */
+export async function mergeShards(outputPath: string, shardPaths: string[], log: Log): Promise<number> {
+    checkInputs({ paths: shardPaths });
+    const shards = orderShards(shardPaths, log);
+    const format = formatOf(shards[0]!, undefined);
+    if (format === "json") throw new UsageError("merge works on jsonl, csv and tsv shard outputs");
+    const iterators = shards.map((path) => {
+        const stream = createReadStream(path);
+        const rows = format === "jsonl" ? readJsonl(stream, path) : readDelimited(stream, path, format);
+        return rows[Symbol.asyncIterator]();
+    });
+    const out = createWriteStream(outputPath);
+    const writer = new LineWriter(out);
+    const counts = shards.map(() => 0);
+    let headerWritten = false;
+    for (let i = 0; ; i++) {
+        const k = i % shards.length;
+        const next: IteratorResult<InputRow> = await iterators[k]!.next();
+        if (next.done) break;
+        const row = next.value;
+        if (row.header !== undefined && !headerWritten) {
+            await writer.write(`${row.header.text}${row.header.eol}`);
+            headerWritten = true;
+        }
+        await writer.write(`${row.text}${row.header?.eol ?? "\n"}`);
+        counts[k]!++;
+    }
+    // After the first exhausted shard, every other shard must be exhausted too: shards differ by at most one row,
+    // and only the later ones may be short.
+    for (let k = 0; k < shards.length; k++) {
+        const rest = await iterators[k]!.next();
+        if (!rest.done) throw new UsageError(`${shards[k]} has more rows than the shards before it: a shard is missing rows or the shards are out of order`);
+        const record = readShardRecord(shards[k]!);
+        if (record !== undefined && record.rows !== counts[k])
+            throw new UsageError(`${shards[k]} holds ${counts[k]} rows but its run wrote ${record.rows}`);
+    }
+    out.end();
+    await once(out, "finish");
+    const total = counts.reduce((a, b) => a + b, 0);
+    log.info(`merged ${total} rows from ${shards.length} shards into ${outputPath}`);
+    return total;
+}
+
+function orderShards(paths: string[], log: Log): string[] {
+    const records = paths.map((path) => ({ path, record: readShardRecord(path) }));
+    if (records.every((r) => r.record === undefined)) {
+        log.warn("no .shard records beside the shard files: taking them in the order given, as shards 0, 1, ...");
+        return paths;
+    }
+    const missing = records.find((r) => r.record === undefined);
+    if (missing) throw new UsageError(`${missing.path} has no ${missing.path}.shard record: was it written with --shard K/N -o FILE?`);
+    const count = records[0]!.record!.count;
+    const ordered: string[] = [];
+    for (const { path, record } of records) {
+        if (record!.count !== count) throw new UsageError(`${path} is shard ${record!.index}/${record!.count}, not one of ${count}`);
+        if (!record!.complete) throw new UsageError(`${path}: the run of shard ${record!.index}/${count} did not finish; resume it first`);
+        if (ordered[record!.index] !== undefined) throw new UsageError(`shard ${record!.index}/${count} is given twice`);
+        ordered[record!.index] = path;
+    }
+    for (let k = 0; k < count; k++) if (ordered[k] === undefined) throw new UsageError(`shard ${k}/${count} is missing`);
+    return ordered;
+}

@@ -1,0 +1,258 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { tinySpec, writeModel } from "../../fixtures/makeModel.js";
+import { demoConversations, parseJsonl, repoRoot, runBuiltCli, runInProcess, tinyModel } from "../helpers.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "nemoreward-robust-"));
+
+/** Best-of-3 style data: runs of rows sharing a prompt, so that prefix reuse is at work across rows. */
+function dataset(rows: number): string {
+    const words = "alpha beta gamma delta epsilon zeta eta theta iota kappa".split(" ");
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const text = (n: number) => Array.from({ length: n }, () => words[Math.floor(random() * words.length)]).join(" ");
+    let prompt = "";
+    return Array.from({ length: rows }, (_, i) => {
+        if (i % 3 === 0) prompt = text(20);
+        return JSON.stringify({ id: i, prompt, response: text(5 + Math.floor(random() * 30)) });
+    }).join("\n") + "\n";
+}
+
+const input = join(tmp, "input.jsonl");
+writeFileSync(input, dataset(600));
+let uninterrupted: string | undefined;
+async function expectedOutput(): Promise<string> {
+    if (uninterrupted === undefined) {
+        const run = await runBuiltCli(["score", input, "-m", tinyModel, "-q"]);
+        expect(run.code).toBe(0);
+        uninterrupted = run.stdout;
+    }
+    return uninterrupted;
+}
+
+/** Starts the CLI and SIGKILLs it once `file` holds at least `bytes` bytes. */
+function killWhenWritten(args: string[], file: string, bytes: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [`${repoRoot}bin/nemoreward.js`, ...args], { stdio: "ignore" });
+        const timer = setInterval(() => {
+            if (existsSync(file) && statSync(file).size >= bytes) child.kill("SIGKILL");
+        }, 5);
+        child.on("exit", (code, signal) => {
+            clearInterval(timer);
+            if (signal === "SIGKILL") resolve();
+            else reject(new Error(`the run ended by itself (${code}) before it could be killed`));
+        });
+    });
+}
+
+describe("resume", () => {
+    it("a run SIGKILLed mid-way and resumed gives byte for byte the output of an uninterrupted run", async () => {
+        const out = join(tmp, "resumed.jsonl");
+        const args = ["score", input, "-m", tinyModel, "-q", "-o", out, "--resume"];
+        await killWhenWritten(args, out, 20_000);
+        const partial = readFileSync(out, "utf8");
+        expect(partial.length).toBeLessThan((await expectedOutput()).length);
+        await killWhenWritten(args, out, partial.length + 20_000);
+        const resumed = await runBuiltCli(args);
+        expect(resumed.code).toBe(0);
+        expect(readFileSync(out, "utf8")).toBe(await expectedOutput());
+    });
+
+    it("refuses to resume a file written from other input", async () => {
+        const out = join(tmp, "other.jsonl");
+        expect((await runInProcess(["score", demoConversations, "-m", tinyModel, "-o", out, "--resume"])).code).toBe(0);
+        const { code, stderr } = await runInProcess(["score", input, "-m", tinyModel, "-o", out, "--resume"]);
+        expect(code).toBe(2);
+        expect(stderr).toMatch(/written from other input: row 1/);
+        expect(readFileSync(out, "utf8").trim().split("\n")).toHaveLength(5);
+    });
+
+    it("needs -o FILE and a streamable format", async () => {
+        expect((await runInProcess(["score", input, "-m", tinyModel, "--resume"])).stderr).toMatch(/--resume needs -o FILE/);
+        expect((await runInProcess(["score", input, "-m", tinyModel, "--resume", "-o", join(tmp, "x.json")])).code).toBe(2);
+    });
+});
+
+describe("shards", () => {
+    it("three shards merged back give byte for byte the unsharded output", async () => {
+        const parts = [0, 1, 2].map((k) => join(tmp, `part-${k}.jsonl`));
+        const runs = await Promise.all(parts.map((part, k) => runBuiltCli(["score", input, "-m", tinyModel, "-q", "--threads", "1", "--shard", `${k}/3`, "-o", part])));
+        for (const run of runs) expect(run.code).toBe(0);
+        expect(readFileSync(parts[0]!, "utf8").trim().split("\n")).toHaveLength(200);
+        const merged = join(tmp, "merged.jsonl");
+        // given out of order: the .shard records put them right
+        const merge = await runInProcess(["merge", merged, parts[2]!, parts[0]!, parts[1]!]);
+        expect(merge.code).toBe(0);
+        expect(readFileSync(merged, "utf8")).toBe(await expectedOutput());
+    });
+
+    it("merge refuses a missing shard and a shard short of rows", async () => {
+        const parts = [0, 1].map((k) => join(tmp, `small-${k}.jsonl`));
+        for (const [k, part] of parts.entries()) await runInProcess(["score", demoConversations, "-m", tinyModel, "--shard", `${k}/2`, "-o", part]);
+        const missing = await runInProcess(["merge", join(tmp, "m1.jsonl"), parts[0]!]);
+        expect(missing.code).toBe(2);
+        expect(missing.stderr).toMatch(/shard 1\/2 is missing/);
+        writeFileSync(parts[0]!, readFileSync(parts[0]!, "utf8").split("\n").slice(0, 1).join("\n") + "\n");
+        const short = await runInProcess(["merge", join(tmp, "m2.jsonl"), ...parts]);
+        expect(short.code).toBe(2);
+        expect(short.stderr).toMatch(/more rows than the shards before it|holds 1 rows but its run wrote 3/);
+    });
+});
+
+describe("over-length conversations", () => {
+    const turns = (n: number) => Array.from({ length: n }, (_, i) => [
+        { role: "user", content: `question ${i} `.repeat(8) }, { role: "assistant", content: `answer ${i} `.repeat(8) },
+    ]).flat();
+    const record = { messages: [{ role: "system", content: "Be brief." }, ...turns(6)] };
+
+    it("skip: the row is kept with an empty reward and the run succeeds", async () => {
+        const { code, stdout } = await runInProcess(["score", "-", "-m", tinyModel, "--context-size", "300", "--on-overlong", "skip"], JSON.stringify(record));
+        expect(code).toBe(0);
+        expect(parseJsonl(stdout)[0]).toMatchObject({ reward: null, skipped: expect.stringMatching(/over the 300-token context/) });
+    });
+
+    it("truncate: drops the oldest turns after the system message until it fits, marks the row", async () => {
+        const { code, stdout } = await runInProcess(["score", "-", "-m", tinyModel, "--context-size", "300", "--on-overlong", "truncate"], JSON.stringify(record));
+        expect(code).toBe(0);
+        const row = parseJsonl(stdout)[0]!;
+        expect(row.truncated).toBe(true);
+        // the kept conversation is the system message and the newest turns that fit: render it to find which
+        const rendered = parseJsonl((await runInProcess(["render", "-", "-m", tinyModel], [2, 4, 6, 8, 10].map((drop) =>
+            JSON.stringify({ messages: [record.messages[0], ...record.messages.slice(1 + drop)] })).join("\n"))).stdout);
+        const fits = rendered.findIndex((r) => r.n_tokens <= 300);
+        expect(fits).toBeGreaterThanOrEqual(0);
+        const { stdout: direct } = await runInProcess(["score", "-", "-m", tinyModel, "--context-size", "300"],
+            JSON.stringify({ messages: [record.messages[0], ...record.messages.slice(1 + [2, 4, 6, 8, 10][fits]!)] }));
+        expect(row.reward).toBe(parseJsonl(direct)[0]!.reward);
+    });
+
+    it("truncate: an error row when even the final turns do not fit", async () => {
+        const { code, stdout } = await runInProcess(["score", "-", "-m", tinyModel, "--context-size", "40", "--on-overlong", "truncate"], JSON.stringify(record));
+        expect(code).toBe(3);
+        expect(parseJsonl(stdout)[0]!.error).toMatch(/even the final turns/);
+    });
+});
+
+describe("hostile input", () => {
+    it("random bytes, invalid UTF-8, NUL bytes, deep nesting, a line over the limit: every line accounted for", async () => {
+        let seed = 99;
+        const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+        const lines: Buffer[] = [
+            Buffer.from(readFileSync(demoConversations, "utf8").split("\n")[0]!),
+            Buffer.from(Array.from({ length: 300 }, () => Math.floor(random() * 256)).filter((b) => b !== 10)),
+            Buffer.from([0xff, 0xfe, 0x7b, 0x22, 0xc3, 0x28, 0x22, 0x7d]),
+            Buffer.from('{"messages": [{"role": "user", "content": "a\u0000b"}, {"role": "assistant", "content": "\u0000"}]}'),
+            Buffer.from(`${"[".repeat(100_000)}${"]".repeat(100_000)}`),
+            Buffer.from(`{"messages": ${"[".repeat(50_000)}${"]".repeat(50_000)}}`),
+            Buffer.from(`{"messages": [{"role": "user", "content": "${"x".repeat(2 * 1024 * 1024)}"}]}`),
+            Buffer.from(readFileSync(demoConversations, "utf8").split("\n")[1]!),
+        ];
+        const file = join(tmp, "hostile.jsonl");
+        writeFileSync(file, Buffer.concat(lines.flatMap((l) => [l, Buffer.from("\n")])));
+        const nonBlank = readFileSync(file).toString("latin1").split("\n").filter((l) => l.trim() !== "").length;
+        const { code, stdout, stderr } = await runBuiltCli(["score", file, "-m", tinyModel, "--max-record-mb", "1"]);
+        expect(code).toBe(3);
+        const rows = parseJsonl(stdout);
+        expect(rows).toHaveLength(nonBlank);
+        expect(typeof rows[0]!.reward).toBe("number");
+        expect(typeof rows.at(-1)!.reward).toBe("number");
+        expect(rows[6]).toMatchObject({ line: 7, reward: null, error: expect.stringMatching(/over the 1048576-byte limit/) });
+        expect(stderr).not.toMatch(/\n\s+at /);
+    });
+
+    it("a ragged CSV and an unclosed quote: rows kept, the rest of the file reported once", async () => {
+        const file = join(tmp, "ragged.csv");
+        writeFileSync(file, 'prompt,response\nQ?,A.\nonly one\nQ?,A.,extra\n"unclosed,A.\nQ?,A.\n');
+        const { code, stdout } = await runInProcess(["score", file, "-m", tinyModel, "--format", "jsonl"]);
+        expect(code).toBe(3);
+        const rows = parseJsonl(stdout);
+        expect(rows.map((r) => (r.reward === null ? r.error.slice(0, 20) : "ok"))).toEqual(
+            ["ok", "expected 2 columns, ", "expected 2 columns, ", "unreadable CSV from "]);
+    });
+});
+
+describe("broken models: one clear line on stderr, exit 1, no stack trace", () => {
+    const broken = (name: string, bytes: Buffer | string) => {
+        const path = join(tmp, name);
+        writeFileSync(path, bytes);
+        return path;
+    };
+    const writeSpec = (name: string, spec: Partial<typeof tinySpec> & Record<string, unknown>) => {
+        const path = join(tmp, name);
+        writeModel(path, { ...tinySpec, ...spec });
+        return path;
+    };
+    it.each([
+        ["missing", () => join(tmp, "nope.gguf"), /model file not found/],
+        ["truncated", () => broken("truncated.gguf", readFileSync(tinyModel).subarray(0, 200_000)), /corrupted or incomplete/],
+        ["not GGUF", () => broken("text.gguf", "hello, world\n"), /not a readable GGUF model/],
+        ["not llama", () => writeSpec("bert.gguf", { architecture: "bert" }), /is a "bert" model/],
+        ["a template that raises", () => writeSpec("raises.gguf", { chatTemplate: "{{ raise_exception('no thanks') }}" }), /no thanks/],
+    ])("%s", async (_name, model, message) => {
+        const { code, stderr } = await runBuiltCli(["score", demoConversations, "-m", model()]);
+        expect(code).toBe(1);
+        expect(stderr).toMatch(message);
+        expect(stderr.trim().split("\n")).toHaveLength(1);
+    });
+
+    it("a reward token outside the vocabulary", async () => {
+        const { code, stderr } = await runBuiltCli(["score", demoConversations, "-m", tinyModel, "--reward-token", "5000"]);
+        expect(code).toBe(1);
+        expect(stderr).toMatch(/reward token 5000 is outside the model's 267-token vocabulary/);
+    });
+
+    it("a model without a chat template: one warning, the Llama 3.1 template, the same rewards", async () => {
+        const bare = writeSpec("no-template.gguf", { chatTemplate: null });
+        const withTemplate = await runInProcess(["score", demoConversations, "-m", tinyModel]);
+        const without = await runInProcess(["score", demoConversations, "-m", bare]);
+        expect(without.code).toBe(0);
+        expect(without.stderr.match(/no chat template; using the Llama 3.1 template/g)).toHaveLength(1);
+        expect(parseJsonl(without.stdout)).toEqual(parseJsonl(withTemplate.stdout));
+    });
+});
+
+describe("chat templates from a GGUF are untrusted", () => {
+    it.each([
+        "{{ process.env.NEMOREWARD_SECRET }}",
+        "{{ ''.constructor.constructor('return process.env.NEMOREWARD_SECRET')() }}",
+        "{{ messages.constructor.constructor('return process')().env.NEMOREWARD_SECRET }}",
+        "{{ cycler.__init__.__globals__.os.environ.NEMOREWARD_SECRET }}",
+        "{% include '/etc/hostname' %}{{ self._TemplateReference__context }}",
+        "{{ range.constructor('return require(\"fs\").readFileSync(\"/etc/hostname\", \"utf8\")')() }}",
+    ])("%s reads neither the environment nor files", async (template) => {
+        const file = join(tmp, "hostile.jinja");
+        writeFileSync(file, `{{ bos_token }}${template}{% for m in messages %}{{ m.content }}{% endfor %}`);
+        process.env["NEMOREWARD_SECRET"] = "s3cr3t-value";
+        try {
+            const { stdout, stderr } = await runInProcess(["render", demoConversations, "-m", tinyModel, "--chat-template", file]);
+            const hostname = readFileSync("/etc/hostname", "utf8").trim();
+            expect(stdout + stderr).not.toContain("s3cr3t-value");
+            if (hostname.length > 3) expect(stdout).not.toContain(hostname);
+        } finally {
+            delete process.env["NEMOREWARD_SECRET"];
+        }
+    });
+});
+
+describe("signals", () => {
+    it("SIGINT: stops reading, finishes the rows in flight, flushes, prints the summary, exits 130", async () => {
+        const child = spawn(process.execPath, [`${repoRoot}bin/nemoreward.js`, "score", input, "-m", tinyModel]);
+        let stdout = "", stderr = "";
+        child.stdout.on("data", (c) => {
+            stdout += c;
+            if (stdout.split("\n").length > 20 && !child.killed) child.kill("SIGINT");
+        });
+        child.stderr.on("data", (c) => (stderr += c));
+        const code = await new Promise((resolve) => child.on("exit", resolve));
+        expect(code).toBe(130);
+        const rows = parseJsonl(stdout);
+        expect(rows.length).toBeGreaterThan(19);
+        expect(rows.length).toBeLessThan(600);
+        expect(rows.map((r) => r.id)).toEqual(rows.map((_, i) => i));
+        expect(stderr).toMatch(/interrupted/);
+        expect(stderr).toMatch(/scored \d+ of 600 rows/);
+    });
+});
