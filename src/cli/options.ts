@@ -49,6 +49,7 @@ export function addRunOptions(command: Command): Command {
         .option("--gpu-layers <n|max|auto>", "layers to offload to the GPU", gpuLayers, "auto" as GpuLayers)
         .option("--threads <n>", "CPU threads (default: the cores available to this process)", integer(1))
         .option("-q, --quiet", "print only errors on stderr")
+        .option("--progress-seconds <n>", "seconds between progress lines when stderr is not a terminal", integer(0), 5)
         .option("--verbose", "print engine messages and stack traces");
 }
 
@@ -82,6 +83,7 @@ export type RunFlags = {
     gpuLayers: GpuLayers;
     threads?: number;
     quiet?: boolean;
+    progressSeconds: number;
     verbose?: boolean;
     field?: string;
     rewardToken?: number;
@@ -128,6 +130,7 @@ export function toRunOptions(inputs: string[], flags: RunFlags, io: { stdinIsTTY
         rewardToken: flags.rewardToken ?? 0,
         reuse: flags.reuse ?? true,
         quiet: flags.quiet ?? false,
+        progressSeconds: flags.progressSeconds,
         verbose: flags.verbose ?? false,
         signal: io.signal,
         rank: flags.rank ?? false,

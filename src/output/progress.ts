@@ -1,7 +1,6 @@
 import ora, { type Ora } from "ora";
 import type { Log } from "../log.js";
 
-const plainEverySeconds = 5;
 
 /** Rows and tokens done so far, on stderr: an ora spinner on a terminal, a plain line every few seconds elsewhere. */
 export class Progress {
@@ -12,7 +11,13 @@ export class Progress {
     private lastPlain = this.started;
     private readonly spinner: Ora | undefined;
 
-    constructor(private readonly log: Log, private readonly verb: string, private readonly total?: number) {
+    constructor(
+        private readonly log: Log,
+        private readonly verb: string,
+        private readonly total?: number,
+        /** How often the plain line is printed when stderr is not a terminal. */
+        private readonly plainEverySeconds = 5,
+    ) {
         // ora needs a terminal width: under `script` or some CI pseudo-terminals there is none, and it loops
         const columns = (log.stderr as { columns?: number }).columns ?? 0;
         if (!log.quiet && log.stderr.isTTY && columns > 0)
@@ -26,7 +31,7 @@ export class Progress {
         if (this.log.quiet) return;
         const now = performance.now();
         if (this.spinner) this.spinner.text = this.line(now);
-        else if (now - this.lastPlain >= plainEverySeconds * 1000) {
+        else if (now - this.lastPlain >= this.plainEverySeconds * 1000) {
             this.lastPlain = now;
             this.log.info(this.line(now));
         }

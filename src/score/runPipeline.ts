@@ -38,6 +38,8 @@ export type RunOptions = EngineOptions & {
     /** A record longer than this is an error row, so that one huge line cannot exhaust memory. */
     maxRecordBytes?: number;
     quiet?: boolean;
+    /** Seconds between progress lines when stderr is not a terminal (CI logs). */
+    progressSeconds?: number;
     /** Aborted on SIGINT/SIGTERM: stop reading, finish the rows in flight, exit 130. */
     signal?: AbortSignal;
     /** Add `rank` and `z` within each run of rows sharing a prompt (or the `groupBy` field). */
@@ -105,7 +107,7 @@ export function scorePipeline(options: RunOptions): Pipeline {
             const rewards: number[] = [];
             const seen = new Map<string, number>();
             for (const { tokens } of prepared) {
-                const key = tokens.join(",");
+                const key = prepared.length > 1 ? tokens.join(",") : "";
                 const reward = seen.get(key) ?? await engine.reward(tokens);
                 seen.set(key, reward);
                 rewards.push(reward);
@@ -259,7 +261,7 @@ async function scoreRows(
 ): Promise<number> {
     const total = options.shard === undefined ? await countRows(options.inputs, options.inputFormat) : undefined;
     const resumed = sink instanceof ResumeSink ? sink.done : [];
-    const progress = new Progress(log, pipeline.verb, total === undefined ? undefined : total - resumed.length);
+    const progress = new Progress(log, pipeline.verb, total === undefined ? undefined : total - resumed.length, options.progressSeconds);
     let failed = resumed.filter((row) => row.failed).length;
     if (resumed.length > 0) log.info(`resuming after the ${resumed.length} rows already in ${options.outputPath}`);
     let stopped: string | undefined;

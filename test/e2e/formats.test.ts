@@ -77,6 +77,16 @@ describe("output", () => {
     });
 });
 
+it("stdout stays parseable while progress lines go to stderr", async () => {
+    const lines = readFileSync(`${dir}/sharegpt.jsonl`, "utf8").repeat(10);
+    const { code, stdout, stderr } = await runBuiltCli(["score", "-", "-m", tinyModel, "--progress-seconds", "0"], lines);
+    expect(code).toBe(0);
+    expect(parseJsonl(stdout)).toHaveLength(30);
+    // a plain progress line per row (stderr is not a terminal), then the summary
+    expect(stderr.match(/^nemoreward: scored \d+ rows, \d+ tokens in .* rows\/s, \d+ tokens\/s\)$/gm)!.length).toBeGreaterThanOrEqual(30);
+    expect(stderr).toMatch(/scored 30 rows, .*reward min -?\d+\.\d+, mean -?\d+\.\d+, max -?\d+\.\d+/);
+});
+
 describe("rows that cannot be scored", () => {
     it("a malformed mix: one output row per non-blank line, each failure named file:line on stderr, exit 3", async () => {
         const { code, stdout, stderr } = await runBuiltCli(["score", `${dir}/malformed.jsonl`, "-m", tinyModel]);

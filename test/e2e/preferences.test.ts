@@ -91,6 +91,23 @@ describe("scoring pairs and best-of-N rows", () => {
         expect(many!.best).toBe(expected.indexOf(Math.max(...expected)));
     });
 
+    it("reads RewardBench pairs given as whole message lists", async () => {
+        const asMessages = (prompt: string, answer: string) => [{ role: "user", content: prompt }, { role: "assistant", content: answer }];
+        const row = { chosen: asMessages("2+2?", "4"), rejected: asMessages("2+2?", "5") };
+        const { stdout } = await runInProcess(["score", "-", "-m", tinyModel, "--precise"], JSON.stringify(row));
+        const [scored] = parseJsonl(stdout);
+        expect(Math.abs(scored!.reward_chosen - rewardOf("2+2?", "4"))).toBeLessThan(1e-4);
+        expect(Math.abs(scored!.reward_rejected - rewardOf("2+2?", "5"))).toBeLessThan(1e-4);
+    });
+
+    it("--rank --group-by FIELD groups by that field instead of the prompt", async () => {
+        const rows = [["A", "Q1", "a"], ["A", "Q2", "bb"], ["B", "Q3", "ccc"]].map(([task, prompt, response]) => ({ task, prompt, response }));
+        const { stdout } = await runInProcess(["score", "-", "-m", tinyModel, "--rank", "--group-by", "task"], rows.map((r) => JSON.stringify(r)).join("\n"));
+        const out = parseJsonl(stdout);
+        expect(out.slice(0, 2).map((r) => r.rank).sort()).toEqual([1, 2]);
+        expect(out[2]).toMatchObject({ rank: 1, z: 0 });
+    });
+
     it("--rank adds rank and z within each run of rows sharing a prompt", async () => {
         const rows = [["Q1", "a"], ["Q1", "bb"], ["Q1", "ccc"], ["Q2", "d"], ["Q2", "ee"]].map(([prompt, response]) => ({ prompt, response }));
         const { stdout } = await runInProcess(["score", "-", "-m", tinyModel, "--rank"], rows.map((r) => JSON.stringify(r)).join("\n"));

@@ -26,6 +26,21 @@ describe("JSONL", () => {
     });
 });
 
+it("a 200 MB line becomes one error row without being held in memory; the next line is read", async () => {
+    const megabyte = Buffer.alloc(1024 * 1024, 0x61);
+    async function* huge() {
+        yield Buffer.from('{"a": "');
+        for (let i = 0; i < 200; i++) yield megabyte;
+        yield Buffer.from('"}\n{"b": 2}\n');
+    }
+    const before = process.memoryUsage();
+    const got: InputRow[] = [];
+    for await (const row of readInputs({ paths: ["-"], stdin: Readable.from(huge()), format: "jsonl" })) got.push(row);
+    const after = process.memoryUsage();
+    expect(got.map((r) => [r.line, r.parseError ?? r.record])).toEqual([[1, "the line is over the 67108864-byte limit"], [2, { b: 2 }]]);
+    expect(after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers).toBeLessThan(100 * 1024 * 1024);
+});
+
 describe("JSON array", () => {
     it("yields items one by one, with brackets, commas and escapes inside strings, and each item's line", async () => {
         const text = '[\n  {"a": "x], {y", "b": [1, {"c": "\\"]"}]},\n  {"a": 2}\n]\n';
