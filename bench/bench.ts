@@ -25,7 +25,15 @@ const engine = (prompts: string, parallel = 1) =>
     ["node", "dist/bench/engineAlone.js", modelPath, prompts, String(threads), String(parallel)];
 
 const reps = quick ? 1 : 2;
-const rows: string[] = [];
+const cpu = cpus()[0]?.model ?? "unknown CPU";
+process.stdout.write(
+    `Machine: ${cpu}, ${threads} threads used, node ${process.version}; model ${midSpec.hidden} hidden × ` +
+    `${midSpec.layers} layers, ${midSpec.weightType}; whole-process times (load included), best of ${reps} ` +
+    "(sweeps and --no-reuse: one run).\n\n" +
+    "| case | nemoreward | engine alone | nemoreward / engine | nemoreward peak RSS |\n|---|---|---|---|---|\n",
+);
+/** Each result is printed as soon as it is measured. */
+const rows = { push: (line: string) => process.stdout.write(`${line}\n`) };
 
 
 // Long conversations: the CLI's overhead over the engine on the work that dominates real jobs.
@@ -59,9 +67,9 @@ const rows: string[] = [];
     writeFileSync(big, readFileSync(jsonl, "utf8").repeat(4));
     const bigRun = run(cli(big, "--parallel", "1"));
     rows.push(`| tiny rows × 4 (${4 * n} rows): peak RSS | ${fmt(bigRun.peakMiB ?? NaN)} MiB (vs ${fmt(cliRun.peakMiB ?? NaN)} MiB) | | | |`);
-    for (const parallel of [2, 4, 8]) {
-        const parallelRun = best(reps, cli(jsonl, "--parallel", String(parallel)));
-        const parallelEngine = best(reps, engine(prompts, parallel));
+    for (const parallel of [2, 4]) {
+        const parallelRun = run(cli(jsonl, "--parallel", String(parallel)));
+        const parallelEngine = run(engine(prompts, parallel));
         rows.push(`| tiny rows, --parallel ${parallel} | ${fmt(n / parallelRun.seconds, 1)} rows/s ` +
             `| ${fmt(n / parallelEngine.seconds, 1)} rows/s | ${fmt(100 * parallelEngine.seconds / parallelRun.seconds)}% ` +
             `| ${fmt(parallelRun.peakMiB ?? NaN)} MiB |`);
@@ -71,28 +79,20 @@ const rows: string[] = [];
 // Best-of-8: eight responses per prompt on consecutive rows; prefix reuse evaluates each prompt once.
 {
     const n = quick ? 8 : 64;
-    const conversations = Array.from({ length: n }, () => text(500)).flatMap((prompt) =>
-        Array.from({ length: 8 }, () => conversation(prompt, text(60))));
+    const conversations = Array.from({ length: n }, () => text(250)).flatMap((prompt) =>
+        Array.from({ length: 8 }, () => conversation(prompt, text(40))));
     const { jsonl } = writeCase("best-of-8", conversations);
     const reused = best(reps, cli(jsonl));
-    const fresh = best(reps, cli(jsonl, "--no-reuse"));
+    const fresh = run(cli(jsonl, "--no-reuse"));
     rows.push(`| best-of-8 (${n} prompts × 8), prefix reuse on vs --no-reuse | ${fmt(8 * n / reused.seconds, 1)} rows/s ` +
         `| ${fmt(8 * n / fresh.seconds, 1)} rows/s (--no-reuse) | ${fmt(fresh.seconds / reused.seconds, 2)}× faster ` +
         `| ${fmt(reused.peakMiB ?? NaN)} MiB |`);
     rows.push(`| best-of-8, reuse vs --no-reuse, max abs reward difference | ${maxDrift(rewardsOf(reused), rewardsOf(fresh)).toExponential(2)} | | | |`);
     for (const parallel of [2, 4]) {
-        const parallelRun = best(reps, cli(jsonl, "--parallel", String(parallel)));
+        const parallelRun = run(cli(jsonl, "--parallel", String(parallel)));
         rows.push(`| best-of-8, --parallel ${parallel} | ${fmt(8 * n / parallelRun.seconds, 1)} rows/s | | ` +
             `${fmt(reused.seconds / parallelRun.seconds, 2)}× --parallel 1 | ${fmt(parallelRun.peakMiB ?? NaN)} MiB |`);
         rows.push(`| best-of-8, --parallel ${parallel} vs 1, max abs reward difference | ` +
             `${maxDrift(rewardsOf(reused), rewardsOf(parallelRun)).toExponential(2)} | | | |`);
     }
 }
-
-const cpu = cpus()[0]?.model ?? "unknown CPU";
-process.stdout.write(
-    `Machine: ${cpu}, ${threads} threads used, node ${process.version}; model ${midSpec.hidden} hidden × ` +
-    `${midSpec.layers} layers, ${midSpec.weightType}; best of ${reps}; whole-process times (load included).\n\n` +
-    "| case | nemoreward | engine alone | nemoreward / engine | nemoreward peak RSS |\n|---|---|---|---|---|\n" +
-    rows.join("\n") + "\n",
-);
