@@ -47,7 +47,8 @@ export type EngineOptions = {
 
 /** A loaded reward model: tokenizes conversations and rates them with the logit of the reward token. */
 export class RewardEngine {
-    private readonly free: LlamaContextSequence[];
+    private readonly slots: Slot[];
+    /** Rows waiting for any sequence to come free. */
     private readonly waiting: (() => void)[] = [];
 
     private constructor(
@@ -58,7 +59,8 @@ export class RewardEngine {
         /** Sequences in the context: conversations evaluated side by side. */
         readonly parallel: number,
     ) {
-        this.free = context === undefined ? [] : Array.from({ length: parallel }, () => context.getSequence());
+        this.slots = context === undefined ? [] : Array.from({ length: parallel }, () =>
+            ({ sequence: context.getSequence(), busy: false, tokens: [], waiting: [] }));
     }
 
     /** Starts the backend, loads the model and creates the scoring context. */
@@ -137,7 +139,8 @@ export class RewardEngine {
 
     /** The raw logit of the reward token after the last of `tokens`. */
     async reward(tokens: readonly Token[]): Promise<number> {
-        const sequence = await this.acquire(tokens);
+        const slot = await this.acquire(tokens);
+        const { sequence } = slot;
         try {
             let start = 0;
             if (this.options.reuse)
@@ -155,7 +158,7 @@ export class RewardEngine {
             if (logit === undefined) throw new ModelError("the engine returned no logit for the reward token");
             return logit;
         } finally {
-            this.release(sequence);
+            this.release(slot);
         }
     }
 
@@ -163,24 +166,46 @@ export class RewardEngine {
         await this.llama.dispose();
     }
 
-    /** A free sequence, preferring the one whose cached tokens share the longest prefix with `tokens`. */
-    private async acquire(tokens: readonly Token[]): Promise<LlamaContextSequence> {
-        while (this.free.length === 0) await new Promise<void>((resolve) => this.waiting.push(resolve));
-        let best = 0;
-        if (this.options.reuse && this.free.length > 1) {
-            let bestShared = -1;
-            this.free.forEach((sequence, i) => {
-                const shared = sequence.compareContextTokens(tokens as Token[]).firstDifferentIndex;
-                if (shared > bestShared) [best, bestShared] = [i, shared];
-            });
+    /**
+     * The sequence to evaluate `tokens` on: the one whose tokens share the longest prefix with them. When that
+     * prefix is most of the row (the responses of one prompt), the row waits for that sequence rather than
+     * evaluating the prompt again elsewhere; otherwise any free sequence will do.
+     */
+    private async acquire(tokens: readonly Token[]): Promise<Slot> {
+        for (;;) {
+            let best: Slot | undefined, bestShared = -1;
+            for (const slot of this.slots) {
+                const shared = this.options.reuse ? sharedPrefix(slot.tokens, tokens) : 0;
+                if (shared > bestShared || (shared === bestShared && best?.busy && !slot.busy)) [best, bestShared] = [slot, shared];
+            }
+            const worthWaiting = bestShared >= minimumSuffix && bestShared * 2 >= tokens.length;
+            const chosen = !best!.busy ? best : worthWaiting ? undefined : this.slots.find((slot) => !slot.busy);
+            if (chosen !== undefined) {
+                chosen.busy = true;
+                chosen.tokens = tokens;
+                return chosen;
+            }
+            await new Promise<void>((resolve) => (worthWaiting ? best!.waiting : this.waiting).push(resolve));
         }
-        return this.free.splice(best, 1)[0]!;
     }
 
-    private release(sequence: LlamaContextSequence): void {
-        this.free.push(sequence);
-        this.waiting.shift()?.();
+    private release(slot: Slot): void {
+        slot.busy = false;
+        // Everyone waiting looks again; rows waiting for this very sequence go first, in their order, so that the
+        // responses of one prompt follow each other on it.
+        const wake = [...slot.waiting.splice(0), ...this.waiting.splice(0)];
+        for (const resolve of wake) resolve();
     }
+}
+
+/** One sequence of the context, the tokens it holds (or is evaluating), and the rows waiting for it. */
+type Slot = { sequence: LlamaContextSequence; busy: boolean; tokens: readonly Token[]; waiting: (() => void)[] };
+
+function sharedPrefix(a: readonly Token[], b: readonly Token[]): number {
+    const n = Math.min(a.length, b.length);
+    let i = 0;
+    while (i < n && a[i] === b[i]) i++;
+    return i;
 }
 
 /** Reads the GGUF header first: a file that is not a llama GGUF gets one clear line instead of an engine error. */

@@ -280,9 +280,10 @@ async function scoreRows(
         await sink.row(writerFor(result.out.input).row(result.out), result.out.input, result.error !== undefined);
     };
 
-    // A small window of rows in flight: the next row renders and tokenizes while the engine evaluates,
-    // and `parallel` sequences stay busy. Results are written strictly in input order.
-    const depth = parallel + 1;
+    // A window of rows in flight: the next row renders and tokenizes while the engine evaluates, and with several
+    // sequences there are rows of several prompts to keep them busy (the responses of one prompt queue for the
+    // sequence that holds it). Results are written strictly in input order.
+    const depth = parallel === 1 ? 2 : 8 * parallel + 1;
     const pending: Promise<RowResult>[] = [];
     let index = -1, mine = -1;
     for await (const row of readInputs({ paths: options.inputs, stdin: io.stdin, format: options.inputFormat, maxRecordBytes: options.maxRecordBytes })) {
