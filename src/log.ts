@@ -10,7 +10,7 @@ export type Log = {
     warn(message: string): void;
     error(message: string): void;
     /** Messages from llama.cpp: shown with --verbose. */
-    engine(level: string, message: string): void;
+    engine(message: string): void;
 };
 
 export function createLog(
@@ -27,7 +27,7 @@ export function createLog(
         info: (message) => { if (!quiet) write(`${color.dim("nemoreward:")} ${message}`); },
         warn: (message) => write(`${color.yellow("nemoreward: warning:")} ${message}`),
         error: (message) => write(`${color.red("nemoreward: error:")} ${message}`),
-        engine: (level, message) => {
+        engine: (message) => {
             const text = message.trim();
             if (text === "") return;
             // errors reach the user inside nemoreward's own one-line error; --verbose shows the engine's words too

@@ -54,7 +54,7 @@ export class RewardEngine {
     private constructor(
         private readonly llama: Llama,
         readonly model: LlamaModel,
-        private readonly context: LlamaContext | undefined,
+        context: LlamaContext | undefined,
         private readonly options: EngineOptions,
         /** Sequences in the context: conversations evaluated side by side. */
         readonly parallel: number,
@@ -232,7 +232,7 @@ async function startBackend(options: EngineOptions, log: Log): Promise<Llama> {
         logger: (level: string, message: string) => {
             // llama.cpp's own error lines say what is wrong with a model; the first one goes into our one-line error
             if (level === "error" && !message.includes("failed to load model")) engineErrors.push(message.trim().replace(/^llama_model_load: error loading model: /, ""));
-            log.engine(level, message);
+            log.engine(message);
         },
     } as const;
     if (options.gpu === "cpu") return getLlama({ ...common, gpu: false });

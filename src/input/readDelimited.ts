@@ -1,6 +1,6 @@
 import { parse } from "csv-parse";
 import type { Readable } from "node:stream";
-import type { DelimitedHeader, InputFormat, InputRow } from "./inputRow.js";
+import type { DelimitedHeader, InputRow } from "./inputRow.js";
 import { defaultMaxLineBytes } from "./readJsonl.js";
 
 type Parsed = { record: string[]; raw: string };
