@@ -299,7 +299,8 @@ async function scoreRows(
         pending.push(result);
         if (pending.length >= depth) await emit(await pending.shift()!);
         if (options.signal?.aborted) stopped ??= "interrupted: finished the rows in flight";
-        if (stopped !== undefined || sink.closed) break;
+        if (sink.closed) stopped ??= "the output was closed by its reader: stopped reading";
+        if (stopped !== undefined) break;
     }
     for (const result of pending) await emit(await result);
     await sink.end(writerFor(undefined).end());

@@ -13,8 +13,8 @@ export function pairsCommand(io: CliIo, setExit: (code: number) => void): Comman
     const command = new Command("pairs")
         .summary("write DPO pairs {prompt, chosen, rejected}: best vs worst response of each prompt")
         .description(
-            "Scores best-of-N rows (prompt + responses: [...]) or runs of rows sharing a prompt (--group-by FIELD to\n" +
-            "group otherwise) and writes, as JSONL, one pair per prompt: the highest- and the lowest-scored response,\n" +
+            "Scores best-of-N rows (prompt + responses: [...]) or runs of rows sharing a prompt (--group-by FIELD to " +
+            "group otherwise) and writes, as JSONL, one pair per prompt: the highest- and the lowest-scored response, " +
             "with reward_chosen, reward_rejected and margin.",
         )
         .argument("[inputs...]", "input files; '-' or nothing reads standard input");

@@ -7,7 +7,7 @@ export function renderCommand(io: CliIo, setExit: (code: number) => void): Comma
     const command = new Command("render")
         .summary("show the exact text and token count the model scores for each conversation")
         .description(
-            "Writes each row plus \"rendered\" (the conversation rendered with the chat template, as the model sees\n" +
+            "Writes each row plus \"rendered\" (the conversation rendered with the chat template, as the model sees " +
             "it) and \"n_tokens\". Loads only the model's vocabulary, so it is fast on large models.",
         )
         .argument("[inputs...]", "input files; '-' or nothing reads standard input");

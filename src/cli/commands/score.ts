@@ -8,12 +8,12 @@ export function scoreCommand(io: CliIo, setExit: (code: number) => void): Comman
     const command = new Command("score")
         .summary("add the reward of each conversation's final assistant turn")
         .description(
-            "Reads conversations (JSONL, JSON array, CSV or TSV files, gzipped or not, or standard input) and writes\n" +
-            "each row unchanged plus the reward: the raw logit of the reward token after the conversation rendered\n" +
-            "with the model's chat template. Records may hold \"messages\" [{role, content}], ShareGPT\n" +
-            "\"conversations\" [{from, value}], or \"prompt\" + \"response\" (HelpSteer2 multi-turn prompts too);\n" +
-            "pairs (\"chosen\" + \"rejected\", \"response_1\" + \"response_2\") and best-of-N (\"responses\": [...]) get\n" +
-            "one reward per response.\n" +
+            "Reads conversations (JSONL, JSON array, CSV or TSV files, gzipped or not, or standard input) and writes " +
+            "each row unchanged plus the reward: the raw logit of the reward token after the conversation rendered " +
+            "with the model's chat template. Records may hold \"messages\" [{role, content}], ShareGPT " +
+            "\"conversations\" [{from, value}], or \"prompt\" + \"response\" (HelpSteer2 multi-turn prompts too); " +
+            "pairs (\"chosen\" + \"rejected\", \"response_1\" + \"response_2\") and best-of-N (\"responses\": [...]) get " +
+            "one reward per response. " +
             "Rows that cannot be scored keep their place with an empty reward and an \"error\".",
         )
         .argument("[inputs...]", "input files; '-' or nothing reads standard input");
