@@ -12,11 +12,13 @@ const served = new Map([[tinyModel, "tiny-reward.gguf"], ...splitParts.map((p) =
 let server: Server;
 let base: string;
 const requests: string[] = [];
+/** Paths whose first full download is cut off half-way, as a dropped connection would. */
+const cutOnce = new Set<string>();
 
 beforeAll(async () => {
     // a static file server on loopback with HEAD and Range support, as a Hugging Face CDN would answer
     server = createServer((req, res) => {
-        requests.push(`${req.method} ${req.url}`);
+        requests.push(`${req.method} ${req.url} ${req.headers.range ?? ""}`.trim());
         const file = served.get(req.url ?? "");
         if (file === undefined) return void res.writeHead(404).end();
         const size = statSync(file).size;
@@ -29,6 +31,13 @@ beforeAll(async () => {
             ...(range ? { "content-range": `bytes ${start}-${end}/${size}` } : {}),
         });
         if (req.method === "HEAD") return void res.end();
+        // the downloader's ranged transfer, not its first probe, is the one to cut
+        if (range && end - start > 1000 && cutOnce.delete(req.url ?? "")) {
+            createReadStream(file, { start, end: start + Math.floor((end - start) / 2) })
+                .on("end", () => res.destroy())
+                .pipe(res, { end: false });
+            return;
+        }
         createReadStream(file, { start, end }).pipe(res);
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -65,7 +74,7 @@ describe("nemoreward pull", () => {
             expect(scored.code).toBe(0);
             expect(parseJsonl(scored.stdout)).toHaveLength(5);
         });
-        expect(requests.some((r) => r.endsWith("/tiny-reward.gguf"))).toBe(true);
+        expect(requests.some((r) => r.startsWith("GET /tiny-reward.gguf"))).toBe(true);
     });
 
     it("fetches every part of a split model from the first part's URL; the split model scores like the whole one", async () => {
@@ -79,6 +88,21 @@ describe("nemoreward pull", () => {
             const whole = await runInProcess(["score", demoConversations, "-m", tinyModel, "--no-reuse"]);
             expect(parseJsonl(split.stdout)).toEqual(parseJsonl(whole.stdout));
         });
+    });
+
+    it("retries a transfer whose connection dropped half-way and ends with the right bytes", async () => {
+        const home = join(tmp, "home4");
+        const before = requests.length;
+        cutOnce.add("/tiny-reward.gguf");
+        await withEnv({ NEMOREWARD_HOME: home }, async () => {
+            const pulled = await runInProcess(["pull", `${base}/tiny-reward.gguf`]);
+            expect(pulled.code).toBe(0);
+            expect(readFileSync(pulled.stdout.trim()).equals(readFileSync(tinyModel))).toBe(true);
+        });
+        expect(cutOnce.size).toBe(0);
+        // the cut transfer was asked for again (the downloader retries a ranged chunk whole: this file is one chunk)
+        const ranged = requests.slice(before).filter((r) => /^GET \/tiny-reward\.gguf bytes=/.test(r));
+        expect(ranged.length).toBeGreaterThan(1);
     });
 
     it("fails with exit 1 and one line when the file is not there", async () => {
