@@ -240,7 +240,9 @@ async function startBackend(options: EngineOptions, log: Log): Promise<Llama> {
     try {
         return await getLlama({ ...common, gpu: options.gpu });
     } catch (error) {
-        log.warn(`${options.gpu} cannot start here (${(error as Error).message}); falling back to the CPU`);
+        // node-llama-cpp says only "NoBinaryFoundError" when no prebuilt binary for the backend can run here
+        const reason = (error as Error).message === "NoBinaryFoundError" ? `no working ${options.gpu} driver or device` : (error as Error).message;
+        log.warn(`${options.gpu} cannot start here (${reason}); falling back to the CPU`);
         return getLlama({ ...common, gpu: false });
     }
 }

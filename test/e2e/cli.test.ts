@@ -84,6 +84,14 @@ describe("nemoreward score (built CLI)", () => {
         expect(bad.stderr).toMatch(/context-size/);
     });
 
+    it("--gpu cuda runs on CUDA where it starts, and otherwise falls back to the CPU with a warning", async () => {
+        const { code, stdout, stderr } = await runBuiltCli(["score", demoConversations, "-m", tinyModel, "--gpu", "cuda", "--gpu-layers", "max"]);
+        expect(code).toBe(0);
+        expect(parseJsonl(stdout)).toHaveLength(5);
+        if (/cuda backend/.test(stderr)) expect(stderr).toMatch(/cuda backend, 3 of 3 layers on the GPU/);
+        else expect(stderr).toMatch(/warning: cuda cannot start here \(.+\); falling back to the CPU[\s\S]*cpu backend, 0 of 3 layers/);
+    });
+
     it("fails with exit 1 and one clear line when the model cannot be loaded", async () => {
         const { code, stderr } = await runBuiltCli(["score", demoConversations, "-m", demoConversations]);
         expect(code).toBe(1);
