@@ -214,6 +214,13 @@ describe("broken models: one clear line on stderr, exit 1, no stack trace", () =
     });
 });
 
+it("a full disk: one clear line on stderr and exit 1, not a crash", async () => {
+    const { code, stderr } = await runBuiltCli(["score", demoConversations, "-m", tinyModel, "-q", "-o", "/dev/full", "--format", "jsonl"]);
+    expect(code).toBe(1);
+    expect(stderr.trim()).toMatch(/^nemoreward: error: cannot write the output: ENOSPC/);
+    expect(stderr.trim().split("\n")).toHaveLength(1);
+});
+
 describe("chat templates from a GGUF are untrusted", () => {
     it.each([
         "{{ process.env.NEMOREWARD_SECRET }}",
