@@ -1,6 +1,45 @@
-import { Template } from "@huggingface/jinja";
+import { Interpreter, Template } from "@huggingface/jinja";
 import { ModelError, RowError } from "../errors.js";
 import type { Conversation } from "../conversation/toConversation.js";
+
+/** Python's whitespace (str.isspace): what jinja2's `trim` filter and `strip()` methods remove. */
+const space = String.raw`[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+`;
+const strips = new Map([
+    ["strip", new RegExp(`^${space}|${space}$`, "g")],
+    ["lstrip", new RegExp(`^${space}`)],
+    ["rstrip", new RegExp(`${space}$`)],
+]);
+
+type Value = { type: string; value: unknown; constructor: new (value: string) => Value };
+type Node = { type: string; value?: string; args?: unknown[]; callee?: Node; object?: Node; property?: Node; computed?: boolean };
+type Internals = {
+    applyFilter(operand: Value, filter: Node, environment: unknown): Value;
+    evaluateCallExpression(expr: Node, environment: unknown): Value;
+    evaluate(node: Node, environment: unknown): Value;
+};
+
+/**
+ * Hugging Face renders templates with Python's jinja2, whose `trim` and `strip()` remove Python's whitespace: they
+ * keep U+FEFF (a byte-order mark) and remove U+001C–U+001F and U+0085. @huggingface/jinja uses JavaScript's trim,
+ * which does the opposite, so these two places of its interpreter are made to strip the Python way.
+ */
+function stripLikePython(): void {
+    const interpreter = Interpreter.prototype as unknown as Internals;
+    const { applyFilter, evaluateCallExpression } = interpreter;
+    const strip = (value: Value, how: RegExp): Value => new value.constructor((value.value as string).replace(how, ""));
+    interpreter.applyFilter = function (operand, filter, environment) {
+        if (operand.type === "StringValue" && filter.type === "Identifier" && filter.value === "trim") return strip(operand, strips.get("strip")!);
+        return applyFilter.call(this, operand, filter, environment);
+    };
+    interpreter.evaluateCallExpression = function (expr, environment) {
+        const { callee } = expr;
+        const how = callee?.type === "MemberExpression" && !callee.computed && expr.args?.length === 0 ? strips.get(callee.property?.value ?? "") : undefined;
+        const object = how === undefined ? undefined : this.evaluate(callee!.object!, environment);
+        if (object?.type === "StringValue") return strip(object, how!);
+        return evaluateCallExpression.call(this, expr, environment);
+    };
+}
+stripLikePython();
 
 /** A chat template compiled once and rendered per conversation the way Hugging Face does. */
 export class ChatTemplate {
