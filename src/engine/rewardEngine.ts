@@ -90,7 +90,10 @@ export class RewardEngine {
         let context: LlamaContext;
         try {
             context = await model.createContext({
-                contextSize: options.contextSize,
+                // node-llama-cpp keeps one cell of each sequence free (for a generated token): without the extra
+                // one, a row of exactly --context-size tokens would have its start shifted out before the last
+                // token is evaluated, and be scored on the wrong tokens without an error.
+                contextSize: options.contextSize + 1,
                 sequences: parallel,
                 threads: options.threads,
                 // Flash attention makes a reward depend on how its tokens were batched (prefix reuse, parallel
@@ -153,7 +156,7 @@ export class RewardEngine {
             input[input.length - 1] = [tokens[tokens.length - 1]!, {
                 generateNext: { logits: { filter: { tokens: [this.options.rewardToken as Token] } } },
             }];
-            const results = await sequence.controlledEvaluate(input);
+            const results = await sequence.controlledEvaluate(input, { contextShift: { strategy: refuseContextShift } });
             const logit = results[input.length - 1]?.next.logits?.get(this.options.rewardToken as Token);
             if (logit === undefined) throw new ModelError("the engine returned no logit for the reward token");
             return logit;
@@ -218,6 +221,11 @@ async function checkModelFile(path: string): Promise<void> {
     }
     if (architecture !== "llama")
         throw new ModelError(`${path} is a "${architecture}" model; nemoreward scores llama-architecture reward models`);
+}
+
+/** Rows longer than the context are refused before they reach the engine, so it never drops tokens to make room. */
+function refuseContextShift(): never {
+    throw new Error("the row does not fit in the context: the engine would have dropped its first tokens");
 }
 
 /** Error lines llama.cpp logged in this process, newest last. */

@@ -65,6 +65,26 @@ describe("rewards of the fixture model", () => {
         rewards.forEach((reward, i) => expect(Math.abs(reward - expected[i]!)).toBeLessThan(0.05));
     });
 
+    it("score a row exactly as long as --context-size like any other; one token longer is refused", async () => {
+        // node-llama-cpp pads contexts to multiples of 256 tokens, so the edge shows at such a size (like the default 4096)
+        const size = 512;
+        const grow = (chars: number) => ({ messages: [{ role: "user", content: "Count." }, { role: "assistant", content: "one two three ".repeat(100).slice(0, chars) }] });
+        const tokensOf = (chars: number) => reference.tokenize(template.render(grow(chars).messages));
+        let chars = 1;
+        while (tokensOf(chars).length < size) chars++;
+        const row = grow(chars);
+        expect(tokensOf(chars)).toHaveLength(size);
+        const run = (contextSize: number) => runInProcess(["score", "-", "-m", tinyModel, "--precise", "--gpu", "cpu",
+            "--context-size", String(contextSize)], JSON.stringify(row));
+        const exact = await run(size);
+        expect(exact.code).toBe(0);
+        const want = reference.logits(tokensOf(chars), [0])[0]!;
+        expect(Math.abs(parseJsonl(exact.stdout)[0]!.reward - want)).toBeLessThan(1e-3);
+        const short = await run(size - 1);
+        expect(short.code).toBe(3);
+        expect(parseJsonl(short.stdout)[0]!.error).toMatch(new RegExp(`${size} tokens, over the ${size - 1}-token context`));
+    });
+
     it("read the logit of --reward-token instead of token 0", async () => {
         const one = records[0]!;
         const tokens = reference.tokenize(template.render(one.messages));
