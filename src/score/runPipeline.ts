@@ -93,15 +93,13 @@ export function scorePipeline(options: RunOptions): Pipeline {
         verb: "scored",
         columns: (kind) => [...rewardFieldNames(kind, options.field), "error"],
         step: async (engine, task, prepared, prepare) => {
-            let truncated = false;
-            prepared = prepared.map((p, i) => {
-                if (p.tokens.length <= options.contextSize) return p;
-                const size = `the conversation is ${p.tokens.length} tokens, over the ${options.contextSize}-token context (--context-size)`;
+            const over = prepared.find((p) => p.tokens.length > options.contextSize);
+            if (over !== undefined) {
+                const size = `the conversation is ${over.tokens.length} tokens, over the ${options.contextSize}-token context (--context-size)`;
                 if (options.onOverlong === "skip") throw new SkippedRow(size);
                 if (options.onOverlong !== "truncate") throw new RowError(size);
-                truncated = true;
-                return truncate(task.conversations[i]!, prepare, options.contextSize);
-            });
+                prepared = truncate(task.conversations, prepare, options.contextSize);
+            }
             // One after the other: the conversations of a task share their prompt, which stays in the KV cache.
             // Identical responses are scored once, so that they tie exactly.
             const rewards: number[] = [];
@@ -118,7 +116,7 @@ export function scorePipeline(options: RunOptions): Pipeline {
                 stats.sum += r;
                 stats.count++;
             }
-            return { ...rewardFields(task, rewards, options.field), ...(truncated ? { truncated: true } : {}) };
+            return { ...rewardFields(task, rewards, options.field), ...(over !== undefined ? { truncated: true } : {}) };
         },
         summary: () => stats.count === 0 ? "" :
             `; reward min ${stats.min.toFixed(3)}, mean ${(stats.sum / stats.count).toFixed(3)}, max ${stats.max.toFixed(3)}`,
@@ -126,20 +124,19 @@ export function scorePipeline(options: RunOptions): Pipeline {
 }
 
 /**
- * Drops the oldest turns after the system message, one at a time, until the conversation fits; the final user and
- * assistant turns are never cut.
+ * Drops the oldest exchanges after the system message (from one user turn to the next) until every conversation
+ * of the task fits, so that what is kept still begins with a user turn; the final user and assistant turns are
+ * never cut. All conversations of a task (the responses to one prompt) lose the same turns, so that their rewards
+ * stay comparable.
  */
-function truncate(conversation: Conversation, prepare: (c: Conversation) => Prepared, contextSize: number): Prepared {
-    const head = conversation[0]?.role === "system" ? 1 : 0;
-    let turns = conversation.slice(head);
-    for (;;) {
-        const lastUser = turns.findLastIndex((m) => m.role === "user");
-        if (lastUser <= 0 || turns.length <= 2)
-            throw new RowError(`even the final turns are over the ${contextSize}-token context (--context-size)`);
-        turns = turns.slice(1);
-        const prepared = prepare([...conversation.slice(0, head), ...turns]);
-        if (prepared.tokens.length <= contextSize) return prepared;
+function truncate(conversations: Conversation[], prepare: (c: Conversation) => Prepared, contextSize: number): Prepared[] {
+    const head = conversations[0]![0]?.role === "system" ? 1 : 0;
+    for (let cut = head + 1; cut < conversations[0]!.length; cut++) {
+        if (!conversations.every((c) => c[cut]?.role === "user")) continue;
+        const prepared = conversations.map((conversation) => prepare([...conversation.slice(0, head), ...conversation.slice(cut)]));
+        if (prepared.every((p) => p.tokens.length <= contextSize)) return prepared;
     }
+    throw new RowError(`even the final turns are over the ${contextSize}-token context (--context-size)`);
 }
 
 /** Prints each record with the exact text the model sees (`"rendered"`) and its token count (`"n_tokens"`). */

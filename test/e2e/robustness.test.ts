@@ -129,6 +129,26 @@ describe("over-length conversations", () => {
         expect(row.reward).toBe(parseJsonl(direct)[0]!.reward);
     });
 
+    it("truncate: the responses of one prompt lose the same turns, so their rewards stay comparable", async () => {
+        const prompt = record.messages.slice(0, -1); // the system message, five exchanges and the final question
+        const responses = { chosen: "a longer answer ".repeat(10), rejected: "ok" };
+        const { code, stdout } = await runInProcess(["score", "-", "-m", tinyModel, "--context-size", "400", "--on-overlong", "truncate"],
+            JSON.stringify({ prompt, ...responses }));
+        expect(code).toBe(0);
+        const row = parseJsonl(stdout)[0]!;
+        expect(row.truncated).toBe(true);
+        // each response alone, with the prompt cut by whole exchanges; the first cut at which the long one fits
+        const cuts = [0, 2, 4, 6, 8, 10];
+        const withCut = (drop: number, response: string) => ({ messages: [prompt[0], ...prompt.slice(1 + drop), { role: "assistant", content: response }] });
+        const lines = cuts.flatMap((drop) => [withCut(drop, responses.chosen), withCut(drop, responses.rejected)]).map((r) => JSON.stringify(r));
+        const rendered = parseJsonl((await runInProcess(["render", "-", "-m", tinyModel], lines.join("\n"))).stdout);
+        const fits = cuts.findIndex((_, i) => rendered[2 * i]!.n_tokens <= 400);
+        // cut alone, the short response would keep more turns: the test tells the two ways apart
+        expect(cuts.findIndex((_, i) => rendered[2 * i + 1]!.n_tokens <= 400)).toBeLessThan(fits);
+        const direct = parseJsonl((await runInProcess(["score", "-", "-m", tinyModel, "--context-size", "400"], lines.slice(2 * fits, 2 * fits + 2).join("\n"))).stdout);
+        expect([row.reward_chosen, row.reward_rejected]).toEqual(direct.map((r) => r.reward));
+    });
+
     it("truncate: an error row when even the final turns do not fit", async () => {
         const { code, stdout } = await runInProcess(["score", "-", "-m", tinyModel, "--context-size", "40", "--on-overlong", "truncate"], JSON.stringify(record));
         expect(code).toBe(3);
