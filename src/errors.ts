@@ -5,6 +5,8 @@ export const exitCodes = {
     usage: 2,
     someRowsFailed: 3,
     interrupted: 130,
+    /** The reader closed the output (`| head`) before every row was written; as a shell reports SIGPIPE. */
+    outputClosed: 141,
 } as const;
 
 /** An error that ends the run; `exitCode` is what the process exits with. */

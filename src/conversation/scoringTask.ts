@@ -28,6 +28,11 @@ export function toScoringTask(record: Record<string, unknown>, fields: Conversat
     const withResponse = (name: string) => responseConversation(record, fields, record[name], name);
     if (kind === "chosenRejected") return { kind, conversations: [withResponse("chosen"), withResponse("rejected")] };
     if (kind === "pair") return { kind, conversations: [withResponse("response_1"), withResponse("response_2")] };
+    return { kind, conversations: responsesOf(record).map((response, i) => responseConversation(record, fields, response, `responses[${i}]`)) };
+}
+
+/** A best-of-N record's responses: a list, or a JSON string of one (a CSV cell). */
+export function responsesOf(record: Record<string, unknown>): unknown[] {
     let responses = record["responses"];
     if (typeof responses === "string") {
         try {
@@ -37,7 +42,7 @@ export function toScoringTask(record: Record<string, unknown>, fields: Conversat
         }
     }
     if (!Array.isArray(responses) || responses.length === 0) throw new RowError('"responses" is not a non-empty list');
-    return { kind, conversations: responses.map((response, i) => responseConversation(record, fields, response, `responses[${i}]`)) };
+    return responses;
 }
 
 /** The prompt followed by one response: a string, or a whole conversation given as a message list (RewardBench). */

@@ -8,6 +8,7 @@ import type { InputRow } from "../input/inputRow.js";
 import type { Log } from "../log.js";
 import { LineWriter } from "../output/lineWriter.js";
 import { readShardRecord } from "./shards.js";
+import { refuseInputAsOutput } from "./outputGuard.js";
 
 /**
  * Interleaves the outputs of `--shard K/N` runs back into input order: row i comes from shard i mod N.
@@ -16,6 +17,7 @@ import { readShardRecord } from "./shards.js";
  */
 export async function mergeShards(outputPath: string, shardPaths: string[], log: Log): Promise<number> {
     checkInputs({ paths: shardPaths });
+    refuseInputAsOutput(outputPath, shardPaths);
     const shards = orderShards(shardPaths, log);
     const format = formatOf(shards[0]!, undefined);
     if (format === "json") throw new UsageError("merge works on jsonl, csv and tsv shard outputs");

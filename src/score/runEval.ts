@@ -1,7 +1,8 @@
-import { createWriteStream } from "node:fs";
+import { createWriteStream, writeFileSync } from "node:fs";
 import { RowError } from "../errors.js";
 import { formatOfPath } from "../output/formats.js";
 import { EvalTally, rewardBenchSections, type EvalReport } from "./rewardBench.js";
+import { refuseInputAsOutput } from "./outputGuard.js";
 import { runPipeline, scorePipeline, type Io, type RunOptions } from "./runPipeline.js";
 
 export type EvalOptions = RunOptions & { perRowPath?: string; json: boolean };
@@ -11,6 +12,8 @@ export type EvalOptions = RunOptions & { perRowPath?: string; json: boolean };
  * A pair is `chosen` + `rejected`, or `response_1` + `response_2` with HelpSteer2's `preference_strength`.
  */
 export async function runEval(options: EvalOptions, io: Io): Promise<number> {
+    refuseInputAsOutput(options.perRowPath, options.inputs);
+    refuseInputAsOutput(options.outputPath, options.inputs);
     const tally = new EvalTally();
     const score = scorePipeline(options);
     const code = await runPipeline(options, io, {
@@ -37,7 +40,9 @@ export async function runEval(options: EvalOptions, io: Io): Promise<number> {
         },
     });
     const report = tally.report();
-    io.stdout.write(options.json ? `${JSON.stringify(report)}\n` : describeReport(report));
+    const text = options.json ? `${JSON.stringify(report)}\n` : describeReport(report);
+    if (options.outputPath === undefined) io.stdout.write(text);
+    else writeFileSync(options.outputPath, text);
     return code;
 }
 

@@ -1,6 +1,8 @@
 import { createWriteStream } from "node:fs";
 import type { OutputRow } from "../output/formats.js";
 import { groupingWriter, groupKey } from "../output/groups.js";
+import { responsesOf } from "../conversation/scoringTask.js";
+import { refuseInputAsOutput } from "./outputGuard.js";
 import { runPipeline, scorePipeline, type Io, type RunOptions } from "./runPipeline.js";
 
 export type PairsOptions = RunOptions & { minMargin: number; groupBy?: string };
@@ -12,6 +14,7 @@ type Candidate = { response: unknown; reward: number };
  * of each best-of-N row (`prompt` + `responses`), or of each run of rows sharing a prompt.
  */
 export async function runPairs(options: PairsOptions, io: Io): Promise<number> {
+    refuseInputAsOutput(options.outputPath, options.inputs);
     const byPrompt = groupKey(options.groupBy);
     // a best-of-N row is a group of its own
     const keyOf = (row: OutputRow) => (row.task?.kind === "bestOfN" ? `\u0000line ${row.input.source}:${row.input.line}` : byPrompt(row));
@@ -26,7 +29,7 @@ function pairLine(group: OutputRow[], options: PairsOptions): string {
     const first = group[0]!;
     const candidates: Candidate[] = first.task?.kind === "bestOfN"
         ? ((first.fields[`${options.field}s`] as number[] | null) ?? []).map((reward, i) =>
-            ({ response: (first.input.record?.["responses"] as unknown[])[i], reward }))
+            ({ response: responsesOf(first.input.record!)[i], reward }))
         : group.filter((row) => typeof row.fields[options.field] === "number").map((row) => ({
             response: row.input.record?.[options.fields.response] ?? row.task!.conversations[0]!.at(-1)!.content,
             reward: row.fields[options.field] as number,

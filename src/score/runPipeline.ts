@@ -4,6 +4,7 @@ import type { Readable, Writable } from "node:stream";
 import type { Token } from "node-llama-cpp";
 import { exitCodes, RowError, SkippedRow, UsageError } from "../errors.js";
 import { checkInputs, countRows, formatOf, readInputs } from "../input/openInput.js";
+import { refuseInputAsOutput } from "./outputGuard.js";
 import type { InputFormat, InputRow } from "../input/inputRow.js";
 import type { Conversation, ConversationFields } from "../conversation/toConversation.js";
 import { rewardFieldNames, rewardFields, taskKind, toScoringTask, type ScoringTask, type TaskKind } from "../conversation/scoringTask.js";
@@ -166,6 +167,7 @@ export function chooseFormat(options: Pick<RunOptions, "format" | "outputPath" |
 
 export async function runPipeline(options: RunOptions, io: Io, pipeline: Pipeline): Promise<number> {
     checkInputs({ paths: options.inputs, format: options.inputFormat });
+    refuseInputAsOutput(options.outputPath, options.inputs);
     const format = pipeline.output?.format ?? chooseFormat(options, io.stdout.isTTY === true);
     const sink = openSink(options, io, pipeline, format);
     const log = createLog(io.stderr, options);
@@ -204,6 +206,7 @@ export async function runPipeline(options: RunOptions, io: Io, pipeline: Pipelin
             writeShardRecord(options.outputPath, { ...options.shard, rows: 0, complete: false });
         const failed = await scoreRows(options, engine.parallel, io, log, pipeline, processRow, writerFor, sink);
         if (options.signal?.aborted) return exitCodes.interrupted;
+        if (sink.closed) return exitCodes.outputClosed;
         return failed > 0 ? exitCodes.someRowsFailed : exitCodes.ok;
     } finally {
         await engine.dispose();
@@ -279,11 +282,28 @@ async function scoreRows(
 
     // A window of rows in flight: the next row renders and tokenizes while the engine evaluates, and with several
     // sequences there are rows of several prompts to keep them busy (the responses of one prompt queue for the
-    // sequence that holds it). Results are written strictly in input order.
+    // sequence that holds it). Each row is written as soon as it and the rows before it are done, in input order.
     const depth = parallel === 1 ? 2 : 8 * parallel + 1;
-    const pending: Promise<RowResult>[] = [];
+    const inFlight: Promise<void>[] = [];
+    let written = Promise.resolve();
+    const rows = readInputs({ paths: options.inputs, stdin: io.stdin, format: options.inputFormat, maxRecordBytes: options.maxRecordBytes })[Symbol.asyncIterator]();
+    // A signal must not wait for the next row, which may be long in coming on a pipe.
+    const interrupted = new Promise<undefined>((resolve) => options.signal?.addEventListener("abort", () => resolve(undefined), { once: true }));
     let index = -1, mine = -1;
-    for await (const row of readInputs({ paths: options.inputs, stdin: io.stdin, format: options.inputFormat, maxRecordBytes: options.maxRecordBytes })) {
+    const nextRow = () => {
+        const reading = rows.next();
+        reading.catch(() => undefined); // given up on when interrupted: its end no longer matters
+        return Promise.race([reading, interrupted]);
+    };
+    for (;;) {
+        const next = options.signal?.aborted ? undefined : await nextRow();
+        if (next === undefined) {
+            stopped ??= "interrupted: finished the rows in flight";
+            io.stdin.destroy();
+            break;
+        }
+        if (next.done) break;
+        const row = next.value;
         index++;
         if (options.shard !== undefined && index % options.shard.count !== options.shard.index) continue;
         mine++;
@@ -293,13 +313,14 @@ async function scoreRows(
         }
         const result = processRow(row);
         result.catch(() => undefined); // awaited below, in order; this only keeps Node from reporting it early
-        pending.push(result);
-        if (pending.length >= depth) await emit(await pending.shift()!);
-        if (options.signal?.aborted) stopped ??= "interrupted: finished the rows in flight";
+        written = written.then(async () => emit(await result));
+        written.catch(() => undefined); // likewise
+        inFlight.push(written);
+        if (inFlight.length >= depth) await inFlight.shift();
         if (sink.closed) stopped ??= "the output was closed by its reader: stopped reading";
         if (stopped !== undefined) break;
     }
-    for (const result of pending) await emit(await result);
+    await written;
     await sink.end(writerFor(undefined).end());
     if (mine + 1 < resumed.length)
         throw new UsageError(`${options.outputPath} holds ${resumed.length} rows but the input has only ${mine + 1}: it was written from other input`);

@@ -56,6 +56,17 @@ describe("nemoreward eval", () => {
         });
     });
 
+    it("-o FILE writes the report there; --format is refused", async () => {
+        const report = join(tmp, "report.json");
+        const { code, stdout } = await runInProcess(["eval", file, "-m", tinyModel, "--json", "-o", report]);
+        expect(code).toBe(0);
+        expect(stdout).toBe("");
+        expect(JSON.parse(readFileSync(report, "utf8"))).toMatchObject({ rows: 5, ties: 1 });
+        const format = await runInProcess(["eval", file, "-m", tinyModel, "--format", "csv"]);
+        expect(format.code).toBe(2);
+        expect(format.stderr).toMatch(/--json for JSON/);
+    });
+
     it("prints a table by default, and scores HelpSteer2-Preference pairs by preference_strength", async () => {
         const hs = join(tmp, "hs2p.jsonl");
         writeFileSync(hs, [
@@ -153,5 +164,21 @@ describe("nemoreward pairs", () => {
         const [m0, m1] = [out[0]!.margin, out[1]!.margin];
         const { stdout: filtered } = await runInProcess(["pairs", "-", "-m", tinyModel, "--precise", "--min-margin", String((m0 + m1) / 2)], input);
         expect(parseJsonl(filtered).map((p) => p.prompt)).toEqual([m0 > m1 ? "Name a colour." : "Say hi."]);
+    });
+
+    it("reads best-of-N responses from a CSV cell holding a JSON list; refuses an output format other than JSONL", async () => {
+        const colours = ["Blue.", "Red, or \"crimson\"", "Green is a colour."];
+        const csv = join(tmp, "bon.csv");
+        writeFileSync(csv, `prompt,responses\n"Name a colour.","${JSON.stringify(colours).replaceAll('"', '""')}"\n`);
+        const { code, stdout } = await runInProcess(["pairs", csv, "-m", tinyModel, "--precise"]);
+        expect(code).toBe(0);
+        const rewards = colours.map((r) => rewardOf("Name a colour.", r));
+        expect(parseJsonl(stdout)).toMatchObject([{
+            chosen: colours[rewards.indexOf(Math.max(...rewards))],
+            rejected: colours[rewards.indexOf(Math.min(...rewards))],
+        }]);
+        const csvOut = await runInProcess(["pairs", csv, "-m", tinyModel, "-o", join(tmp, "pairs.csv")]);
+        expect(csvOut.code).toBe(2);
+        expect(csvOut.stderr).toMatch(/pairs writes JSONL, not csv/);
     });
 });

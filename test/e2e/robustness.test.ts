@@ -102,6 +102,40 @@ describe("shards", () => {
     });
 });
 
+describe("refusing what would lose rows", () => {
+    it("-o naming an input file (also through another path), and merge writing over a shard: exit 2, input untouched", async () => {
+        const data = join(tmp, "precious.jsonl");
+        writeFileSync(data, readFileSync(demoConversations));
+        for (const output of [data, join(tmp, ".", "precious.jsonl")]) {
+            const { code, stderr } = await runInProcess(["score", data, "-m", tinyModel, "-o", output]);
+            expect(code).toBe(2);
+            expect(stderr).toMatch(/is also an input/);
+        }
+        const pairsRun = await runInProcess(["pairs", data, "-m", tinyModel, "-o", data]);
+        expect(pairsRun.code).toBe(2);
+        const evalRun = await runInProcess(["eval", data, "-m", tinyModel, "--per-row", data]);
+        expect(evalRun.code).toBe(2);
+        const parts = [0, 1].map((k) => join(tmp, `keep-${k}.jsonl`));
+        for (const [k, part] of parts.entries()) await runInProcess(["score", data, "-m", tinyModel, "--shard", `${k}/2`, "-o", part]);
+        const shard0 = readFileSync(parts[0]!, "utf8");
+        const merge = await runInProcess(["merge", parts[0]!, ...parts]);
+        expect(merge.code).toBe(2);
+        expect(readFileSync(parts[0]!, "utf8")).toBe(shard0);
+        expect(readFileSync(data)).toEqual(readFileSync(demoConversations));
+    });
+
+    it.each([
+        [["--rank", "--resume", "-o", "OUT"], /--rank cannot be combined with --resume/],
+        [["--rank", "--shard", "0/2"], /--rank cannot be combined with --shard/],
+        [["--group-by", "id"], /--group-by goes with --rank/],
+    ])("score %j is a usage error", async (flags, message) => {
+        const args = flags.map((f) => (f === "OUT" ? join(tmp, "ranked.jsonl") : f));
+        const { code, stderr } = await runInProcess(["score", demoConversations, "-m", tinyModel, ...args]);
+        expect(code).toBe(2);
+        expect(stderr).toMatch(message);
+    });
+});
+
 describe("over-length conversations", () => {
     const turns = (n: number) => Array.from({ length: n }, (_, i) => [
         { role: "user", content: `question ${i} `.repeat(8) }, { role: "assistant", content: `answer ${i} `.repeat(8) },
@@ -264,7 +298,38 @@ describe("chat templates from a GGUF are untrusted", () => {
     });
 });
 
-describe("signals", () => {
+describe("signals and pipes", () => {
+    it("writes each row as soon as it is scored; SIGTERM while waiting for input stops at once with exit 130", async () => {
+        const child = spawn(process.execPath, [`${repoRoot}bin/nemoreward.js`, "score", "-", "-m", tinyModel]);
+        let stdout = "", stderr = "";
+        child.stderr.on("data", (c) => (stderr += c));
+        child.stdin.write(readFileSync(demoConversations, "utf8").split("\n")[0] + "\n"); // and the input stays open
+        await new Promise<void>((resolve) => child.stdout.on("data", (c) => {
+            stdout += c;
+            if (stdout.endsWith("\n")) resolve();
+        }));
+        expect(parseJsonl(stdout)).toHaveLength(1);
+        child.kill("SIGTERM");
+        const code = await Promise.race([
+            new Promise((resolve) => child.on("exit", resolve)),
+            new Promise((resolve) => setTimeout(() => resolve("still running 10 s after SIGTERM"), 10_000)),
+        ]);
+        child.kill("SIGKILL");
+        expect(code).toBe(130);
+        expect(stderr).toMatch(/interrupted/);
+    });
+
+    it("the reader closing the output early: a note on stderr and exit 141", async () => {
+        const child = spawn(process.execPath, [`${repoRoot}bin/nemoreward.js`, "score", input, "-m", tinyModel]);
+        let stderr = "";
+        child.stderr.on("data", (c) => (stderr += c));
+        child.stdout.once("data", () => child.stdout.destroy());
+        const code = await new Promise((resolve) => child.on("exit", resolve));
+        expect(code).toBe(141);
+        expect(stderr).toMatch(/closed by its reader/);
+        expect(stderr).toMatch(/scored \d+ of 600 rows/);
+    });
+
     it("SIGINT: stops reading, finishes the rows in flight, flushes, prints the summary, exits 130", async () => {
         const child = spawn(process.execPath, [`${repoRoot}bin/nemoreward.js`, "score", input, "-m", tinyModel]);
         let stdout = "", stderr = "";

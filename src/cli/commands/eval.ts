@@ -2,12 +2,13 @@ import { Command } from "commander";
 import { addRunOptions, addScoringOptions, toRunOptions, type RunFlags } from "../options.js";
 import { runEval } from "../../score/runEval.js";
 import type { CliIo } from "../main.js";
+import { UsageError } from "../../errors.js";
 
 export function evalCommand(io: CliIo, setExit: (code: number) => void): Command {
     const command = new Command("eval")
         .summary("accuracy of the reward model on a preference file (RewardBench, HelpSteer2-Preference)")
         .description(
-            "Scores each pair and prints, on stdout, accuracy overall and per \"subset\" (correct when the preferred " +
+            "Scores each pair and prints, on stdout (or to -o FILE), accuracy overall and per \"subset\" (correct when the preferred " +
             "response scores strictly higher; ties are shown and count as wrong), the mean margin, and for RewardBench " +
             "subsets the Chat, Chat Hard, Safety and Reasoning scores with the official example weights and their mean.",
         )
@@ -21,6 +22,7 @@ Examples:
   nemoreward eval reward-bench.jsonl -m model.gguf
   nemoreward eval reward-bench.jsonl -m model.gguf --json --per-row scored.jsonl | jq .overall`)
         .action(async (inputs: string[], flags: RunFlags & { json?: boolean; perRow?: string }) => {
+            if (flags.format !== undefined) throw new UsageError("eval prints a report: --json for JSON, --per-row FILE for the scored rows");
             const options = toRunOptions(inputs, flags, io);
             setExit(await runEval({ ...options, json: flags.json ?? false, perRowPath: flags.perRow }, io));
         });

@@ -2,6 +2,8 @@ import { Command, InvalidArgumentError } from "commander";
 import { addRunOptions, addScoringOptions, toRunOptions, type RunFlags } from "../options.js";
 import { runPairs } from "../../score/runPairs.js";
 import type { CliIo } from "../main.js";
+import { UsageError } from "../../errors.js";
+import { formatOfPath } from "../../output/formats.js";
 
 function number(value: string): number {
     const n = Number(value);
@@ -27,6 +29,8 @@ Examples:
   nemoreward pairs samples.jsonl -m model.gguf > dpo.jsonl
   nemoreward pairs samples.jsonl -m model.gguf --min-margin 1.5 -o dpo.jsonl`)
         .action(async (inputs: string[], flags: RunFlags & { minMargin: number }) => {
+            const format = flags.format ?? (flags.output === undefined ? undefined : formatOfPath(flags.output));
+            if (format !== undefined && format !== "jsonl") throw new UsageError(`pairs writes JSONL, not ${format}`);
             setExit(await runPairs({ ...toRunOptions(inputs, flags, io), minMargin: flags.minMargin }, io));
         });
     return command;

@@ -3,6 +3,7 @@ import { addRunOptions, addScoringOptions, toRunOptions, type RunFlags } from ".
 import { runScore } from "../../score/runPipeline.js";
 import { parseShard } from "../../score/shards.js";
 import type { CliIo } from "../main.js";
+import { UsageError } from "../../errors.js";
 
 export function scoreCommand(io: CliIo, setExit: (code: number) => void): Command {
     const command = new Command("score")
@@ -36,8 +37,12 @@ Examples:
   nemoreward score big.jsonl -m model.gguf -o scored.jsonl --resume     continue after an interruption
   nemoreward score big.jsonl -m model.gguf --shard 2/8 -o part-2.jsonl  one of 8 machines
 
-Exit status: 0 all rows scored, 1 model or run failure, 2 usage error, 3 some rows not scored, 130 interrupted.`)
+Exit status: 0 all rows scored, 1 model or run failure, 2 usage error, 3 some rows not scored, 130 interrupted,
+141 the reader closed the output early.`)
         .action(async (inputs: string[], flags: RunFlags) => {
+            if (flags.groupBy !== undefined && !flags.rank) throw new UsageError("--group-by goes with --rank");
+            if (flags.rank && flags.resume) throw new UsageError("--rank cannot be combined with --resume: a group is written only when it is complete");
+            if (flags.rank && flags.shard !== undefined) throw new UsageError("--rank cannot be combined with --shard: shards take every Nth row, splitting groups");
             setExit(await runScore(toRunOptions(inputs, flags, io), io));
         });
     return command;

@@ -1,0 +1,14 @@
+import { statSync } from "node:fs";
+import { UsageError } from "../errors.js";
+
+/** Refuses an output file that is also an input: opening it for writing would empty the input before it is read. */
+export function refuseInputAsOutput(output: string | undefined, inputs: readonly string[]): void {
+    if (output === undefined) return;
+    const out = statSync(output, { throwIfNoEntry: false });
+    if (out === undefined) return;
+    for (const input of inputs) {
+        const stat = input === "-" ? undefined : statSync(input, { throwIfNoEntry: false });
+        if (stat !== undefined && stat.dev === out.dev && stat.ino === out.ino)
+            throw new UsageError(`${output} is also an input (${input}): writing it would destroy that input`);
+    }
+}
