@@ -90,10 +90,7 @@ export class RewardEngine {
         let context: LlamaContext;
         try {
             context = await model.createContext({
-                // node-llama-cpp keeps one cell of each sequence free (for a generated token): without the extra
-                // one, a row of exactly --context-size tokens would have its start shifted out before the last
-                // token is evaluated, and be scored on the wrong tokens without an error.
-                contextSize: options.contextSize + 1,
+                contextSize: contextCells(options.contextSize),
                 sequences: parallel,
                 threads: options.threads,
                 // Flash attention makes a reward depend on how its tokens were batched (prefix reuse, parallel
@@ -221,6 +218,15 @@ async function checkModelFile(path: string): Promise<void> {
     }
     if (architecture !== "llama")
         throw new ModelError(`${path} is a "${architecture}" model; nemoreward scores llama-architecture reward models`);
+}
+
+/**
+ * The cells a sequence needs for rows of up to `contextSize` tokens. node-llama-cpp keeps one cell free (for a
+ * generated token): without it, a row of exactly --context-size tokens had its start shifted out before its last
+ * token was evaluated, and was scored on the wrong tokens without an error.
+ */
+export function contextCells(contextSize: number): number {
+    return contextSize + 1;
 }
 
 /** Rows longer than the context are refused before they reach the engine, so it never drops tokens to make room. */

@@ -1,6 +1,7 @@
 import { statSync } from "node:fs";
 import { GgufFileType, GgufInsights, readGgufFileInfo } from "node-llama-cpp";
 import { ModelError } from "../errors.js";
+import { contextCells } from "../engine/rewardEngine.js";
 
 /** What `nemoreward info` reports about a GGUF. */
 export type ModelInfo = {
@@ -54,7 +55,7 @@ export async function modelInfo(path: string, options: { rewardToken: number; co
     const insights = await GgufInsights.from(fileInfo);
     const gpuLayers = Math.min(options.gpuLayers ?? insights.totalLayers, insights.totalLayers);
     const model = insights.estimateModelResourceRequirements({ gpuLayers });
-    const context = insights.estimateContextResourceRequirements({ contextSize: options.contextSize, modelGpuLayers: gpuLayers, sequences: 1 });
+    const context = insights.estimateContextResourceRequirements({ contextSize: contextCells(options.contextSize), modelGpuLayers: gpuLayers, sequences: 1 });
     const fileType = meta.general?.file_type;
     return {
         path,
