@@ -48,8 +48,9 @@ export function promptMessages(record: Record<string, unknown>, fields: Conversa
     const messages: Message[] = [];
     if (system !== undefined && system !== null && system !== "") messages.push({ role: "system", content: text(system, fields.system) });
     const prompt = record[fields.prompt];
-    if (Array.isArray(prompt) || (typeof prompt === "string" && prompt.trimStart().startsWith("[{"))) {
-        messages.push(...messageList(prompt, fields.prompt));
+    const list = typeof prompt === "string" ? jsonMessageList(prompt) : prompt;
+    if (Array.isArray(list)) {
+        messages.push(...messageList(list, fields.prompt));
         return messages;
     }
     const parts = text(prompt, fields.prompt).split(helpSteerTurn);
@@ -57,6 +58,22 @@ export function promptMessages(record: Record<string, unknown>, fields: Conversa
     for (let i = 1; i < parts.length; i += 2)
         messages.push({ role: parts[i] === "Assistant" ? "assistant" : "user", content: parts[i + 1]! });
     return messages;
+}
+
+/**
+ * A prompt string that is a JSON list of messages (a CSV cell), or undefined: a prompt can be any text, JSON about
+ * something else included, so only an array of objects that each have a "role" or "from" is taken for messages.
+ */
+function jsonMessageList(prompt: string): unknown[] | undefined {
+    if (!prompt.trimStart().startsWith("[")) return undefined;
+    let list: unknown;
+    try {
+        list = JSON.parse(prompt);
+    } catch {
+        return undefined;
+    }
+    const isMessage = (m: unknown) => m !== null && typeof m === "object" && ("role" in m || "from" in m);
+    return Array.isArray(list) && list.length > 0 && list.every(isMessage) ? list : undefined;
 }
 
 function text(value: unknown, field: string): string {

@@ -18,6 +18,9 @@ export type InputRow = {
     header?: DelimitedHeader;
 };
 
+/** The error of a row whose bytes are not UTF-8: it is reported, never decoded with replacement characters and scored. */
+export const notUtf8 = "not valid UTF-8 text";
+
 /** Parses one JSON object; anything else is a row error, not a failure of the run. */
 export function parseRecord(text: string): Pick<InputRow, "record" | "parseError"> {
     let value: unknown;

@@ -1,5 +1,5 @@
 import { createReadStream, statSync } from "node:fs";
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { UsageError } from "../errors.js";
 import type { InputFormat, InputRow } from "./inputRow.js";
@@ -49,33 +49,87 @@ export function checkInputs(spec: Pick<InputSpec, "paths" | "format">): void {
 export async function* readInputs({ paths, stdin, format, maxRecordBytes }: InputSpec): AsyncIterable<InputRow> {
     for (const path of paths) {
         const source = sourceName(path);
-        const stream = await gunzipIfCompressed(path === "-" ? stdin : createReadStream(path));
+        const bytes = inputBytes(path === "-" ? stdin : createReadStream(path));
         const inputFormat = formatOf(path, format);
-        if (inputFormat === "jsonl") yield* readJsonl(stream, source, maxRecordBytes);
-        else if (inputFormat === "json") yield* readJsonArray(stream, source, maxRecordBytes);
-        else yield* readDelimited(stream, source, inputFormat, maxRecordBytes);
+        let last: InputRow | undefined;
+        try {
+            const rows = inputFormat === "jsonl" ? readJsonl(bytes, source, maxRecordBytes)
+                : inputFormat === "json" ? readJsonArray(bytes, source, maxRecordBytes)
+                : readDelimited(bytes, source, inputFormat, maxRecordBytes);
+            for await (const row of rows) {
+                last = row;
+                yield row;
+            }
+        } catch (error) {
+            if (!(error instanceof BrokenGzip)) throw error;
+            // every row before the break has been read; what follows it cannot be, and becomes one error row
+            const line = last === undefined ? 1 : last.line + 1 + (last.text.match(/\n/g)?.length ?? 0);
+            yield { source, line, format: inputFormat, text: "", parseError: error.message };
+        }
     }
 }
 
-/** Looks at the first bytes; compressed input is decompressed as it streams. */
-async function gunzipIfCompressed(stream: Readable): Promise<Readable> {
+/** A gzip stream that breaks off (a truncated file) or is corrupt; raised only after every byte before the break. */
+class BrokenGzip extends Error {}
+
+/** The bytes of one input; compressed input (it starts with the gzip magic bytes) is decompressed as it streams. */
+async function* inputBytes(stream: Readable): AsyncIterable<Buffer> {
     const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
-    const head: Buffer[] = [];
-    let length = 0;
-    while (length < 2) {
+    let start = Buffer.alloc(0);
+    while (start.length < 2) {
         const next = await chunks.next();
         if (next.done) break;
-        const chunk = Buffer.from(next.value);
-        head.push(chunk);
-        length += chunk.length;
+        start = Buffer.concat([start, Buffer.from(next.value)]);
     }
-    const start = Buffer.concat(head);
     async function* rest(): AsyncIterable<Buffer> {
-        yield start;
-        for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield Buffer.from(next.value);
+        try {
+            yield start;
+            for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield Buffer.from(next.value);
+        } finally {
+            await chunks.return?.();
+        }
     }
-    const bytes = Readable.from(rest(), { objectMode: false });
-    return start[0] === 0x1f && start[1] === 0x8b ? bytes.pipe(createGunzip()) : bytes;
+    yield* start[0] === 0x1f && start[1] === 0x8b ? gunzip(rest()) : rest();
+}
+
+/**
+ * Decompresses gzip. Not piped: a gunzip stream that fails throws away the output it holds, and the lines decoded
+ * just before a truncated end would be lost. Here every decoded byte is passed on before BrokenGzip is thrown.
+ */
+async function* gunzip(compressed: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+    const inflate = createGunzip();
+    const decoded: Buffer[] = [];
+    let failure: Error | undefined;
+    // resolves when `start`'s operation is done, or when the stream ends or fails (which may leave it undone)
+    let settle = () => {};
+    const settled = (start: (done: () => void) => void) => new Promise<void>((resolve) => {
+        settle = resolve;
+        start(resolve);
+    });
+    inflate.on("data", (piece: Buffer) => decoded.push(piece));
+    inflate.on("error", (error: Error) => {
+        failure = error;
+        settle();
+    });
+    inflate.on("end", () => settle());
+    try {
+        for await (const chunk of compressed) {
+            // in small pieces: what one piece decodes to sits in memory at once (up to ~1000 times its size)
+            for (let at = 0; at < chunk.length && failure === undefined; at += 16 * 1024) {
+                await settled((done) => inflate.write(chunk.subarray(at, at + 16 * 1024), () => done()));
+                yield* decoded.splice(0);
+            }
+            if (failure !== undefined) break;
+        }
+        if (failure === undefined) await settled(() => inflate.end());
+        yield* decoded.splice(0);
+    } finally {
+        inflate.destroy();
+    }
+    if (failure !== undefined) {
+        const code = (failure as NodeJS.ErrnoException).code;
+        throw new BrokenGzip(code === "Z_BUF_ERROR" ? "the gzip stream ends early (truncated file?)" : `the gzip data is corrupt (${failure.message})`);
+    }
 }
 
 /**

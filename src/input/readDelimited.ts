@@ -1,32 +1,50 @@
 import { parse } from "csv-parse";
-import type { Readable } from "node:stream";
-import type { DelimitedHeader, InputRow } from "./inputRow.js";
+import { isUtf8 } from "node:buffer";
+import { notUtf8, type DelimitedHeader, type InputRow } from "./inputRow.js";
 import { defaultMaxLineBytes } from "./readJsonl.js";
 
-type Parsed = { record: string[]; raw: string };
+type Parsed = { record: string[]; info: { bytes: number } };
 
-/** Streams CSV or TSV records (header row first; quotes, embedded newlines, BOM and CRLF handled by csv-parse). */
-export async function* readDelimited(stream: Readable, source: string, format: "csv" | "tsv", maxRecordChars = defaultMaxLineBytes): AsyncIterable<InputRow> {
+/**
+ * Streams CSV or TSV records (header row first; quotes, embedded newlines and CRLF handled by csv-parse). Each
+ * record's own bytes are kept as its text and checked: invalid UTF-8 or more than `maxRecordBytes` makes it an error
+ * row, and the records after it are read as usual.
+ */
+export async function* readDelimited(stream: AsyncIterable<Buffer>, source: string, format: "csv" | "tsv", maxRecordBytes = defaultMaxLineBytes): AsyncIterable<InputRow> {
     const delimiter = format === "csv" ? "," : "\t";
     const parser = parse({
         delimiter,
-        bom: true,
-        raw: true,
+        // the BOM is dropped below: csv-parse would also take a UTF-16 one, and decode records we check as UTF-8
+        bom: false,
+        // info.bytes: where each record ends in the input, to find the record's own bytes
+        info: true,
         relax_column_count: true,
         // TSV has no quoting convention worth guessing at; CSV follows RFC 4180
         quote: format === "csv" ? '"' : false,
-        max_record_size: maxRecordChars,
     });
+    // csv-parse holds a record until it ends: an unclosed quote would pull in the rest of the file. Past this much,
+    // the file is given up on (records over the limit but under this become error rows).
+    const hardLimit = Math.max(defaultMaxLineBytes, 2 * maxRecordBytes);
     // Fed by hand rather than piped: a piped parser's error overtakes the records parsed before it, and those
     // rows would be lost.
     let failure: Error | undefined;
     parser.on("error", (error: Error) => { failure = error; });
+    // the bytes fed to the parser that no record has claimed yet, from input offset `claimed` to `fed`
+    let unclaimed: Buffer[] = [];
+    let claimed = 0, fed = 0;
+    const claim = (end: number): Buffer => {
+        const bytes = unclaimed.length === 1 ? unclaimed[0]! : Buffer.concat(unclaimed);
+        unclaimed = [bytes.subarray(end - claimed)];
+        claimed = end;
+        return bytes.subarray(0, bytes.length - unclaimed[0]!.length);
+    };
     let header: DelimitedHeader | undefined;
     let nextLine = 1;
     function* parsed(): Generator<InputRow> {
         for (let next = parser.read() as Parsed | null; next !== null; next = parser.read() as Parsed | null) {
-            const { record, raw } = next;
-            // csv-parse's raw text may or may not carry the line ending (it varies with delimiter detection)
+            const { record, info } = next;
+            const bytes = claim(info.bytes);
+            const raw = bytes.toString("utf8");
             const ending = /(\r\n|\n|\r)$/.exec(raw)?.[0];
             const text = ending === undefined ? raw : raw.slice(0, -ending.length);
             const eol = ending === "\n" || ending === undefined ? "\n" : "\r\n";
@@ -39,21 +57,38 @@ export async function* readDelimited(stream: Readable, source: string, format: "
                 continue;
             }
             const row: InputRow = { source, line, format, text, header };
-            if (record.length !== header.names.length) yield { ...row, parseError: `expected ${header.names.length} columns, found ${record.length}` };
+            const size = bytes.length - (ending?.length ?? 0);
+            if (size > maxRecordBytes) yield { ...row, parseError: `the record is over the ${maxRecordBytes}-byte limit` };
+            else if (!isUtf8(bytes)) yield { ...row, parseError: notUtf8 };
+            else if (record.length !== header.names.length) yield { ...row, parseError: `expected ${header.names.length} columns, found ${record.length}` };
             else yield { ...row, record: Object.fromEntries(header.names.map((name, i) => [name, record[i]])) };
         }
     }
     const broken = (): InputRow => ({ source, line: nextLine, format, text: "", parseError: `unreadable CSV from here on: ${failure!.message}` });
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-        parser.write(chunk);
+    let start: Buffer | undefined = Buffer.alloc(0);
+    const feed = (bytes: Buffer) => {
+        unclaimed.push(bytes);
+        fed += bytes.length;
+        parser.write(bytes);
+    };
+    for await (const chunk of stream) {
+        if (start === undefined) feed(chunk);
+        else {
+            // the first three bytes tell whether the file starts with a UTF-8 byte-order mark
+            start = Buffer.concat([start, chunk]);
+            if (start.length < 3) continue;
+            feed(start.subarray(start[0] === 0xef && start[1] === 0xbb && start[2] === 0xbf ? 3 : 0));
+            start = undefined;
+        }
         yield* parsed();
+        if (fed - claimed > hardLimit) failure ??= new Error(`a record runs past ${hardLimit} bytes (an unclosed quote?)`);
+        // csv-parse cannot go on after a broken record (an unclosed quote): say where, stop
         if (failure !== undefined) {
-            // csv-parse cannot go on after a broken record (an unclosed quote, one over the size limit): say where, stop
             yield broken();
-            stream.destroy();
             return;
         }
     }
+    if (start !== undefined && start.length > 0) feed(start);
     await new Promise<void>((resolve) => {
         parser.once("finish", resolve);
         parser.once("error", () => resolve());

@@ -1,5 +1,4 @@
 import { StringDecoder } from "node:string_decoder";
-import type { Readable } from "node:stream";
 import { parseRecord, type InputRow } from "./inputRow.js";
 import { defaultMaxLineBytes } from "./readJsonl.js";
 
@@ -7,7 +6,7 @@ import { defaultMaxLineBytes } from "./readJsonl.js";
  * Streams the items of a JSON array (`[{...}, {...}]`) one at a time, so a large file never sits in memory whole.
  * It only finds where each top-level item starts and ends (strings and nesting tracked); JSON.parse does the rest.
  */
-export async function* readJsonArray(stream: Readable, source: string, maxItemChars = defaultMaxLineBytes): AsyncIterable<InputRow> {
+export async function* readJsonArray(stream: AsyncIterable<Buffer>, source: string, maxItemChars = defaultMaxLineBytes): AsyncIterable<InputRow> {
     const decoder = new StringDecoder("utf8");
     let state: "before" | "between" | "item" | "after" = "before";
     let item = "", depth = 0, inString = false, escaped = false;
@@ -24,7 +23,7 @@ export async function* readJsonArray(stream: Readable, source: string, maxItemCh
         return row;
     };
     for await (const chunk of stream) {
-        const text = decoder.write(chunk as Buffer);
+        const text = decoder.write(chunk);
         for (let i = 0; i < text.length; i++) {
             const c = text[i]!;
             if (state === "item") {

@@ -37,6 +37,22 @@ describe("toConversation", () => {
         expect(toConversation({ messages: JSON.stringify(joke) })).toEqual(joke);
     });
 
+    it("reads a prompt given as a JSON list of messages (a CSV cell), in OpenAI or ShareGPT form", () => {
+        expect(toConversation({ prompt: JSON.stringify(joke.slice(0, 3)), response: "Knock knock." })).toEqual(joke);
+        const shareGpt = [{ from: "human", value: "Hi" }, { from: "gpt", value: "Hello!" }, { from: "human", value: "A joke?" }];
+        expect(toConversation({ prompt: ` ${JSON.stringify(shareGpt)}`, response: "Knock knock." })).toEqual(joke);
+    });
+
+    it.each([
+        '[{"name": "a"}]',
+        '[{"name": "a"}, {"name": "b"}]\nSort this JSON by name.',
+        '[{"role": "user", "content": "x"}, 3]',
+        "[{ not JSON at all }]",
+        "[]",
+    ])("keeps a prompt that is not a message list as the user's text: %j", (prompt) => {
+        expect(toConversation({ prompt, response: "ok" })).toEqual([{ role: "user", content: prompt }, { role: "assistant", content: "ok" }]);
+    });
+
     it("uses the field names it is given", () => {
         const fields = { ...defaultFields, prompt: "instruction", response: "output" };
         expect(toConversation({ instruction: "Q?", output: "A." }, fields)).toEqual([

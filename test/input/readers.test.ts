@@ -1,23 +1,39 @@
 import { Readable } from "node:stream";
-import { gzipSync } from "node:zlib";
-import { describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { constants, gunzipSync, gzipSync } from "node:zlib";
+import { afterAll, describe, expect, it } from "vitest";
 import { readInputs } from "../../src/input/openInput.js";
+import { parseJsonl, runInProcess, tinyModel } from "../helpers.js";
 import type { InputFormat, InputRow } from "../../src/input/inputRow.js";
 
-async function rows(text: string | Buffer, format: InputFormat, chunkSize = 7): Promise<InputRow[]> {
+async function rows(text: string | Buffer, format: InputFormat, chunkSize = 7, maxRecordBytes?: number): Promise<InputRow[]> {
     const bytes = Buffer.from(text);
     // small chunks: records, strings and UTF-8 characters all get split across reads
     const chunks = Array.from({ length: Math.ceil(bytes.length / chunkSize) }, (_, i) => bytes.subarray(i * chunkSize, (i + 1) * chunkSize));
     const out: InputRow[] = [];
-    for await (const row of readInputs({ paths: ["-"], stdin: Readable.from(chunks), format })) out.push(row);
+    for await (const row of readInputs({ paths: ["-"], stdin: Readable.from(chunks), format, maxRecordBytes })) out.push(row);
     return out;
 }
+
+/** Bytes that are not UTF-8: a lone continuation byte, and 0xFF, which never occurs in UTF-8. */
+const invalidUtf8 = Buffer.from([0x80, 0xff]);
+
+const tempDir = mkdtempSync(join(tmpdir(), "nemoreward-readers-"));
+afterAll(() => rmSync(tempDir, { recursive: true, force: true }));
 
 describe("JSONL", () => {
     it("skips blank lines, numbers lines from 1, strips a BOM and CRLF", async () => {
         const got = await rows('\uFEFF{"a":1}\r\n\r\n  \n{"a":"é"}\r\nnope\n', "jsonl");
         expect(got.map((r) => [r.line, r.record, r.parseError !== undefined])).toEqual([[1, { a: 1 }, false], [4, { a: "é" }, false], [5, undefined, true]]);
         expect(got[0]!.text).toBe('{"a":1}');
+    });
+
+    it("makes a line of invalid UTF-8 an error row and reads on; a real U+FFFD is kept", async () => {
+        const text = Buffer.concat([Buffer.from('{"a":"ok"}\n{"a":"Hi '), invalidUtf8, Buffer.from('"}\n{"a":"\uFFFD é"}\n')]);
+        const got = await rows(text, "jsonl");
+        expect(got.map((r) => [r.line, r.parseError ?? r.record])).toEqual([[1, { a: "ok" }], [2, expect.stringMatching(/UTF-8/)], [3, { a: "\uFFFD é" }]]);
     });
 
     it("reads gzipped input transparently", async () => {
@@ -39,6 +55,39 @@ it("a 200 MB line becomes one error row without being held in memory; the next l
     const after = process.memoryUsage();
     expect(got.map((r) => [r.line, r.parseError ?? r.record])).toEqual([[1, "the line is over the 67108864-byte limit"], [2, { b: 2 }]]);
     expect(after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers).toBeLessThan(100 * 1024 * 1024);
+});
+
+describe("a gzip file cut short", () => {
+    const lines = Array.from({ length: 2000 }, (_, i) => JSON.stringify({ prompt: `Question ${i}: ${(i * 7919).toString(36).repeat(i % 5 + 1)}`, response: `Answer ${i}` }));
+    const gzip = gzipSync(`${lines.join("\n")}\n`);
+    const cut = (length: number) => {
+        const path = join(tempDir, `cut-${length}.jsonl.gz`);
+        writeFileSync(path, gzip.subarray(0, length));
+        // what zlib can decode of the cut file, counted without the reader: its complete lines
+        const complete = gunzipSync(gzip.subarray(0, length), { finishFlush: constants.Z_SYNC_FLUSH }).toString().split("\n").length - 1;
+        return { path, complete };
+    };
+
+    it.each([1000, 6000, 20000])("yields every complete line before the cut, then an error row naming the file (%i bytes)", async (length) => {
+        const { path, complete } = cut(length);
+        expect(complete).toBeGreaterThan(0);
+        const got: InputRow[] = [];
+        for await (const row of readInputs({ paths: [path], stdin: Readable.from([]) })) got.push(row);
+        expect(got.slice(0, complete).map((r) => r.text)).toEqual(lines.slice(0, complete));
+        expect(got.slice(0, complete).every((r) => r.parseError === undefined)).toBe(true);
+        expect(got.slice(complete)).toEqual([expect.objectContaining({ source: path, line: complete + 1, parseError: expect.stringMatching(/gzip stream ends early/) })]);
+    });
+
+    it("is scored and written up to the cut; stderr names the file", async () => {
+        const { path, complete } = cut(3000);
+        const { code, stdout, stderr } = await runInProcess(["score", path, "-m", tinyModel, "--format", "jsonl", "-q"]);
+        expect(code).toBe(3);
+        const out = parseJsonl(stdout);
+        expect(out.slice(0, complete).map((r) => r.prompt)).toEqual(lines.slice(0, complete).map((l) => JSON.parse(l).prompt));
+        expect(out.slice(0, complete).every((r) => typeof r.reward === "number")).toBe(true);
+        expect(out.slice(complete)).toEqual([expect.objectContaining({ line: complete + 1, reward: null, error: expect.stringMatching(/gzip stream ends early/) })]);
+        expect(stderr).toContain(`${path}:${complete + 1}: the gzip stream ends early`);
+    });
 });
 
 describe("JSON array", () => {
@@ -85,6 +134,40 @@ describe("CSV and TSV", () => {
     it("skips blank lines and still numbers lines as an editor does", async () => {
         const got = await rows("a,b\n\n1,2\n\r\n3,4\n", "csv");
         expect(got.map((r) => [r.line, r.record])).toEqual([[3, { a: "1", b: "2" }], [5, { a: "3", b: "4" }]]);
+    });
+
+    it("makes a record with invalid UTF-8 an error row and reads the records after it", async () => {
+        const text = Buffer.concat([Buffer.from('prompt,response\nQ1,"A1\n'), invalidUtf8, Buffer.from('"\nQ2,A2 é\nQ3,A3\n')]);
+        const got = await rows(text, "csv");
+        expect(got.map((r) => [r.line, r.parseError ?? r.record])).toEqual([
+            [2, expect.stringMatching(/UTF-8/)], [4, { prompt: "Q2", response: "A2 é" }], [5, { prompt: "Q3", response: "A3" }],
+        ]);
+        const tsv = await rows(Buffer.concat([Buffer.from("prompt\tresponse\nQ1\t"), invalidUtf8, Buffer.from("\nQ2\tA2\n")]), "tsv");
+        expect(tsv.map((r) => r.parseError ?? r.record)).toEqual([expect.stringMatching(/UTF-8/), { prompt: "Q2", response: "A2" }]);
+    });
+
+    it("makes a record over --max-record-mb an error row and reads the records after it", async () => {
+        const big = `Q2,"${"x".repeat(3000)}"`;
+        const limit = 1000;
+        expect(Buffer.byteLength(big)).toBeGreaterThan(limit);
+        const got = await rows(`prompt,response\nQ1,A1\n${big}\nQ3,A3\nQ4,"A4\nmore"\n`, "csv", 256, limit);
+        expect(got.map((r) => [r.line, r.parseError ?? r.record])).toEqual([
+            [2, { prompt: "Q1", response: "A1" }], [3, `the record is over the ${limit}-byte limit`],
+            [4, { prompt: "Q3", response: "A3" }], [5, { prompt: "Q4", response: "A4\nmore" }],
+        ]);
+    });
+
+    it("gives up on an unclosed quote past the hard limit without reading the rest", async () => {
+        const megabyte = Buffer.alloc(1024 * 1024, 0x61);
+        let pulled = 0;
+        async function* unclosed() {
+            yield Buffer.from('prompt,response\nQ1,A1\nQ2,"');
+            for (let i = 0; i < 300; i++, pulled++) yield megabyte;
+        }
+        const got: InputRow[] = [];
+        for await (const row of readInputs({ paths: ["-"], stdin: Readable.from(unclosed()), format: "csv", maxRecordBytes: 1024 * 1024 })) got.push(row);
+        expect(got.map((r) => [r.line, r.parseError ?? r.record])).toEqual([[2, { prompt: "Q1", response: "A1" }], [3, expect.stringMatching(/unreadable CSV from here on/)]]);
+        expect(pulled).toBeLessThan(100);
     });
 
     it("reads TSV", async () => {
