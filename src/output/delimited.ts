@@ -1,9 +1,14 @@
 import type { InputRow } from "../input/inputRow.js";
+import { oneLine, topLevelValues } from "./jsonl.js";
 
-/** One field, quoted as RFC 4180 wants when it holds the delimiter, a quote or a line break. */
+/**
+ * One field. CSV: quoted as RFC 4180 wants when it holds a comma, a quote or a line break. TSV: quotes are data (as
+ * the TSV reader takes them), so only a value holding a tab or a line break, which plain TSV cannot hold, is quoted
+ * the CSV way, as pandas and Python's csv module read it; replacing them would change the text.
+ */
 export function quoteField(value: string, delimiter: string): string {
-    if (delimiter === "\t") return value.replace(/[\t\r\n]/g, " ");
-    return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+    const needs = delimiter === "\t" ? /[\t\r\n]/ : /[",\r\n]/;
+    return needs.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
 function cell(value: unknown): string {
@@ -11,33 +16,96 @@ function cell(value: unknown): string {
     return typeof value === "string" ? value : JSON.stringify(value);
 }
 
+/** Rows without a record held back while waiting for one that shows the columns; past this many, the columns are `line`. */
+const maxHeld = 1000;
+
+type Row = { input: InputRow; fields: Record<string, unknown> };
+
 /**
- * CSV/TSV output. Rows read from a file of the same delimiter keep their original text byte for byte and gain
- * the added columns; other rows are laid out under the first row's columns.
+ * CSV/TSV output. The header is the columns of the first row that has a record (or a CSV header), then the added
+ * columns; rows before it that hold no record wait for it. Rows read under that same header keep their original
+ * text byte for byte; other rows are laid out by column name, and a field with no column is reported once.
  */
-export function delimitedWriter(delimiter: string, added: readonly string[], continuing = false) {
+export function delimitedWriter(
+    delimiter: string,
+    addedFor: (input: InputRow | undefined) => readonly string[],
+    warn: (message: string) => void,
+    continuing = false,
+) {
     let columns: string[] | undefined;
+    let added: readonly string[] = [];
+    let head = "";
     let eol = "\n";
+    let held: Row[] = [];
+    const reported = new Set<string>();
     const join = (values: readonly unknown[]) => values.map((v) => quoteField(cell(v), delimiter)).join(delimiter);
+    const start = (input: InputRow | undefined) => {
+        added = addedFor(input);
+        const header = input?.header;
+        if (header?.delimiter === delimiter) {
+            columns = header.names;
+            eol = header.eol;
+            head = `${header.text}${delimiter}${join(added)}${eol}`;
+        } else {
+            columns = header?.names ?? (input?.record === undefined ? ["line"] : Object.keys(input.record));
+            head = `${join([...columns, ...added])}${eol}`;
+        }
+        if (continuing) head = "";
+    };
+    const line = ({ input, fields }: Row, columns: string[]): string => {
+        const unwritten = Object.keys(fields).filter((name) => fields[name] !== null && fields[name] !== undefined && !added.includes(name));
+        const extra = join(added.map((name) => fields[name]));
+        const record = input.record;
+        let text: string;
+        if (input.header?.delimiter === delimiter && sameNames(input.header.names, columns)) {
+            text = input.text;
+        } else if (record === undefined) {
+            text = join(columns.map((c) => (c === "line" ? input.line : "")));
+        } else {
+            unwritten.unshift(...Object.keys(record).filter((name) => !columns.includes(name)));
+            const texts = jsonTexts(input);
+            text = join(columns.map((c) => texts?.get(c) ?? record[c]));
+        }
+        const unreported = unwritten.filter((name) => !reported.has(name));
+        if (unreported.length > 0) {
+            for (const name of unreported) reported.add(name);
+            warn(`${input.source}:${input.line}: the output has no column for ${unreported.join(", ")} (the header comes from the first ` +
+                `row with a record): left out here and in any later row; --format jsonl keeps every field`);
+        }
+        return `${text}${delimiter}${extra}${eol}`;
+    };
     return {
         row(input: InputRow, fields: Record<string, unknown>): string {
-            const extra = join(added.map((name) => fields[name]));
-            let header = "";
             if (columns === undefined) {
-                if (input.header?.delimiter === delimiter) {
-                    columns = input.header.names;
-                    eol = input.header.eol;
-                    header = `${input.header.text}${delimiter}${join(added)}${eol}`;
-                } else {
-                    columns = input.header?.names ?? Object.keys(input.record ?? { line: 0 });
-                    header = `${join([...columns, ...added])}${eol}`;
+                if (input.record === undefined && input.header === undefined && held.length < maxHeld) {
+                    held.push({ input: { ...input, text: "" }, fields });
+                    return "";
                 }
-                if (continuing) header = "";
+                start(input);
             }
-            if (input.header?.delimiter === delimiter) return `${header}${input.text}${delimiter}${extra}${eol}`;
-            const values = input.record === undefined ? columns.map((c) => (c === "line" ? input.line : "")) : columns.map((c) => input.record![c]);
-            return `${header}${join(values)}${delimiter}${extra}${eol}`;
+            const body = line({ input, fields }, columns!);
+            const text = `${head}${held.map((row) => line(row, columns!)).join("")}${body}`;
+            head = "";
+            held = [];
+            return text;
         },
-        end: () => "",
+        end(): string {
+            if (held.length === 0) return "";
+            start(held[0]!.input);
+            const text = `${head}${held.map((row) => line(row, columns!)).join("")}`;
+            held = [];
+            return text;
+        },
     };
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+    return a === b || (a.length === b.length && a.every((name, i) => name === b[i]));
+}
+
+/** A JSON record's numbers and nested values as their own text, so that they are written as given, never re-serialized. */
+function jsonTexts({ format, text, record }: InputRow): Map<string, string> | undefined {
+    if ((format !== "jsonl" && format !== "json") || Object.values(record!).every((v) => v === null || typeof v === "string")) return undefined;
+    const values = topLevelValues(text).filter(({ key }) => typeof record![key] !== "string" && record![key] !== null);
+    return new Map(values.map(({ key, start, end }) => [key, oneLine(text.slice(start, end))]));
 }

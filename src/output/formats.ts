@@ -14,8 +14,10 @@ export type OutputRow = { input: InputRow; fields: Record<string, unknown>; task
 export type RowWriter = { row(out: OutputRow): string; end(): string };
 
 export type WriterOptions = {
-    /** The fields a row gains, in column order; CSV/TSV always write all of them. */
-    added: readonly string[];
+    /** The fields a row like this one gains (no row: any), in column order; CSV/TSV always write all of them. */
+    added: (input: InputRow | undefined) => readonly string[];
+    /** Tells stderr about a row that could not be written as it is. */
+    warn: (message: string) => void;
     color: ChalkInstance;
     /** Terminal width for `table`. */
     width: number;
@@ -28,23 +30,41 @@ const writers: Record<OutputFormat, (options: WriterOptions) => RowWriter> = {
     json: () => {
         let count = 0;
         return {
-            row: ({ input, fields }) => `${count++ === 0 ? "[\n" : ",\n"}${jsonlLine(input, fields)}`,
+            row: ({ input, fields }) => {
+                const line = jsonlLine(input, fields);
+                return `${count++ === 0 ? "[\n" : ",\n"}${line}`;
+            },
             end: () => (count === 0 ? "[]\n" : "\n]\n"),
         };
     },
-    csv: ({ added, continuing }) => {
-        const writer = delimitedWriter(",", added, continuing);
+    csv: ({ added, warn, continuing }) => {
+        const writer = delimitedWriter(",", added, warn, continuing);
         return { row: ({ input, fields }) => writer.row(input, fields), end: writer.end };
     },
-    tsv: ({ added, continuing }) => {
-        const writer = delimitedWriter("\t", added, continuing);
+    tsv: ({ added, warn, continuing }) => {
+        const writer = delimitedWriter("\t", added, warn, continuing);
         return { row: ({ input, fields }) => writer.row(input, fields), end: writer.end };
     },
     table: tableWriter,
 };
 
 export function createRowWriter(format: OutputFormat, options: WriterOptions): RowWriter {
-    return writers[format](options);
+    const writer = writers[format](options);
+    return {
+        row(out) {
+            try {
+                return writer.row(out);
+            } catch (error) {
+                // a record too large or too deep to write is that row's error; the rows after it are still written
+                if (!(error instanceof RangeError)) throw error;
+                const message = `cannot write this row: ${error.message}`;
+                options.warn(`${out.input.source}:${out.input.line}: ${message}`);
+                const empty = Object.fromEntries(Object.keys(out.fields).map((name) => [name, null]));
+                return writer.row({ input: { ...out.input, record: undefined, header: undefined }, fields: { ...empty, error: message } });
+            }
+        },
+        end: () => writer.end(),
+    };
 }
 
 /** The format an output file's name asks for, if it names one. */
@@ -57,16 +77,16 @@ export function formatOfPath(path: string): OutputFormat | undefined {
 
 /** A view for people: line, value, and the end of the prompt and response, cut to the terminal's width. */
 function tableWriter({ added, color, width }: WriterOptions): RowWriter {
-    const [valueField = "reward"] = added;
     const textWidth = Math.max(20, width - 22);
     const flat = (s: string) => s.replace(/\s+/g, " ").trim();
     const cut = (s: string, n: number) => (s.length <= n ? s.padEnd(n) : `${s.slice(0, n - 1)}…`);
-    let first = true;
+    let valueField: string | undefined;
     return {
         row({ input, fields, task }) {
             const conversation = task?.conversations[0];
+            const first = valueField === undefined;
+            valueField ??= added(input)[0] ?? "reward";
             const header = first ? color.bold(`${"line".padStart(7)}  ${valueField.padStart(10)}  conversation\n`) : "";
-            first = false;
             const value = fields[valueField] ?? Object.values(fields)[0];
             const shown = typeof value === "number" ? color.cyan(value.toFixed(4).padStart(10)) : color.red("—".padStart(10));
             const last = conversation?.[conversation.length - 1]?.content ?? "";

@@ -33,9 +33,9 @@ export function rowHash(input: InputRow): string {
 type Done = { hash: string; end: number; failed: boolean };
 
 /**
- * `-o FILE --resume`: FILE is written and flushed row by row, and `FILE.resume` records after each row the row's
- * input hash and where its output ends. A run killed at any moment (even SIGKILL) leaves at worst one row more in
- * FILE than in the record, or a torn last record line; resuming cuts FILE back to the last recorded row, checks the
+ * `-o FILE --resume`: FILE is written and flushed row by row, and `FILE.resume` records, once a row's text is in
+ * FILE, the row's input hash and where its output ends. A run killed at any moment (even SIGKILL) leaves at worst
+ * one write more in FILE than in the record, or a torn last record line; resuming cuts FILE back to the last recorded row, checks the
  * recorded rows against the input, and appends the rest.
  */
 export class ResumeSink implements Sink {
@@ -45,6 +45,8 @@ export class ResumeSink implements Sink {
     private readonly out: number;
     private readonly log: number;
     private offset: number;
+    /** Rows given to `row` whose text is not yet in FILE. */
+    private waiting: { hash: string; failed: boolean }[] = [];
 
     constructor(readonly path: string, format: string) {
         const logPath = `${path}.resume`;
@@ -81,8 +83,9 @@ export class ResumeSink implements Sink {
     }
 
     async row(text: string, input: InputRow, failed: boolean): Promise<void> {
-        this.write(text);
-        writeSync(this.log, `${rowHash(input)} ${this.offset}${failed ? " e" : ""}\n`);
+        this.waiting.push({ hash: rowHash(input), failed });
+        // a row held back by the writer (its text comes with a later row's) is recorded only once it is in FILE
+        if (text !== "") this.write(text);
     }
 
     async end(text: string): Promise<void> {
@@ -96,5 +99,7 @@ export class ResumeSink implements Sink {
         const bytes = Buffer.from(text);
         writeSync(this.out, bytes, 0, bytes.length, this.offset);
         this.offset += bytes.length;
+        for (const { hash, failed } of this.waiting) writeSync(this.log, `${hash} ${this.offset}${failed ? " e" : ""}\n`);
+        this.waiting = [];
     }
 }

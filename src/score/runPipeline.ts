@@ -196,8 +196,15 @@ export async function runPipeline(options: RunOptions, io: Io, pipeline: Pipelin
             }
         };
         let writer: RowWriter | undefined;
-        const writerFor = (row: InputRow | undefined) => writer ??= wrap(pipeline, createRowWriter(format, {
-            added: pipeline.columns(row === undefined ? "single" : kindOf(row)),
+        // rows marked by --on-overlong skip|truncate: CSV/TSV give the marker its own column, before error
+        const markers = options.onOverlong === "skip" ? ["skipped"] : options.onOverlong === "truncate" ? ["truncated"] : [];
+        const added = (row: InputRow | undefined) => {
+            const columns = pipeline.columns(row === undefined ? "single" : kindOf(row));
+            return [...columns.slice(0, -1), ...markers, ...columns.slice(-1)];
+        };
+        const writerFor = () => writer ??= wrap(pipeline, createRowWriter(format, {
+            added,
+            warn: (message) => log.warn(message),
             color: log.color,
             width: io.stdout.columns ?? 100,
             continuing: sink instanceof ResumeSink && sink.done.length > 0,
@@ -295,8 +302,15 @@ async function scoreRows(
         reading.catch(() => undefined); // given up on when interrupted: its end no longer matters
         return Promise.race([reading, interrupted]);
     };
+    let readError: unknown;
     for (;;) {
-        const next = options.signal?.aborted ? undefined : await nextRow();
+        let next: IteratorResult<InputRow> | undefined;
+        try {
+            next = options.signal?.aborted ? undefined : await nextRow();
+        } catch (error) {
+            readError = error; // the rows read before it are still scored and written
+            break;
+        }
         if (next === undefined) {
             stopped ??= "interrupted: finished the rows in flight";
             io.stdin.destroy();
@@ -327,6 +341,7 @@ async function scoreRows(
     if (stopped !== undefined) progress.interrupt(() => log.warn(stopped!));
     progress.finish(pipeline.summary?.() ?? "");
     if (options.shard !== undefined && options.outputPath !== undefined)
-        writeShardRecord(options.outputPath, { ...options.shard, rows: mine + 1, complete: stopped === undefined && !sink.closed });
+        writeShardRecord(options.outputPath, { ...options.shard, rows: mine + 1, complete: stopped === undefined && !sink.closed && readError === undefined });
+    if (readError !== undefined) throw readError;
     return failed;
 }

@@ -77,6 +77,87 @@ describe("output", () => {
     });
 });
 
+describe("CSV/TSV columns", () => {
+    const csvRows = (text: string, delimiter = ",") => parse(text, { columns: true, delimiter }) as Record<string, string>[];
+
+    it("TSV keeps tabs, line breaks and quotes in values: quoted as in CSV, read back to the same text and reward", async () => {
+        const prompt = 'Line one\nline\ttwo "quoted"\r\nend';
+        const input = join(tmp, "specials.csv");
+        writeFileSync(input, `prompt,response\n"${prompt.replace(/"/g, '""')}",Hello\n`);
+        const tsv = await runInProcess(["score", input, "-m", tinyModel, "--format", "tsv"]);
+        const jsonl = await runInProcess(["score", input, "-m", tinyModel, "--format", "jsonl"]);
+        expect(tsv.code).toBe(0);
+        const [row] = csvRows(tsv.stdout, "\t");
+        expect(row!.prompt).toBe(prompt);
+        expect(Number(row!.reward)).toBe(parseJsonl(jsonl.stdout)[0]!.reward);
+    });
+
+    it("the header comes from the first row with a record; fields without a column are reported, never shifted", async () => {
+        const records = [{ prompt: "Hi", response: "Hello" }, { prompt: "Hi", response: "Yo", extra: "x" },
+            { prompt: "Hi", chosen: "a", rejected: "b" }, { response: "Hey", prompt: "Hi" }];
+        const input = join(tmp, "mixed.jsonl");
+        writeFileSync(input, ["not json", ...records.map((r) => JSON.stringify(r))].join("\n") + "\n");
+        const { stdout, stderr } = await runInProcess(["score", input, "-m", tinyModel, "--format", "csv"]);
+        expect(stdout.split("\n")[0]).toBe("prompt,response,reward,error");
+        const rows = csvRows(stdout);
+        expect(rows.map((r) => [r.prompt, r.response])).toEqual([["", ""], ...records.map((r) => [r.prompt, r.response ?? ""])]);
+        expect(rows[0]!.error).toMatch(/not valid JSON/);
+        expect(rows.map((r) => r.reward === "")).toEqual([true, false, false, true, false]);
+        expect(stderr).toMatch(/mixed\.jsonl:3: the output has no column for extra\b/);
+        expect(stderr).toMatch(/mixed\.jsonl:4: the output has no column for chosen, rejected, reward_chosen, reward_rejected, margin\b/);
+    });
+
+    it("CSV files with different headers: columns matched by name", async () => {
+        const [first, second] = [join(tmp, "h1.csv"), join(tmp, "h2.csv")];
+        writeFileSync(first, "prompt,response\nHi,Hello\n");
+        writeFileSync(second, "response,prompt,id\nYo,Hi,7\n");
+        const { stdout, stderr } = await runInProcess(["score", first, second, "-m", tinyModel]);
+        expect(csvRows(stdout).map((r) => [r.prompt, r.response])).toEqual([["Hi", "Hello"], ["Hi", "Yo"]]);
+        expect(stderr).toMatch(/h2\.csv:2: the output has no column for id\b/);
+    });
+
+    it("--on-overlong skip: a skipped column", async () => {
+        const { stdout } = await runInProcess(["score", `${dir}/sft.tsv`, "-m", tinyModel, "--on-overlong", "skip", "--context-size", "5", "--format", "csv"]);
+        expect(stdout.split("\n")[0]).toBe("system,prompt,response,reward,skipped,error");
+        for (const row of csvRows(stdout)) expect(row).toMatchObject({ reward: "", skipped: expect.stringMatching(/over the 5-token context/), error: "" });
+    });
+
+    it("--on-overlong truncate: a truncated column", async () => {
+        const turns = Array.from({ length: 6 }, (_, i) => [
+            { role: "user", content: `question ${i} `.repeat(8) }, { role: "assistant", content: `answer ${i} `.repeat(8) }]).flat();
+        const { code, stdout } = await runInProcess(["score", "-", "-m", tinyModel, "--context-size", "300", "--on-overlong", "truncate", "--format", "csv"],
+            JSON.stringify({ messages: turns }));
+        expect(code).toBe(0);
+        expect(stdout.split("\n")[0]).toBe("messages,reward,truncated,error");
+        expect(csvRows(stdout)[0]).toMatchObject({ truncated: "true", error: "" });
+    });
+});
+
+describe("records that already hold an output field are rewritten in place", () => {
+    it("re-scoring keeps every other byte, even of a record nested 100k deep, and the rows after it", async () => {
+        const deep = `${"[".repeat(100_000)}${"]".repeat(100_000)}`;
+        const lines = [`{"id": 12345678901234567890, "x": 1.0, "prompt": "Hi", "response": "Hello", "reward":0}`,
+            `{"prompt": "Hi", "response": "Hello", "d": ${deep}, "reward":0}`, `{"prompt": "Hi", "response": "Hello","reward":0}`];
+        const input = join(tmp, "rescore.jsonl");
+        writeFileSync(input, lines.join("\n") + "\n");
+        const { code, stdout } = await runBuiltCli(["score", input, "-m", tinyModel, "-q"]);
+        const fresh = await runInProcess(["score", "-", "-m", tinyModel], JSON.stringify({ prompt: "Hi", response: "Hello" }));
+        expect(code).toBe(0);
+        const reward = parseJsonl(fresh.stdout)[0]!.reward;
+        expect(stdout).toBe(lines.map((l) => `${l.replace('"reward":0', `"reward":${JSON.stringify(reward)}`)}\n`).join(""));
+    });
+
+    it("a pretty-printed JSON array item comes out on one line with its number formats", async () => {
+        const input = join(tmp, "pretty.json");
+        const record = '{\n    "id": 12345678901234567890,\n    "x": 1.0,\n    "prompt": "Hi  there",\n    "response": "Hello"\n  }';
+        writeFileSync(input, `[\n  ${record}\n]\n`);
+        const { code, stdout } = await runInProcess(["score", input, "-m", tinyModel]);
+        expect(code).toBe(0);
+        expect(stdout.startsWith(`${record.replace(/\n\s*/g, "").slice(0, -1)},"reward":`)).toBe(true);
+        expect(stdout.trimEnd().split("\n")).toHaveLength(1);
+    });
+});
+
 it("stdout stays parseable while progress lines go to stderr", async () => {
     const lines = readFileSync(`${dir}/sharegpt.jsonl`, "utf8").repeat(10);
     const { code, stdout, stderr } = await runBuiltCli(["score", "-", "-m", tinyModel, "--progress-seconds", "0"], lines);

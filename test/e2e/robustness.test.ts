@@ -2,7 +2,9 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PassThrough, Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.js";
 import { tinySpec, writeModel } from "../../fixtures/makeModel.js";
 import { demoConversations, parseJsonl, repoRoot, runBuiltCli, runInProcess, tinyModel } from "../helpers.js";
 
@@ -225,6 +227,25 @@ describe("hostile input", () => {
         const rows = parseJsonl(stdout);
         expect(rows.map((r) => (r.reward === null ? r.error.slice(0, 20) : "ok"))).toEqual(
             ["ok", "expected 2 columns, ", "expected 2 columns, ", "unreadable CSV from "]);
+    });
+});
+
+describe("an input that fails while it is read", () => {
+    it("the rows read before the failure are scored and written, then one error line and exit 1", async () => {
+        const lines = readFileSync(demoConversations, "utf8").trim().split("\n");
+        const stdin = new Readable({ read() {} });
+        const stdout = new PassThrough(), stderr = new PassThrough();
+        let out = "", err = "";
+        stdout.on("data", (c) => (out += c));
+        stderr.on("data", (c) => (err += c));
+        stdin.push(lines.join("\n") + "\n");
+        // fails once the first row is out: the reader is at work then, and rows are in flight
+        stdout.once("data", () => stdin.destroy(new Error("EIO: the disk went away")));
+        const code = await main(["node", "nemoreward", "score", "-", "-m", tinyModel, "--format", "json"], { stdin, stdout, stderr, stdinIsTTY: false });
+        expect(code).toBe(1);
+        // a whole JSON array: the output was finished, not cut off
+        expect((JSON.parse(out) as { id: number }[]).map((r) => r.id)).toEqual(lines.map((l) => JSON.parse(l).id));
+        expect(err).toMatch(/error: EIO: the disk went away/);
     });
 });
 
