@@ -48,14 +48,23 @@ export class ResumeSink implements Sink {
     /** Rows given to `row` whose text is not yet in FILE. */
     private waiting: { hash: string; failed: boolean }[] = [];
 
-    constructor(readonly path: string, format: string) {
+    /** `settings`: what the rows' text depends on (format, model, reward field, ...); resuming with others is refused. */
+    constructor(readonly path: string, settings: Record<string, string | number | boolean>) {
         const logPath = `${path}.resume`;
-        const header = JSON.stringify({ nemoreward: 1, format });
+        const header = JSON.stringify({ nemoreward: 1, ...settings });
         this.done = [];
         if (existsSync(logPath)) {
             const [first, ...lines] = readFileSync(logPath, "utf8").split("\n");
-            if (first !== header)
-                throw new UsageError(`${logPath} was written for other output (${first}); remove ${path} and ${logPath} to start over`);
+            if (first !== header) {
+                let before: Record<string, unknown> = {};
+                try {
+                    before = JSON.parse(first!) as Record<string, unknown>;
+                } catch { /* not ours: every setting differs */ }
+                const changed = Object.entries(settings).filter(([key, value]) => before[key] !== value)
+                    .map(([key, value]) => `${key} ${JSON.stringify(before[key] ?? null)} → ${JSON.stringify(value)}`);
+                throw new UsageError(`${path} was written with other settings (${changed.join(", ") || first}): ` +
+                    `resume with the same ones, or remove ${path} and ${logPath} to start over`);
+            }
             // the last line is complete only if it ends with a newline: split() leaves "" after it
             for (const line of lines.slice(0, -1)) {
                 const [hash, end, flag] = line.split(" ");

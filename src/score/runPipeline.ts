@@ -1,4 +1,6 @@
-import { createWriteStream } from "node:fs";
+import { createHash } from "node:crypto";
+import { createWriteStream, readFileSync, statSync } from "node:fs";
+import { basename } from "node:path";
 import { once } from "node:events";
 import type { Readable, Writable } from "node:stream";
 import type { Token } from "node-llama-cpp";
@@ -220,13 +222,34 @@ export async function runPipeline(options: RunOptions, io: Io, pipeline: Pipelin
     }
 }
 
+/**
+ * What the text of a row depends on, so that a resumed file is never finished with another model or other settings.
+ * Not the backend, threads or --parallel: a lost run may go on on another machine.
+ */
+function resumeSettings(options: RunOptions, format: OutputFormat): Record<string, string | number | boolean> {
+    const digest = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex").slice(0, 16);
+    return {
+        format,
+        model: `${basename(options.modelPath)} (${statSync(options.modelPath).size} bytes)`,
+        chatTemplate: options.chatTemplatePath === undefined ? "the model's" : digest(options.chatTemplatePath),
+        field: options.field,
+        rewardToken: options.rewardToken,
+        precise: options.precise,
+        flashAttention: options.flashAttention ?? false,
+        contextSize: options.contextSize,
+        onOverlong: options.onOverlong ?? "error",
+        fields: JSON.stringify(options.fields),
+        shard: options.shard === undefined ? "none" : `${options.shard.index}/${options.shard.count}`,
+    };
+}
+
 /** Where rows go: a resumable file, the command's own stream, `-o FILE`, or stdout. */
 function openSink(options: RunOptions, io: Io, pipeline: Pipeline, format: OutputFormat): Sink {
     if (options.resume) {
         if (options.outputPath === undefined) throw new UsageError("--resume needs -o FILE: it continues that file");
         if (format !== "jsonl" && format !== "csv" && format !== "tsv")
             throw new UsageError(`--resume works with jsonl, csv and tsv output, not ${format}`);
-        return new ResumeSink(options.outputPath, format);
+        return new ResumeSink(options.outputPath, resumeSettings(options, format));
     }
     const stream = pipeline.output !== undefined ? pipeline.output.stream
         : options.outputPath !== undefined ? createWriteStream(options.outputPath) : io.stdout;

@@ -72,6 +72,23 @@ describe("resume", () => {
         expect(readFileSync(out, "utf8").trim().split("\n")).toHaveLength(5);
     });
 
+    it("refuses to finish a file with another model or other settings, naming what changed", async () => {
+        const out = join(tmp, "settings.jsonl");
+        expect((await runInProcess(["score", demoConversations, "-m", tinyModel, "-o", out, "--resume"])).code).toBe(0);
+        const before = readFileSync(out);
+        const other = join(tmp, "other-model.gguf");
+        writeModel(other, { ...tinySpec, seed: tinySpec.seed + 1 });
+        const model = await runInProcess(["score", demoConversations, "-m", other, "-o", out, "--resume"]);
+        expect(model.code).toBe(2);
+        expect(model.stderr).toMatch(/written with other settings \(model "tiny-reward.gguf \(\d+ bytes\)" → "other-model.gguf/);
+        const field = await runInProcess(["score", demoConversations, "-m", tinyModel, "-o", out, "--resume", "--field", "r2", "--precise"]);
+        expect(field.stderr).toMatch(/field "reward" → "r2", precise false → true/);
+        expect(readFileSync(out)).toEqual(before);
+        // the same settings again: nothing left to do, the file unchanged
+        expect((await runInProcess(["score", demoConversations, "-m", tinyModel, "-o", out, "--resume"])).code).toBe(0);
+        expect(readFileSync(out)).toEqual(before);
+    });
+
     it("needs -o FILE and a streamable format", async () => {
         expect((await runInProcess(["score", input, "-m", tinyModel, "--resume"])).stderr).toMatch(/--resume needs -o FILE/);
         expect((await runInProcess(["score", input, "-m", tinyModel, "--resume", "-o", join(tmp, "x.json")])).code).toBe(2);
