@@ -39,10 +39,15 @@ export function delimitedWriter(
     let held: Row[] = [];
     const reported = new Set<string>();
     const join = (values: readonly unknown[]) => values.map((v) => quoteField(cell(v), delimiter)).join(delimiter);
+    // output columns the input already has (a scored file scored again): their values are replaced in place
+    let replaced: readonly string[] = [];
     const start = (input: InputRow | undefined) => {
         added = addedFor(input);
         const header = input?.header;
-        if (header?.delimiter === delimiter) {
+        const names = header?.names ?? (input?.record === undefined ? [] : Object.keys(input.record));
+        replaced = added.filter((name) => names.includes(name));
+        added = added.filter((name) => !replaced.includes(name));
+        if (header?.delimiter === delimiter && replaced.length === 0) {
             columns = header.names;
             eol = header.eol;
             head = `${header.text}${delimiter}${join(added)}${eol}`;
@@ -53,18 +58,19 @@ export function delimitedWriter(
         if (continuing) head = "";
     };
     const line = ({ input, fields }: Row, columns: string[]): string => {
-        const unwritten = Object.keys(fields).filter((name) => fields[name] !== null && fields[name] !== undefined && !added.includes(name));
+        const unwritten = Object.keys(fields).filter((name) => fields[name] !== null && fields[name] !== undefined &&
+            !added.includes(name) && !replaced.includes(name));
         const extra = join(added.map((name) => fields[name]));
         const record = input.record;
         let text: string;
-        if (input.header?.delimiter === delimiter && sameNames(input.header.names, columns)) {
+        if (input.header?.delimiter === delimiter && sameNames(input.header.names, columns) && replaced.length === 0) {
             text = input.text;
         } else if (record === undefined) {
-            text = join(columns.map((c) => (c === "line" ? input.line : "")));
+            text = join(columns.map((c) => (replaced.includes(c) ? fields[c] : c === "line" ? input.line : "")));
         } else {
             unwritten.unshift(...Object.keys(record).filter((name) => !columns.includes(name)));
             const texts = jsonTexts(input);
-            text = join(columns.map((c) => texts?.get(c) ?? record[c]));
+            text = join(columns.map((c) => (replaced.includes(c) ? fields[c] : texts?.get(c) ?? record[c])));
         }
         const unreported = unwritten.filter((name) => !reported.has(name));
         if (unreported.length > 0) {
@@ -72,7 +78,7 @@ export function delimitedWriter(
             warn(`${input.source}:${input.line}: the output has no column for ${unreported.join(", ")} (the header comes from the first ` +
                 `row with a record): left out here and in any later row; --format jsonl keeps every field`);
         }
-        return `${text}${delimiter}${extra}${eol}`;
+        return added.length === 0 ? `${text}${eol}` : `${text}${delimiter}${extra}${eol}`;
     };
     return {
         row(input: InputRow, fields: Record<string, unknown>): string {

@@ -181,6 +181,8 @@ export async function runPipeline(options: RunOptions, io: Io, pipeline: Pipelin
             const rendered = template.render(conversation);
             return { rendered, tokens: engine.tokenize(rendered) };
         };
+        // rows marked by --on-overlong skip|truncate: CSV/TSV give the marker its own column, before error
+        const markers = options.onOverlong === "skip" ? ["skipped"] : options.onOverlong === "truncate" ? ["truncated"] : [];
         const processRow = async (row: InputRow): Promise<RowResult> => {
             let task: ScoringTask | undefined;
             try {
@@ -188,6 +190,8 @@ export async function runPipeline(options: RunOptions, io: Io, pipeline: Pipelin
                 task = toScoringTask(row.record, options.fields);
                 const prepared = task.conversations.map(prepare);
                 const fields = await pipeline.step(engine, task, prepared, prepare);
+                // a scored file scored again: its old error or marker is not this row's any more
+                for (const name of ["error", ...markers]) if (Object.hasOwn(row.record, name) && !Object.hasOwn(fields, name)) fields[name] = null;
                 return { out: { input: row, fields, task }, tokens: prepared.reduce((n, p) => n + p.tokens.length, 0) };
             } catch (error) {
                 if (!(error instanceof RowError)) throw error;
@@ -198,8 +202,6 @@ export async function runPipeline(options: RunOptions, io: Io, pipeline: Pipelin
             }
         };
         let writer: RowWriter | undefined;
-        // rows marked by --on-overlong skip|truncate: CSV/TSV give the marker its own column, before error
-        const markers = options.onOverlong === "skip" ? ["skipped"] : options.onOverlong === "truncate" ? ["truncated"] : [];
         const added = (row: InputRow | undefined) => {
             const columns = pipeline.columns(row === undefined ? "single" : kindOf(row));
             return [...columns.slice(0, -1), ...markers, ...columns.slice(-1)];

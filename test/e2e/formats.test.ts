@@ -77,6 +77,28 @@ describe("output", () => {
     });
 });
 
+describe("scoring a scored file again", () => {
+    it("CSV: the reward and error columns get new values in place, not a second set of columns", async () => {
+        const once = join(tmp, "once.csv"), twice = join(tmp, "twice.csv");
+        expect((await runInProcess(["score", `${dir}/helpsteer2.csv`, "-m", tinyModel, "-o", once])).code).toBe(0);
+        expect((await runInProcess(["score", once, "-m", tinyModel, "-o", twice])).code).toBe(0);
+        const [first, second] = [once, twice].map((f) => parse(readFileSync(f, "utf8"), { columns: false }) as string[][]);
+        expect(second![0]).toEqual(first![0]); // the same header: ..., reward, error
+        expect(second!.filter((r) => r.length !== first![0]!.length)).toEqual([]);
+        expect(second).toEqual(first);
+    });
+
+    it("JSONL: an old error or marker is cleared when the row is scored now", async () => {
+        const { code, stdout } = await runInProcess(["score", "-", "-m", tinyModel, "--on-overlong", "truncate"],
+            JSON.stringify({ prompt: "Hi", response: "Yo", error: "old failure", truncated: true, reward: null }));
+        expect(code).toBe(0);
+        const [row] = parseJsonl(stdout);
+        expect(row).toMatchObject({ error: null, truncated: null });
+        expect(typeof row!.reward).toBe("number");
+        expect(Object.keys(row!)).toEqual(["prompt", "response", "error", "truncated", "reward"]);
+    });
+});
+
 describe("CSV/TSV columns", () => {
     const csvRows = (text: string, delimiter = ",") => parse(text, { columns: true, delimiter }) as Record<string, string>[];
 
