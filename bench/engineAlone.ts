@@ -7,6 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { getLlama, LlamaLogLevel, type Token } from "node-llama-cpp";
+import { contextCells } from "../src/engine/rewardEngine.js";
 
 const [modelPath, promptsPath, threadsArg, parallelArg] = process.argv.slice(2);
 const threads = Number(threadsArg);
@@ -16,7 +17,7 @@ const prompts: string[] = JSON.parse(readFileSync(promptsPath!, "utf8"));
 const llama = await getLlama({ gpu: "auto", build: "never", maxThreads: threads, logLevel: LlamaLogLevel.error });
 const model = await llama.loadModel({ modelPath: modelPath! });
 const context = await model.createContext({
-    contextSize: 4096, sequences: parallel, threads, flashAttention: false,
+    contextSize: contextCells(4096), sequences: parallel, threads, flashAttention: false,
 });
 const rewards: number[] = new Array(prompts.length);
 let next = 0;
