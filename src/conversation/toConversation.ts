@@ -62,18 +62,16 @@ export function promptMessages(record: Record<string, unknown>, fields: Conversa
 
 /**
  * A prompt string that is a JSON list of messages (a CSV cell), or undefined: a prompt can be any text, JSON about
- * something else included, so only an array of objects that each have a "role" or "from" is taken for messages.
+ * something else included, so only a list that reads as messages (roles, text content) is taken for one.
  */
 function jsonMessageList(prompt: string): unknown[] | undefined {
     if (!prompt.trimStart().startsWith("[")) return undefined;
-    let list: unknown;
     try {
-        list = JSON.parse(prompt);
+        const list: unknown = JSON.parse(prompt);
+        return Array.isArray(list) && messageList(list, "prompt").length > 0 ? list : undefined;
     } catch {
         return undefined;
     }
-    const isMessage = (m: unknown) => m !== null && typeof m === "object" && ("role" in m || "from" in m);
-    return Array.isArray(list) && list.length > 0 && list.every(isMessage) ? list : undefined;
 }
 
 function text(value: unknown, field: string): string {

@@ -1,4 +1,4 @@
-import { statSync } from "node:fs";
+import { fstatSync, statSync } from "node:fs";
 import { UsageError } from "../errors.js";
 
 /** Refuses an output file that is also an input: opening it for writing would empty the input before it is read. */
@@ -7,8 +7,17 @@ export function refuseInputAsOutput(output: string | undefined, inputs: readonly
     const out = statSync(output, { throwIfNoEntry: false });
     if (out === undefined) return;
     for (const input of inputs) {
-        const stat = input === "-" ? undefined : statSync(input, { throwIfNoEntry: false });
+        const stat = input === "-" ? standardInput() : statSync(input, { throwIfNoEntry: false });
         if (stat !== undefined && stat.dev === out.dev && stat.ino === out.ino)
             throw new UsageError(`${output} is also an input (${input}): writing it would destroy that input`);
+    }
+}
+
+/** What standard input is: `< FILE` makes it that file. */
+function standardInput() {
+    try {
+        return fstatSync(0);
+    } catch {
+        return undefined;
     }
 }

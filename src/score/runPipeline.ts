@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { createWriteStream, readFileSync, statSync } from "node:fs";
+import { closeSync, createWriteStream, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import { once } from "node:events";
 import type { Readable, Writable } from "node:stream";
@@ -232,7 +232,7 @@ function resumeSettings(options: RunOptions, format: OutputFormat): Record<strin
     const digest = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex").slice(0, 16);
     return {
         format,
-        model: `${basename(options.modelPath)} (${statSync(options.modelPath).size} bytes)`,
+        model: `${basename(options.modelPath)} (${statSync(options.modelPath).size} bytes, ${modelFingerprint(options.modelPath)})`,
         chatTemplate: options.chatTemplatePath === undefined ? "the model's" : digest(options.chatTemplatePath),
         field: options.field,
         rewardToken: options.rewardToken,
@@ -243,6 +243,26 @@ function resumeSettings(options: RunOptions, format: OutputFormat): Record<strin
         fields: JSON.stringify(options.fields),
         shard: options.shard === undefined ? "none" : `${options.shard.index}/${options.shard.count}`,
     };
+}
+
+/**
+ * A digest of a model file's first and last MiB: its metadata and some of its weights, so that two checkpoints of
+ * the same size and name tell apart, without reading tens of gigabytes.
+ */
+function modelFingerprint(path: string): string {
+    const fd = openSync(path, "r");
+    try {
+        const size = fstatSync(fd).size, span = Math.min(size, 1 << 20);
+        const hash = createHash("sha256");
+        for (const position of [0, size - span]) {
+            const bytes = Buffer.alloc(span);
+            readSync(fd, bytes, 0, span, position);
+            hash.update(bytes);
+        }
+        return hash.digest("hex").slice(0, 16);
+    } finally {
+        closeSync(fd);
+    }
 }
 
 /** Where rows go: a resumable file, the command's own stream, `-o FILE`, or stdout. */

@@ -3,12 +3,16 @@ import { ModelError, RowError } from "../errors.js";
 import type { Conversation } from "../conversation/toConversation.js";
 
 /** Python's whitespace (str.isspace): what jinja2's `trim` filter and `strip()` methods remove. */
-const space = String.raw`[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+`;
-const strips = new Map([
-    ["strip", new RegExp(`^${space}|${space}$`, "g")],
-    ["lstrip", new RegExp(`^${space}`)],
-    ["rstrip", new RegExp(`${space}$`)],
-]);
+const pythonSpace = /[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
+
+/** Python's str.strip, lstrip or rstrip, in linear time (a regex anchored at the end backtracks on long inner runs). */
+function pythonStrip(text: string, how: "strip" | "lstrip" | "rstrip"): string {
+    let start = 0, end = text.length;
+    if (how !== "rstrip") while (start < end && pythonSpace.test(text[start]!)) start++;
+    if (how !== "lstrip") while (end > start && pythonSpace.test(text[end - 1]!)) end--;
+    return text.slice(start, end);
+}
+const strips = new Set(["strip", "lstrip", "rstrip"]);
 
 type Value = { type: string; value: unknown; constructor: new (value: string) => Value };
 type Node = { type: string; value?: string; args?: unknown[]; callee?: Node; object?: Node; property?: Node; computed?: boolean };
@@ -26,16 +30,16 @@ type Internals = {
 function stripLikePython(): void {
     const interpreter = Interpreter.prototype as unknown as Internals;
     const { applyFilter, evaluateCallExpression } = interpreter;
-    const strip = (value: Value, how: RegExp): Value => new value.constructor((value.value as string).replace(how, ""));
+    const strip = (value: Value, how: "strip" | "lstrip" | "rstrip"): Value => new value.constructor(pythonStrip(value.value as string, how));
     interpreter.applyFilter = function (operand, filter, environment) {
-        if (operand.type === "StringValue" && filter.type === "Identifier" && filter.value === "trim") return strip(operand, strips.get("strip")!);
+        if (operand.type === "StringValue" && filter.type === "Identifier" && filter.value === "trim") return strip(operand, "strip");
         return applyFilter.call(this, operand, filter, environment);
     };
     interpreter.evaluateCallExpression = function (expr, environment) {
         const { callee } = expr;
-        const how = callee?.type === "MemberExpression" && !callee.computed && expr.args?.length === 0 ? strips.get(callee.property?.value ?? "") : undefined;
-        const object = how === undefined ? undefined : this.evaluate(callee!.object!, environment);
-        if (object?.type === "StringValue") return strip(object, how!);
+        const how = callee?.type === "MemberExpression" && !callee.computed && expr.args?.length === 0 ? callee.property?.value : undefined;
+        const object = how !== undefined && strips.has(how) ? this.evaluate(callee!.object!, environment) : undefined;
+        if (object?.type === "StringValue") return strip(object, how as "strip" | "lstrip" | "rstrip");
         return evaluateCallExpression.call(this, expr, environment);
     };
 }

@@ -48,6 +48,8 @@ describe("toConversation", () => {
         '[{"name": "a"}, {"name": "b"}]\nSort this JSON by name.',
         '[{"role": "user", "content": "x"}, 3]',
         "[{ not JSON at all }]",
+        '[{"from": "NYC", "to": "LA"}]',
+        '[{"role": "admin", "name": "bob"}]',
         "[]",
     ])("keeps a prompt that is not a message list as the user's text: %j", (prompt) => {
         expect(toConversation({ prompt, response: "ok" })).toEqual([{ role: "user", content: prompt }, { role: "assistant", content: "ok" }]);

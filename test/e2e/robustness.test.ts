@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
@@ -76,11 +76,14 @@ describe("resume", () => {
         const out = join(tmp, "settings.jsonl");
         expect((await runInProcess(["score", demoConversations, "-m", tinyModel, "-o", out, "--resume"])).code).toBe(0);
         const before = readFileSync(out);
-        const other = join(tmp, "other-model.gguf");
+        // another checkpoint with the same name and size: only its weights differ
+        mkdirSync(join(tmp, "other"), { recursive: true });
+        const other = join(tmp, "other", "tiny-reward.gguf");
         writeModel(other, { ...tinySpec, seed: tinySpec.seed + 1 });
+        expect(statSync(other).size).toBe(statSync(tinyModel).size);
         const model = await runInProcess(["score", demoConversations, "-m", other, "-o", out, "--resume"]);
         expect(model.code).toBe(2);
-        expect(model.stderr).toMatch(/written with other settings \(model "tiny-reward.gguf \(\d+ bytes\)" → "other-model.gguf/);
+        expect(model.stderr).toMatch(/written with other settings \(model "tiny-reward.gguf \(\d+ bytes, [0-9a-f]{16}\)" → "tiny-reward.gguf/);
         const field = await runInProcess(["score", demoConversations, "-m", tinyModel, "-o", out, "--resume", "--field", "r2", "--precise"]);
         expect(field.stderr).toMatch(/field "reward" → "r2", precise false → true/);
         expect(readFileSync(out)).toEqual(before);
@@ -130,6 +133,13 @@ describe("refusing what would lose rows", () => {
             expect(code).toBe(2);
             expect(stderr).toMatch(/is also an input/);
         }
+        // `nemoreward score -o FILE < FILE`: standard input is that file
+        const redirected = spawn(process.execPath, [`${repoRoot}bin/nemoreward.js`, "score", "-m", tinyModel, "-o", data],
+            { stdio: [openSync(data, "r"), "ignore", "pipe"] });
+        let redirectedErr = "";
+        redirected.stderr!.on("data", (c) => (redirectedErr += c));
+        expect(await new Promise((resolve) => redirected.on("close", resolve))).toBe(2);
+        expect(redirectedErr).toMatch(/is also an input \(-\)/);
         const pairsRun = await runInProcess(["pairs", data, "-m", tinyModel, "-o", data]);
         expect(pairsRun.code).toBe(2);
         const evalRun = await runInProcess(["eval", data, "-m", tinyModel, "--per-row", data]);
