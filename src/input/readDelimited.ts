@@ -51,7 +51,8 @@ export async function* readDelimited(stream: AsyncIterable<Buffer>, source: stri
             // counted here: csv-parse's own line count takes a CRLF inside quotes for two lines
             const line = nextLine;
             nextLine += 1 + (text.match(/\n/g)?.length ?? 0);
-            if (text.trim() === "") continue;
+            // a blank line is no record; a line of only delimiters is one, of empty fields
+            if (text.trim() === "" && !text.includes(delimiter)) continue;
             if (header === undefined) {
                 header = { names: record, text, delimiter, eol };
                 continue;

@@ -1,5 +1,5 @@
 import { StringDecoder } from "node:string_decoder";
-import { parseRecord, type InputRow } from "./inputRow.js";
+import { notUtf8, parseRecord, type InputRow } from "./inputRow.js";
 import { defaultMaxLineBytes } from "./readJsonl.js";
 
 /**
@@ -8,6 +8,10 @@ import { defaultMaxLineBytes } from "./readJsonl.js";
  */
 export async function* readJsonArray(stream: AsyncIterable<Buffer>, source: string, maxItemChars = defaultMaxLineBytes): AsyncIterable<InputRow> {
     const decoder = new StringDecoder("utf8");
+    // StringDecoder turns invalid bytes into U+FFFD; a strict decoder beside it tells which chunks held any, and an
+    // item read from such a chunk that holds U+FFFD is reported rather than scored
+    let strict = new TextDecoder("utf-8", { fatal: true });
+    let chunkInvalid = false, itemSuspect = false;
     let state: "before" | "between" | "item" | "after" = "before";
     let item = "", depth = 0, inString = false, escaped = false;
     let line = 1, itemLine = 1;
@@ -16,16 +20,26 @@ export async function* readJsonArray(stream: AsyncIterable<Buffer>, source: stri
         const text = item.trim();
         const row: InputRow = tooLong
             ? { source, line: itemLine, format: "json", text: "", parseError: `the item is over the ${maxItemChars}-character limit` }
+            : itemSuspect && text.includes("\uFFFD") ? { source, line: itemLine, format: "json", text, parseError: notUtf8 }
             : { source, line: itemLine, format: "json", text, ...parseRecord(text) };
         item = "";
         tooLong = false;
+        itemSuspect = false;
         state = "between";
         return row;
     };
     for await (const chunk of stream) {
         const text = decoder.write(chunk);
+        try {
+            strict.decode(chunk, { stream: true });
+            chunkInvalid = false;
+        } catch {
+            chunkInvalid = true;
+            strict = new TextDecoder("utf-8", { fatal: true });
+        }
         for (let i = 0; i < text.length; i++) {
             const c = text[i]!;
+            if (chunkInvalid && state === "item") itemSuspect = true;
             if (state === "item") {
                 if (inString) {
                     if (escaped) escaped = false;
@@ -55,6 +69,7 @@ export async function* readJsonArray(stream: AsyncIterable<Buffer>, source: stri
                 state = "after";
             } else if (state === "between") {
                 state = "item";
+                itemSuspect = chunkInvalid;
                 itemLine = line;
                 item = c;
                 inString = c === '"';

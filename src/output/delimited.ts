@@ -1,13 +1,15 @@
+import { closeSync, openSync, readSync } from "node:fs";
+import { parse } from "csv-parse/sync";
 import type { InputRow } from "../input/inputRow.js";
 import { oneLine, topLevelValues } from "./jsonl.js";
 
 /**
- * One field. CSV: quoted as RFC 4180 wants when it holds a comma, a quote or a line break. TSV: quotes are data (as
- * the TSV reader takes them), so only a value holding a tab or a line break, which plain TSV cannot hold, is quoted
- * the CSV way, as pandas and Python's csv module read it; replacing them would change the text.
+ * One field. CSV: quoted as RFC 4180 wants when it holds a comma, a quote or a line break. TSV: quoted the same way
+ * when it holds a tab or a line break (which plain TSV cannot hold) or begins with a quote (which pandas and Python's
+ * csv module would take for a quoted field); a quote inside a value is data, as nemoreward's TSV reader takes it.
  */
 export function quoteField(value: string, delimiter: string): string {
-    const needs = delimiter === "\t" ? /[\t\r\n]/ : /[",\r\n]/;
+    const needs = delimiter === "\t" ? /[\t\r\n]|^"/ : /[",\r\n]/;
     return needs.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
@@ -21,6 +23,24 @@ const maxHeld = 1000;
 
 type Row = { input: InputRow; fields: Record<string, unknown> };
 
+/** The columns and line ending of a CSV/TSV file being continued (`--resume`). */
+export type FileHeader = { names: string[]; eol: string };
+
+/** Columns an earlier run may have added besides the reward fields: a scored file scored again gets them anew. */
+export const outputNames = ["error", "skipped", "truncated"];
+
+/** The header of a CSV/TSV file nemoreward wrote, or undefined when it has none yet. */
+export function readFileHeader(path: string, delimiter: string): FileHeader | undefined {
+    const fd = openSync(path, "r");
+    const start = Buffer.alloc(1 << 20);
+    const length = readSync(fd, start, 0, start.length, 0);
+    closeSync(fd);
+    const text = start.subarray(0, length).toString("utf8");
+    const [first] = parse(text, { delimiter, to: 1, info: true, relax_column_count: true, relax_quotes: true }) as unknown as { record: string[]; info: { bytes: number } }[];
+    if (first === undefined) return undefined;
+    return { names: first.record, eol: text.slice(0, first.info.bytes).endsWith("\r\n") ? "\r\n" : "\n" };
+}
+
 /**
  * CSV/TSV output. The header is the columns of the first row that has a record (or a CSV header), then the added
  * columns; rows before it that hold no record wait for it. Rows read under that same header keep their original
@@ -30,7 +50,7 @@ export function delimitedWriter(
     delimiter: string,
     addedFor: (input: InputRow | undefined) => readonly string[],
     warn: (message: string) => void,
-    continuing = false,
+    continuing?: FileHeader,
 ) {
     let columns: string[] | undefined;
     let added: readonly string[] = [];
@@ -43,10 +63,12 @@ export function delimitedWriter(
     let replaced: readonly string[] = [];
     const start = (input: InputRow | undefined) => {
         added = addedFor(input);
+        if (continuing !== undefined) return resume(continuing);
         const header = input?.header;
         const names = header?.names ?? (input?.record === undefined ? [] : Object.keys(input.record));
-        replaced = added.filter((name) => names.includes(name));
+        replaced = names.filter((name) => added.includes(name) || outputNames.includes(name));
         added = added.filter((name) => !replaced.includes(name));
+        if (header?.delimiter === delimiter) eol = header.eol;
         if (header?.delimiter === delimiter && replaced.length === 0) {
             columns = header.names;
             eol = header.eol;
@@ -55,7 +77,19 @@ export function delimitedWriter(
             columns = header?.names ?? (input?.record === undefined ? ["line"] : Object.keys(input.record));
             head = `${join([...columns, ...added])}${eol}`;
         }
-        if (continuing) head = "";
+    };
+    // a resumed file: its header says how the run before laid the rows out, whatever the next row looks like
+    const resume = (file: FileHeader) => {
+        eol = file.eol;
+        const tail = file.names.slice(-added.length);
+        if (added.length > 0 && sameNames(tail, added) && !file.names.slice(0, -added.length).some((name) => added.includes(name))) {
+            columns = file.names.slice(0, -added.length);
+            replaced = [];
+        } else {
+            columns = file.names;
+            replaced = file.names.filter((name) => added.includes(name) || outputNames.includes(name));
+            added = added.filter((name) => !replaced.includes(name));
+        }
     };
     const line = ({ input, fields }: Row, columns: string[]): string => {
         const unwritten = Object.keys(fields).filter((name) => fields[name] !== null && fields[name] !== undefined &&

@@ -2,7 +2,7 @@ import type { ChalkInstance } from "chalk";
 import type { InputRow } from "../input/inputRow.js";
 import type { ScoringTask } from "../conversation/scoringTask.js";
 import { jsonlLine } from "./jsonl.js";
-import { delimitedWriter } from "./delimited.js";
+import { delimitedWriter, type FileHeader } from "./delimited.js";
 
 export type OutputFormat = "jsonl" | "csv" | "tsv" | "json" | "table";
 export const outputFormats: readonly OutputFormat[] = ["jsonl", "csv", "tsv", "json", "table"];
@@ -21,8 +21,8 @@ export type WriterOptions = {
     color: ChalkInstance;
     /** Terminal width for `table`. */
     width: number;
-    /** Appending to output that already has its header (a resumed run). */
-    continuing?: boolean;
+    /** The header of the output being continued (a resumed CSV/TSV run), which fixes its columns. */
+    continuing?: FileHeader;
 };
 
 const writers: Record<OutputFormat, (options: WriterOptions) => RowWriter> = {

@@ -17,6 +17,7 @@ import { createRowWriter, formatOfPath, type OutputFormat, type OutputRow, type 
 import { nullSink, ResumeSink, streamSink, type Sink } from "../output/sinks.js";
 import { writeShardRecord, type Shard } from "./shards.js";
 import { groupKey, rankingWriter } from "../output/groups.js";
+import { outputNames, readFileHeader } from "../output/delimited.js";
 import { Progress } from "../output/progress.js";
 
 /** The streams a run reads and writes; passed in so that tests can run the core in-process. */
@@ -190,15 +191,14 @@ export async function runPipeline(options: RunOptions, io: Io, pipeline: Pipelin
                 task = toScoringTask(row.record, options.fields);
                 const prepared = task.conversations.map(prepare);
                 const fields = await pipeline.step(engine, task, prepared, prepare);
-                // a scored file scored again: its old error or marker is not this row's any more
-                for (const name of ["error", ...markers]) if (Object.hasOwn(row.record, name) && !Object.hasOwn(fields, name)) fields[name] = null;
-                return { out: { input: row, fields, task }, tokens: prepared.reduce((n, p) => n + p.tokens.length, 0) };
+                return { out: { input: row, fields: clearStale(row, fields), task }, tokens: prepared.reduce((n, p) => n + p.tokens.length, 0) };
             } catch (error) {
                 if (!(error instanceof RowError)) throw error;
                 const names = pipeline.columns(task?.kind ?? kindOf(row)).filter((name) => name !== "error");
                 const empty = Object.fromEntries(names.map((name) => [name, null]));
-                if (error instanceof SkippedRow) return { out: { input: row, fields: { ...empty, skipped: error.message }, task }, tokens: 0, skipped: error.message };
-                return { out: { input: row, fields: { ...empty, error: error.message }, task }, tokens: 0, error: error.message };
+                if (error instanceof SkippedRow)
+                    return { out: { input: row, fields: clearStale(row, { ...empty, skipped: error.message }), task }, tokens: 0, skipped: error.message };
+                return { out: { input: row, fields: clearStale(row, { ...empty, error: error.message }), task }, tokens: 0, error: error.message };
             }
         };
         let writer: RowWriter | undefined;
@@ -211,7 +211,8 @@ export async function runPipeline(options: RunOptions, io: Io, pipeline: Pipelin
             warn: (message) => log.warn(message),
             color: log.color,
             width: io.stdout.columns ?? 100,
-            continuing: sink instanceof ResumeSink && sink.done.length > 0,
+            continuing: sink instanceof ResumeSink && sink.done.length > 0 && (format === "csv" || format === "tsv")
+                ? readFileHeader(sink.path, format === "csv" ? "," : "\t") : undefined,
         }));
         if (options.shard !== undefined && options.outputPath !== undefined)
             writeShardRecord(options.outputPath, { ...options.shard, rows: 0, complete: false });
@@ -222,6 +223,13 @@ export async function runPipeline(options: RunOptions, io: Io, pipeline: Pipelin
     } finally {
         await engine.dispose();
     }
+}
+
+/** A scored file scored again: the old error or marker of a row is not this run's, and becomes null. */
+function clearStale(row: InputRow, fields: Record<string, unknown>): Record<string, unknown> {
+    for (const name of outputNames)
+        if (row.record !== undefined && Object.hasOwn(row.record, name) && !Object.hasOwn(fields, name)) fields[name] = null;
+    return fields;
 }
 
 /**

@@ -88,14 +88,28 @@ describe("scoring a scored file again", () => {
         expect(second).toEqual(first);
     });
 
-    it("JSONL: an old error or marker is cleared when the row is scored now", async () => {
-        const { code, stdout } = await runInProcess(["score", "-", "-m", tinyModel, "--on-overlong", "truncate"],
-            JSON.stringify({ prompt: "Hi", response: "Yo", error: "old failure", truncated: true, reward: null }));
-        expect(code).toBe(0);
-        const [row] = parseJsonl(stdout);
-        expect(row).toMatchObject({ error: null, truncated: null });
-        expect(typeof row!.reward).toBe("number");
-        expect(Object.keys(row!)).toEqual(["prompt", "response", "error", "truncated", "reward"]);
+    it("JSONL: an old error or marker is cleared, whatever this run's --on-overlong", async () => {
+        const old = { prompt: "Hi", response: "Yo", error: "old failure", truncated: true, skipped: "old", reward: null };
+        for (const policy of ["error", "skip", "truncate"]) {
+            const { code, stdout } = await runInProcess(["score", "-", "-m", tinyModel, "--on-overlong", policy], JSON.stringify(old));
+            expect(code).toBe(0);
+            const [row] = parseJsonl(stdout);
+            expect(row).toMatchObject({ error: null, truncated: null, skipped: null });
+            expect(typeof row!.reward).toBe("number");
+            expect(Object.keys(row!)).toEqual(Object.keys(old));
+        }
+        // skipped now: the old error goes, the new reason stays
+        const skipped = await runInProcess(["score", "-", "-m", tinyModel, "--on-overlong", "skip", "--context-size", "5"], JSON.stringify(old));
+        expect(parseJsonl(skipped.stdout)[0]).toMatchObject({ error: null, truncated: null, skipped: expect.stringMatching(/over the 5-token/), reward: null });
+    });
+
+    it("CSV with CRLF line ends keeps them when its reward column is replaced", async () => {
+        const crlf = join(tmp, "crlf.csv");
+        writeFileSync(crlf, "prompt,response,reward\r\nHi,Hello,1\r\nHi,Yo,2\r\n");
+        const { stdout } = await runInProcess(["score", crlf, "-m", tinyModel, "--format", "csv"]);
+        expect(stdout.split("\r\n").slice(0, 3).map((l) => l.split(",").length)).toEqual([4, 4, 4]);
+        expect(stdout.endsWith("\r\n")).toBe(true);
+        expect(stdout.replaceAll("\r\n", "")).not.toContain("\n");
     });
 });
 

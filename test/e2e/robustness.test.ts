@@ -92,6 +92,20 @@ describe("resume", () => {
         expect(readFileSync(out)).toEqual(before);
     });
 
+    it("CSV output from JSONL: a resumed run keeps the columns of the file, not those of its next row", async () => {
+        const rows = [{ id: 1, prompt: "Hi", response: "Hello" }, { id: 2, prompt: "Hi", response: "Yo" },
+            { response: "Hey", prompt: "Hi", id: 3, extra: "x" }, { id: 4, prompt: "Hi", response: "Howdy" }];
+        const part = join(tmp, "part.jsonl"), whole = join(tmp, "whole.jsonl");
+        writeFileSync(part, rows.slice(0, 2).map((r) => JSON.stringify(r)).join("\n") + "\n");
+        writeFileSync(whole, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
+        const resumed = join(tmp, "resumed.csv"), straight = join(tmp, "straight.csv");
+        expect((await runInProcess(["score", part, "-m", tinyModel, "-o", resumed, "--resume"])).code).toBe(0);
+        expect((await runInProcess(["score", whole, "-m", tinyModel, "-o", resumed, "--resume"])).code).toBe(0);
+        expect((await runInProcess(["score", whole, "-m", tinyModel, "-o", straight])).code).toBe(0);
+        expect(readFileSync(resumed, "utf8")).toBe(readFileSync(straight, "utf8"));
+        expect(readFileSync(resumed, "utf8").split("\n")[3]).toMatch(/^3,Hi,Hey,-?\d/);
+    });
+
     it("needs -o FILE and a streamable format", async () => {
         expect((await runInProcess(["score", input, "-m", tinyModel, "--resume"])).stderr).toMatch(/--resume needs -o FILE/);
         expect((await runInProcess(["score", input, "-m", tinyModel, "--resume", "-o", join(tmp, "x.json")])).code).toBe(2);

@@ -98,6 +98,12 @@ describe("JSON array", () => {
         expect(got.map((r) => r.line)).toEqual([2, 3]);
     });
 
+    it("an item with bytes that are not UTF-8 is an error row; a real U+FFFD elsewhere is text", async () => {
+        const text = Buffer.concat([Buffer.from('[{"a": "real \uFFFD here"},\n {"a": "bad '), invalidUtf8, Buffer.from('"},\n {"a": "fine"}]')]);
+        const got = await rows(text, "json");
+        expect(got.map((r) => [r.line, r.record ?? r.parseError])).toEqual([[1, { a: "real \uFFFD here" }], [2, "not valid UTF-8 text"], [3, { a: "fine" }]]);
+    });
+
     it("reads an empty array as no rows", async () => {
         expect(await rows(" [ ] ", "json")).toEqual([]);
     });
@@ -173,5 +179,12 @@ describe("CSV and TSV", () => {
     it("reads TSV", async () => {
         const got = await rows("prompt\tresponse\nQ, really?\t\"A\"\n", "tsv");
         expect(got[0]!.record).toEqual({ prompt: "Q, really?", response: '"A"' });
+    });
+
+    it("keeps a record of only empty fields (a line of delimiters); skips only blank lines", async () => {
+        const tsv = await rows("a\tb\n\t\n\n  \nx\ty\n", "tsv");
+        expect(tsv.map((r) => [r.line, r.record])).toEqual([[2, { a: "", b: "" }], [5, { a: "x", b: "y" }]]);
+        const csv = await rows("a,b\n,\nx,y\n", "csv");
+        expect(csv.map((r) => r.record)).toEqual([{ a: "", b: "" }, { a: "x", b: "y" }]);
     });
 });
