@@ -10,6 +10,14 @@ const onSignal = () => {
 process.on("SIGINT", onSignal);
 process.on("SIGTERM", onSignal);
 
+// Should the event loop ever drain with the run unfinished (a promise nothing settles), exit 70, not a silent 0.
+let finished = false;
+process.on("exit", (code) => {
+    if (finished || code !== 0) return;
+    process.stderr.write("nemoreward: internal error: the run ended without finishing; please report this\n");
+    process.exitCode = 70;
+});
+
 process.exitCode = await main(process.argv, {
     stdin: process.stdin,
     stdout: process.stdout,
@@ -17,3 +25,4 @@ process.exitCode = await main(process.argv, {
     stdinIsTTY: process.stdin.isTTY === true,
     signal: interrupt.signal,
 });
+finished = true;

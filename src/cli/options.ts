@@ -48,7 +48,7 @@ export function addRunOptions(command: Command): Command {
         .addOption(new Option("--gpu <backend>", "compute backend").choices(["auto", "cuda", "vulkan", "cpu"]).default("auto"))
         .option("--gpu-layers <n|max|auto>", "layers to offload to the GPU", gpuLayers, "auto" as GpuLayers)
         .option("--threads <n>", "CPU threads (default: the cores available to this process)", integer(1))
-        .option("-q, --quiet", "print only errors on stderr")
+        .option("-q, --quiet", "print only warnings (rows not scored) and errors on stderr")
         .option("--progress-seconds <n>", "seconds between progress lines when stderr is not a terminal", integer(0), 5)
         .option("--verbose", "print engine messages and stack traces");
 }

@@ -19,8 +19,10 @@ export async function* readDelimited(stream: AsyncIterable<Buffer>, source: stri
         // info.bytes: where each record ends in the input, to find the record's own bytes
         info: true,
         relax_column_count: true,
-        // TSV has no quoting convention worth guessing at; CSV follows RFC 4180
+        // TSV has no quoting convention worth guessing at; CSV follows RFC 4180, and like Python's csv module takes a
+        // quote inside an unquoted field (`a 5" screen`) as text rather than giving up on the rest of the file
         quote: format === "csv" ? '"' : false,
+        relax_quotes: true,
     });
     // csv-parse holds a record until it ends: an unclosed quote would pull in the rest of the file. Past this much,
     // the file is given up on (records over the limit but under this become error rows).
@@ -91,8 +93,11 @@ export async function* readDelimited(stream: AsyncIterable<Buffer>, source: stri
     }
     if (start !== undefined && start.length > 0) feed(start);
     await new Promise<void>((resolve) => {
+        // a parser that failed already (its error can come after the last write) will neither finish nor fail again
+        if (failure !== undefined || parser.destroyed) return resolve();
         parser.once("finish", resolve);
         parser.once("error", () => resolve());
+        parser.once("close", resolve);
         parser.end();
     });
     yield* parsed();

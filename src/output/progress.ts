@@ -53,12 +53,13 @@ export class Progress {
 
     private line(now: number, eta = true): string {
         const seconds = Math.max((now - this.started) / 1000, 1e-9);
-        const errors = this.failed > 0 ? `, ${this.failed} not scored` : "";
+        // "scored 98 of 1000 rows (2 not)": the rows done, of all there are (or of those read so far), and the failures
+        const errors = this.failed > 0 ? ` (${this.failed} not)` : "";
         const rate = this.rows / seconds;
-        const of = this.total === undefined ? "" : ` of ${this.total}`;
+        const of = this.total !== undefined ? ` of ${this.total}` : this.failed > 0 ? ` of ${this.rows}` : "";
         const left = !eta || this.total === undefined || this.rows === 0 || this.rows >= this.total ? ""
             : `, ETA ${duration((this.total - this.rows) / rate)}`;
-        return `${this.verb} ${this.rows}${of} rows${errors}, ${this.tokens} tokens in ${duration(seconds)} ` +
+        return `${this.verb} ${this.rows - this.failed}${of} rows${errors}, ${this.tokens} tokens in ${duration(seconds)} ` +
             `(${rate.toFixed(1)} rows/s, ${Math.round(this.tokens / seconds)} tokens/s${left})`;
     }
 }

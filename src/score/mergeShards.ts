@@ -7,6 +7,7 @@ import { readDelimited } from "../input/readDelimited.js";
 import type { InputRow } from "../input/inputRow.js";
 import type { Log } from "../log.js";
 import { LineWriter } from "../output/lineWriter.js";
+import { formatOfPath } from "../output/formats.js";
 import { readShardRecord } from "./shards.js";
 import { refuseInputAsOutput } from "./outputGuard.js";
 
@@ -21,6 +22,8 @@ export async function mergeShards(outputPath: string, shardPaths: string[], log:
     const shards = orderShards(shardPaths, log);
     const format = formatOf(shards[0]!, undefined);
     if (format === "json") throw new UsageError("merge works on jsonl, csv and tsv shard outputs");
+    const named = formatOfPath(outputPath);
+    if (named !== undefined && named !== format) throw new UsageError(`the shards are ${format}; ${outputPath} names ${named}`);
     const iterators = shards.map((path) => {
         const stream = createReadStream(path);
         const rows = format === "jsonl" ? readJsonl(stream, path) : readDelimited(stream, path, format);

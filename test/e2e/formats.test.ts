@@ -211,7 +211,7 @@ describe("rows that cannot be scored", () => {
         const rows = parseJsonl(stdout);
         expect(rows.map((r) => (r.reward === null ? "error" : "ok"))).toEqual(["ok", "error", "error", "error", "ok", "error", "error"]);
         for (const line of [2, 4, 5, 7, 8]) expect(stderr).toContain(`fixtures/formats/malformed.jsonl:${line}:`);
-        expect(stderr).toMatch(/scored 7 of 7 rows, 5 not scored/);
+        expect(stderr).toMatch(/scored 2 of 7 rows \(5 not\)/);
     });
 
     it("--max-errors N stops early with exit 3, keeping the rows before", async () => {

@@ -128,6 +128,9 @@ describe("shards", () => {
     it("merge refuses a missing shard and a shard short of rows", async () => {
         const parts = [0, 1].map((k) => join(tmp, `small-${k}.jsonl`));
         for (const [k, part] of parts.entries()) await runInProcess(["score", demoConversations, "-m", tinyModel, "--shard", `${k}/2`, "-o", part]);
+        const otherFormat = await runInProcess(["merge", join(tmp, "m0.csv"), ...parts]);
+        expect(otherFormat.code).toBe(2);
+        expect(otherFormat.stderr).toMatch(/the shards are jsonl; .*m0.csv names csv/);
         const missing = await runInProcess(["merge", join(tmp, "m1.jsonl"), parts[0]!]);
         expect(missing.code).toBe(2);
         expect(missing.stderr).toMatch(/shard 1\/2 is missing/);
@@ -268,6 +271,20 @@ describe("hostile input", () => {
         const rows = parseJsonl(stdout);
         expect(rows.map((r) => (r.reward === null ? r.error.slice(0, 20) : "ok"))).toEqual(
             ["ok", "expected 2 columns, ", "expected 2 columns, ", "unreadable CSV from "]);
+    });
+
+    it("a quote inside an unquoted CSV field is text; an unclosed quote in the first row is reported, not a silent exit 0", async () => {
+        const inch = join(tmp, "inch.csv");
+        writeFileSync(inch, 'prompt,response\nWhat size?,It has a 5" screen\nQ?,A.\n');
+        const scored = await runBuiltCli(["score", inch, "-m", tinyModel, "--format", "jsonl"]);
+        expect(scored.code).toBe(0);
+        expect(parseJsonl(scored.stdout).map((r) => [r.response, typeof r.reward])).toEqual([['It has a 5" screen', "number"], ["A.", "number"]]);
+        const unclosed = join(tmp, "unclosed.csv");
+        writeFileSync(unclosed, 'prompt,response\n"What size?,It has a screen\nQ?,A.\n');
+        const broken = await runBuiltCli(["score", unclosed, "-m", tinyModel, "--format", "jsonl"]);
+        expect(broken.code).toBe(3);
+        expect(parseJsonl(broken.stdout)).toMatchObject([{ line: 2, reward: null, error: expect.stringMatching(/unreadable CSV from here on/) }]);
+        expect(broken.stderr).toMatch(/scored 0 of 1 rows \(1 not\)/);
     });
 });
 

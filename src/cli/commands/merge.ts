@@ -8,7 +8,7 @@ export function mergeCommand(io: CliIo): Command {
         .summary("interleave the outputs of --shard runs back into input order")
         .argument("<output>", "merged file to write")
         .argument("<shards...>", "the shard outputs (each written with --shard K/N -o FILE)")
-        .option("-q, --quiet", "print only errors on stderr")
+        .option("-q, --quiet", "print only warnings (rows not scored) and errors on stderr")
         .addHelpText("after", `
 Example:
   for k in 0 1 2 3; do nemoreward score data.jsonl --shard $k/4 -o part-$k.jsonl & done; wait
