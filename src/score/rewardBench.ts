@@ -21,9 +21,10 @@ const allSubsets = new Set(Object.values(rewardBenchSections).flatMap((s) => Obj
 
 export type EvalReport = {
     rows: number;
-    accuracy: number;
+    /** null when no pair could be scored */
+    accuracy: number | null;
     ties: number;
-    mean_margin: number;
+    mean_margin: number | null;
     errors: number;
     subsets: Record<string, { rows: number; accuracy: number; ties: number }>;
     categories?: Record<string, number>;
@@ -65,9 +66,9 @@ export class EvalTally {
             .map(([name, s]) => [name, { rows: s.rows, accuracy: s.correct / s.rows, ties: s.ties }]));
         const report: EvalReport = {
             rows: this.rows,
-            accuracy: this.rows === 0 ? 0 : this.correct / this.rows,
+            accuracy: this.rows === 0 ? null : this.correct / this.rows,
             ties: this.ties,
-            mean_margin: this.rows === 0 ? 0 : this.marginSum / this.rows,
+            mean_margin: this.rows === 0 ? null : this.marginSum / this.rows,
             errors: this.errors,
             subsets,
         };

@@ -46,13 +46,13 @@ export async function runEval(options: EvalOptions, io: Io): Promise<number> {
     return code;
 }
 
-const percent = (x: number) => `${(100 * x).toFixed(1)}%`;
+const percent = (x: number | null) => (x === null ? "—" : `${(100 * x).toFixed(1)}%`);
 
 function describeReport(report: EvalReport): string {
     const lines = [
         `pairs       ${report.rows}${report.errors > 0 ? ` (${report.errors} could not be scored)` : ""}`,
         `accuracy    ${percent(report.accuracy)}${report.ties > 0 ? ` (${report.ties} ties, counted as wrong)` : ""}`,
-        `mean margin ${report.mean_margin.toFixed(4)}`,
+        `mean margin ${report.mean_margin?.toFixed(4) ?? "—"}`,
         "",
         `${"subset".padEnd(28)}${"pairs".padStart(7)}${"accuracy".padStart(10)}${"ties".padStart(6)}`,
         ...Object.entries(report.subsets).map(([name, s]) =>

@@ -8,6 +8,12 @@ function tally(pairs: [number, string | undefined][]) {
 }
 
 describe("eval accuracy", () => {
+    it("reports no accuracy or mean margin (null, not 0) when no pair could be scored", () => {
+        const t = new EvalTally();
+        t.addError();
+        expect(t.report()).toMatchObject({ rows: 0, accuracy: null, mean_margin: null, errors: 1 });
+    });
+
     it("counts a tie as shown and not correct", () => {
         const report = tally([[1, "a"], [0, "a"], [-1, "a"], [2, "b"]]).report();
         expect(report.rows).toBe(4);
