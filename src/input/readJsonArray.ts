@@ -1,88 +1,82 @@
-import { StringDecoder } from "node:string_decoder";
+import { isUtf8 } from "node:buffer";
 import { notUtf8, parseRecord, type InputRow } from "./inputRow.js";
 import { defaultMaxLineBytes } from "./readJsonl.js";
+
+// The bytes the scan looks at: all ASCII, and UTF-8 never uses an ASCII byte inside a multi-byte character, so the
+// scan can work on bytes and each item's own bytes can be checked as UTF-8.
+const [quote, backslash, comma, newline] = [0x22, 0x5c, 0x2c, 0x0a];
+const [openBrace, closeBrace, openBracket, closeBracket] = [0x7b, 0x7d, 0x5b, 0x5d];
+const whitespace = new Set([0x20, 0x09, 0x0a, 0x0d]);
+const byteOrderMark = new Set([0xef, 0xbb, 0xbf]);
 
 /**
  * Streams the items of a JSON array (`[{...}, {...}]`) one at a time, so a large file never sits in memory whole.
  * It only finds where each top-level item starts and ends (strings and nesting tracked); JSON.parse does the rest.
+ * An item over `maxItemBytes` or whose bytes are not UTF-8 is an error row.
  */
-export async function* readJsonArray(stream: AsyncIterable<Buffer>, source: string, maxItemChars = defaultMaxLineBytes): AsyncIterable<InputRow> {
-    const decoder = new StringDecoder("utf8");
-    // StringDecoder turns invalid bytes into U+FFFD; a strict decoder beside it tells which chunks held any, and an
-    // item read from such a chunk that holds U+FFFD is reported rather than scored
-    let strict = new TextDecoder("utf-8", { fatal: true });
-    let chunkInvalid = false, itemSuspect = false;
-    let state: "before" | "between" | "item" | "after" = "before";
-    let item = "", depth = 0, inString = false, escaped = false;
+export async function* readJsonArray(stream: AsyncIterable<Buffer>, source: string, maxItemBytes = defaultMaxLineBytes): AsyncIterable<InputRow> {
+    let state = "before" as "before" | "between" | "item" | "after";
+    let parts: Buffer[] = [], size = 0, depth = 0, inString = false, escaped = false;
     let line = 1, itemLine = 1;
-    let tooLong = false;
+    const keep = (bytes: Buffer) => {
+        size += bytes.length;
+        if (size <= maxItemBytes) parts.push(bytes);
+    };
     const finish = (): InputRow => {
-        const text = item.trim();
-        const row: InputRow = tooLong
-            ? { source, line: itemLine, format: "json", text: "", parseError: `the item is over the ${maxItemChars}-character limit` }
-            : itemSuspect && text.includes("\uFFFD") ? { source, line: itemLine, format: "json", text, parseError: notUtf8 }
+        const bytes = Buffer.concat(parts);
+        const text = bytes.toString("utf8").trim();
+        const row: InputRow = size > maxItemBytes
+            ? { source, line: itemLine, format: "json", text: "", parseError: `the item is over the ${maxItemBytes}-byte limit` }
+            : !isUtf8(bytes) ? { source, line: itemLine, format: "json", text, parseError: notUtf8 }
             : { source, line: itemLine, format: "json", text, ...parseRecord(text) };
-        item = "";
-        tooLong = false;
-        itemSuspect = false;
+        parts = [];
+        size = 0;
         state = "between";
         return row;
     };
     for await (const chunk of stream) {
-        const text = decoder.write(chunk);
-        try {
-            strict.decode(chunk, { stream: true });
-            chunkInvalid = false;
-        } catch {
-            chunkInvalid = true;
-            strict = new TextDecoder("utf-8", { fatal: true });
-        }
-        for (let i = 0; i < text.length; i++) {
-            const c = text[i]!;
-            if (chunkInvalid && state === "item") itemSuspect = true;
+        let start = 0; // where the current item's bytes begin in this chunk
+        for (let i = 0; i < chunk.length; i++) {
+            const c = chunk[i]!;
             if (state === "item") {
+                let end = false;
                 if (inString) {
                     if (escaped) escaped = false;
-                    else if (c === "\\") escaped = true;
-                    else if (c === '"') inString = false;
-                } else if (c === '"') inString = true;
-                else if (c === "{" || c === "[") depth++;
-                else if (c === "}" || c === "]") {
-                    if (depth === 0) {
-                        // the array's own closing bracket
-                        yield finish();
-                        state = "after";
-                        continue;
-                    }
-                    depth--;
-                } else if (c === "," && depth === 0) {
+                    else if (c === backslash) escaped = true;
+                    else if (c === quote) inString = false;
+                } else if (c === quote) inString = true;
+                else if (c === openBrace || c === openBracket) depth++;
+                else if (c === closeBrace || c === closeBracket) {
+                    if (depth === 0) end = true; // the array's own closing bracket
+                    else depth--;
+                } else if (c === comma && depth === 0) end = true;
+                if (end) {
+                    keep(chunk.subarray(start, i));
                     yield finish();
-                    continue;
+                    if (c !== comma) state = "after";
                 }
-                if (item.length < maxItemChars) item += c;
-                else tooLong = true;
-            } else if (c === "\n" || c === " " || c === "\t" || c === "\r" || c === "\uFEFF") {
+            } else if (whitespace.has(c) || (state === "before" && byteOrderMark.has(c))) {
                 // whitespace between tokens
-            } else if (state === "before" && c === "[") {
+            } else if (state === "before" && c === openBracket) {
                 state = "between";
-            } else if (state === "between" && c === "]") {
+            } else if (state === "between" && c === closeBracket) {
                 state = "after";
             } else if (state === "between") {
                 state = "item";
-                itemSuspect = chunkInvalid;
                 itemLine = line;
-                item = c;
-                inString = c === '"';
-                depth = c === "{" || c === "[" ? 1 : 0;
+                start = i;
+                inString = c === quote;
+                depth = c === openBrace || c === openBracket ? 1 : 0;
             } else {
                 // Past a structural error nothing more can be read reliably: say where, and stop this source.
                 const reason = state === "before" ? "a .json file must hold an array of records" : "text after the closing ]";
                 yield { source, line, format: "json", text: "", parseError: reason };
                 return;
             }
-            if (c === "\n") line++;
+            if (c === newline) line++;
         }
+        if (state === "item") keep(chunk.subarray(start));
     }
-    if (state === "item") yield { source, line: itemLine, format: "json", text: item.trim(), parseError: "the JSON array is cut off here" };
+    if (state === "item") yield { source, line: itemLine, format: "json", text: Buffer.concat(parts).toString("utf8").trim(), parseError: "the JSON array is cut off here" };
     else if (state !== "after") yield { source, line, format: "json", text: "", parseError: "the JSON array is not closed" };
 }

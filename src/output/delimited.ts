@@ -32,13 +32,29 @@ export const outputNames = ["error", "skipped", "truncated"];
 /** The header of a CSV/TSV file nemoreward wrote, or undefined when it has none yet. */
 export function readFileHeader(path: string, delimiter: string): FileHeader | undefined {
     const fd = openSync(path, "r");
-    const start = Buffer.alloc(1 << 20);
-    const length = readSync(fd, start, 0, start.length, 0);
-    closeSync(fd);
-    const text = start.subarray(0, length).toString("utf8");
-    const [first] = parse(text, { delimiter, to: 1, info: true, relax_column_count: true, relax_quotes: true }) as unknown as { record: string[]; info: { bytes: number } }[];
-    if (first === undefined) return undefined;
-    return { names: first.record, eol: text.slice(0, first.info.bytes).endsWith("\r\n") ? "\r\n" : "\n" };
+    try {
+        // read on until the header's line ends (or the file does): a header can be long
+        for (let length = 1 << 16; ; length *= 4) {
+            const bytes = Buffer.alloc(length);
+            const read = readSync(fd, bytes, 0, length, 0);
+            let first: { record: string[]; info: { bytes: number } } | undefined;
+            try {
+                [first] = parse(bytes.subarray(0, read), {
+                    delimiter, to: 1, info: true, relax_column_count: true, relax_quotes: true,
+                    quote: delimiter === "," ? '"' : false, // as the readers take them
+                }) as unknown as (typeof first)[];
+            } catch (error) {
+                if (read === length) continue; // cut inside a quoted name
+                throw error;
+            }
+            if (first !== undefined && first.info.bytes >= read && read === length) continue;
+            if (first === undefined) return undefined;
+            const end = bytes.subarray(0, first.info.bytes);
+            return { names: first.record, eol: end.at(-2) === 0x0d && end.at(-1) === 0x0a ? "\r\n" : "\n" };
+        }
+    } finally {
+        closeSync(fd);
+    }
 }
 
 /**

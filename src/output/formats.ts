@@ -92,7 +92,7 @@ function tableWriter({ added, color, width }: WriterOptions): RowWriter {
             const last = conversation?.[conversation.length - 1]?.content ?? "";
             const prompt = conversation?.slice(0, -1).reverse().find((m) => m.role === "user")?.content ?? "";
             const half = Math.floor(textWidth / 2) - 2;
-            const text = fields["error"] !== undefined
+            const text = fields["error"] != null
                 ? color.red(cut(String(fields["error"]), textWidth))
                 : `${color.dim(cut(flat(prompt), half))} → ${cut(flat(last), half)}`;
             return `${header}${String(input.line).padStart(7)}  ${shown}  ${text}\n`;

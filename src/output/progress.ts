@@ -7,6 +7,7 @@ export class Progress {
     private readonly started = performance.now();
     private rows = 0;
     private failed = 0;
+    private skipped = 0;
     private tokens = 0;
     private lastPlain = this.started;
     private readonly spinner: Ora | undefined;
@@ -24,10 +25,11 @@ export class Progress {
             this.spinner = ora({ stream: log.stderr, text: `${verb}…`, discardStdin: false }).start();
     }
 
-    row(tokens: number, failed: boolean): void {
+    row(tokens: number, failed: boolean, skipped = false): void {
         this.rows++;
         this.tokens += tokens;
         if (failed) this.failed++;
+        if (skipped) this.skipped++;
         if (this.log.quiet) return;
         const now = performance.now();
         if (this.spinner) this.spinner.text = this.line(now);
@@ -53,13 +55,14 @@ export class Progress {
 
     private line(now: number, eta = true): string {
         const seconds = Math.max((now - this.started) / 1000, 1e-9);
-        // "scored 98 of 1000 rows (2 not)": the rows done, of all there are (or of those read so far), and the failures
-        const errors = this.failed > 0 ? ` (${this.failed} not)` : "";
+        // "scored 97 of 1000 rows (2 not, 1 skipped)": the rows done, of all there are (or of those read so far), and the rest
+        const rest = [...(this.failed > 0 ? [`${this.failed} not`] : []), ...(this.skipped > 0 ? [`${this.skipped} skipped`] : [])];
+        const errors = rest.length > 0 ? ` (${rest.join(", ")})` : "";
         const rate = this.rows / seconds;
-        const of = this.total !== undefined ? ` of ${this.total}` : this.failed > 0 ? ` of ${this.rows}` : "";
+        const of = this.total !== undefined ? ` of ${this.total}` : rest.length > 0 ? ` of ${this.rows}` : "";
         const left = !eta || this.total === undefined || this.rows === 0 || this.rows >= this.total ? ""
             : `, ETA ${duration((this.total - this.rows) / rate)}`;
-        return `${this.verb} ${this.rows - this.failed}${of} rows${errors}, ${this.tokens} tokens in ${duration(seconds)} ` +
+        return `${this.verb} ${this.rows - this.failed - this.skipped}${of} rows${errors}, ${this.tokens} tokens in ${duration(seconds)} ` +
             `(${rate.toFixed(1)} rows/s, ${Math.round(this.tokens / seconds)} tokens/s${left})`;
     }
 }

@@ -8,7 +8,7 @@ export function refuseInputAsOutput(output: string | undefined, inputs: readonly
     if (out === undefined) return;
     for (const input of inputs) {
         const stat = input === "-" ? standardInput() : statSync(input, { throwIfNoEntry: false });
-        if (stat !== undefined && stat.dev === out.dev && stat.ino === out.ino)
+        if (stat !== undefined && stat.isFile() && stat.dev === out.dev && stat.ino === out.ino)
             throw new UsageError(`${output} is also an input (${input}): writing it would destroy that input`);
     }
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { closeSync, createWriteStream, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { accessSync, closeSync, constants, createWriteStream, fstatSync, openSync, readFileSync, readSync, realpathSync } from "node:fs";
 import { basename } from "node:path";
 import { once } from "node:events";
 import type { Readable, Writable } from "node:stream";
@@ -19,6 +19,8 @@ import { writeShardRecord, type Shard } from "./shards.js";
 import { groupKey, rankingWriter } from "../output/groups.js";
 import { outputNames, readFileHeader } from "../output/delimited.js";
 import { Progress } from "../output/progress.js";
+import { modelParts } from "../model/modelInfo.js";
+import { defaultMaxLineBytes } from "../input/readJsonl.js";
 
 /** The streams a run reads and writes; passed in so that tests can run the core in-process. */
 export type Io = {
@@ -171,6 +173,14 @@ export function chooseFormat(options: Pick<RunOptions, "format" | "outputPath" |
 export async function runPipeline(options: RunOptions, io: Io, pipeline: Pipeline): Promise<number> {
     checkInputs({ paths: options.inputs, format: options.inputFormat });
     refuseInputAsOutput(options.outputPath, options.inputs);
+    if (options.chatTemplatePath !== undefined) {
+        // before the output is opened (and an existing one emptied) for a run that cannot start
+        try {
+            accessSync(options.chatTemplatePath, constants.R_OK);
+        } catch (error) {
+            throw new UsageError(`cannot read chat template ${options.chatTemplatePath}: ${(error as Error).message}`);
+        }
+    }
     const format = pipeline.output?.format ?? chooseFormat(options, io.stdout.isTTY === true);
     const sink = openSink(options, io, pipeline, format);
     const log = createLog(io.stderr, options);
@@ -240,13 +250,14 @@ function resumeSettings(options: RunOptions, format: OutputFormat): Record<strin
     const digest = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex").slice(0, 16);
     return {
         format,
-        model: `${basename(options.modelPath)} (${statSync(options.modelPath).size} bytes, ${modelFingerprint(options.modelPath)})`,
+        model: modelIdentity(options.modelPath),
         chatTemplate: options.chatTemplatePath === undefined ? "the model's" : digest(options.chatTemplatePath),
         field: options.field,
         rewardToken: options.rewardToken,
         precise: options.precise,
         flashAttention: options.flashAttention ?? false,
         contextSize: options.contextSize,
+        maxRecordBytes: options.maxRecordBytes ?? defaultMaxLineBytes,
         onOverlong: options.onOverlong ?? "error",
         fields: JSON.stringify(options.fields),
         shard: options.shard === undefined ? "none" : `${options.shard.index}/${options.shard.count}`,
@@ -254,23 +265,28 @@ function resumeSettings(options: RunOptions, format: OutputFormat): Record<strin
 }
 
 /**
- * A digest of a model file's first and last MiB: its metadata and some of its weights, so that two checkpoints of
- * the same size and name tell apart, without reading tens of gigabytes.
+ * A model file's name (through any symlink), size, and a digest of the first and last MiB of each of its parts: its
+ * metadata and some of its weights, so that two checkpoints of the same name and size tell apart without reading
+ * tens of gigabytes.
  */
-function modelFingerprint(path: string): string {
-    const fd = openSync(path, "r");
-    try {
-        const size = fstatSync(fd).size, span = Math.min(size, 1 << 20);
-        const hash = createHash("sha256");
-        for (const position of [0, size - span]) {
-            const bytes = Buffer.alloc(span);
-            readSync(fd, bytes, 0, span, position);
-            hash.update(bytes);
+function modelIdentity(path: string): string {
+    const hash = createHash("sha256");
+    let total = 0;
+    for (const part of modelParts(realpathSync(path))) {
+        const fd = openSync(part, "r");
+        try {
+            const size = fstatSync(fd).size, span = Math.min(size, 1 << 20);
+            total += size;
+            for (const position of [0, size - span]) {
+                const bytes = Buffer.alloc(span);
+                readSync(fd, bytes, 0, span, position);
+                hash.update(bytes);
+            }
+        } finally {
+            closeSync(fd);
         }
-        return hash.digest("hex").slice(0, 16);
-    } finally {
-        closeSync(fd);
     }
+    return `${basename(realpathSync(path))} (${total} bytes, ${hash.digest("hex").slice(0, 16)})`;
 }
 
 /** Where rows go: a resumable file, the command's own stream, `-o FILE`, or stdout. */
@@ -335,7 +351,7 @@ async function scoreRows(
         } else if (result.skipped !== undefined) {
             progress.interrupt(() => log.info(`${where}: skipped: ${result.skipped}`));
         }
-        progress.row(result.tokens, result.error !== undefined);
+        progress.row(result.tokens, result.error !== undefined, result.skipped !== undefined);
         pipeline.onRow?.(result.out);
         await sink.row(writerFor(result.out.input).row(result.out), result.out.input, result.error !== undefined);
     };

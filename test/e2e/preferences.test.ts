@@ -56,6 +56,14 @@ describe("nemoreward eval", () => {
         });
     });
 
+    it("counts pairs whose records carry an empty error field (an earlier --per-row output, a CSV column)", async () => {
+        const csv = join(tmp, "with-error.csv");
+        writeFileSync(csv, "prompt,chosen,rejected,error\nWhat is 1+1?,2,3,\nCapital of France?,Paris,Rome,\n");
+        const { code, stdout } = await runInProcess(["eval", csv, "-m", tinyModel, "--json"]);
+        expect(code).toBe(0);
+        expect(JSON.parse(stdout)).toMatchObject({ rows: 2, errors: 0 });
+    });
+
     it("-o FILE writes the report there; --format is refused", async () => {
         const report = join(tmp, "report.json");
         const { code, stdout } = await runInProcess(["eval", file, "-m", tinyModel, "--json", "-o", report]);

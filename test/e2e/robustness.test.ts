@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
@@ -87,8 +87,10 @@ describe("resume", () => {
         const field = await runInProcess(["score", demoConversations, "-m", tinyModel, "-o", out, "--resume", "--field", "r2", "--precise"]);
         expect(field.stderr).toMatch(/field "reward" → "r2", precise false → true/);
         expect(readFileSync(out)).toEqual(before);
-        // the same settings again: nothing left to do, the file unchanged
-        expect((await runInProcess(["score", demoConversations, "-m", tinyModel, "-o", out, "--resume"])).code).toBe(0);
+        // the same settings again, the model reached through a symlink: nothing left to do, the file unchanged
+        const link = join(tmp, "current.gguf");
+        symlinkSync(tinyModel, link);
+        expect((await runInProcess(["score", demoConversations, "-m", link, "-o", out, "--resume"])).code).toBe(0);
         expect(readFileSync(out)).toEqual(before);
     });
 
@@ -157,6 +159,17 @@ describe("refusing what would lose rows", () => {
         redirected.stderr!.on("data", (c) => (redirectedErr += c));
         expect(await new Promise((resolve) => redirected.on("close", resolve))).toBe(2);
         expect(redirectedErr).toMatch(/is also an input \(-\)/);
+        // /dev/null in and out is no file of data
+        const nulls = spawn(process.execPath, [`${repoRoot}bin/nemoreward.js`, "score", "-m", tinyModel, "-o", "/dev/null", "--format", "jsonl"],
+            { stdio: [openSync("/dev/null", "r"), "ignore", "ignore"] });
+        expect(await new Promise((resolve) => nulls.on("close", resolve))).toBe(0);
+        // a run that cannot start (no such chat template) leaves an existing output alone
+        const previous = join(tmp, "previous.jsonl");
+        writeFileSync(previous, "kept\n");
+        const noTemplate = await runInProcess(["score", data, "-m", tinyModel, "-o", previous, "--chat-template", join(tmp, "nope.jinja")]);
+        expect(noTemplate.code).toBe(2);
+        expect(noTemplate.stderr).toMatch(/cannot read chat template/);
+        expect(readFileSync(previous, "utf8")).toBe("kept\n");
         const pairsRun = await runInProcess(["pairs", data, "-m", tinyModel, "-o", data]);
         expect(pairsRun.code).toBe(2);
         const evalRun = await runInProcess(["eval", data, "-m", tinyModel, "--per-row", data]);
@@ -189,8 +202,9 @@ describe("over-length conversations", () => {
     const record = { messages: [{ role: "system", content: "Be brief." }, ...turns(6)] };
 
     it("skip: the row is kept with an empty reward and the run succeeds", async () => {
-        const { code, stdout } = await runInProcess(["score", "-", "-m", tinyModel, "--context-size", "300", "--on-overlong", "skip"], JSON.stringify(record));
+        const { code, stdout, stderr } = await runInProcess(["score", "-", "-m", tinyModel, "--context-size", "300", "--on-overlong", "skip"], JSON.stringify(record));
         expect(code).toBe(0);
+        expect(stderr).toMatch(/scored 0 of 1 rows \(1 skipped\)/);
         expect(parseJsonl(stdout)[0]).toMatchObject({ reward: null, skipped: expect.stringMatching(/over the 300-token context/) });
     });
 

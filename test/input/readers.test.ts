@@ -100,8 +100,10 @@ describe("JSON array", () => {
 
     it("an item with bytes that are not UTF-8 is an error row; a real U+FFFD elsewhere is text", async () => {
         const text = Buffer.concat([Buffer.from('[{"a": "real \uFFFD here"},\n {"a": "bad '), invalidUtf8, Buffer.from('"},\n {"a": "fine"}]')]);
-        const got = await rows(text, "json");
-        expect(got.map((r) => [r.line, r.record ?? r.parseError])).toEqual([[1, { a: "real \uFFFD here" }], [2, "not valid UTF-8 text"], [3, { a: "fine" }]]);
+        for (const chunkSize of [7, 1 << 16]) { // items in chunks of their own, and all in one chunk
+            const got = await rows(text, "json", chunkSize);
+            expect(got.map((r) => [r.line, r.record ?? r.parseError])).toEqual([[1, { a: "real \uFFFD here" }], [2, "not valid UTF-8 text"], [3, { a: "fine" }]]);
+        }
     });
 
     it("reads an empty array as no rows", async () => {

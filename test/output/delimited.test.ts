@@ -1,6 +1,9 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import { describe, expect, it } from "vitest";
-import { delimitedWriter, quoteField } from "../../src/output/delimited.js";
+import { delimitedWriter, quoteField, readFileHeader } from "../../src/output/delimited.js";
 import type { InputRow } from "../../src/input/inputRow.js";
 
 const jsonRow = (line: number, text: string): InputRow => {
@@ -68,5 +71,28 @@ describe("delimitedWriter", () => {
         const text = '{"id": 12345678901234567890, "x": 1.0, "tags": ["a", 2.50], "s": "t"}';
         const [, values] = parse(write([jsonRow(1, text)]).text) as string[][];
         expect(values).toEqual(["12345678901234567890", "1.0", '["a", 2.50]', "t", "1.5", ""]);
+    });
+});
+
+describe("readFileHeader (the columns of a file a resumed run continues)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "nemoreward-header-"));
+    const write = (name: string, text: string) => {
+        writeFileSync(join(dir, name), text);
+        return join(dir, name);
+    };
+
+    it("reads names and the line ending, counting bytes, not characters", () => {
+        expect(readFileHeader(write("crlf.csv", "prompt,note_é漢,reward\r\nHi,x,1\r\n"), ",")).toEqual({ names: ["prompt", "note_é漢", "reward"], eol: "\r\n" });
+        expect(readFileHeader(write("lf.csv", 'prompt,"a, b",reward\nHi,x,1\n'), ",")).toEqual({ names: ["prompt", "a, b", "reward"], eol: "\n" });
+    });
+
+    it("TSV: quotes are data, as the TSV reader takes them", () => {
+        expect(readFileHeader(write("q.tsv", 'prompt\t"id\treward\nHi\t1\t2\n'), "\t")).toEqual({ names: ["prompt", '"id', "reward"], eol: "\n" });
+    });
+
+    it("a header longer than one read, and a file with no header yet", () => {
+        const long = "x".repeat(300_000);
+        expect(readFileHeader(write("long.csv", `"${long}",id,reward\nv,1,2\n`), ",")?.names).toEqual([long, "id", "reward"]);
+        expect(readFileHeader(write("empty.csv", ""), ",")).toBeUndefined();
     });
 });
