@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream, createWriteStream, renameSync, rmSync } from "node:fs";
 import { once } from "node:events";
 import { UsageError } from "../errors.js";
 import { checkInputs, formatOf } from "../input/openInput.js";
@@ -29,18 +29,40 @@ export async function mergeShards(outputPath: string, shardPaths: string[], log:
         const rows = format === "jsonl" ? readJsonl(stream, path) : readDelimited(stream, path, format);
         return rows[Symbol.asyncIterator]();
     });
-    const out = createWriteStream(outputPath);
-    const writer = new LineWriter(out);
+    // written beside the output and renamed into place only when every check has passed: a refused merge leaves nothing
+    const partial = `${outputPath}.partial`;
+    const out = createWriteStream(partial);
+    let counts: number[];
+    try {
+        counts = await interleave(shards, iterators, new LineWriter(out));
+        out.end();
+        await once(out, "finish");
+        renameSync(partial, outputPath);
+    } catch (error) {
+        out.destroy();
+        rmSync(partial, { force: true });
+        throw error;
+    }
+    const total = counts.reduce((a, b) => a + b, 0);
+    log.info(`merged ${total} rows from ${shards.length} shards into ${outputPath}`);
+    return total;
+}
+
+/** Row i from shard i mod N; every shard under the same header; returns the rows taken from each shard. */
+async function interleave(shards: string[], iterators: AsyncIterator<InputRow>[], writer: LineWriter): Promise<number[]> {
     const counts = shards.map(() => 0);
-    let headerWritten = false;
+    let header: string | undefined;
     for (let i = 0; ; i++) {
         const k = i % shards.length;
         const next: IteratorResult<InputRow> = await iterators[k]!.next();
         if (next.done) break;
         const row = next.value;
-        if (row.header !== undefined && !headerWritten) {
-            await writer.write(`${row.header.text}${row.header.eol}`);
-            headerWritten = true;
+        if (row.header !== undefined) {
+            // each shard's header came from its own first row: shards begun in input files of other columns differ
+            if (header === undefined) await writer.write(`${header = row.header.text}${row.header.eol}`);
+            else if (row.header.text !== header)
+                throw new UsageError(`${shards[k]} has other columns than ${shards[0]} (${row.header.text} vs ${header}): ` +
+                    "score files with different columns apart, or to JSONL, before merging");
         }
         await writer.write(`${row.text}${row.header?.eol ?? "\n"}`);
         counts[k]!++;
@@ -54,11 +76,7 @@ export async function mergeShards(outputPath: string, shardPaths: string[], log:
         if (record !== undefined && record.rows !== counts[k])
             throw new UsageError(`${shards[k]} holds ${counts[k]} rows but its run wrote ${record.rows}`);
     }
-    out.end();
-    await once(out, "finish");
-    const total = counts.reduce((a, b) => a + b, 0);
-    log.info(`merged ${total} rows from ${shards.length} shards into ${outputPath}`);
-    return total;
+    return counts;
 }
 
 function orderShards(paths: string[], log: Log): string[] {

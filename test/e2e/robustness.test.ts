@@ -130,6 +130,14 @@ describe("shards", () => {
     it("merge refuses a missing shard and a shard short of rows", async () => {
         const parts = [0, 1].map((k) => join(tmp, `small-${k}.jsonl`));
         for (const [k, part] of parts.entries()) await runInProcess(["score", demoConversations, "-m", tinyModel, "--shard", `${k}/2`, "-o", part]);
+        // CSV shards of other columns (each shard's header comes from its own first row) are refused, leaving nothing
+        const [a, b] = [join(tmp, "cols-a.csv"), join(tmp, "cols-b.csv")];
+        writeFileSync(a, "prompt,response,reward\nP,R,1\n");
+        writeFileSync(b, "response,prompt,reward\nR,P,2\n");
+        const columns = await runInProcess(["merge", join(tmp, "cols.csv"), a, b]);
+        expect(columns.code).toBe(2);
+        expect(columns.stderr).toMatch(/has other columns than/);
+        expect(existsSync(join(tmp, "cols.csv")) || existsSync(join(tmp, "cols.csv.partial"))).toBe(false);
         const otherFormat = await runInProcess(["merge", join(tmp, "m0.csv"), ...parts]);
         expect(otherFormat.code).toBe(2);
         expect(otherFormat.stderr).toMatch(/the shards are jsonl; .*m0.csv names csv/);
