@@ -4,12 +4,12 @@ import type { InputRow } from "../input/inputRow.js";
 import { oneLine, topLevelValues } from "./jsonl.js";
 
 /**
- * One field. CSV: quoted as RFC 4180 wants when it holds a comma, a quote or a line break. TSV: quoted the same way
- * when it holds a tab or a line break (which plain TSV cannot hold) or begins with a quote (which pandas and Python's
- * csv module would take for a quoted field); a quote inside a value is data, as nemoreward's TSV reader takes it.
+ * One field. CSV: quoted as RFC 4180 wants when it holds a comma, a quote or a line break. TSV: quotes are data, as
+ * nemoreward's TSV reader takes them (so a TSV scored again stays as it was); only a value holding a tab or a line
+ * break, which plain TSV cannot hold, is quoted the CSV way.
  */
 export function quoteField(value: string, delimiter: string): string {
-    const needs = delimiter === "\t" ? /[\t\r\n]|^"/ : /[",\r\n]/;
+    const needs = delimiter === "\t" ? /[\t\r\n]/ : /[",\r\n]/;
     return needs.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
@@ -28,6 +28,11 @@ export type FileHeader = { names: string[]; eol: string };
 
 /** Columns an earlier run may have added besides the reward fields: a scored file scored again gets them anew. */
 export const outputNames = ["error", "skipped", "truncated"];
+
+/** Whether columns hold a reward column of this run: a scored file, whose error and marker columns are ours to replace. */
+function scoredBefore(names: readonly string[], added: readonly string[]): boolean {
+    return added.some((name) => !outputNames.includes(name) && names.includes(name));
+}
 
 /** The header of a CSV/TSV file nemoreward wrote, or undefined when it has none yet. */
 export function readFileHeader(path: string, delimiter: string): FileHeader | undefined {
@@ -82,7 +87,7 @@ export function delimitedWriter(
         if (continuing !== undefined) return resume(continuing);
         const header = input?.header;
         const names = header?.names ?? (input?.record === undefined ? [] : Object.keys(input.record));
-        replaced = names.filter((name) => added.includes(name) || outputNames.includes(name));
+        replaced = scoredBefore(names, added) ? names.filter((name) => added.includes(name) || outputNames.includes(name)) : [];
         added = added.filter((name) => !replaced.includes(name));
         if (header?.delimiter === delimiter) eol = header.eol;
         if (header?.delimiter === delimiter && replaced.length === 0) {
@@ -98,7 +103,8 @@ export function delimitedWriter(
     const resume = (file: FileHeader) => {
         eol = file.eol;
         const tail = file.names.slice(-added.length);
-        if (added.length > 0 && sameNames(tail, added) && !file.names.slice(0, -added.length).some((name) => added.includes(name))) {
+        const body = file.names.slice(0, -added.length);
+        if (added.length > 0 && sameNames(tail, added) && !scoredBefore(body, added)) {
             columns = file.names.slice(0, -added.length);
             replaced = [];
         } else {

@@ -235,10 +235,14 @@ export async function runPipeline(options: RunOptions, io: Io, pipeline: Pipelin
     }
 }
 
-/** A scored file scored again: the old error or marker of a row is not this run's, and becomes null. */
+/**
+ * A scored file scored again (its rows hold this run's reward fields): the old error or marker of a row is not this
+ * run's, and becomes null. In a file never scored, fields of those names are the user's and stay.
+ */
 function clearStale(row: InputRow, fields: Record<string, unknown>): Record<string, unknown> {
-    for (const name of outputNames)
-        if (row.record !== undefined && Object.hasOwn(row.record, name) && !Object.hasOwn(fields, name)) fields[name] = null;
+    const record = row.record;
+    const scored = record !== undefined && Object.keys(fields).some((name) => !outputNames.includes(name) && Object.hasOwn(record, name));
+    if (scored) for (const name of outputNames) if (Object.hasOwn(record, name) && !Object.hasOwn(fields, name)) fields[name] = null;
     return fields;
 }
 

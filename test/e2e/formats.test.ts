@@ -103,6 +103,15 @@ describe("scoring a scored file again", () => {
         expect(parseJsonl(skipped.stdout)[0]).toMatchObject({ error: null, truncated: null, skipped: expect.stringMatching(/over the 5-token/), reward: null });
     });
 
+    it("a file never scored keeps its own error and truncated fields: only a scored file's are replaced", async () => {
+        const csv = join(tmp, "user-error.csv");
+        writeFileSync(csv, "prompt,response,error,truncated\nP1,R1,timeout in annotator,yes\n");
+        const out = await runInProcess(["score", csv, "-m", tinyModel, "--format", "csv"]);
+        expect(out.stdout.split("\n")[1]).toMatch(/^P1,R1,timeout in annotator,yes,-?\d/);
+        const jsonl = await runInProcess(["score", "-", "-m", tinyModel], JSON.stringify({ prompt: "P", response: "R", error: "annotator" }));
+        expect(parseJsonl(jsonl.stdout)[0]).toMatchObject({ error: "annotator", reward: expect.any(Number) });
+    });
+
     it("CSV with CRLF line ends keeps them when its reward column is replaced", async () => {
         const crlf = join(tmp, "crlf.csv");
         writeFileSync(crlf, "prompt,response,reward\r\nHi,Hello,1\r\nHi,Yo,2\r\n");
