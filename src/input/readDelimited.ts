@@ -19,6 +19,8 @@ export async function* readDelimited(stream: AsyncIterable<Buffer>, source: stri
         // info.bytes: where each record ends in the input, to find the record's own bytes
         info: true,
         relax_column_count: true,
+        // either ending on any line: a CRLF header with LF rows appended (or the reverse) is common
+        record_delimiter: ["\r\n", "\n"],
         // TSV has no quoting convention worth guessing at; CSV follows RFC 4180, and like Python's csv module takes a
         // quote inside an unquoted field (`a 5" screen`) as text rather than giving up on the rest of the file
         quote: format === "csv" ? '"' : false,
@@ -56,7 +58,7 @@ export async function* readDelimited(stream: AsyncIterable<Buffer>, source: stri
             // a blank line is no record; a line of only delimiters is one, of empty fields
             if (text.trim() === "" && !text.includes(delimiter)) continue;
             if (header === undefined) {
-                header = { names: record, text, delimiter, eol };
+                header = { names: uniqueNames(record), text, delimiter, eol };
                 continue;
             }
             const row: InputRow = { source, line, format, text, header };
@@ -102,4 +104,15 @@ export async function* readDelimited(stream: AsyncIterable<Buffer>, source: stri
     });
     yield* parsed();
     if (failure !== undefined) yield broken();
+}
+
+/** Header names made unique as pandas does (`note`, `note.1`, ...), so that no column's cells overwrite another's. */
+function uniqueNames(names: string[]): string[] {
+    const seen = new Set<string>();
+    return names.map((name) => {
+        let unique = name;
+        for (let n = 1; seen.has(unique); n++) unique = `${name}.${n}`;
+        seen.add(unique);
+        return unique;
+    });
 }

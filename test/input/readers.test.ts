@@ -183,6 +183,18 @@ describe("CSV and TSV", () => {
         expect(got[0]!.record).toEqual({ prompt: "Q, really?", response: '"A"' });
     });
 
+    it("takes CRLF and LF line ends mixed in one file", async () => {
+        for (const text of ["prompt,response\r\nP1,R1\nP2,\"two\nlines\"\n", "prompt,response\nP1,R1\r\nP2,\"two\nlines\"\r\n"]) {
+            const got = await rows(text, "csv");
+            expect(got.map((r) => r.record)).toEqual([{ prompt: "P1", response: "R1" }, { prompt: "P2", response: "two\nlines" }]);
+        }
+    });
+
+    it("makes duplicate header names unique as pandas does, so no cell overwrites another", async () => {
+        const got = await rows("prompt,response,note,note,,\nHi,Hello,a,b,c,d\n", "csv");
+        expect(got[0]!.record).toEqual({ prompt: "Hi", response: "Hello", note: "a", "note.1": "b", "": "c", ".1": "d" });
+    });
+
     it("keeps a record of only empty fields (a line of delimiters); skips only blank lines", async () => {
         const tsv = await rows("a\tb\n\t\n\n  \nx\ty\n", "tsv");
         expect(tsv.map((r) => [r.line, r.record])).toEqual([[2, { a: "", b: "" }], [5, { a: "x", b: "y" }]]);
