@@ -84,9 +84,9 @@ export function delimitedWriter(
     let replaced: readonly string[] = [];
     const start = (input: InputRow | undefined) => {
         added = addedFor(input);
-        if (continuing !== undefined) return resume(continuing);
         const header = input?.header;
         const names = header?.names ?? (input?.record === undefined ? [] : Object.keys(input.record));
+        if (continuing !== undefined) return resume(continuing, scoredBefore(names, added));
         replaced = scoredBefore(names, added) ? names.filter((name) => added.includes(name) || outputNames.includes(name)) : [];
         added = added.filter((name) => !replaced.includes(name));
         if (header?.delimiter === delimiter) eol = header.eol;
@@ -100,11 +100,10 @@ export function delimitedWriter(
         }
     };
     // a resumed file: its header says how the run before laid the rows out, whatever the next row looks like
-    const resume = (file: FileHeader) => {
+    const resume = (file: FileHeader, rescoring: boolean) => {
         eol = file.eol;
         const tail = file.names.slice(-added.length);
-        const body = file.names.slice(0, -added.length);
-        if (added.length > 0 && sameNames(tail, added) && !scoredBefore(body, added)) {
+        if (!rescoring && added.length > 0 && sameNames(tail, added)) {
             columns = file.names.slice(0, -added.length);
             replaced = [];
         } else {
@@ -119,7 +118,8 @@ export function delimitedWriter(
         const extra = join(added.map((name) => fields[name]));
         const record = input.record;
         let text: string;
-        if (input.header?.delimiter === delimiter && sameNames(input.header.names, columns) && replaced.length === 0) {
+        if (input.header?.delimiter === delimiter && sameNames(input.header.names, columns) && replaced.length === 0 &&
+            (record !== undefined || fieldCount(input.text, delimiter) === columns.length)) {
             text = input.text;
         } else if (record === undefined) {
             text = join(columns.map((c) => (replaced.includes(c) ? fields[c] : c === "line" ? input.line : "")));
@@ -159,6 +159,16 @@ export function delimitedWriter(
             return text;
         },
     };
+}
+
+/** The number of fields in one CSV/TSV line as the readers take it; a ragged row's text cannot be copied under the header. */
+function fieldCount(text: string, delimiter: string): number {
+    try {
+        const [record] = parse(text, { delimiter, relax_quotes: true, relax_column_count: true, quote: delimiter === "," ? '"' : false }) as string[][];
+        return record?.length ?? 0;
+    } catch {
+        return -1;
+    }
 }
 
 function sameNames(a: readonly string[], b: readonly string[]): boolean {

@@ -112,6 +112,16 @@ describe("scoring a scored file again", () => {
         expect(parseJsonl(jsonl.stdout)[0]).toMatchObject({ error: "annotator", reward: expect.any(Number) });
     });
 
+    it("a ragged row (too few or too many fields) keeps the columns aligned: empty cells and its error", async () => {
+        const csv = join(tmp, "ragged-out.csv");
+        writeFileSync(csv, "prompt,response,note\nP1,R1,n\nshort,row\nlong,row,x,extra\nP2,R2,m\n");
+        const { code, stdout } = await runInProcess(["score", csv, "-m", tinyModel, "--format", "csv"]);
+        expect(code).toBe(3);
+        const rows = parse(stdout, { columns: true }) as Record<string, string>[];
+        expect(rows.map((r) => [r.prompt, r.error])).toEqual([["P1", ""], ["", "expected 3 columns, found 2"], ["", "expected 3 columns, found 4"], ["P2", ""]]);
+        expect(rows.map((r) => Number.isNaN(Number(r.reward)))).toEqual([false, false, false, false]); // numbers or empty
+    });
+
     it("CSV with CRLF line ends keeps them when its reward column is replaced", async () => {
         const crlf = join(tmp, "crlf.csv");
         writeFileSync(crlf, "prompt,response,reward\r\nHi,Hello,1\r\nHi,Yo,2\r\n");

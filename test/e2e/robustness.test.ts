@@ -108,6 +108,21 @@ describe("resume", () => {
         expect(readFileSync(resumed, "utf8").split("\n")[3]).toMatch(/^3,Hi,Hey,-?\d/);
     });
 
+    it("a scored CSV scored again and resumed: the same bytes as one run, and no warning", async () => {
+        const scored = join(tmp, "scored-once.csv");
+        expect((await runInProcess(["score", `${repoRoot}fixtures/formats/helpsteer2.csv`, "-m", tinyModel, "-o", scored])).code).toBe(0);
+        const text = readFileSync(scored, "utf8");
+        const firstRows = join(tmp, "scored-part.csv");
+        writeFileSync(firstRows, text.slice(0, text.indexOf("\n", text.indexOf("\n") + 1) + 1)); // the header and one row
+        const resumed = join(tmp, "rescored.csv"), straight = join(tmp, "rescored-straight.csv");
+        expect((await runInProcess(["score", firstRows, "-m", tinyModel, "-o", resumed, "--resume"])).code).toBe(0);
+        const rest = await runInProcess(["score", scored, "-m", tinyModel, "-o", resumed, "--resume"]);
+        expect(rest.code).toBe(0);
+        expect(rest.stderr).not.toMatch(/no column for/);
+        expect((await runInProcess(["score", scored, "-m", tinyModel, "-o", straight])).code).toBe(0);
+        expect(readFileSync(resumed, "utf8")).toBe(readFileSync(straight, "utf8"));
+    });
+
     it("needs -o FILE and a streamable format", async () => {
         expect((await runInProcess(["score", input, "-m", tinyModel, "--resume"])).stderr).toMatch(/--resume needs -o FILE/);
         expect((await runInProcess(["score", input, "-m", tinyModel, "--resume", "-o", join(tmp, "x.json")])).code).toBe(2);
