@@ -1,9 +1,23 @@
-import { parse } from "csv-parse";
+import { parse, type Options } from "csv-parse";
 import { isUtf8 } from "node:buffer";
 import { notUtf8, type DelimitedHeader, type InputRow } from "./inputRow.js";
 import { defaultMaxLineBytes } from "./readJsonl.js";
 
 type Parsed = { record: string[]; info: { bytes: number } };
+
+/** How CSV and TSV are read, here and wherever nemoreward reads back what it wrote (csv-parse options). */
+export function delimitedSyntax(delimiter: string): Options {
+    return {
+        delimiter,
+        relax_column_count: true,
+        // either ending on any line: a CRLF header with LF rows appended (or the reverse) is common
+        record_delimiter: ["\r\n", "\n"],
+        // TSV has no quoting convention worth guessing at; CSV follows RFC 4180, and like Python's csv module takes a
+        // quote inside an unquoted field (`a 5" screen`) as text rather than giving up on the rest of the file
+        quote: delimiter === "," ? '"' : false,
+        relax_quotes: true,
+    };
+}
 
 /**
  * Streams CSV or TSV records (header row first; quotes, embedded newlines and CRLF handled by csv-parse). Each
@@ -13,18 +27,11 @@ type Parsed = { record: string[]; info: { bytes: number } };
 export async function* readDelimited(stream: AsyncIterable<Buffer>, source: string, format: "csv" | "tsv", maxRecordBytes = defaultMaxLineBytes): AsyncIterable<InputRow> {
     const delimiter = format === "csv" ? "," : "\t";
     const parser = parse({
-        delimiter,
+        ...delimitedSyntax(delimiter),
         // the BOM is dropped below: csv-parse would also take a UTF-16 one, and decode records we check as UTF-8
         bom: false,
         // info.bytes: where each record ends in the input, to find the record's own bytes
         info: true,
-        relax_column_count: true,
-        // either ending on any line: a CRLF header with LF rows appended (or the reverse) is common
-        record_delimiter: ["\r\n", "\n"],
-        // TSV has no quoting convention worth guessing at; CSV follows RFC 4180, and like Python's csv module takes a
-        // quote inside an unquoted field (`a 5" screen`) as text rather than giving up on the rest of the file
-        quote: format === "csv" ? '"' : false,
-        relax_quotes: true,
     });
     // csv-parse holds a record until it ends: an unclosed quote would pull in the rest of the file. Past this much,
     // the file is given up on (records over the limit but under this become error rows).

@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { parse } from "csv-parse/sync";
 import type { InputRow } from "../input/inputRow.js";
+import { delimitedSyntax } from "../input/readDelimited.js";
 import { oneLine, topLevelValues } from "./jsonl.js";
 
 /**
@@ -44,10 +45,7 @@ export function readFileHeader(path: string, delimiter: string): FileHeader | un
             const read = readSync(fd, bytes, 0, length, 0);
             let first: { record: string[]; info: { bytes: number } } | undefined;
             try {
-                [first] = parse(bytes.subarray(0, read), {
-                    delimiter, to: 1, info: true, relax_column_count: true, relax_quotes: true,
-                    quote: delimiter === "," ? '"' : false, // as the readers take them
-                }) as unknown as (typeof first)[];
+                [first] = parse(bytes.subarray(0, read), { ...delimitedSyntax(delimiter), to: 1, info: true }) as unknown as (typeof first)[];
             } catch (error) {
                 if (read === length) continue; // cut inside a quoted name
                 throw error;
@@ -164,7 +162,7 @@ export function delimitedWriter(
 /** The number of fields in one CSV/TSV line as the readers take it; a ragged row's text cannot be copied under the header. */
 function fieldCount(text: string, delimiter: string): number {
     try {
-        const [record] = parse(text, { delimiter, relax_quotes: true, relax_column_count: true, quote: delimiter === "," ? '"' : false }) as string[][];
+        const [record] = parse(text, delimitedSyntax(delimiter)) as string[][];
         return record?.length ?? 0;
     } catch {
         return -1;

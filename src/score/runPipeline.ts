@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { accessSync, closeSync, constants, createWriteStream, fstatSync, openSync, readFileSync, readSync, realpathSync } from "node:fs";
+import { closeSync, createWriteStream, fstatSync, openSync, readSync, realpathSync } from "node:fs";
 import { basename } from "node:path";
 import { once } from "node:events";
 import type { Readable, Writable } from "node:stream";
@@ -10,7 +10,7 @@ import { refuseInputAsOutput } from "./outputGuard.js";
 import type { InputFormat, InputRow } from "../input/inputRow.js";
 import type { Conversation, ConversationFields } from "../conversation/toConversation.js";
 import { rewardFieldNames, rewardFields, taskKind, toScoringTask, type ScoringTask, type TaskKind } from "../conversation/scoringTask.js";
-import { loadTemplate } from "../template/loadTemplate.js";
+import { loadTemplate, readTemplateFile } from "../template/loadTemplate.js";
 import { RewardEngine, type EngineOptions } from "../engine/rewardEngine.js";
 import { createLog, type Log } from "../log.js";
 import { createRowWriter, formatOfPath, type OutputFormat, type OutputRow, type RowWriter } from "../output/formats.js";
@@ -173,20 +173,14 @@ export function chooseFormat(options: Pick<RunOptions, "format" | "outputPath" |
 export async function runPipeline(options: RunOptions, io: Io, pipeline: Pipeline): Promise<number> {
     checkInputs({ paths: options.inputs, format: options.inputFormat });
     refuseInputAsOutput(options.outputPath, options.inputs);
-    if (options.chatTemplatePath !== undefined) {
-        // before the output is opened (and an existing one emptied) for a run that cannot start
-        try {
-            accessSync(options.chatTemplatePath, constants.R_OK);
-        } catch (error) {
-            throw new UsageError(`cannot read chat template ${options.chatTemplatePath}: ${(error as Error).message}`);
-        }
-    }
+    // before the output is opened (and an existing one emptied) for a run that cannot start
+    const templateSource = readTemplateFile(options.chatTemplatePath);
     const format = pipeline.output?.format ?? chooseFormat(options, io.stdout.isTTY === true);
-    const sink = openSink(options, io, pipeline, format);
+    const sink = openSink(options, io, pipeline, format, templateSource);
     const log = createLog(io.stderr, options);
     const engine = await RewardEngine.load(options, log);
     try {
-        const template = loadTemplate(engine, options.chatTemplatePath, log);
+        const template = loadTemplate(engine, templateSource, log);
         if (!options.vocabOnly) log.info(engine.description);
         const prepare = (conversation: Conversation): Prepared => {
             const rendered = template.render(conversation);
@@ -250,12 +244,11 @@ function clearStale(row: InputRow, fields: Record<string, unknown>): Record<stri
  * What the text of a row depends on, so that a resumed file is never finished with another model or other settings.
  * Not the backend, threads or --parallel: a lost run may go on on another machine.
  */
-function resumeSettings(options: RunOptions, format: OutputFormat): Record<string, string | number | boolean> {
-    const digest = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex").slice(0, 16);
+function resumeSettings(options: RunOptions, format: OutputFormat, templateSource: string | undefined): Record<string, string | number | boolean> {
     return {
         format,
         model: modelIdentity(options.modelPath),
-        chatTemplate: options.chatTemplatePath === undefined ? "the model's" : digest(options.chatTemplatePath),
+        chatTemplate: templateSource === undefined ? "the model's" : createHash("sha256").update(templateSource).digest("hex").slice(0, 16),
         field: options.field,
         rewardToken: options.rewardToken,
         precise: options.precise,
@@ -276,7 +269,8 @@ function resumeSettings(options: RunOptions, format: OutputFormat): Record<strin
 function modelIdentity(path: string): string {
     const hash = createHash("sha256");
     let total = 0;
-    for (const part of modelParts(realpathSync(path))) {
+    const real = realpathSync(path);
+    for (const part of modelParts(real)) {
         const fd = openSync(part, "r");
         try {
             const size = fstatSync(fd).size, span = Math.min(size, 1 << 20);
@@ -290,16 +284,16 @@ function modelIdentity(path: string): string {
             closeSync(fd);
         }
     }
-    return `${basename(realpathSync(path))} (${total} bytes, ${hash.digest("hex").slice(0, 16)})`;
+    return `${basename(real)} (${total} bytes, ${hash.digest("hex").slice(0, 16)})`;
 }
 
 /** Where rows go: a resumable file, the command's own stream, `-o FILE`, or stdout. */
-function openSink(options: RunOptions, io: Io, pipeline: Pipeline, format: OutputFormat): Sink {
+function openSink(options: RunOptions, io: Io, pipeline: Pipeline, format: OutputFormat, templateSource: string | undefined): Sink {
     if (options.resume) {
         if (options.outputPath === undefined) throw new UsageError("--resume needs -o FILE: it continues that file");
         if (format !== "jsonl" && format !== "csv" && format !== "tsv")
             throw new UsageError(`--resume works with jsonl, csv and tsv output, not ${format}`);
-        return new ResumeSink(options.outputPath, resumeSettings(options, format));
+        return new ResumeSink(options.outputPath, resumeSettings(options, format, templateSource));
     }
     const stream = pipeline.output !== undefined ? pipeline.output.stream
         : options.outputPath !== undefined ? createWriteStream(options.outputPath) : io.stdout;
@@ -336,7 +330,7 @@ async function scoreRows(
     log: Log,
     pipeline: Pipeline,
     processRow: (row: InputRow) => Promise<RowResult>,
-    writerFor: (row: InputRow | undefined) => RowWriter,
+    writerFor: () => RowWriter,
     sink: Sink,
 ): Promise<number> {
     const total = options.shard === undefined ? await countRows(options.inputs, options.inputFormat) : undefined;
@@ -357,7 +351,7 @@ async function scoreRows(
         }
         progress.row(result.tokens, result.error !== undefined, result.skipped !== undefined);
         pipeline.onRow?.(result.out);
-        await sink.row(writerFor(result.out.input).row(result.out), result.out.input, result.error !== undefined);
+        await sink.row(writerFor().row(result.out), result.out.input, result.error !== undefined);
     };
 
     // A window of rows in flight: the next row renders and tokenizes while the engine evaluates, and with several
@@ -408,7 +402,7 @@ async function scoreRows(
         if (stopped !== undefined) break;
     }
     await written;
-    await sink.end(writerFor(undefined).end());
+    await sink.end(writerFor().end());
     if (mine + 1 < resumed.length)
         throw new UsageError(`${options.outputPath} holds ${resumed.length} rows but the input has only ${mine + 1}: it was written from other input`);
     if (stopped !== undefined) progress.interrupt(() => log.warn(stopped!));

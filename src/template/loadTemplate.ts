@@ -4,20 +4,24 @@ import type { Log } from "../log.js";
 import { ChatTemplate } from "./chatTemplate.js";
 import { llama31Template } from "./llama31Template.js";
 
-/** The template to render with: `--chat-template FILE`, else the GGUF's own, else Llama 3.1 with a warning. */
+/** The text of `--chat-template FILE`, read once before anything else of the run (a usage error if it cannot be). */
+export function readTemplateFile(path: string | undefined): string | undefined {
+    if (path === undefined) return undefined;
+    try {
+        return readFileSync(path, "utf8");
+    } catch (error) {
+        throw new UsageError(`cannot read chat template ${path}: ${(error as Error).message}`);
+    }
+}
+
+/** The template to render with: `--chat-template FILE`'s text, else the GGUF's own, else Llama 3.1 with a warning. */
 export function loadTemplate(
     model: { chatTemplate: string | undefined; bosText: string; eosText: string },
-    templatePath: string | undefined,
+    fileSource: string | undefined,
     log: Log,
 ): ChatTemplate {
-    let source = model.chatTemplate;
-    if (templatePath !== undefined) {
-        try {
-            source = readFileSync(templatePath, "utf8");
-        } catch (error) {
-            throw new UsageError(`cannot read chat template ${templatePath}: ${(error as Error).message}`);
-        }
-    } else if (source === undefined) {
+    let source = fileSource ?? model.chatTemplate;
+    if (source === undefined) {
         log.warn("the model has no chat template; using the Llama 3.1 template (--chat-template FILE to choose)");
         source = llama31Template;
     }
