@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { Command, CommanderError } from "commander";
 import { exitCodes, NemoError } from "../errors.js";
-import type { Io } from "../score/runPipeline.js";
+import type { CliIo } from "../io.js";
 import { scoreCommand } from "./commands/score.js";
 import { renderCommand } from "./commands/render.js";
 import { infoCommand } from "./commands/info.js";
@@ -9,9 +9,6 @@ import { mergeCommand } from "./commands/merge.js";
 import { evalCommand } from "./commands/eval.js";
 import { pairsCommand } from "./commands/pairs.js";
 import { pullCommand } from "./commands/pull.js";
-
-/** The process's streams, whether stdin is a terminal, and the signal that SIGINT/SIGTERM abort. */
-export type CliIo = Io & { stdinIsTTY: boolean; signal?: AbortSignal };
 
 /** Runs the command line and returns the exit status; the single place that turns errors into exit codes. */
 export async function main(argv: string[], io: CliIo): Promise<number> {

@@ -3,7 +3,8 @@ import { RowError } from "../errors.js";
 import { formatOfPath } from "../output/formats.js";
 import { EvalTally, rewardBenchSections, type EvalReport } from "./rewardBench.js";
 import { refuseInputAsOutput } from "./outputGuard.js";
-import { runPipeline, scorePipeline, type Io, type RunOptions } from "./runPipeline.js";
+import { runPipeline, type Io, type RunOptions } from "./runPipeline.js";
+import { scorePipeline } from "./runScore.js";
 
 export type EvalOptions = RunOptions & { perRowPath?: string; json: boolean };
 

@@ -3,7 +3,8 @@ import type { OutputRow } from "../output/formats.js";
 import { groupingWriter, groupKey } from "../output/groups.js";
 import { responsesOf } from "../conversation/scoringTask.js";
 import { refuseInputAsOutput } from "./outputGuard.js";
-import { runPipeline, scorePipeline, type Io, type RunOptions } from "./runPipeline.js";
+import { runPipeline, type Io, type RunOptions } from "./runPipeline.js";
+import { scorePipeline } from "./runScore.js";
 
 export type PairsOptions = RunOptions & { minMargin: number; groupBy?: string };
 

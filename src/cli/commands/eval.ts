@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { addRunOptions, addScoringOptions, toRunOptions, type RunFlags } from "../options.js";
 import { runEval } from "../../score/runEval.js";
-import type { CliIo } from "../main.js";
+import type { CliIo } from "../../io.js";
 import { UsageError } from "../../errors.js";
 
 export function evalCommand(io: CliIo, setExit: (code: number) => void): Command {

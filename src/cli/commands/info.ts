@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { integer } from "../options.js";
 import { modelInfo, type ModelInfo } from "../../model/modelInfo.js";
 import { findModel } from "../../model/findModel.js";
-import type { CliIo } from "../main.js";
+import type { CliIo } from "../../io.js";
 
 function gb(bytes: number): string {
     if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;

@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { mergeShards } from "../../score/mergeShards.js";
 import { createLog } from "../../log.js";
-import type { CliIo } from "../main.js";
+import type { CliIo } from "../../io.js";
 
 export function mergeCommand(io: CliIo): Command {
     return new Command("merge")

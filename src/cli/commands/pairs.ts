@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from "commander";
 import { addRunOptions, addScoringOptions, toRunOptions, type RunFlags } from "../options.js";
 import { runPairs } from "../../score/runPairs.js";
-import type { CliIo } from "../main.js";
+import type { CliIo } from "../../io.js";
 import { UsageError } from "../../errors.js";
 import { formatOfPath } from "../../output/formats.js";
 

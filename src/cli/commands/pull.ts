@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { pullModel, defaultQuantization, defaultRepository } from "../../model/pullModel.js";
 import { createLog } from "../../log.js";
-import type { CliIo } from "../main.js";
+import type { CliIo } from "../../io.js";
 
 export function pullCommand(io: CliIo): Command {
     return new Command("pull")

@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { addRunOptions, toRunOptions, type RunFlags } from "../options.js";
-import { runRender } from "../../score/runPipeline.js";
-import type { CliIo } from "../main.js";
+import { runRender } from "../../score/runScore.js";
+import type { CliIo } from "../../io.js";
 
 export function renderCommand(io: CliIo, setExit: (code: number) => void): Command {
     const command = new Command("render")

@@ -1,8 +1,8 @@
 import { Command } from "commander";
 import { addRunOptions, addScoringOptions, toRunOptions, type RunFlags } from "../options.js";
-import { runScore } from "../../score/runPipeline.js";
+import { runScore } from "../../score/runScore.js";
 import { parseShard } from "../../score/shards.js";
-import type { CliIo } from "../main.js";
+import type { CliIo } from "../../io.js";
 import { UsageError } from "../../errors.js";
 
 export function scoreCommand(io: CliIo, setExit: (code: number) => void): Command {
