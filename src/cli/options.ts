@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { availableCores } from "../engine/availableCores.js";
+import { defaultThreads } from "../engine/availableCores.js";
 import type { GpuChoice, GpuLayers } from "../engine/rewardEngine.js";
 import type { RunOptions } from "../score/runPipeline.js";
 import type { InputFormat } from "../input/inputRow.js";
@@ -47,7 +47,7 @@ export function addRunOptions(command: Command): Command {
         .option("--context-size <tokens>", "context size; longer conversations become error rows", integer(1), 4096)
         .addOption(new Option("--gpu <backend>", "compute backend").choices(["auto", "cuda", "vulkan", "cpu"]).default("auto"))
         .option("--gpu-layers <n|max|auto>", "layers to offload to the GPU", gpuLayers, "auto" as GpuLayers)
-        .option("--threads <n>", "CPU threads (default: the cores available to this process)", integer(1))
+        .option("--threads <n>", "CPU threads (default: $NEMOREWARD_THREADS, else the cores available to this process)", integer(1))
         .option("-q, --quiet", "print only warnings (rows not scored) and errors on stderr")
         .option("--progress-seconds <n>", "seconds between progress lines when stderr is not a terminal", integer(0), 5)
         .option("--verbose", "print engine messages and stack traces");
@@ -123,7 +123,7 @@ export function toRunOptions(inputs: string[], flags: RunFlags, io: { stdinIsTTY
         contextSize: flags.contextSize,
         gpu: flags.gpu,
         gpuLayers: flags.gpuLayers,
-        threads: flags.threads ?? availableCores(),
+        threads: flags.threads ?? defaultThreads(),
         parallel: flags.parallel ?? "auto",
         precise: flags.precise ?? false,
         flashAttention: flags.flashAttention ?? false,

@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
 import { readFileSync } from "node:fs";
+import { UsageError } from "../errors.js";
 
 /**
  * The cores this process may really use: CPU affinity, capped by a cgroup v2 CPU quota.
@@ -15,4 +16,12 @@ export function availableCores(): number {
         // no cgroup v2 quota visible: affinity is all we know
     }
     return affinity;
+}
+
+/** `--threads` when not given: $NEMOREWARD_THREADS (how a test suite or a shared machine caps every run), else the cores available. */
+export function defaultThreads(): number {
+    const env = process.env["NEMOREWARD_THREADS"];
+    if (env === undefined || env === "") return availableCores();
+    if (!/^\d+$/.test(env.trim()) || Number(env) < 1) throw new UsageError(`NEMOREWARD_THREADS must be a whole number of at least 1, not ${JSON.stringify(env)}`);
+    return Number(env);
 }
