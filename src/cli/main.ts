@@ -21,6 +21,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         .configureOutput({
             writeOut: (text) => io.stdout.write(text),
             writeErr: (text) => io.stderr.write(text),
+            // Commander's own usage errors ("error: unknown option ...") read like every other error of ours
+            outputError: (text, write) => write(`nemoreward: ${text}`),
         })
         .addCommand(scoreCommand(io, setExit))
         .addCommand(renderCommand(io, setExit))

@@ -30,32 +30,35 @@ function gpuLayers(value: string): GpuLayers {
     return integer(0)(value);
 }
 
-/** The options of every command that reads conversations and loads a model. */
-export function addRunOptions(command: Command): Command {
+/** Where and how `score` and `render` write their rows (eval writes a report, pairs writes JSONL). */
+export const outputFormatOption = () =>
+    new Option("--format <format>", "output format (default: CSV/TSV for CSV/TSV input, a table on a terminal, else JSONL)").choices(outputFormats);
+
+/** The options of every command that reads conversations; `output` says what `-o FILE` writes. */
+export function addRunOptions(command: Command, output = "write here instead of stdout; the extension picks the format"): Command {
     return command
         .option("-m, --model <file>", "reward model GGUF (default: $NEMOREWARD_MODEL, else the last `nemoreward pull`)")
-        .option("-o, --output <file>", "write here instead of stdout; the extension picks the format")
-        .addOption(new Option("--format <format>", "output format (default: CSV/TSV for CSV/TSV input, a table on a terminal, else JSONL)").choices(outputFormats))
+        .option("-o, --output <file>", output)
         .addOption(new Option("--input-format <format>", "input format when the file name does not tell (stdin: jsonl)").choices(inputFormats))
         .option("--messages-field <name>", "field holding the message list (default: messages, then conversations)")
         .option("--prompt-field <name>", "field holding the prompt", defaultFields.prompt)
         .option("--response-field <name>", "field holding the response", defaultFields.response)
         .option("--system-field <name>", "field holding the system message", defaultFields.system)
-        .option("--max-errors <n>", "stop after this many rows could not be processed (exit 3)", integer(1))
+        .option("--max-errors <n>", "stop after this many rows could not be processed, exit 3 (default: no limit)", integer(1))
         .option("--max-record-mb <n>", "a record (line) larger than this is an error row", integer(1), 64)
         .option("--chat-template <file>", "Jinja chat template to use instead of the model's own")
-        .option("--context-size <tokens>", "context size; longer conversations become error rows", integer(1), 4096)
-        .addOption(new Option("--gpu <backend>", "compute backend").choices(["auto", "cuda", "vulkan", "cpu"]).default("auto"))
-        .option("--gpu-layers <n|max|auto>", "layers to offload to the GPU", gpuLayers, "auto" as GpuLayers)
-        .option("--threads <n>", "CPU threads (default: $NEMOREWARD_THREADS, else the cores available to this process)", integer(1))
         .option("-q, --quiet", "print only warnings (rows not scored) and errors on stderr")
         .option("--progress-seconds <n>", "seconds between progress lines when stderr is not a terminal", integer(0), 5)
         .option("--verbose", "print engine messages and stack traces");
 }
 
-/** The options that change how rewards are computed: score, eval and pairs share them. */
+/** The options that run the model and change how rewards are computed: score, eval and pairs share them. */
 export function addScoringOptions(command: Command): Command {
     return command
+        .option("--context-size <tokens>", "context size; longer conversations become error rows", integer(1), defaultContextSize)
+        .addOption(new Option("--gpu <backend>", "compute backend").choices(["auto", "cuda", "vulkan", "cpu"]).default("auto"))
+        .option("--gpu-layers <n|max|auto>", "layers to offload to the GPU", gpuLayers, "auto" as GpuLayers)
+        .option("--threads <n>", "CPU threads (default: $NEMOREWARD_THREADS, else the cores available to this process)", integer(1))
         .option("--field <name>", "name of the reward field or column", "reward")
         .option("--precise", "f32 KV cache: slower, closest to the exact reward")
         .option("--flash-attention", "faster on long rows, but a row's reward then depends on its batch neighbours")
@@ -65,6 +68,8 @@ export function addScoringOptions(command: Command): Command {
         .addOption(new Option("--on-overlong <policy>", "a conversation over the context: error row, skipped row, or drop its oldest turns")
             .choices(["error", "skip", "truncate"]).default("error"));
 }
+
+const defaultContextSize = 4096;
 
 export type RunFlags = {
     model?: string;
@@ -78,9 +83,9 @@ export type RunFlags = {
     maxErrors?: number;
     maxRecordMb: number;
     chatTemplate?: string;
-    contextSize: number;
-    gpu: GpuChoice;
-    gpuLayers: GpuLayers;
+    contextSize?: number;
+    gpu?: GpuChoice;
+    gpuLayers?: GpuLayers;
     threads?: number;
     quiet?: boolean;
     progressSeconds: number;
@@ -120,9 +125,10 @@ export function toRunOptions(inputs: string[], flags: RunFlags, io: { stdinIsTTY
         maxRecordBytes: flags.maxRecordMb * 1024 * 1024,
         modelPath: findModel(flags.model),
         chatTemplatePath: flags.chatTemplate,
-        contextSize: flags.contextSize,
-        gpu: flags.gpu,
-        gpuLayers: flags.gpuLayers,
+        // render has no engine options: it loads only the vocabulary
+        contextSize: flags.contextSize ?? defaultContextSize,
+        gpu: flags.gpu ?? "auto",
+        gpuLayers: flags.gpuLayers ?? "auto",
         threads: flags.threads ?? defaultThreads(),
         parallel: flags.parallel ?? "auto",
         precise: flags.precise ?? false,

@@ -32,14 +32,41 @@ export function toConversation(record: Record<string, unknown>, fields: Conversa
         conversation = messageList(record[listField], listField);
     } else if (record[fields.prompt] !== undefined || record[fields.response] !== undefined) {
         conversation = [...promptMessages(record, fields), { role: "assistant", content: text(record[fields.response], fields.response) }];
+    } else if (typeof record["instruction"] === "string" && record["output"] !== undefined) {
+        conversation = alpacaConversation(record, fields);
     } else {
         throw new RowError(`no conversation: expected "${fields.messages ?? "messages"}"` +
-            `${fields.messages ? "" : ', "conversations"'} or "${fields.prompt}" + "${fields.response}"`);
+            `${fields.messages ? "" : ', "conversations"'} or "${fields.prompt}" + "${fields.response}"${fieldHint(record)}`);
     }
     const last = conversation[conversation.length - 1]!;
     if (last.role !== "assistant")
         throw new RowError(`the last message is from "${last.role}", not "assistant": nothing to score`);
     return conversation;
+}
+
+/**
+ * Alpaca `{instruction, input, output}`: the instruction, then the input (when there is one) after a blank line, is the
+ * user turn; the output is the assistant turn.
+ */
+function alpacaConversation(record: Record<string, unknown>, fields: ConversationFields): Conversation {
+    const input = record["input"];
+    const prompt = input === undefined || input === null || input === "" ? record["instruction"] : `${record["instruction"]}\n\n${text(input, "input")}`;
+    return [...promptMessages({ ...record, [fields.prompt]: prompt }, fields), { role: "assistant", content: text(record["output"], "output") }];
+}
+
+const promptLike = /prompt|question|query|instruction|input|problem|request|human|user/i;
+const responseLike = /response|answer|output|completion|reply|solution|target|generation|assistant|gpt/i;
+
+/** For a record of no known shape: the options that would read it, when its field names say prompt and response. */
+function fieldHint(record: Record<string, unknown>): string {
+    const names = Object.keys(record).filter((name) => typeof record[name] === "string");
+    const prompt = names.find((name) => promptLike.test(name));
+    const response = names.find((name) => name !== prompt && responseLike.test(name));
+    const shell = (name: string) => (/^[\w.-]+$/.test(name) ? name : `'${name.replaceAll("'", "'\\''")}'`);
+    if (prompt !== undefined && response !== undefined)
+        return `; this row has "${prompt}" and "${response}": try --prompt-field ${shell(prompt)} --response-field ${shell(response)}`;
+    const all = Object.keys(record);
+    return all.length === 0 ? "; the record is empty" : `; its fields: ${all.slice(0, 8).join(", ")}${all.length > 8 ? ", ..." : ""}`;
 }
 
 /** The messages before the response: the optional system message and the prompt's turns. */

@@ -6,6 +6,7 @@ import type { InputFormat, InputRow } from "./inputRow.js";
 import { readJsonl } from "./readJsonl.js";
 import { readJsonArray } from "./readJsonArray.js";
 import { readDelimited } from "./readDelimited.js";
+import { refuseDelimitedStdin } from "./refuseDelimitedStdin.js";
 
 export const inputFormats: readonly InputFormat[] = ["jsonl", "json", "csv", "tsv"];
 
@@ -57,6 +58,7 @@ export async function* readInputs({ paths, stdin, format, maxRecordBytes }: Inpu
                 : inputFormat === "json" ? readJsonArray(bytes, source, maxRecordBytes)
                 : readDelimited(bytes, source, inputFormat, maxRecordBytes);
             for await (const row of rows) {
+                if (last === undefined && path === "-" && format === undefined) refuseDelimitedStdin(row);
                 last = row;
                 yield row;
             }

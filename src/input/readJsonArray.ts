@@ -1,6 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import { notUtf8, parseRecord, type InputRow } from "./inputRow.js";
-import { defaultMaxLineBytes } from "./readJsonl.js";
+import { defaultMaxLineBytes, readJsonl } from "./readJsonl.js";
 
 // The bytes the scan looks at: all ASCII, and UTF-8 never uses an ASCII byte inside a multi-byte character, so the
 // scan can work on bytes and each item's own bytes can be checked as UTF-8.
@@ -14,7 +14,10 @@ const byteOrderMark = new Set([0xef, 0xbb, 0xbf]);
  * It only finds where each top-level item starts and ends (strings and nesting tracked); JSON.parse does the rest.
  * An item over `maxItemBytes` or whose bytes are not UTF-8 is an error row.
  */
-export async function* readJsonArray(stream: AsyncIterable<Buffer>, source: string, maxItemBytes = defaultMaxLineBytes): AsyncIterable<InputRow> {
+export async function* readJsonArray(input: AsyncIterable<Buffer>, source: string, maxItemBytes = defaultMaxLineBytes): AsyncIterable<InputRow> {
+    const { first, stream } = await firstByte(input);
+    // a .json file that starts with an object holds JSON Lines (as Hugging Face dumps often do)
+    if (first === openBrace) return yield* readJsonl(stream, source, maxItemBytes);
     let state = "before" as "before" | "between" | "item" | "after";
     let parts: Buffer[] = [], size = 0, depth = 0, inString = false, escaped = false;
     let line = 1, itemLine = 1;
@@ -79,4 +82,26 @@ export async function* readJsonArray(stream: AsyncIterable<Buffer>, source: stri
     }
     if (state === "item") yield { source, line: itemLine, format: "json", text: Buffer.concat(parts).toString("utf8").trim(), parseError: "the JSON array is cut off here" };
     else if (state !== "after") yield { source, line, format: "json", text: "", parseError: "the JSON array is not closed" };
+}
+
+/** The first byte that is not whitespace or a byte order mark, and the stream from its start, nothing consumed. */
+async function firstByte(input: AsyncIterable<Buffer>): Promise<{ first: number | undefined; stream: AsyncIterable<Buffer> }> {
+    const chunks = input[Symbol.asyncIterator]();
+    const seen: Buffer[] = [];
+    let first: number | undefined;
+    while (first === undefined) {
+        const next = await chunks.next();
+        if (next.done) break;
+        seen.push(next.value);
+        first = next.value.find((c) => !whitespace.has(c) && !byteOrderMark.has(c));
+    }
+    async function* replay(): AsyncIterable<Buffer> {
+        try {
+            yield* seen;
+            for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+        } finally {
+            await chunks.return?.();
+        }
+    }
+    return { first, stream: replay() };
 }

@@ -1,4 +1,5 @@
 import type { ChalkInstance } from "chalk";
+import stringWidth from "string-width";
 import type { InputRow } from "../input/inputRow.js";
 import type { ScoringTask } from "../conversation/scoringTask.js";
 import { jsonlLine } from "./jsonl.js";
@@ -75,11 +76,23 @@ export function formatOfPath(path: string): OutputFormat | undefined {
     return outputFormats.find((f) => f === extension);
 }
 
+const characters = new Intl.Segmenter();
+
 /** A view for people: line, value, and the end of the prompt and response, cut to the terminal's width. */
 function tableWriter({ added, color, width }: WriterOptions): RowWriter {
     const textWidth = Math.max(20, width - 22);
     const flat = (s: string) => s.replace(/\s+/g, " ").trim();
-    const cut = (s: string, n: number) => (s.length <= n ? s.padEnd(n) : `${s.slice(0, n - 1)}…`);
+    // by display width: a CJK character takes two columns
+    const cut = (s: string, n: number) => {
+        if (stringWidth(s) <= n) return s + " ".repeat(n - stringWidth(s));
+        let kept = "", width = 0;
+        for (const { segment } of characters.segment(s)) {
+            if (width + stringWidth(segment) > n - 1) break;
+            kept += segment;
+            width += stringWidth(segment);
+        }
+        return `${kept}…${" ".repeat(n - 1 - width)}`;
+    };
     let valueField: string | undefined;
     return {
         row({ input, fields, task }) {

@@ -58,7 +58,8 @@ export function scorePipeline(options: RunOptions): Pipeline {
 
 /** Prints each record with the exact text the model sees (`"rendered"`) and its token count (`"n_tokens"`). */
 export async function runRender(options: RunOptions, io: Io): Promise<number> {
-    return runPipeline({ ...options, vocabOnly: true }, io, {
+    // the vocabulary needs no GPU backend
+    return runPipeline({ ...options, vocabOnly: true, gpu: "cpu" }, io, {
         verb: "rendered",
         columns: () => ["rendered", "n_tokens", "error"],
         step: async (_engine, task, prepared) => task.kind === "single"

@@ -36,13 +36,14 @@ export function infoCommand(io: CliIo): Command {
         .option("--json", "print one JSON object")
         .option("--reward-token <id>", "vocabulary id whose logit is the reward", integer(0), 0)
         .option("--context-size <tokens>", "context size for the memory estimate", integer(1), 4096)
-        .option("--gpu-layers <n>", "layers on the GPU for the memory estimate (default: all)", integer(0))
+        .option("--gpu-layers <n|max>", "layers on the GPU for the memory estimate (max: all, as `score --gpu-layers max`)",
+            (value: string) => (value === "max" ? value : integer(0)(value)), "max" as const)
         .addHelpText("after", `
 Examples:
   nemoreward info Llama-3.1-Nemotron-70B-Reward-HF-Q4_K_M.gguf
   nemoreward info model.gguf --json | jq .parameters`)
-        .action(async (model: string | undefined, flags: { json?: boolean; rewardToken: number; contextSize: number; gpuLayers?: number }) => {
-            const info = await modelInfo(findModel(model), flags);
+        .action(async (model: string | undefined, flags: { json?: boolean; rewardToken: number; contextSize: number; gpuLayers: number | "max" }) => {
+            const info = await modelInfo(findModel(model), { ...flags, gpuLayers: flags.gpuLayers === "max" ? undefined : flags.gpuLayers });
             io.stdout.write(flags.json ? `${JSON.stringify(info)}\n` : describe(info));
         });
 }

@@ -5,9 +5,9 @@ import type { CliIo } from "../../io.js";
 import { UsageError } from "../../errors.js";
 import { formatOfPath } from "../../output/formats.js";
 
-function number(value: string): number {
+function margin(value: string): number {
     const n = Number(value);
-    if (value.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError("expected a number.");
+    if (value.trim() === "" || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError("expected a number of at least 0.");
     return n;
 }
 
@@ -20,17 +20,17 @@ export function pairsCommand(io: CliIo, setExit: (code: number) => void): Comman
             "with reward_chosen, reward_rejected and margin.",
         )
         .argument("[inputs...]", "input files; '-' or nothing reads standard input");
-    addRunOptions(command);
+    addRunOptions(command, "write the pairs (JSONL) here instead of stdout");
     addScoringOptions(command)
-        .option("--min-margin <x>", "keep only pairs whose rewards differ by at least this much", number, 0)
+        .option("--min-margin <x>", "keep only pairs whose rewards differ by at least this much (a tie is never a pair)", margin, 0)
         .option("--group-by <field>", "group rows by this field instead of by prompt")
         .addHelpText("after", `
 Examples:
   nemoreward pairs samples.jsonl -m model.gguf > dpo.jsonl
   nemoreward pairs samples.jsonl -m model.gguf --min-margin 1.5 -o dpo.jsonl`)
         .action(async (inputs: string[], flags: RunFlags & { minMargin: number }) => {
-            const format = flags.format ?? (flags.output === undefined ? undefined : formatOfPath(flags.output));
-            if (format !== undefined && format !== "jsonl") throw new UsageError(`pairs writes JSONL, not ${format}`);
+            const format = flags.output === undefined ? undefined : formatOfPath(flags.output);
+            if (format !== undefined && format !== "jsonl") throw new UsageError(`pairs writes JSONL, not ${format}: name -o FILE .jsonl`);
             setExit(await runPairs({ ...toRunOptions(inputs, flags, io), minMargin: flags.minMargin }, io));
         });
     return command;

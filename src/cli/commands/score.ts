@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { addRunOptions, addScoringOptions, toRunOptions, type RunFlags } from "../options.js";
+import { addRunOptions, addScoringOptions, outputFormatOption, toRunOptions, type RunFlags } from "../options.js";
 import { runScore } from "../../score/runScore.js";
 import { parseShard } from "../../score/shards.js";
 import type { CliIo } from "../../io.js";
@@ -18,7 +18,7 @@ export function scoreCommand(io: CliIo, setExit: (code: number) => void): Comman
             "Rows that cannot be scored keep their place with an empty reward and an \"error\".",
         )
         .argument("[inputs...]", "input files; '-' or nothing reads standard input");
-    addRunOptions(command);
+    addRunOptions(command).addOption(outputFormatOption());
     addScoringOptions(command)
         .option("--rank", "add rank (1 = best) and z (reward standardised) within each run of rows sharing a prompt")
         .option("--group-by <field>", "with --rank: group rows by this field instead of by prompt")
