@@ -72,7 +72,7 @@ describe("nemoreward eval", () => {
         expect(JSON.parse(readFileSync(report, "utf8"))).toMatchObject({ rows: 5, ties: 1 });
         const format = await runInProcess(["eval", file, "-m", tinyModel, "--format", "csv"]);
         expect(format.code).toBe(2);
-        expect(format.stderr).toMatch(/--json for JSON/);
+        expect(format.stderr).toMatch(/^nemoreward: error: unknown option '--format'/);
     });
 
     it("prints a table by default, and scores HelpSteer2-Preference pairs by preference_strength", async () => {

@@ -115,10 +115,15 @@ describe("JSON array", () => {
         expect(got.map((r) => r.parseError ?? "ok")).toEqual(["ok", "not a JSON object", "the JSON array is cut off here"]);
     });
 
-    it("reports a file that is not an array", async () => {
-        const got = await rows('{"a": 1}', "json");
+    it("reports a file that is neither an array nor JSON Lines", async () => {
+        const got = await rows('"a string"', "json");
         expect(got).toHaveLength(1);
         expect(got[0]!.parseError).toMatch(/must hold an array/);
+    });
+
+    it("reads a .json file that starts with an object as JSON Lines (Hugging Face dumps), lines counted as written", async () => {
+        const got = await rows('\n  {"a": 1}\n\n{"a": 2}\nnot json\n', "json");
+        expect(got.map((r) => [r.line, r.record ?? r.parseError])).toEqual([[2, { a: 1 }], [4, { a: 2 }], [5, expect.stringMatching(/not valid JSON/)]]);
     });
 });
 

@@ -15,9 +15,11 @@ export function pairsCommand(io: CliIo, setExit: (code: number) => void): Comman
     const command = new Command("pairs")
         .summary("write DPO pairs {prompt, chosen, rejected}: best vs worst response of each prompt")
         .description(
-            "Scores best-of-N rows (prompt + responses: [...]) or runs of rows sharing a prompt (--group-by FIELD to " +
-            "group otherwise) and writes, as JSONL, one pair per prompt: the highest- and the lowest-scored response, " +
-            "with reward_chosen, reward_rejected and margin.",
+            "Scores best-of-N rows (prompt + responses: [...]), response_1 + response_2 rows, or runs of rows sharing a " +
+            "prompt (--group-by FIELD to group otherwise) and writes, as JSONL, one pair per prompt: the highest- and the " +
+            "lowest-scored response, with reward_chosen, reward_rejected and margin. A chosen + rejected row is written " +
+            "as labelled when chosen scores higher. A tie is never a pair. stderr says how many pairs were written and " +
+            "why the other prompts gave none.",
         )
         .argument("[inputs...]", "input files; '-' or nothing reads standard input");
     addRunOptions(command, "write the pairs (JSONL) here instead of stdout");

@@ -12,7 +12,8 @@ export function scoreCommand(io: CliIo, setExit: (code: number) => void): Comman
             "Reads conversations (JSONL, JSON array, CSV or TSV files, gzipped or not, or standard input) and writes " +
             "each row unchanged plus the reward: the raw logit of the reward token after the conversation rendered " +
             "with the model's chat template. Records may hold \"messages\" [{role, content}], ShareGPT " +
-            "\"conversations\" [{from, value}], or \"prompt\" + \"response\" (HelpSteer2 multi-turn prompts too); " +
+            "\"conversations\" [{from, value}], \"prompt\" + \"response\" (HelpSteer2 multi-turn prompts too), or Alpaca " +
+            "\"instruction\" (+ \"input\") + \"output\"; " +
             "pairs (\"chosen\" + \"rejected\", \"response_1\" + \"response_2\") and best-of-N (\"responses\": [...]) get " +
             "one reward per response. " +
             "Rows that cannot be scored keep their place with an empty reward and an \"error\".",
