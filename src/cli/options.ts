@@ -30,15 +30,17 @@ function gpuLayers(value: string): GpuLayers {
     return integer(0)(value);
 }
 
-/** Where and how `score` and `render` write their rows (eval writes a report, pairs writes JSONL). */
-export const outputFormatOption = () =>
-    new Option("--format <format>", "output format (default: CSV/TSV for CSV/TSV input, a table on a terminal, else JSONL)").choices(outputFormats);
-
-/** The options of every command that reads conversations; `output` says what `-o FILE` writes. */
-export function addRunOptions(command: Command, output = "write here instead of stdout; the extension picks the format"): Command {
-    return command
+/**
+ * The options of every command that reads conversations. `writes`: "rows" (score, render: `-o FILE` or `--format`
+ * picks the format), or what `-o FILE` writes instead (eval: a report, pairs: JSONL).
+ */
+export function addRunOptions(command: Command, writes = "rows"): Command {
+    command
         .option("-m, --model <file>", "reward model GGUF (default: $NEMOREWARD_MODEL, else the last `nemoreward pull`)")
-        .option("-o, --output <file>", output)
+        .option("-o, --output <file>", writes === "rows" ? "write here instead of stdout; the extension picks the format" : writes);
+    if (writes === "rows")
+        command.addOption(new Option("--format <format>", "output format (default: CSV/TSV for CSV/TSV input, a table on a terminal, else JSONL)").choices(outputFormats));
+    return command
         .addOption(new Option("--input-format <format>", "input format when the file name does not tell (stdin: jsonl)").choices(inputFormats))
         .option("--messages-field <name>", "field holding the message list (default: messages, then conversations)")
         .option("--prompt-field <name>", "field holding the prompt", defaultFields.prompt)
@@ -51,6 +53,8 @@ export function addRunOptions(command: Command, output = "write here instead of 
         .option("--progress-seconds <n>", "seconds between progress lines when stderr is not a terminal", integer(0), 5)
         .option("--verbose", "print engine messages and stack traces");
 }
+
+const defaultContextSize = 4096;
 
 /** The options that run the model and change how rewards are computed: score, eval and pairs share them. */
 export function addScoringOptions(command: Command): Command {
@@ -68,8 +72,6 @@ export function addScoringOptions(command: Command): Command {
         .addOption(new Option("--on-overlong <policy>", "a conversation over the context: error row, skipped row, or drop its oldest turns")
             .choices(["error", "skip", "truncate"]).default("error"));
 }
-
-const defaultContextSize = 4096;
 
 export type RunFlags = {
     model?: string;

@@ -26,6 +26,7 @@ export async function runEval(options: EvalOptions, io: Io): Promise<number> {
             return score.step(engine, task, prepared, prepare);
         },
         onRow: ({ input, fields, task }) => {
+            if (fields["skipped"] != null) return; // --on-overlong skip: deliberately not evaluated
             if (fields["error"] != null || task === undefined) return tally.addError();
             const margin = fields["margin"] as number;
             const subset = typeof input.record?.["subset"] === "string" ? input.record["subset"] : undefined;

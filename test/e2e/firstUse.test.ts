@@ -174,6 +174,17 @@ describe("each command's help offers what the command does", () => {
         expect(JSON.parse(readFileSync(json, "utf8"))).toMatchObject({ rows: 1 });
     });
 
+    it("eval --on-overlong skip: a skipped pair is left out of the report, not counted with a margin of 0", async () => {
+        const long = "word ".repeat(120);
+        const input = jsonl([{ prompt: "2+2?", chosen: "4", rejected: "Five, I think." }, { prompt: long, chosen: "4", rejected: "5" }]);
+        const { code, stdout, stderr } = await runInProcess(["eval", "-", "-m", tinyModel, "--precise", "--json", "--context-size", "150", "--on-overlong", "skip"], input);
+        expect(code).toBe(0);
+        const report = JSON.parse(stdout);
+        expect(report).toMatchObject({ rows: 1, errors: 0 });
+        expect(report.mean_margin).toBeCloseTo(rewardOf("2+2?", "4") - rewardOf("2+2?", "Five, I think."), 4);
+        expect(stderr).toMatch(/<stdin>:2: skipped: the conversation is \d+ tokens/);
+    });
+
     it("info --gpu-layers max estimates all layers, as the README recommends max for score", async () => {
         const all = await runInProcess(["info", tinyModel, "--json"]);
         const max = await runInProcess(["info", tinyModel, "--json", "--gpu-layers", "max"]);

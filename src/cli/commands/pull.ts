@@ -7,7 +7,7 @@ export function pullCommand(io: CliIo): Command {
     return new Command("pull")
         .summary("download a reward model GGUF into the cache and print its path")
         .argument("[ref]", `a quantisation of ${defaultRepository} (default ${defaultQuantization}), hf:owner/repo:QUANT, or an https URL`)
-        .option("-q, --quiet", "print only warnings (rows not scored) and errors on stderr")
+        .option("-q, --quiet", "print only warnings and errors on stderr")
         .addHelpText("after", `
 Files go to $NEMOREWARD_HOME/models (default ~/.cache/nemoreward/models); an interrupted download resumes.
 The pulled model becomes the default for score, render and info.

@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { addRunOptions, outputFormatOption, toRunOptions, type RunFlags } from "../options.js";
+import { addRunOptions, toRunOptions, type RunFlags } from "../options.js";
 import { runRender } from "../../score/runScore.js";
 import type { CliIo } from "../../io.js";
 
@@ -12,7 +12,6 @@ export function renderCommand(io: CliIo, setExit: (code: number) => void): Comma
         )
         .argument("[inputs...]", "input files; '-' or nothing reads standard input");
     addRunOptions(command)
-        .addOption(outputFormatOption())
         .addHelpText("after", `
 Examples:
   nemoreward render data.jsonl -m model.gguf | jq -r .rendered

@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { addRunOptions, addScoringOptions, outputFormatOption, toRunOptions, type RunFlags } from "../options.js";
+import { addRunOptions, addScoringOptions, toRunOptions, type RunFlags } from "../options.js";
 import { runScore } from "../../score/runScore.js";
 import { parseShard } from "../../score/shards.js";
 import type { CliIo } from "../../io.js";
@@ -19,7 +19,7 @@ export function scoreCommand(io: CliIo, setExit: (code: number) => void): Comman
             "Rows that cannot be scored keep their place with an empty reward and an \"error\".",
         )
         .argument("[inputs...]", "input files; '-' or nothing reads standard input");
-    addRunOptions(command).addOption(outputFormatOption());
+    addRunOptions(command);
     addScoringOptions(command)
         .option("--rank", "add rank (1 = best) and z (reward standardised) within each run of rows sharing a prompt")
         .option("--group-by <field>", "with --rank: group rows by this field instead of by prompt")
@@ -32,7 +32,7 @@ Examples:
   nemoreward score helpsteer2.csv -m model.gguf -o scored.csv      CSV in, CSV out, columns kept
   nemoreward score part-*.jsonl.gz -m model.gguf --format table    a view for people
   zcat dump.gz | nemoreward score - --input-format csv -m model.gguf
-  nemoreward score sft.jsonl -m model.gguf --prompt-field instruction --response-field output
+  nemoreward score qa.jsonl -m model.gguf --prompt-field question --response-field answer
   nemoreward score data.jsonl -m model.gguf --gpu cuda --gpu-layers max
   nemoreward score samples.jsonl -m model.gguf --rank                  rank responses to the same prompt
   nemoreward score big.jsonl -m model.gguf -o scored.jsonl --resume     continue after an interruption
