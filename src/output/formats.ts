@@ -84,14 +84,15 @@ function tableWriter({ added, color, width }: WriterOptions): RowWriter {
     const flat = (s: string) => s.replace(/\s+/g, " ").trim();
     // by display width: a CJK character takes two columns
     const cut = (s: string, n: number) => {
-        if (stringWidth(s) <= n) return s + " ".repeat(n - stringWidth(s));
-        let kept = "", width = 0;
+        const whole = stringWidth(s);
+        if (whole <= n) return s + " ".repeat(n - whole);
+        let kept = "", used = 0;
         for (const { segment } of characters.segment(s)) {
-            if (width + stringWidth(segment) > n - 1) break;
+            if (used + stringWidth(segment) > n - 1) break;
             kept += segment;
-            width += stringWidth(segment);
+            used += stringWidth(segment);
         }
-        return `${kept}…${" ".repeat(n - 1 - width)}`;
+        return `${kept}…${" ".repeat(n - 1 - used)}`;
     };
     let valueField: string | undefined;
     return {
