@@ -15,9 +15,11 @@ const byteOrderMark = new Set([0xef, 0xbb, 0xbf]);
  * An item over `maxItemBytes` or whose bytes are not UTF-8 is an error row.
  */
 export async function* readJsonArray(input: AsyncIterable<Buffer>, source: string, maxItemBytes = defaultMaxLineBytes): AsyncIterable<InputRow> {
-    const { first, stream } = await firstByte(input);
-    // a .json file that starts with an object holds JSON Lines (as Hugging Face dumps often do)
-    if (first === openBrace) return yield* readJsonl(stream, source, maxItemBytes);
+    const { first, second, stream } = await firstBytes(input);
+    // A .json file that starts with an object holds JSON Lines (as Hugging Face dumps often do), unless the object
+    // is pretty-printed (`{` alone on its line, which no JSON Lines file has): then the file is that one record.
+    if (first === openBrace && second !== newline) return yield* readJsonl(stream, source, maxItemBytes);
+    if (first === openBrace) return yield await wholeRecord(stream, source, maxItemBytes);
     let state = "before" as "before" | "between" | "item" | "after";
     let parts: Buffer[] = [], size = 0, depth = 0, inString = false, escaped = false;
     let line = 1, itemLine = 1;
@@ -84,16 +86,41 @@ export async function* readJsonArray(input: AsyncIterable<Buffer>, source: strin
     else if (state !== "after") yield { source, line, format: "json", text: "", parseError: "the JSON array is not closed" };
 }
 
-/** The first byte that is not whitespace or a byte order mark, and the stream from its start, nothing consumed. */
-async function firstByte(input: AsyncIterable<Buffer>): Promise<{ first: number | undefined; stream: AsyncIterable<Buffer> }> {
+/** A file that is one JSON record, read whole up to `maxBytes`. */
+async function wholeRecord(stream: AsyncIterable<Buffer>, source: string, maxBytes: number): Promise<InputRow> {
+    const parts: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of stream) {
+        size += chunk.length;
+        if (size <= maxBytes) parts.push(chunk);
+    }
+    const bytes = Buffer.concat(parts);
+    const text = bytes.toString("utf8").replace(/^\uFEFF/, "").trim();
+    if (size > maxBytes) return { source, line: 1, format: "json", text: "", parseError: `the record is over the ${maxBytes}-byte limit` };
+    if (!isUtf8(bytes)) return { source, line: 1, format: "json", text, parseError: notUtf8 };
+    return { source, line: 1, format: "json", text, ...parseRecord(text) };
+}
+
+/**
+ * The first byte that is not whitespace or a byte order mark, the next one after it that is not a space, tab or CR
+ * (a newline counts), and the stream from its start, nothing consumed.
+ */
+async function firstBytes(input: AsyncIterable<Buffer>): Promise<{ first: number | undefined; second: number | undefined; stream: AsyncIterable<Buffer> }> {
     const chunks = input[Symbol.asyncIterator]();
     const seen: Buffer[] = [];
-    let first: number | undefined;
-    while (first === undefined) {
+    let first: number | undefined, second: number | undefined;
+    while (second === undefined) {
         const next = await chunks.next();
         if (next.done) break;
         seen.push(next.value);
-        first = next.value.find((c) => !whitespace.has(c) && !byteOrderMark.has(c));
+        for (const c of next.value) {
+            if (first === undefined) {
+                if (!whitespace.has(c) && !byteOrderMark.has(c)) first = c;
+            } else if (c !== 0x20 && c !== 0x09 && c !== 0x0d) {
+                second = c;
+                break;
+            }
+        }
     }
     async function* replay(): AsyncIterable<Buffer> {
         try {
@@ -103,5 +130,5 @@ async function firstByte(input: AsyncIterable<Buffer>): Promise<{ first: number 
             await chunks.return?.();
         }
     }
-    return { first, stream: replay() };
+    return { first, second, stream: replay() };
 }

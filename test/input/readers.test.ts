@@ -125,6 +125,16 @@ describe("JSON array", () => {
         const got = await rows('\n  {"a": 1}\n\n{"a": 2}\nnot json\n', "json");
         expect(got.map((r) => [r.line, r.record ?? r.parseError])).toEqual([[2, { a: 1 }], [4, { a: 2 }], [5, expect.stringMatching(/not valid JSON/)]]);
     });
+
+    it("reads a pretty-printed object (.json from json.dumps(indent=2) / JSON.stringify(x, null, 2)) as one record", async () => {
+        const record = { messages: [{ role: "user", content: "Hi {there}\n" }, { role: "assistant", content: "}\n{" }] };
+        for (const chunkSize of [1, 7, 4096]) {
+            const got = await rows(`\uFEFF${JSON.stringify(record, null, 2)}\n`, "json", chunkSize);
+            expect(got.map((r) => [r.line, r.record ?? r.parseError])).toEqual([[1, record]]);
+        }
+        const cut = await rows('{\n  "a": 1\n', "json");
+        expect(cut.map((r) => r.parseError)).toEqual([expect.stringMatching(/not valid JSON/)]);
+    });
 });
 
 describe("CSV and TSV", () => {
