@@ -50,19 +50,12 @@ export async function scoreRows(
     const inFlight: Promise<void>[] = [];
     let written = Promise.resolve();
     const rows = readInputs({ paths: options.inputs, stdin: io.stdin, format: options.inputFormat, maxRecordBytes: options.maxRecordBytes })[Symbol.asyncIterator]();
-    // A signal must not wait for the next row, which may be long in coming on a pipe.
-    const interrupted = new Promise<undefined>((resolve) => options.signal?.addEventListener("abort", () => resolve(undefined), { once: true }));
     let index = -1, mine = -1;
-    const nextRow = () => {
-        const reading = rows.next();
-        reading.catch(() => undefined); // given up on when interrupted: its end no longer matters
-        return Promise.race([reading, interrupted]);
-    };
     let readError: unknown;
     for (;;) {
         let next: IteratorResult<InputRow> | undefined;
         try {
-            next = options.signal?.aborted ? undefined : await nextRow();
+            next = await nextUnlessAborted(rows, options.signal);
         } catch (error) {
             readError = error; // the rows read before it are still scored and written
             break;
@@ -102,3 +95,21 @@ export async function scoreRows(
     return failed;
 }
 
+
+/**
+ * The next row, or undefined once the signal aborts: a signal must not wait for a row that may be long in coming on
+ * a pipe. It listens only while this read is pending; a listener left on the signal (or a race with a promise that
+ * never settles) per read would keep every row read alive until the end of the run.
+ */
+function nextUnlessAborted<T>(rows: AsyncIterator<T>, signal: AbortSignal | undefined): Promise<IteratorResult<T> | undefined> {
+    if (signal === undefined) return rows.next();
+    if (signal.aborted) return Promise.resolve(undefined);
+    return new Promise((resolve, reject) => {
+        const onAbort = () => resolve(undefined); // the read given up on settles later, unheard
+        signal.addEventListener("abort", onAbort, { once: true });
+        rows.next().then(
+            (next) => { signal.removeEventListener("abort", onAbort); resolve(next); },
+            (error: unknown) => { signal.removeEventListener("abort", onAbort); reject(error); },
+        );
+    });
+}
