@@ -96,3 +96,6 @@ const rows = { push: (line: string) => process.stdout.write(`${line}\n`) };
             `${maxDrift(rewardsOf(reused), rewardsOf(parallelRun)).toExponential(2)} | | | |`);
     }
 }
+
+// Peak memory must not grow with the number of rows (bench/memory.ts).
+for (const line of (await import("./memory.js")).memoryCase(quick, threads)) rows.push(line);
