@@ -1,5 +1,5 @@
-import { spawn } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, writeSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -65,5 +65,81 @@ describe("memory does not grow with the number of rows", () => {
             const messages = demo[(id / scoredEvery) % demo.length]!.messages;
             expect(Math.abs((reward as number) - reference.logits(reference.tokenize(template.render(messages)), [0])[0]!)).toBeLessThan(1e-4);
         }
+    });
+});
+
+/** Resolves with the exit status, or with a note when the process is still running after `seconds`. */
+function exitWithin(child: ChildProcess, seconds: number): Promise<number | string | null> {
+    return new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(`still running ${seconds} s later`), seconds * 1000);
+        child.on("exit", (code) => {
+            clearTimeout(timer);
+            resolve(code);
+        });
+    });
+}
+
+/** Resolves once `test` holds for the text so far of `stream`, or after `seconds` anyway. */
+function waitForText(stream: NodeJS.ReadableStream, test: (text: string) => boolean, seconds: number): Promise<void> {
+    return new Promise((resolve) => {
+        let text = "";
+        const timer = setTimeout(resolve, seconds * 1000);
+        stream.on("data", (c: Buffer) => {
+            text += c.toString();
+            if (test(text)) {
+                clearTimeout(timer);
+                resolve();
+            }
+        });
+    });
+}
+
+describe("signals", () => {
+    it("a second SIGTERM ends the run at once, even while a row blocks the event loop", async () => {
+        // A chat template that spins for minutes on one row stands for any long synchronous step (a huge row being
+        // tokenized): the run's event loop is blocked and no signal handler in it can run.
+        const template = join(tmp, "slow.jinja");
+        writeFileSync(template, "{{ bos_token }}{% for m in messages %}{% if m.content == 'slow' %}{% for i in range(100000000) %}" +
+            "{% endfor %}{% endif %}{{ m.role }}: {{ m.content }}\n{% endfor %}");
+        const input = join(tmp, "slow.jsonl");
+        writeFileSync(input, JSON.stringify({ messages: [{ role: "user", content: "slow" }, { role: "assistant", content: "ok" }] }) + "\n");
+        const child = spawn(process.execPath, [cli, "score", input, "-m", tinyModel, "--threads", "1", "--chat-template", template]);
+        let stderr = "";
+        child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+        try {
+            // the engine line comes just before the first row is read; a second later that row holds the loop
+            await waitForText(child.stderr, (text) => /sequence/.test(text), 60);
+            await new Promise((resolve) => setTimeout(resolve, 1000));
+            child.kill("SIGTERM");
+            await waitForText(child.stderr, (text) => /stopping/.test(text), 3); // heard (the old code said nothing)
+            child.kill("SIGTERM");
+            expect(await exitWithin(child, 10), stderr).toBe(130);
+            expect(stderr).toMatch(/signal again to stop at once/);
+        } finally {
+            child.kill("SIGKILL");
+        }
+    });
+
+    it("SIGHUP (a closed terminal) is a SIGTERM: the rows in flight are written, the shard record closed, exit 130", async () => {
+        const input = join(tmp, "hup.jsonl");
+        writeFileSync(input, Array.from({ length: 3000 }, (_, i) => JSON.stringify({ ...demo[i % demo.length], id: i })).join("\n") + "\n");
+        const out = join(tmp, "hup-part-0.jsonl");
+        const child = spawn(process.execPath, [cli, "score", input, "-m", tinyModel, "--threads", "1", "--shard", "0/2", "-o", out], { stdio: "ignore" });
+        const exited = exitWithin(child, 60);
+        await new Promise<void>((resolve) => {
+            const timer = setInterval(() => {
+                if (existsSync(out) && statSync(out).size > 2000) {
+                    clearInterval(timer);
+                    resolve();
+                }
+            }, 5);
+        });
+        child.kill("SIGHUP");
+        expect(await exited).toBe(130);
+        const lines = readFileSync(out, "utf8").split("\n");
+        expect(lines.pop()).toBe(""); // no half-written row
+        expect(lines.length).toBeLessThan(1500);
+        expect(lines.map((line) => (JSON.parse(line) as { id: number }).id)).toEqual(lines.map((_, i) => 2 * i));
+        expect(JSON.parse(readFileSync(`${out}.shard`, "utf8"))).toEqual({ index: 0, count: 2, rows: lines.length, complete: false });
     });
 });

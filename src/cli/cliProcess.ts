@@ -1,0 +1,22 @@
+// The run's process, started by bin/nemoreward.js through supervise() (signals.ts).
+import { stopRequests } from "./signals.js";
+
+const signal = stopRequests(); // first, before the modules that take a while to load
+const { main } = await import("./main.js");
+
+// Should the event loop ever drain with the run unfinished (a promise nothing settles), exit 70, not a silent 0.
+let finished = false;
+process.on("exit", (code) => {
+    if (finished || code !== 0) return;
+    process.stderr.write("nemoreward: internal error: the run ended without finishing; please report this\n");
+    process.exitCode = 70;
+});
+
+process.exitCode = await main(process.argv, {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdinIsTTY: process.stdin.isTTY === true,
+    signal,
+});
+finished = true;
