@@ -1,6 +1,6 @@
 import { createReadStream, createWriteStream, renameSync, rmSync } from "node:fs";
 import { once } from "node:events";
-import { UsageError } from "../errors.js";
+import { exitCodes, NemoError, UsageError } from "../errors.js";
 import { checkInputs, formatOf } from "../input/openInput.js";
 import { readJsonl } from "../input/readJsonl.js";
 import { readDelimited } from "../input/readDelimited.js";
@@ -14,9 +14,10 @@ import { refuseInputAsOutput } from "./outputGuard.js";
 /**
  * Interleaves the outputs of `--shard K/N` runs back into input order: row i comes from shard i mod N.
  * Shards are ordered by their `FILE.shard` records (or taken in the order given when there are none), and the
- * merge fails when a shard is missing, unfinished, or short of rows.
+ * merge fails when a shard is missing, unfinished, or short of rows. Aborting `signal` (Ctrl-C) stops it, exit 130,
+ * with the output left as it was.
  */
-export async function mergeShards(outputPath: string, shardPaths: string[], log: Log): Promise<number> {
+export async function mergeShards(outputPath: string, shardPaths: string[], log: Log, signal?: AbortSignal): Promise<number> {
     checkInputs({ paths: shardPaths });
     refuseInputAsOutput(outputPath, shardPaths);
     const shards = orderShards(shardPaths, log);
@@ -34,7 +35,7 @@ export async function mergeShards(outputPath: string, shardPaths: string[], log:
     const out = createWriteStream(partial);
     let counts: number[];
     try {
-        counts = await interleave(shards, iterators, new LineWriter(out));
+        counts = await interleave(shards, iterators, new LineWriter(out), signal);
         out.end();
         await once(out, "finish");
         renameSync(partial, outputPath);
@@ -49,10 +50,11 @@ export async function mergeShards(outputPath: string, shardPaths: string[], log:
 }
 
 /** Row i from shard i mod N; every shard under the same header; returns the rows taken from each shard. */
-async function interleave(shards: string[], iterators: AsyncIterator<InputRow>[], writer: LineWriter): Promise<number[]> {
+async function interleave(shards: string[], iterators: AsyncIterator<InputRow>[], writer: LineWriter, signal?: AbortSignal): Promise<number[]> {
     const counts = shards.map(() => 0);
     let header: string | undefined;
     for (let i = 0; ; i++) {
+        if (signal?.aborted) throw new NemoError("interrupted: the merge stopped, nothing written", exitCodes.interrupted);
         const k = i % shards.length;
         const next: IteratorResult<InputRow> = await iterators[k]!.next();
         if (next.done) break;

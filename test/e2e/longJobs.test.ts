@@ -143,3 +143,28 @@ describe("signals", () => {
         expect(JSON.parse(readFileSync(`${out}.shard`, "utf8"))).toEqual({ index: 0, count: 2, rows: lines.length, complete: false });
     });
 });
+
+describe("merge", () => {
+    it("the first Ctrl-C stops a merge: exit 130, and no output, whole or partial", async () => {
+        const shards = [0, 1].map((k) => {
+            const path = join(tmp, `big-part-${k}.jsonl`);
+            const fd = openSync(path, "w");
+            for (let i = k; i < 600_000; i += 2 * 10_000)
+                writeSync(fd, Array.from({ length: 10_000 }, (_, j) => `{"id":${i + 2 * j},"reward":null}\n`).join(""));
+            closeSync(fd);
+            return path;
+        });
+        const out = join(tmp, "big-merged.jsonl");
+        const child = spawn(process.execPath, [cli, "merge", out, ...shards]);
+        let stderr = "";
+        child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+        const exited = exitWithin(child, 60);
+        // the warning comes once the shards are ordered, just before the merge begins
+        await waitForText(child.stderr, (text) => /taking them in the order given/.test(text), 30);
+        child.kill("SIGINT");
+        expect(await exited, stderr).toBe(130);
+        expect(stderr).toMatch(/interrupted/);
+        expect(existsSync(out)).toBe(false);
+        expect(existsSync(`${out}.partial`)).toBe(false);
+    });
+});

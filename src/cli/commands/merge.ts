@@ -14,6 +14,6 @@ Example:
   for k in 0 1 2 3; do nemoreward score data.jsonl --shard $k/4 -o part-$k.jsonl & done; wait
   nemoreward merge scored.jsonl part-*.jsonl`)
         .action(async (output: string, shards: string[], flags: { quiet?: boolean }) => {
-            await mergeShards(output, shards, createLog(io.stderr, { quiet: flags.quiet }));
+            await mergeShards(output, shards, createLog(io.stderr, { quiet: flags.quiet }), io.signal);
         });
 }
