@@ -1,5 +1,6 @@
-import { createReadStream, statSync } from "node:fs";
-import type { Readable } from "node:stream";
+import { constants, createReadStream, openSync, statSync } from "node:fs";
+import { Socket } from "node:net";
+import { addAbortSignal, type Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { UsageError } from "../errors.js";
 import type { InputFormat, InputRow } from "./inputRow.js";
@@ -12,23 +13,30 @@ export const inputFormats: readonly InputFormat[] = ["jsonl", "json", "csv", "ts
 
 const extensions: Record<string, InputFormat> = { jsonl: "jsonl", ndjson: "jsonl", json: "json", csv: "csv", tsv: "tsv" };
 
-/** Where rows come from: file paths, or `-` for standard input. */
-export type InputSpec = { paths: string[]; stdin: Readable; format?: InputFormat; maxRecordBytes?: number };
+/** Where rows come from: file paths, or `-` for standard input. Aborting `signal` stops reading a pipe at once. */
+export type InputSpec = { paths: string[]; stdin: Readable; format?: InputFormat; maxRecordBytes?: number; signal?: AbortSignal };
 
 /** The name a row's source is reported under. */
 export function sourceName(path: string): string {
     return path === "-" ? "<stdin>" : path;
 }
 
-/** The format of one input: `--input-format`, else its extension (under any `.gz`); stdin defaults to JSONL. */
+/** The format of one input: `--input-format`, else its extension (under any `.gz`); stdin and pipes default to JSONL. */
 export function formatOf(path: string, override: InputFormat | undefined): InputFormat {
     if (override !== undefined) return override;
     if (path === "-") return "jsonl";
     const extension = /\.([a-z]+)(?:\.gz)?$/i.exec(path)?.[1]?.toLowerCase();
     const format = extension === undefined ? undefined : extensions[extension];
+    if (format === undefined && isStream(path)) return "jsonl"; // `<(zcat f.gz)` is /dev/fd/63
     if (format === undefined)
         throw new UsageError(`cannot tell the format of ${path}: name it .jsonl, .ndjson, .json, .csv or .tsv (optionally .gz), or give --input-format`);
     return format;
+}
+
+/** A pipe (`<(zcat f.gz)`, a named pipe) or a character device (/dev/stdin, /dev/null): read once, as a stream. */
+function isStream(path: string): boolean {
+    const stat = statSync(path, { throwIfNoEntry: false });
+    return stat !== undefined && (stat.isFIFO() || stat.isCharacterDevice());
 }
 
 /** Fails fast, before any model is loaded, on inputs that cannot be read. */
@@ -41,16 +49,16 @@ export function checkInputs(spec: Pick<InputSpec, "paths" | "format">): void {
         } catch {
             throw new UsageError(`input file not found: ${path}`);
         }
-        if (!isFile) throw new UsageError(`input is not a file: ${path}`);
+        if (!isFile && !isStream(path)) throw new UsageError(`input is not a file or a pipe: ${path}`);
         formatOf(path, spec.format);
     }
 }
 
 /** Streams the rows of every input in turn, gunzipping those that start with the gzip magic bytes. */
-export async function* readInputs({ paths, stdin, format, maxRecordBytes }: InputSpec): AsyncIterable<InputRow> {
+export async function* readInputs({ paths, stdin, format, maxRecordBytes, signal }: InputSpec): AsyncIterable<InputRow> {
     for (const path of paths) {
         const source = sourceName(path);
-        const bytes = inputBytes(path === "-" ? stdin : createReadStream(path));
+        const bytes = inputBytes(path === "-" ? stdin : openInput(path, signal));
         const inputFormat = formatOf(path, format);
         let last: InputRow | undefined;
         try {
@@ -69,6 +77,17 @@ export async function* readInputs({ paths, stdin, format, maxRecordBytes }: Inpu
             yield { source, line, format: inputFormat, text: "", parseError: error.message };
         }
     }
+}
+
+/**
+ * A file, or a named pipe read through the event loop: a pipe read in the thread pool, as file streams read, would
+ * keep the process alive after an interrupt until the pipe's writer writes or closes. Opened non-blocking, a pipe
+ * with no writer yet waits for one in the event loop too.
+ */
+function openInput(path: string, signal: AbortSignal | undefined): Readable {
+    if (statSync(path, { throwIfNoEntry: false })?.isFIFO() !== true) return createReadStream(path);
+    const pipe = new Socket({ fd: openSync(path, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false });
+    return signal === undefined ? pipe : addAbortSignal(signal, pipe);
 }
 
 /** A gzip stream that breaks off (a truncated file) or is corrupt; raised only after every byte before the break. */
@@ -136,12 +155,13 @@ async function* gunzip(compressed: AsyncIterable<Buffer>): AsyncIterable<Buffer>
 
 /**
  * Rows to expect, for progress and ETA: the non-blank lines of plain JSONL files. Undefined when any input cannot be
- * counted without parsing it (stdin, gzip, JSON, CSV whose quoted fields may span lines).
+ * counted without parsing it (stdin and pipes, which can be read only once; gzip, JSON, CSV whose quoted fields may
+ * span lines).
  */
 export async function countRows(paths: readonly string[], format: InputFormat | undefined): Promise<number | undefined> {
     let total = 0;
     for (const path of paths) {
-        if (path === "-" || formatOf(path, format) !== "jsonl") return undefined;
+        if (path === "-" || formatOf(path, format) !== "jsonl" || isStream(path)) return undefined;
         let first = true, content = false;
         for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
             if (first && chunk[0] === 0x1f && chunk[1] === 0x8b) return undefined;

@@ -1,5 +1,7 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { open, writeFile } from "node:fs/promises";
+import { gzipSync } from "node:zlib";
+import { closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,7 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { loadReferenceModel, type ReferenceModel } from "../reference/referenceModel.js";
 import { ChatTemplate } from "../../src/template/chatTemplate.js";
 import { llama31Template } from "../../src/template/llama31Template.js";
-import { demoConversations, repoRoot, tinyModel } from "../helpers.js";
+import { demoConversations, repoRoot, runBuiltCli, tinyModel } from "../helpers.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "nemoreward-long-"));
 const cli = `${repoRoot}bin/nemoreward.js`;
@@ -166,5 +168,63 @@ describe("merge", () => {
         expect(stderr).toMatch(/interrupted/);
         expect(existsSync(out)).toBe(false);
         expect(existsSync(`${out}.partial`)).toBe(false);
+    });
+});
+
+describe("pipes and devices as inputs", () => {
+    it("score <(gzip -dc FILE.gz), a named pipe and /dev/null: read as streams, progress without a total", async () => {
+        const plain = await runBuiltCli(["score", demoConversations, "-m", tinyModel, "--threads", "1"]);
+        expect(plain.code).toBe(0);
+        const gz = join(tmp, "demo.jsonl.gz");
+        writeFileSync(gz, gzipSync(readFileSync(demoConversations)));
+        const substituted = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+            const child = spawn("bash", ["-c", `exec "$0" "$1" score <(gzip -dc "$2") -m "$3" --threads 1`, process.execPath, cli, gz, tinyModel]);
+            let stdout = "", stderr = "";
+            child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+            child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+            child.on("close", (code) => resolve({ code, stdout, stderr }));
+        });
+        expect(substituted.code, substituted.stderr).toBe(0);
+        expect(substituted.stdout).toBe(plain.stdout);
+        expect(substituted.stderr).toMatch(/scored 5 rows/); // not "of N": a pipe is read once, and not counted first
+
+        // a named pipe keeps the format its name gives
+        const fifo = join(tmp, "demo.csv");
+        execFileSync("mkfifo", [fifo]);
+        const csv = "prompt,response\nWhat is 1+1?,1+1=2\nWhat is 1+1?,1+1=3\n";
+        const writing = writeFile(fifo, csv).catch(() => undefined);
+        const piped = await runBuiltCli(["score", fifo, "-m", tinyModel, "--threads", "1"]);
+        closeSync(openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK)); // frees the writer, had the run not read
+        await writing;
+        expect(piped.code, piped.stderr).toBe(0);
+        const fromFile = join(tmp, "demo-file.csv");
+        writeFileSync(fromFile, csv);
+        expect(piped.stdout).toBe((await runBuiltCli(["score", fromFile, "-m", tinyModel, "--threads", "1"])).stdout);
+
+        const empty = await runBuiltCli(["score", "/dev/null", "-m", tinyModel, "--threads", "1"]);
+        expect(empty.code, empty.stderr).toBe(0);
+        expect(empty.stdout).toBe("");
+        expect(empty.stderr).toMatch(/scored 0 rows/);
+        // a directory is still no input
+        const dir = await runBuiltCli(["score", tmp, "-m", tinyModel, "--threads", "1"]);
+        expect(dir.code).toBe(2);
+    });
+});
+
+describe("pipes and signals", () => {
+    it("SIGTERM while a named pipe's writer is silent: the run ends with exit 130, not when the writer closes", async () => {
+        const fifo = join(tmp, "silent.jsonl");
+        execFileSync("mkfifo", [fifo]);
+        const child = spawn(process.execPath, [cli, "score", fifo, "-m", tinyModel, "--threads", "1"], { stdio: ["ignore", "pipe", "ignore"] });
+        const writer = await open(fifo, "w"); // once the run has opened the pipe
+        try {
+            await writer.write(`${JSON.stringify(demo[0])}\n`); // and then nothing more, the pipe kept open
+            await waitForText(child.stdout, (text) => text.endsWith("\n"), 60);
+            child.kill("SIGTERM");
+            expect(await exitWithin(child, 10)).toBe(130);
+        } finally {
+            child.kill("SIGKILL");
+            await writer.close();
+        }
     });
 });
