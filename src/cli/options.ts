@@ -49,6 +49,8 @@ export function addRunOptions(command: Command, writes = "rows"): Command {
         .option("--max-errors <n>", "stop after this many rows could not be processed, exit 3 (default: no limit)", integer(1))
         .option("--max-record-mb <n>", "a record (line) larger than this is an error row", integer(1), 64)
         .option("--chat-template <file>", "Jinja chat template to use instead of the model's own")
+        .addOption(new Option("--content-special <mode>", "special-token text inside message content: read as the special token (as Hugging Face does) or as plain text")
+            .choices(["special", "text"]).default("special"))
         .option("-q, --quiet", "print only warnings (rows not scored) and errors on stderr")
         .option("--progress-seconds <n>", "seconds between progress lines when stderr is not a terminal", integer(0), 5)
         .option("--verbose", "print engine messages and stack traces");
@@ -103,6 +105,7 @@ export type RunFlags = {
     resume?: boolean;
     shard?: Shard;
     onOverlong?: "error" | "skip" | "truncate";
+    contentSpecial?: "special" | "text";
 };
 
 /** Turns parsed flags and positional inputs into the core's typed options. */
@@ -145,6 +148,7 @@ export function toRunOptions(inputs: string[], flags: RunFlags, io: { stdinIsTTY
         resume: flags.resume ?? false,
         shard: flags.shard,
         onOverlong: flags.onOverlong ?? "error",
+        contentSpecial: flags.contentSpecial ?? "special",
         groupBy: flags.groupBy,
     };
 }

@@ -10,6 +10,7 @@ import {
     type ControlledEvaluateInputItem,
 } from "node-llama-cpp";
 import { ModelError } from "../errors.js";
+import { Tokenizer } from "./tokenizer.js";
 import type { Log } from "../log.js";
 
 /**
@@ -50,6 +51,8 @@ export class RewardEngine {
     private readonly slots: Slot[];
     /** Rows waiting for any sequence to come free. */
     private readonly waiting: (() => void)[] = [];
+    /** Rendered text to tokens, as llama.cpp does it but in linear time; stops early past a limit. */
+    readonly tokenizer: Tokenizer;
 
     private constructor(
         private readonly llama: Llama,
@@ -59,6 +62,7 @@ export class RewardEngine {
         /** Sequences in the context: conversations evaluated side by side. */
         readonly parallel: number,
     ) {
+        this.tokenizer = new Tokenizer(model);
         this.slots = context === undefined ? [] : Array.from({ length: parallel }, () =>
             ({ sequence: context.getSequence(), busy: false, tokens: [], waiting: [] }));
     }
@@ -128,13 +132,7 @@ export class RewardEngine {
 
     /** Tokenizes rendered text with special tokens parsed, so that it begins with exactly one BOS. */
     tokenize(text: string): Token[] {
-        const tokens = this.model.tokenize(text, true);
-        const bos = this.model.tokens.bos;
-        if (bos === null) return tokens;
-        let start = 0;
-        while (tokens[start] === bos && tokens[start + 1] === bos) start++;
-        if (tokens[start] !== bos) return [bos, ...tokens];
-        return start === 0 ? tokens : tokens.slice(start);
+        return this.tokenizer.tokenize(text).tokens!;
     }
 
     /** The raw logit of the reward token after the last of `tokens`. */

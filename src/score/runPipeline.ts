@@ -1,5 +1,4 @@
 import type { Writable } from "node:stream";
-import type { Token } from "node-llama-cpp";
 import { exitCodes, RowError, SkippedRow, UsageError } from "../errors.js";
 import type { Io } from "../io.js";
 import { checkInputs, formatOf } from "../input/openInput.js";
@@ -9,6 +8,8 @@ import type { Conversation, ConversationFields } from "../conversation/toConvers
 import { taskKind, toScoringTask, type ScoringTask, type TaskKind } from "../conversation/scoringTask.js";
 import { loadTemplate, readTemplateFile } from "../template/loadTemplate.js";
 import { RewardEngine, type EngineOptions } from "../engine/rewardEngine.js";
+import type { Tokenized } from "../engine/tokenizer.js";
+import { contentSpans } from "../template/contentSpans.js";
 import { createLog } from "../log.js";
 import { createRowWriter, formatOfPath, type OutputFormat, type OutputRow, type RowWriter } from "../output/formats.js";
 import { ResumeSink } from "../output/sinks.js";
@@ -47,10 +48,15 @@ export type RunOptions = EngineOptions & {
     shard?: Shard;
     /** A conversation longer than the context: an error row, a skipped row, or its oldest turns dropped. */
     onOverlong?: "error" | "skip" | "truncate";
+    /** Special-token text inside message content: the special token (as Hugging Face reads it), or plain text. */
+    contentSpecial?: "special" | "text";
 };
 
-/** One conversation of a task, rendered and tokenized. */
-export type Prepared = { rendered: string; tokens: Token[] };
+/**
+ * One conversation of a task, rendered and tokenized; past the context (when scoring) only a lower bound of its
+ * token count. `specialInContent`: a message holds special-token text.
+ */
+export type Prepared = { rendered: string; specialInContent: boolean } & Tokenized;
 
 /** What a command does with the rows: the fields it adds, and where its rows go. */
 export type Pipeline = {
@@ -94,9 +100,14 @@ export async function runPipeline(options: RunOptions, io: Io, pipeline: Pipelin
     try {
         const template = loadTemplate(engine, templateSource, log);
         if (!options.vocabOnly) log.info(engine.description);
+        // render counts every token; scoring stops counting past the context
+        const limit = options.vocabOnly ? undefined : options.contextSize;
         const prepare = (conversation: Conversation): Prepared => {
             const rendered = template.render(conversation);
-            return { rendered, tokens: engine.tokenize(rendered) };
+            const plain = options.contentSpecial === "text" ? contentSpans(template, conversation, rendered) : [];
+            if (plain === undefined) throw new RowError("cannot find the message contents in the rendered text, to read them as plain text (--content-special text)");
+            const specialInContent = conversation.some((message) => engine.tokenizer.hasSpecialText(message.content));
+            return { rendered, specialInContent, ...engine.tokenizer.tokenize(rendered, { limit, plain }) };
         };
         // rows marked by --on-overlong skip|truncate: CSV/TSV give the marker its own column, before error
         const markers = options.onOverlong === "skip" ? ["skipped"] : options.onOverlong === "truncate" ? ["truncated"] : [];
@@ -107,7 +118,7 @@ export async function runPipeline(options: RunOptions, io: Io, pipeline: Pipelin
                 task = toScoringTask(row.record, options.fields);
                 const prepared = task.conversations.map(prepare);
                 const fields = await pipeline.step(engine, task, prepared, prepare);
-                return { out: { input: row, fields: clearStale(row, fields), task }, tokens: prepared.reduce((n, p) => n + p.tokens.length, 0) };
+                return { out: { input: row, fields: clearStale(row, fields), task }, tokens: prepared.reduce((n, p) => n + (p.tokens?.length ?? 0), 0) };
             } catch (error) {
                 if (!(error instanceof RowError)) throw error;
                 const names = pipeline.columns(task?.kind ?? kindOf(row)).filter((name) => name !== "error");

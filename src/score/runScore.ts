@@ -21,14 +21,15 @@ export async function runScore(options: RunOptions, io: Io): Promise<number> {
 
 /** The score command's pipeline, which eval, pairs and --rank build on. */
 export function scorePipeline(options: RunOptions): Pipeline {
-    const stats = { min: Infinity, max: -Infinity, sum: 0, count: 0 };
+    const stats = { min: Infinity, max: -Infinity, sum: 0, count: 0, special: 0 };
     return {
         verb: "scored",
         columns: (kind) => [...rewardFieldNames(kind, options.field), "error"],
         step: async (engine, task, prepared, prepare) => {
-            const over = prepared.find((p) => p.tokens.length > options.contextSize);
+            // tokenizing stopped past the context: the count is a lower bound
+            const over = prepared.find((p) => p.atLeast !== undefined);
             if (over !== undefined) {
-                const size = `the conversation is ${over.tokens.length} tokens, over the ${options.contextSize}-token context (--context-size)`;
+                const size = `the conversation is at least ${over.atLeast} tokens, over the ${options.contextSize}-token context (--context-size)`;
                 if (options.onOverlong === "skip") throw new SkippedRow(size);
                 if (options.onOverlong !== "truncate") throw new RowError(size);
                 prepared = truncate(task.conversations, prepare, options.contextSize);
@@ -38,8 +39,8 @@ export function scorePipeline(options: RunOptions): Pipeline {
             const rewards: number[] = [];
             const seen = new Map<string, number>();
             for (const { tokens } of prepared) {
-                const key = prepared.length > 1 ? tokens.join(",") : "";
-                const reward = seen.get(key) ?? await engine.reward(tokens);
+                const key = prepared.length > 1 ? tokens!.join(",") : "";
+                const reward = seen.get(key) ?? await engine.reward(tokens!);
                 seen.set(key, reward);
                 rewards.push(reward);
             }
@@ -49,10 +50,18 @@ export function scorePipeline(options: RunOptions): Pipeline {
                 stats.sum += r;
                 stats.count++;
             }
-            return { ...rewardFields(task, rewards, options.field), ...(over !== undefined ? { truncated: true } : {}) };
+            // a message that writes special tokens can forge turns of the conversation: cleaning jobs look for these rows
+            const special = prepared.some((p) => p.specialInContent);
+            if (special) stats.special++;
+            return {
+                ...rewardFields(task, rewards, options.field),
+                ...(over !== undefined ? { truncated: true } : {}),
+                ...(special ? { special_tokens_in_content: true } : {}),
+            };
         },
-        summary: () => stats.count === 0 ? "" :
-            `; reward min ${stats.min.toFixed(3)}, mean ${(stats.sum / stats.count).toFixed(3)}, max ${stats.max.toFixed(3)}`,
+        summary: () => (stats.count === 0 ? "" :
+            `; reward min ${stats.min.toFixed(3)}, mean ${(stats.sum / stats.count).toFixed(3)}, max ${stats.max.toFixed(3)}`) +
+            (stats.special === 0 ? "" : `; warning: ${stats.special} rows with special-token text in a message (special_tokens_in_content)`),
     };
 }
 
@@ -63,7 +72,7 @@ export async function runRender(options: RunOptions, io: Io): Promise<number> {
         verb: "rendered",
         columns: () => ["rendered", "n_tokens", "error"],
         step: async (_engine, task, prepared) => task.kind === "single"
-            ? { rendered: prepared[0]!.rendered, n_tokens: prepared[0]!.tokens.length }
-            : { rendered: prepared.map((p) => p.rendered), n_tokens: prepared.map((p) => p.tokens.length) },
+            ? { rendered: prepared[0]!.rendered, n_tokens: prepared[0]!.tokens!.length }
+            : { rendered: prepared.map((p) => p.rendered), n_tokens: prepared.map((p) => p.tokens!.length) },
     });
 }

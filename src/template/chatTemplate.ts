@@ -6,7 +6,7 @@ import type { Conversation } from "../conversation/toConversation.js";
 const pythonSpace = /[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
 
 /** Python's str.strip, lstrip or rstrip, in linear time (a regex anchored at the end backtracks on long inner runs). */
-function pythonStrip(text: string, how: "strip" | "lstrip" | "rstrip"): string {
+export function pythonStrip(text: string, how: "strip" | "lstrip" | "rstrip"): string {
     let start = 0, end = text.length;
     if (how !== "rstrip") while (start < end && pythonSpace.test(text[start]!)) start++;
     if (how !== "lstrip") while (end > start && pythonSpace.test(text[end - 1]!)) end--;
