@@ -22,6 +22,8 @@ export function resumeSettings(options: RunOptions, format: OutputFormat, templa
         contextSize: options.contextSize,
         maxRecordBytes: options.maxRecordBytes ?? defaultMaxLineBytes,
         onOverlong: options.onOverlong ?? "error",
+        // only when set, so that files resumed from before the option keep their settings
+        ...(options.contentSpecial === "text" ? { contentSpecial: "text" } : {}),
         fields: JSON.stringify(options.fields),
         shard: options.shard === undefined ? "none" : `${options.shard.index}/${options.shard.count}`,
     };
