@@ -11,6 +11,8 @@ type Matrix = { rows: number; cols: number; data: Float64Array };
 export type ReferenceModel = {
     vocab: string[];
     tokenize(text: string): number[];
+    /** Text as plain bytes, special-token text included. */
+    tokenizeText(text: string): number[];
     /** Logits of the given vocabulary ids after the last token of `tokens`. */
     logits(tokens: number[], ids: number[]): number[];
 };
@@ -114,8 +116,11 @@ export async function loadReferenceModel(path: string): Promise<ReferenceModel> 
     const unicode = byteToUnicode();
     const byId = new Map(vocab.map((text, id) => [text, id]));
 
+    const bytes = (text: string) => [...Buffer.from(text, "utf8")].map((byte) => byId.get(unicode[byte]!)!);
+
     return {
         vocab,
+        tokenizeText: bytes,
         tokenize(text) {
             const out: number[] = [];
             let rest = text;
@@ -125,7 +130,7 @@ export async function loadReferenceModel(path: string): Promise<ReferenceModel> 
                     const i = rest.indexOf(s.text);
                     if (i !== -1 && i < at) [at, hit] = [i, s];
                 }
-                for (const byte of Buffer.from(rest.slice(0, at), "utf8")) out.push(byId.get(unicode[byte]!)!);
+                for (const token of bytes(rest.slice(0, at))) out.push(token);
                 if (!hit) break;
                 out.push(hit.id);
                 rest = rest.slice(at + hit.text.length);
