@@ -99,3 +99,20 @@ const rows = { push: (line: string) => process.stdout.write(`${line}\n`) };
 
 // Peak memory must not grow with the number of rows (bench/memory.ts).
 for (const line of (await import("./memory.js")).memoryCase(quick, threads)) rows.push(line);
+
+// Rows that once stalled a whole run: tokenizing took time growing with the square of the special tokens in a row,
+// and truncation with the square of its turns. Each row alone, whole process.
+{
+    const turns = (n: number) => Array.from({ length: n }, (_, i) => ({ role: i % 2 === 0 ? "user" : "assistant", content: `message ${i} ${text(20)}` }));
+    const cases: [string, string, object, string[]][] = [
+        ["a row of 32k short messages (render: every token counted)", "render", { messages: turns(32_000) }, []],
+        ["50k <|eot_id|> in one message (render)", "render", conversation("Hi", "<|eot_id|>".repeat(50_000)), []],
+        ["2,000 messages, --on-overlong truncate", "score", { messages: turns(2_000) }, ["--on-overlong", "truncate"]],
+    ];
+    for (const [name, command, row, flags] of cases) {
+        const jsonl = `${dir}/stall-${cases.findIndex((c) => c[0] === name)}.jsonl`;
+        writeFileSync(jsonl, `${JSON.stringify(row)}\n`);
+        const one = run(["node", "bin/nemoreward.js", command, jsonl, "-m", modelPath, "--threads", String(threads), "-q", ...flags]);
+        rows.push(`| ${name} | ${fmt(one.seconds, 1)} s | | | ${fmt(one.peakMiB ?? NaN)} MiB |`);
+    }
+}
