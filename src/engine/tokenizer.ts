@@ -27,7 +27,7 @@ export class Tokenizer {
     /** Any special-token text. */
     private readonly specialText: RegExp;
     /** The most bytes of text one token covers: a text of B bytes is at least B / this many tokens. */
-    readonly maxTokenBytes: number;
+    private readonly maxTokenBytes: number;
 
     constructor(private readonly model: LlamaModel) {
         const vocab: readonly string[] = model.fileInfo.metadata.tokenizer?.ggml?.tokens ?? [];
