@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Token } from "node-llama-cpp";
+import { getLlama, LlamaLogLevel, type Llama, type LlamaModel, type Token } from "node-llama-cpp";
+import { Tokenizer } from "../../src/engine/tokenizer.js";
 import { RewardEngine } from "../../src/engine/rewardEngine.js";
 import { createLog } from "../../src/log.js";
 import { ChatTemplate } from "../../src/template/chatTemplate.js";
@@ -13,22 +14,25 @@ import { loadReferenceModel, type ReferenceModel } from "../reference/referenceM
 import { parseJsonl, repoRoot, runInProcess, tinyModel } from "../helpers.js";
 
 /**
- * The real Llama 3 vocabulary (128,256 tokens, BPE merges, 256 special tokens): llama.cpp's own test file
- * models/ggml-vocab-llama-bpe.gguf, taken from the llama.cpp source node-llama-cpp ships as a git bundle.
+ * Vocabularies of llama.cpp's own tokenizer tests (models/ggml-vocab-NAME.gguf), taken from the llama.cpp source
+ * node-llama-cpp ships as a git bundle: llama-bpe is the real Llama 3 vocabulary (128,256 tokens, BPE merges, 256
+ * special tokens).
  */
-function llamaBpeVocabulary(): string {
-    const path = join(tmpdir(), "nemoreward-ggml-vocab-llama-bpe.gguf");
-    if (existsSync(path)) return path;
+function llamaCppVocabularies(names: string[]): string[] {
+    const paths = names.map((name) => join(tmpdir(), `nemoreward-ggml-vocab-${name}.gguf`));
+    if (paths.every((path) => existsSync(path))) return paths;
     const clone = mkdtempSync(join(tmpdir(), "nemoreward-llama-src-"));
     try {
         execFileSync("git", ["clone", "--quiet", "--no-checkout", `${repoRoot}node_modules/node-llama-cpp/llama/gitRelease.bundle`, clone]);
-        const bytes = execFileSync("git", ["-C", clone, "show", "HEAD:models/ggml-vocab-llama-bpe.gguf"], { maxBuffer: 64 << 20 });
-        writeFileSync(`${path}.part`, bytes);
-        renameSync(`${path}.part`, path);
+        names.forEach((name, i) => {
+            const bytes = execFileSync("git", ["-C", clone, "show", `HEAD:models/ggml-vocab-${name}.gguf`], { maxBuffer: 64 << 20 });
+            writeFileSync(`${paths[i]}.part`, bytes);
+            renameSync(`${paths[i]}.part`, paths[i]!);
+        });
     } finally {
         rmSync(clone, { recursive: true, force: true });
     }
-    return path;
+    return paths;
 }
 
 const log = createLog(new PassThrough(), { quiet: true });
@@ -37,9 +41,10 @@ const load = (modelPath: string) => RewardEngine.load({
 }, log);
 
 /** Today's path before this module: llama.cpp's tokenize with special tokens parsed, then exactly one BOS. */
-function llamaCppTokens(engine: RewardEngine, text: string): Token[] {
+function llamaCppTokens(engine: RewardEngine | { model: LlamaModel }, text: string): Token[] {
     const tokens = engine.model.tokenize(text, true);
-    const bos = engine.model.tokens.bos!;
+    const bos = engine.model.tokens.bos;
+    if (bos === null) return tokens;
     let start = 0;
     while (tokens[start] === bos && tokens[start + 1] === bos) start++;
     return tokens[start] === bos ? tokens.slice(start) : [bos, ...tokens];
@@ -56,13 +61,17 @@ const stress = [
     "<|eot_id|>".repeat(50) + "tail", "   <|eot_id|>   spaces around   <|eot_id|>", "\n\n<|eot_id|>\n\n", "lone surrogate \ud800 here",
 ];
 
-let tiny: RewardEngine, bpe: RewardEngine, reference: ReferenceModel;
+let tiny: RewardEngine, bpe: RewardEngine, reference: ReferenceModel, others: LlamaModel[], llama: Llama;
 beforeAll(async () => {
-    [tiny, bpe, reference] = await Promise.all([load(tinyModel), load(llamaBpeVocabulary()), loadReferenceModel(tinyModel)]);
+    const [llamaBpe, ...otherPaths] = llamaCppVocabularies(["llama-bpe", "phi-3", "nomic-bert-moe"]);
+    llama = await getLlama({ gpu: false, build: "never", progressLogs: false, logLevel: LlamaLogLevel.disabled });
+    [tiny, bpe, reference, ...others] = await Promise.all([load(tinyModel), load(llamaBpe!), loadReferenceModel(tinyModel),
+        ...otherPaths.map((modelPath) => llama.loadModel({ modelPath, vocabOnly: true }))]);
 });
 afterAll(async () => {
     await tiny?.dispose();
     await bpe?.dispose();
+    await llama?.dispose();
 });
 
 describe("tokenizing rendered text", () => {
@@ -74,6 +83,22 @@ describe("tokenizing rendered text", () => {
         // and the independent reference tokenizer agrees on the fixture vocabulary
         for (const text of texts.filter((t) => t.startsWith("<|begin_of_text|><|start_header_id|>")))
             expect(tiny.tokenizer.tokenize(text).tokens).toEqual(reference.tokenize(text));
+    });
+
+    it("strips whitespace beside special tokens as llama.cpp does (phi-3: SentencePiece, rstrip; nomic-bert-moe: Unigram, lstrip)", () => {
+        for (const model of others) {
+            const tokenizer = new Tokenizer(model);
+            const specials = model.fileInfo.metadata.tokenizer!.ggml!.tokens!.filter((_, id) => {
+                const attributes = model.getTokenAttributes(id as Token);
+                return attributes.control || attributes.userDefined || attributes.unknown;
+            });
+            const attributes = specials.map((text) => model.getTokenAttributes(model.tokenize(text, true)[0]!));
+            expect(attributes.some((a) => a.lstrip || a.rstrip)).toBe(true);
+            for (const special of specials) for (const text of stress.slice(0, 8)) {
+                const mixed = `${text} ${special}  ${text}${special}\n${special}${special} tail   ${special}`;
+                expect(tokenizer.tokenize(mixed).tokens, mixed).toEqual(llamaCppTokens({ model }, mixed));
+            }
+        }
     });
 
     it("tokenizes a row of 64k short messages as the messages tokenized one by one (llama.cpp alone: minutes)", () => {
