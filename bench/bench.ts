@@ -107,12 +107,12 @@ for (const line of (await import("./memory.js")).memoryCase(quick, threads)) row
     const cases: [string, string, object, string[]][] = [
         ["a row of 32k short messages (render: every token counted)", "render", { messages: turns(32_000) }, []],
         ["50k <|eot_id|> in one message (render)", "render", conversation("Hi", "<|eot_id|>".repeat(50_000)), []],
-        ["2,000 messages, --on-overlong truncate", "score", { messages: turns(2_000) }, ["--on-overlong", "truncate"]],
+        ["2,000 messages, --on-overlong truncate", "score", { messages: turns(2_000) }, ["--threads", String(threads), "--on-overlong", "truncate"]],
     ];
     for (const [name, command, row, flags] of cases) {
         const jsonl = `${dir}/stall-${cases.findIndex((c) => c[0] === name)}.jsonl`;
         writeFileSync(jsonl, `${JSON.stringify(row)}\n`);
-        const one = run(["node", "bin/nemoreward.js", command, jsonl, "-m", modelPath, "--threads", String(threads), "-q", ...flags]);
+        const one = run(["node", "bin/nemoreward.js", command, jsonl, "-m", modelPath, "-q", ...flags]);
         rows.push(`| ${name} | ${fmt(one.seconds, 1)} s | | | ${fmt(one.peakMiB ?? NaN)} MiB |`);
     }
 }

@@ -56,7 +56,7 @@ describe("special-token text inside message content", () => {
         expect(engine.tokenizer.tokenize(rendered, { plain: spans }).tokens).toEqual(plainTokens(reference));
         // render counts what each mode scores
         for (const [mode, tokens] of [["special", reference.tokenize(rendered)], ["text", plainTokens(reference)]] as const) {
-            const { stdout } = await runInProcess(["render", "-", "-m", tinyModel, "--threads", "1", "--content-special", mode], JSON.stringify({ messages: forged }));
+            const { stdout } = await runInProcess(["render", "-", "-m", tinyModel, "--content-special", mode], JSON.stringify({ messages: forged }));
             expect(parseJsonl(stdout)[0]!.n_tokens).toBe(tokens.length);
         }
     });
