@@ -63,7 +63,7 @@ describe("nemoreward score (built CLI)", () => {
         expect(code).toBe(3);
         const [tooLong, fine] = parseJsonl(stdout);
         expect(tooLong!.reward).toBeNull();
-        expect(tooLong!.error).toMatch(/is 4\d\d tokens, over the 256-token context/);
+        expect(tooLong!.error).toMatch(/is at least 4\d\d tokens, over the 256-token context/);
         expect(typeof fine!.reward).toBe("number");
     });
 
