@@ -8,7 +8,7 @@ import type { InputRow } from "../input/inputRow.js";
 import type { Log } from "../log.js";
 import { LineWriter } from "../output/lineWriter.js";
 import { formatOfPath } from "../output/formats.js";
-import { readShardRecord } from "./shards.js";
+import { readShardRecord, recordSuffixes } from "./shards.js";
 import { refuseInputAsOutput } from "./outputGuard.js";
 
 /**
@@ -17,7 +17,8 @@ import { refuseInputAsOutput } from "./outputGuard.js";
  * merge fails when a shard is missing, unfinished, or short of rows. Aborting `signal` (Ctrl-C) stops it, exit 130,
  * with the output left as it was.
  */
-export async function mergeShards(outputPath: string, shardPaths: string[], log: Log, signal?: AbortSignal): Promise<number> {
+export async function mergeShards(outputPath: string, givenPaths: string[], log: Log, signal?: AbortSignal): Promise<number> {
+    const shardPaths = withoutRecords(givenPaths);
     checkInputs({ paths: shardPaths });
     refuseInputAsOutput(outputPath, shardPaths);
     const shards = orderShards(shardPaths, log);
@@ -27,7 +28,8 @@ export async function mergeShards(outputPath: string, shardPaths: string[], log:
     if (named !== undefined && named !== format) throw new UsageError(`the shards are ${format}; ${outputPath} names ${named}`);
     const iterators = shards.map((path) => {
         const stream = createReadStream(path);
-        const rows = format === "jsonl" ? readJsonl(stream, path) : readDelimited(stream, path, format);
+        // no size limit: a shard row is as long as the run that wrote it made it, and is carried whole
+        const rows = format === "jsonl" ? readJsonl(stream, path, Infinity) : readDelimited(stream, path, format, Infinity);
         return rows[Symbol.asyncIterator]();
     });
     // written beside the output and renamed into place only when every check has passed: a refused merge leaves nothing
@@ -79,6 +81,12 @@ async function interleave(shards: string[], iterators: AsyncIterator<InputRow>[]
             throw new UsageError(`${shards[k]} holds ${counts[k]} rows but its run wrote ${record.rows}`);
     }
     return counts;
+}
+
+/** The shard files among the paths given: `part-*` also matches each shard's own record files, which are not shards. */
+function withoutRecords(paths: string[]): string[] {
+    const given = new Set(paths);
+    return paths.filter((path) => !recordSuffixes.some((suffix) => path.endsWith(suffix) && given.has(path.slice(0, -suffix.length))));
 }
 
 function orderShards(paths: string[], log: Log): string[] {

@@ -12,6 +12,9 @@ export function parseShard(value: string): Shard {
     return { index, count };
 }
 
+/** The files a run keeps beside its output FILE: `FILE.resume`, `FILE.shard`, and `FILE.lock` while it runs. */
+export const recordSuffixes = [".resume", ".shard", ".lock"];
+
 export type ShardRecord = Shard & { rows: number; complete: boolean };
 
 /** `FILE.shard`: which shard FILE holds and whether its run finished, for `nemoreward merge`. */

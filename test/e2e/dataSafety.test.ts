@@ -1,0 +1,53 @@
+import { createHash } from "node:crypto";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { demoConversations, parseJsonl, runBuiltCli, runInProcess, tinyModel } from "../helpers.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "nemoreward-safety-"));
+
+describe("merge", () => {
+    it("carries a shard row over 64 MiB whole", async () => {
+        // written piece by piece, and compared by digest, so that the test never holds the row itself
+        const piece = Buffer.alloc(1 << 20, "a");
+        const pieces = 65;
+        const expected = createHash("sha256");
+        const part0 = join(tmp, "big-0.jsonl"), part1 = join(tmp, "big-1.jsonl");
+        const fd = openSync(part0, "w");
+        const write = (text: string | Buffer) => {
+            writeSync(fd, text);
+            expected.update(text);
+        };
+        write('{"id":0,"x":"');
+        for (let i = 0; i < pieces; i++) write(piece);
+        write('","reward":1}\n');
+        const second = '{"id":1,"reward":2}\n', third = '{"id":2,"reward":3}\n';
+        expected.update(second).update(third);
+        writeSync(fd, third);
+        closeSync(fd);
+        writeFileSync(part1, second);
+        const merged = join(tmp, "big.jsonl");
+        const run = await runBuiltCli(["merge", merged, part0, part1]);
+        expect(run.stderr).not.toMatch(/error/);
+        expect(run.code).toBe(0);
+        expect(statSync(merged).size).toBe(statSync(part0).size + statSync(part1).size);
+        expect(createHash("sha256").update(readFileSync(merged)).digest("hex")).toBe(expected.digest("hex"));
+    });
+
+    it("skips the record files that `part-*` matches beside the shards", async () => {
+        const dir = mkdtempSync(join(tmp, "glob-"));
+        const parts = [0, 1].map((k) => join(dir, `part-${k}.jsonl`));
+        for (const [k, part] of parts.entries())
+            expect((await runInProcess(["score", demoConversations, "-m", tinyModel, "--shard", `${k}/2`, "-o", part])).code).toBe(0);
+        const straight = await runInProcess(["score", demoConversations, "-m", tinyModel]);
+        // what the shell gives for part-*, sorted
+        const glob = parts.flatMap((part) => [part, `${part}.resume`, `${part}.shard`]).filter((path) => existsSync(path)).sort();
+        expect(glob.some((path) => path.endsWith(".shard"))).toBe(true);
+        const merged = join(tmp, "globbed.jsonl");
+        const run = await runInProcess(["merge", merged, ...glob]);
+        expect(run.stderr).toMatch(/^nemoreward: merged 5 rows from 2 shards/);
+        expect(run.code).toBe(0);
+        expect(readFileSync(merged, "utf8")).toBe(straight.stdout);
+    });
+});
