@@ -2,7 +2,7 @@ import { createWriteStream, writeFileSync } from "node:fs";
 import { RowError } from "../errors.js";
 import { formatOfPath } from "../output/formats.js";
 import { EvalTally, rewardBenchSections, type EvalReport } from "./rewardBench.js";
-import { refuseInputAsOutput } from "./outputGuard.js";
+import { checkOutputPath } from "./outputGuard.js";
 import { runPipeline, type Io, type RunOptions } from "./runPipeline.js";
 import { scorePipeline } from "./runScore.js";
 
@@ -13,8 +13,8 @@ export type EvalOptions = RunOptions & { perRowPath?: string; json: boolean };
  * A pair is `chosen` + `rejected`, or `response_1` + `response_2` with HelpSteer2's `preference_strength`.
  */
 export async function runEval(options: EvalOptions, io: Io): Promise<number> {
-    refuseInputAsOutput(options.perRowPath, options.inputs);
-    refuseInputAsOutput(options.outputPath, options.inputs);
+    checkOutputPath(options.perRowPath, options); // before it is opened below
+    checkOutputPath(options.outputPath, options);
     const tally = new EvalTally();
     const score = scorePipeline(options);
     const code = await runPipeline(options, io, {

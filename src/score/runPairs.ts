@@ -3,7 +3,7 @@ import type { OutputRow } from "../output/formats.js";
 import { groupingWriter, groupKey } from "../output/groups.js";
 import { responsesOf } from "../conversation/scoringTask.js";
 import { createLog, type Log } from "../log.js";
-import { refuseInputAsOutput } from "./outputGuard.js";
+import { checkOutputPath } from "./outputGuard.js";
 import { runPipeline, type Io, type RunOptions } from "./runPipeline.js";
 import { scorePipeline } from "./runScore.js";
 
@@ -21,7 +21,7 @@ type Outcome = "written" | "fewResponses" | "tie" | "belowMargin" | "rejectedHig
  * wrote and, by reason, what it did not.
  */
 export async function runPairs(options: PairsOptions, io: Io): Promise<number> {
-    refuseInputAsOutput(options.outputPath, options.inputs);
+    checkOutputPath(options.outputPath, options); // before the output is opened below
     const byPrompt = groupKey(options.groupBy);
     // a row that holds its own responses is a group of its own
     const keyOf = (row: OutputRow) => (row.task !== undefined && row.task.kind !== "single" ? `\u0000line ${row.input.source}:${row.input.line}` : byPrompt(row));

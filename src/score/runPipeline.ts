@@ -2,7 +2,7 @@ import type { Writable } from "node:stream";
 import { exitCodes, RowError, SkippedRow, UsageError } from "../errors.js";
 import type { Io } from "../io.js";
 import { checkInputs, formatOf } from "../input/openInput.js";
-import { refuseInputAsOutput } from "./outputGuard.js";
+import { checkOutputPath } from "./outputGuard.js";
 import type { InputFormat, InputRow } from "../input/inputRow.js";
 import type { Conversation, ConversationFields } from "../conversation/toConversation.js";
 import { taskKind, toScoringTask, type ScoringTask, type TaskKind } from "../conversation/scoringTask.js";
@@ -90,7 +90,7 @@ export function chooseFormat(options: Pick<RunOptions, "format" | "outputPath" |
 
 export async function runPipeline(options: RunOptions, io: Io, pipeline: Pipeline): Promise<number> {
     checkInputs({ paths: options.inputs, format: options.inputFormat });
-    refuseInputAsOutput(options.outputPath, options.inputs);
+    checkOutputPath(options.outputPath, options);
     // before the output is opened (and an existing one emptied) for a run that cannot start
     const templateSource = readTemplateFile(options.chatTemplatePath);
     const format = pipeline.output?.format ?? chooseFormat(options, io.stdout.isTTY === true);

@@ -51,3 +51,31 @@ describe("merge", () => {
         expect(readFileSync(merged, "utf8")).toBe(straight.stdout);
     });
 });
+
+describe("-o is checked before anything is loaded", () => {
+    it("refuses the model file and the chat template file, leaving them as they were", async () => {
+        const model = join(tmp, "model-copy.gguf");
+        writeFileSync(model, readFileSync(tinyModel));
+        const template = join(tmp, "template.jinja");
+        writeFileSync(template, "{{ messages[0].content }}");
+        for (const [output, what] of [[model, "the model"], [template, "the chat template"]] as const) {
+            for (const command of ["score", "pairs"]) {
+                const run = await runInProcess([command, demoConversations, "-m", model, "--chat-template", template, "-o", output, "--format", "jsonl"]);
+                expect(run.code).toBe(2);
+                expect(run.stderr).toBe(`nemoreward: error: ${output} is also ${what} (${output}): writing it would destroy ${what}\n`);
+            }
+        }
+        expect(readFileSync(model)).toEqual(readFileSync(tinyModel));
+        expect(readFileSync(template, "utf8")).toBe("{{ messages[0].content }}");
+    });
+
+    it("-o into a missing folder is a usage error before the model loads", async () => {
+        // a model file that is no model: loading it first would fail with exit 1
+        const notAModel = join(tmp, "not-a-model.gguf");
+        writeFileSync(notAModel, "not a model");
+        const output = join(tmp, "no-such-folder", "out.jsonl");
+        const run = await runInProcess(["score", demoConversations, "-m", notAModel, "-o", output]);
+        expect(run.stderr).toBe(`nemoreward: error: cannot write ${output}: there is no folder ${join(tmp, "no-such-folder")}\n`);
+        expect(run.code).toBe(2);
+    });
+});
