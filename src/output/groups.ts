@@ -1,11 +1,14 @@
 import type { OutputRow, RowWriter } from "./formats.js";
 
-/** The key of the group a row belongs to: `--group-by FIELD`, else its prompt (every message but the last). */
-export function groupKey(groupBy: string | undefined): (row: OutputRow) => string {
+/**
+ * The key of the group a row belongs to: `--group-by FIELD`, else its prompt (every message but the last).
+ * Undefined for a row that shows no key (no record, no conversation): it stays in the group it is in.
+ */
+export function groupKey(groupBy: string | undefined): (row: OutputRow) => string | undefined {
     return (row) => {
-        if (groupBy !== undefined) return JSON.stringify(row.input.record?.[groupBy] ?? null);
+        if (groupBy !== undefined) return row.input.record === undefined ? undefined : JSON.stringify(row.input.record[groupBy] ?? null);
         const conversation = row.task?.conversations[0];
-        return conversation === undefined ? `\u0000line ${row.input.line}` : JSON.stringify(conversation.slice(0, -1));
+        return conversation === undefined ? undefined : JSON.stringify(conversation.slice(0, -1));
     };
 }
 
@@ -14,7 +17,7 @@ export function groupKey(groupBy: string | undefined): (row: OutputRow) => strin
  * Groups are runs, not global: the output keeps streaming, so rows of one prompt must be adjacent (as
  * best-of-N files write them); sort by prompt first otherwise.
  */
-export function groupingWriter(keyOf: (row: OutputRow) => string, onGroup: (group: OutputRow[]) => string, end: () => string): RowWriter {
+export function groupingWriter(keyOf: (row: OutputRow) => string | undefined, onGroup: (group: OutputRow[]) => string, end: () => string): RowWriter {
     let group: OutputRow[] = [];
     let key: string | undefined;
     const flush = () => {
@@ -24,9 +27,10 @@ export function groupingWriter(keyOf: (row: OutputRow) => string, onGroup: (grou
     };
     return {
         row(out) {
+            // a row without a key (an unreadable row) neither ends the group it is in nor starts one
             const k = keyOf(out);
-            const text = k === key ? "" : flush();
-            key = k;
+            const text = k === undefined || k === key ? "" : flush();
+            key = k ?? key;
             group.push(out);
             return text;
         },
@@ -35,7 +39,7 @@ export function groupingWriter(keyOf: (row: OutputRow) => string, onGroup: (grou
 }
 
 /** Adds `rank` (1 = highest reward in the group) and `z` (the reward standardised within the group). */
-export function rankingWriter(inner: RowWriter, field: string, keyOf: (row: OutputRow) => string): RowWriter {
+export function rankingWriter(inner: RowWriter, field: string, keyOf: (row: OutputRow) => string | undefined): RowWriter {
     return groupingWriter(keyOf, (group) => {
         const rewards = group.map((row) => row.fields[field]).filter((r): r is number => typeof r === "number");
         const mean = rewards.reduce((a, b) => a + b, 0) / rewards.length;

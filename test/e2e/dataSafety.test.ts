@@ -79,3 +79,35 @@ describe("-o is checked before anything is loaded", () => {
         expect(run.code).toBe(2);
     });
 });
+
+describe("groups of rows sharing a prompt", () => {
+    // five rows of one prompt; the third cannot be read
+    const rows = [
+        JSON.stringify({ prompt: "Name a colour.", response: "Red." }),
+        JSON.stringify({ prompt: "Name a colour.", response: "Blue, the colour of the sky." }),
+        '{"prompt": "Name a colour.", "response": ',
+        JSON.stringify({ prompt: "Name a colour.", response: "Green" }),
+        JSON.stringify({ prompt: "Name a colour.", response: "I would rather not." }),
+    ].join("\n") + "\n";
+
+    it("--rank: an unreadable row in the middle does not split the group", async () => {
+        const { code, stdout } = await runInProcess(["score", "-", "-m", tinyModel, "--rank"], rows);
+        expect(code).toBe(3);
+        const out = parseJsonl(stdout);
+        expect(out).toHaveLength(5);
+        expect(out[2]).toMatchObject({ rank: null, z: null, error: expect.stringMatching(/not valid JSON/) });
+        const scored = out.filter((row) => typeof row.reward === "number");
+        expect(scored.map((row) => row.rank).sort()).toEqual([1, 2, 3, 4]);
+        const best = scored.reduce((a, b) => (b.reward > a.reward ? b : a));
+        expect(best.rank).toBe(1);
+    });
+
+    it("pairs: an unreadable row in the middle does not split the group", async () => {
+        const { stdout } = await runInProcess(["pairs", "-", "-m", tinyModel], rows);
+        const pairs = parseJsonl(stdout);
+        expect(pairs).toHaveLength(1);
+        const ranked = parseJsonl((await runInProcess(["score", "-", "-m", tinyModel, "--rank"], rows)).stdout);
+        expect(pairs[0]!.chosen).toBe(ranked.find((row) => row.rank === 1)!.response);
+        expect(pairs[0]!.rejected).toBe(ranked.find((row) => row.rank === 4)!.response);
+    });
+});
