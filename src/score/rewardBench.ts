@@ -26,6 +26,8 @@ export type EvalReport = {
     ties: number;
     mean_margin: number | null;
     errors: number;
+    /** HelpSteer2-Preference rows of strength 0: scored, but neither response is preferred, so not counted */
+    no_preference: number;
     subsets: Record<string, { rows: number; accuracy: number; ties: number }>;
     categories?: Record<string, number>;
     overall?: number | null;
@@ -39,6 +41,7 @@ export class EvalTally {
     private ties = 0;
     private marginSum = 0;
     private errors = 0;
+    private noPreference = 0;
 
     /** A pair is correct when the preferred response scores strictly higher; a tie is not correct. */
     add(margin: number, subset: string | undefined): void {
@@ -61,6 +64,10 @@ export class EvalTally {
         this.errors++;
     }
 
+    addNoPreference(): void {
+        this.noPreference++;
+    }
+
     report(): EvalReport {
         const subsets = Object.fromEntries([...this.bySubset].sort(([a], [b]) => a.localeCompare(b))
             .map(([name, s]) => [name, { rows: s.rows, accuracy: s.correct / s.rows, ties: s.ties }]));
@@ -70,6 +77,7 @@ export class EvalTally {
             ties: this.ties,
             mean_margin: this.rows === 0 ? null : this.marginSum / this.rows,
             errors: this.errors,
+            no_preference: this.noPreference,
             subsets,
         };
         const names = Object.keys(subsets);

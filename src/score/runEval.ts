@@ -20,10 +20,11 @@ export async function runEval(options: EvalOptions, io: Io): Promise<number> {
     const code = await runPipeline(options, io, {
         ...score,
         verb: "evaluated",
-        step: async (engine, task, prepared, prepare) => {
+        step: async (engine, task, prepared, prepare, record) => {
             if (task.kind !== "chosenRejected" && task.kind !== "pair")
                 throw new RowError("not a preference pair: eval needs chosen + rejected, or response_1 + response_2 + preference_strength");
-            return score.step(engine, task, prepared, prepare);
+            if (task.kind === "pair") preferenceStrength(record);
+            return score.step(engine, task, prepared, prepare, record);
         },
         onRow: ({ input, fields, task }) => {
             if (fields["skipped"] != null) return; // --on-overlong skip: deliberately not evaluated
@@ -32,8 +33,8 @@ export async function runEval(options: EvalOptions, io: Io): Promise<number> {
             const subset = typeof input.record?.["subset"] === "string" ? input.record["subset"] : undefined;
             if (task.kind === "chosenRejected") return tally.add(margin, subset);
             // HelpSteer2-Preference: a negative strength prefers response_1, and margin is reward_2 - reward_1
-            const strength = Number(input.record?.["preference_strength"]);
-            if (!Number.isFinite(strength) || strength === 0) return tally.addError();
+            const strength = preferenceStrength(input.record!);
+            if (strength === 0) return tally.addNoPreference();
             tally.add(strength < 0 ? -margin : margin, subset);
         },
         output: {
@@ -48,11 +49,21 @@ export async function runEval(options: EvalOptions, io: Io): Promise<number> {
     return code;
 }
 
+/** HelpSteer2-Preference's `preference_strength` (a number, or its text in a CSV cell); a row without one cannot be judged. */
+function preferenceStrength(record: Record<string, unknown>): number {
+    const value = record["preference_strength"];
+    if (value === undefined || value === null || value === "") throw new RowError('"preference_strength" is missing: a response_1 + response_2 pair needs it');
+    const strength = typeof value === "number" || typeof value === "string" ? Number(value) : NaN;
+    if (!Number.isFinite(strength)) throw new RowError(`"preference_strength" is not a number (${JSON.stringify(value)})`);
+    return strength;
+}
+
 const percent = (x: number | null) => (x === null ? "—" : `${(100 * x).toFixed(1)}%`);
 
 function describeReport(report: EvalReport): string {
     const lines = [
-        `pairs       ${report.rows}${report.errors > 0 ? ` (${report.errors} could not be scored)` : ""}`,
+        `pairs       ${report.rows}${report.errors > 0 ? ` (${report.errors} could not be scored)` : ""}` +
+            (report.no_preference > 0 ? ` (${report.no_preference} with preference_strength 0, no preferred response: not counted)` : ""),
         `accuracy    ${percent(report.accuracy)}${report.ties > 0 ? ` (${report.ties} ties, counted as wrong)` : ""}`,
         `mean margin ${report.mean_margin?.toFixed(4) ?? "—"}`,
         "",

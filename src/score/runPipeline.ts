@@ -64,7 +64,7 @@ export type Pipeline = {
     /** The fields (columns) a row of this kind gains, `error` last. */
     columns(kind: TaskKind): string[];
     /** The fields for a task whose conversations were all prepared; throws RowError for the row. */
-    step(engine: RewardEngine, task: ScoringTask, prepared: Prepared[], prepare: (c: Conversation) => Prepared): Promise<Record<string, unknown>>;
+    step(engine: RewardEngine, task: ScoringTask, prepared: Prepared[], prepare: (c: Conversation) => Prepared, record: Record<string, unknown>): Promise<Record<string, unknown>>;
     /** Wraps the format's writer: ranking, pairing. */
     wrapWriter?(writer: RowWriter): RowWriter;
     /** Sees every finished row, in order. */
@@ -117,7 +117,7 @@ export async function runPipeline(options: RunOptions, io: Io, pipeline: Pipelin
                 if (row.record === undefined) throw new RowError(row.parseError ?? "no record");
                 task = toScoringTask(row.record, options.fields);
                 const prepared = task.conversations.map(prepare);
-                const fields = await pipeline.step(engine, task, prepared, prepare);
+                const fields = await pipeline.step(engine, task, prepared, prepare, row.record);
                 return { out: { input: row, fields: clearStale(row, fields), task }, tokens: prepared.reduce((n, p) => n + (p.tokens?.length ?? 0), 0) };
             } catch (error) {
                 if (!(error instanceof RowError)) throw error;

@@ -111,3 +111,23 @@ describe("groups of rows sharing a prompt", () => {
         expect(pairs[0]!.rejected).toBe(ranked.find((row) => row.rank === 4)!.response);
     });
 });
+
+describe("eval on response_1 + response_2 rows", () => {
+    it("a missing or non-numeric preference_strength is a row error with its reason (exit 3); strength 0 is scored, not counted", async () => {
+        const pair = { prompt: "What is 1+1?", response_1: "1+1=2", response_2: "1+1=3" };
+        const rows = [{ ...pair }, { ...pair, preference_strength: 0 }, { ...pair, preference_strength: "abc" }, { ...pair, preference_strength: -2 }];
+        const perRow = join(tmp, "eval-rows.jsonl");
+        const { code, stdout, stderr } = await runInProcess(["eval", "-", "-m", tinyModel, "--json", "--per-row", perRow],
+            rows.map((r) => JSON.stringify(r)).join("\n"));
+        expect(code).toBe(3);
+        expect(stderr).toMatch(/<stdin>:1: "preference_strength" is missing/);
+        expect(stderr).toMatch(/<stdin>:3: "preference_strength" is not a number \("abc"\)/);
+        expect(stderr).not.toMatch(/<stdin>:[24]:/);
+        expect(JSON.parse(stdout)).toMatchObject({ rows: 1, errors: 2, no_preference: 1 });
+        const written = parseJsonl(readFileSync(perRow, "utf8"));
+        expect(written.map((row) => row.error ?? null)).toEqual([expect.stringMatching(/missing/), null, expect.stringMatching(/not a number/), null]);
+        expect(typeof written[1]!.reward_1).toBe("number");
+        const table = await runInProcess(["eval", "-", "-m", tinyModel], rows.map((r) => JSON.stringify(r)).join("\n"));
+        expect(table.stdout).toMatch(/^pairs {7}1 \(2 could not be scored\) \(1 with preference_strength 0, no preferred response: not counted\)$/m);
+    });
+});
