@@ -49,7 +49,8 @@ export async function scoreRows(
     const depth = parallel === 1 ? 2 : 8 * parallel + 1;
     const inFlight: Promise<void>[] = [];
     let written = Promise.resolve();
-    const rows = readInputs({ paths: options.inputs, stdin: io.stdin, format: options.inputFormat, maxRecordBytes: options.maxRecordBytes, signal: options.signal })[Symbol.asyncIterator]();
+    const rows = readInputs({ paths: options.inputs, stdin: io.stdin, format: options.inputFormat, maxRecordBytes: options.maxRecordBytes, signal: options.signal,
+        warn: (message) => progress.interrupt(() => log.warn(message)) })[Symbol.asyncIterator]();
     let index = -1, mine = -1;
     let readError: unknown;
     for (;;) {

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { demoConversations, parseJsonl, runBuiltCli, runInProcess, tinyModel } from "../helpers.js";
 
@@ -129,5 +130,21 @@ describe("eval on response_1 + response_2 rows", () => {
         expect(typeof written[1]!.reward_1).toBe("number");
         const table = await runInProcess(["eval", "-", "-m", tinyModel], rows.map((r) => JSON.stringify(r)).join("\n"));
         expect(table.stdout).toMatch(/^pairs {7}1 \(2 could not be scored\) \(1 with preference_strength 0, no preferred response: not counted\)$/m);
+    });
+});
+
+describe("gzip with bytes after the stream", () => {
+    it("zero padding: every row, exit 0; garbage: every row, then a warning, exit 0", async () => {
+        const demo = readFileSync(demoConversations);
+        const expected = parseJsonl((await runInProcess(["score", demoConversations, "-m", tinyModel])).stdout);
+        for (const [tail, warning] of [[Buffer.alloc(4096), undefined], [Buffer.from("\x00junk"), /trailing garbage after the gzip data ignored/]] as const) {
+            const path = join(tmp, `padded-${tail.length}.jsonl.gz`);
+            writeFileSync(path, Buffer.concat([gzipSync(demo), tail]));
+            const { code, stdout, stderr } = await runInProcess(["score", path, "-m", tinyModel]);
+            expect(parseJsonl(stdout)).toEqual(expected);
+            expect(code).toBe(0);
+            if (warning === undefined) expect(stderr).not.toMatch(/warning|error/);
+            else expect(stderr).toMatch(warning);
+        }
     });
 });
