@@ -12,9 +12,10 @@ export function delimitedSyntax(delimiter: string): Options {
         relax_column_count: true,
         // either ending on any line: a CRLF header with LF rows appended (or the reverse) is common
         record_delimiter: ["\r\n", "\n"],
-        // TSV has no quoting convention worth guessing at; CSV follows RFC 4180, and like Python's csv module takes a
-        // quote inside an unquoted field (`a 5" screen`) as text rather than giving up on the rest of the file
-        quote: delimiter === "," ? '"' : false,
+        // RFC 4180 quoting for CSV and TSV alike (as pandas and Python's csv module read TSV): a field that starts with
+        // a quote is quoted, which is how nemoreward writes a value holding a line break or a tab; a quote anywhere
+        // else in a field (`a 5" screen`) is text rather than a reason to give up on the rest of the file
+        quote: '"',
         relax_quotes: true,
     };
 }

@@ -5,12 +5,13 @@ import { delimitedSyntax } from "../input/readDelimited.js";
 import { oneLine, topLevelValues } from "./jsonl.js";
 
 /**
- * One field. CSV: quoted as RFC 4180 wants when it holds a comma, a quote or a line break. TSV: quotes are data, as
- * nemoreward's TSV reader takes them (so a TSV scored again stays as it was); only a value holding a tab or a line
- * break, which plain TSV cannot hold, is quoted the CSV way.
+ * One field. CSV: quoted as RFC 4180 wants when it holds a comma, a quote or a line break. TSV: a quote inside a value
+ * is text, as nemoreward's reader takes it (so a TSV scored again stays as it was); a value holding a tab or a line
+ * break, which plain TSV cannot hold, or starting with a quote, which the reader would take for quoting, is quoted
+ * the CSV way.
  */
 export function quoteField(value: string, delimiter: string): string {
-    const needs = delimiter === "\t" ? /[\t\r\n]/ : /[",\r\n]/;
+    const needs = delimiter === "\t" ? /[\t\r\n]|^"/ : /[",\r\n]/;
     return needs.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 

@@ -3,7 +3,9 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, statSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
+import { readInputs } from "../../src/input/openInput.js";
 import { demoConversations, parseJsonl, runBuiltCli, runInProcess, tinyModel } from "../helpers.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "nemoreward-safety-"));
@@ -146,5 +148,44 @@ describe("gzip with bytes after the stream", () => {
             if (warning === undefined) expect(stderr).not.toMatch(/warning|error/);
             else expect(stderr).toMatch(warning);
         }
+    });
+});
+
+describe("what nemoreward writes, it reads back to the same rows", () => {
+    const records = [
+        { id: "1", note: "a\ttab", prompt: "a line\nbreak", response: 'a "quote", a comma' },
+        { id: "2", note: '"starts with a quote', prompt: "CRLF\r\ninside", response: "ünïcødé 😀 中文" },
+        { id: "3", note: "ends with a tab\t", prompt: "lone \r return", response: '""' },
+        { id: "4", note: "", prompt: "plain", response: "\"quoted\"" },
+    ];
+    const input = join(tmp, "awkward.jsonl");
+    writeFileSync(input, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    const readBack = async (path: string) => {
+        const rows: Record<string, unknown>[] = [];
+        for await (const row of readInputs({ paths: [path], stdin: Readable.from([]) })) {
+            expect(row.parseError).toBeUndefined();
+            rows.push(row.record!);
+        }
+        return rows;
+    };
+    const userColumns = (rows: Record<string, unknown>[]) => rows.map(({ id, note, prompt, response }) => ({ id, note, prompt, response }));
+
+    it.each(["csv", "tsv"])("%s: scored, read back, scored again, merged from shards", async (format) => {
+        const once = join(tmp, `awkward-once.${format}`), twice = join(tmp, `awkward-twice.${format}`);
+        expect((await runInProcess(["score", input, "-m", tinyModel, "-o", once])).code).toBe(0);
+        const first = await readBack(once);
+        expect(userColumns(first)).toEqual(records);
+        expect(first.every((row) => row["reward"] !== "" && row["error"] === "")).toBe(true);
+        const again = await runInProcess(["score", once, "-m", tinyModel, "-o", twice]);
+        expect(again.stderr).not.toMatch(/warning/);
+        expect(again.code).toBe(0);
+        expect(userColumns(await readBack(twice))).toEqual(records);
+        const parts = [0, 1].map((k) => join(tmp, `awkward-part-${k}.${format}`));
+        for (const [k, part] of parts.entries())
+            expect((await runInProcess(["score", input, "-m", tinyModel, "--shard", `${k}/2`, "-o", part])).code).toBe(0);
+        const merged = join(tmp, `awkward-merged.${format}`);
+        const merge = await runInProcess(["merge", merged, ...parts]);
+        expect(merge.stderr).not.toMatch(/error/);
+        expect(readFileSync(merged, "utf8")).toBe(readFileSync(once, "utf8"));
     });
 });

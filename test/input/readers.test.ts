@@ -193,9 +193,9 @@ describe("CSV and TSV", () => {
         expect(pulled).toBeLessThan(100);
     });
 
-    it("reads TSV", async () => {
-        const got = await rows("prompt\tresponse\nQ, really?\t\"A\"\n", "tsv");
-        expect(got[0]!.record).toEqual({ prompt: "Q, really?", response: '"A"' });
+    it("reads TSV: a field that starts with a quote is quoted (as pandas reads TSV), a quote elsewhere is text", async () => {
+        const got = await rows('prompt\tresponse\nQ, really?\tsay "A"\n"two\tlines\n"\t"Hi," she said\n', "tsv");
+        expect(got.map((row) => row.record)).toEqual([{ prompt: "Q, really?", response: 'say "A"' }, { prompt: "two\tlines\n", response: '"Hi," she said' }]);
     });
 
     it("takes CRLF and LF line ends mixed in one file", async () => {

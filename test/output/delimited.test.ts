@@ -23,14 +23,15 @@ function write(rows: InputRow[], delimiter = ","): { text: string; warnings: str
 }
 
 describe("quoteField", () => {
-    it("TSV: a value with a tab or a line break is quoted as in CSV and reads back to the same text; quotes alone are data", () => {
+    it("TSV: a value with a tab or a line break, or starting with a quote, is quoted as in CSV and reads back to the same text; other quotes are data", () => {
         const values = ["Line one\nline\ttwo \"q\"", "cr\rlf\r\n", "plain, with a comma", ""];
         const line = values.map((v) => quoteField(v, "\t")).join("\t");
         expect(parse(line, { delimiter: "\t", quote: '"' })).toEqual([values]);
         expect(quoteField("plain, with a comma", "\t")).toBe("plain, with a comma");
         expect(quoteField('say "hi"', "\t")).toBe('say "hi"');
-        // a leading quote too: quoting it would grow each time a TSV is scored again
-        expect(quoteField('"Quoted" start', "\t")).toBe('"Quoted" start');
+        // a leading quote is quoted: the reader takes a field that starts with a quote for a quoted one
+        expect(quoteField('"Quoted" start', "\t")).toBe('"""Quoted"" start"');
+        expect(parse(quoteField('"Quoted" start', "\t"), { delimiter: "\t", quote: '"' })).toEqual([['"Quoted" start']]);
         expect(quoteField('say "hi"', ",")).toBe('"say ""hi"""');
     });
 });
@@ -86,8 +87,9 @@ describe("readFileHeader (the columns of a file a resumed run continues)", () =>
         expect(readFileHeader(write("lf.csv", 'prompt,"a, b",reward\nHi,x,1\n'), ",")).toEqual({ names: ["prompt", "a, b", "reward"], eol: "\n" });
     });
 
-    it("TSV: quotes are data, as the TSV reader takes them", () => {
-        expect(readFileHeader(write("q.tsv", 'prompt\t"id\treward\nHi\t1\t2\n'), "\t")).toEqual({ names: ["prompt", '"id', "reward"], eol: "\n" });
+    it("TSV: a quoted name is read as the TSV reader reads it; a quote inside a name is data", () => {
+        expect(readFileHeader(write("q.tsv", 'prompt\t"a\tb"\tsay "id"\treward\nHi\t1\t2\t3\n'), "\t"))
+            .toEqual({ names: ["prompt", "a\tb", 'say "id"', "reward"], eol: "\n" });
     });
 
     it("a header longer than one read, and a file with no header yet", () => {
