@@ -4,6 +4,7 @@ import type { Writable } from "node:stream";
 import { UsageError } from "../errors.js";
 import type { InputRow } from "../input/inputRow.js";
 import { LineWriter } from "./lineWriter.js";
+import { takeLock } from "./outputLock.js";
 
 /** Where finished rows go, in input order. */
 export type Sink = {
@@ -11,6 +12,8 @@ export type Sink = {
     readonly closed: boolean;
     row(text: string, input: InputRow, failed: boolean): Promise<void>;
     end(text: string): Promise<void>;
+    /** Lets go of the output whether or not it was ended (a run that failed); safe to call twice. */
+    release(): void;
 };
 
 export function streamSink(stream: Writable): Sink {
@@ -19,11 +22,12 @@ export function streamSink(stream: Writable): Sink {
         get closed() { return lines.closed; },
         row: (text) => lines.write(text),
         end: (text) => lines.write(text),
+        release: () => undefined,
     };
 }
 
 /** A sink that writes nothing (eval without --per-row). */
-export const nullSink: Sink = { closed: false, row: async () => undefined, end: async () => undefined };
+export const nullSink: Sink = { closed: false, row: async () => undefined, end: async () => undefined, release: () => undefined };
 
 /** A short fingerprint of an input row's text, for matching a resumed run to its input. */
 export function rowHash(input: InputRow): string {
@@ -33,10 +37,12 @@ export function rowHash(input: InputRow): string {
 type Done = { hash: string; end: number; failed: boolean };
 
 /**
- * `-o FILE --resume`: FILE is written and flushed row by row, and `FILE.resume` records, once a row's text is in
- * FILE, the row's input hash and where its output ends. A run killed at any moment (even SIGKILL) leaves at worst
- * one write more in FILE than in the record, or a torn last record line; resuming cuts FILE back to the last recorded row, checks the
- * recorded rows against the input, and appends the rest.
+ * `-o FILE`: FILE is written and flushed row by row, and `FILE.resume` records, once a row's text is in FILE, the
+ * row's input hash and where its output ends, so that any run can be resumed. A run killed at any moment (even
+ * SIGKILL) leaves at worst one write more in FILE than in the record, or a torn last record line; `--resume` cuts FILE
+ * back to the last recorded row, checks the recorded rows against the input, and appends the rest. The record stays
+ * when the run is complete: resuming a complete file checks it and adds nothing, or adds the rows the input gained.
+ * `FILE.lock` keeps a second run off FILE while one writes it.
  */
 export class ResumeSink implements Sink {
     readonly closed = false;
@@ -48,12 +54,27 @@ export class ResumeSink implements Sink {
     /** Rows given to `row` whose text is not yet in FILE. */
     private waiting: { hash: string; failed: boolean }[] = [];
 
-    /** `settings`: what the rows' text depends on (format, model, reward field, ...); resuming with others is refused. */
-    constructor(readonly path: string, settings: Record<string, string | number | boolean>) {
+    private readonly unlock: () => void;
+
+    /**
+     * `settings`: what the rows' text depends on (format, model, reward field, ...); resuming with others is refused.
+     * `resume`: continue FILE; otherwise it is written anew.
+     */
+    constructor(readonly path: string, settings: Record<string, string | number | boolean>, resume: boolean) {
+        this.unlock = takeLock(path);
+        try {
+            ({ done: this.done, out: this.out, log: this.log, offset: this.offset } = ResumeSink.open(path, settings, resume));
+        } catch (error) {
+            this.unlock();
+            throw error;
+        }
+    }
+
+    private static open(path: string, settings: Record<string, string | number | boolean>, resume: boolean) {
         const logPath = `${path}.resume`;
         const header = JSON.stringify({ nemoreward: 1, ...settings });
-        this.done = [];
-        if (existsSync(logPath)) {
+        const done: Done[] = [];
+        if (resume && existsSync(logPath)) {
             const [first, ...lines] = readFileSync(logPath, "utf8").split("\n");
             if (first !== header) {
                 let before: Record<string, unknown> = {};
@@ -69,19 +90,24 @@ export class ResumeSink implements Sink {
             for (const line of lines.slice(0, -1)) {
                 const [hash, end, flag] = line.split(" ");
                 if (hash === undefined || end === undefined) break;
-                this.done.push({ hash, end: Number(end), failed: flag === "e" });
+                done.push({ hash, end: Number(end), failed: flag === "e" });
             }
-        } else if (existsSync(path) && statSync(path).size > 0) {
+        } else if (resume && existsSync(path) && statSync(path).size > 0) {
             throw new UsageError(`${path} exists but has no ${logPath} record to resume from; remove it or drop --resume`);
         } else {
             writeFileSync(logPath, `${header}\n`);
         }
-        this.offset = this.done.at(-1)?.end ?? 0;
-        this.out = openSync(path, existsSync(path) ? "r+" : "w");
-        if (statSync(path).size < this.offset)
-            throw new UsageError(`${path} is shorter than ${logPath} records: it was changed since; remove both to start over`);
-        ftruncateSync(this.out, this.offset);
-        this.log = openSync(logPath, "a");
+        const offset = done.at(-1)?.end ?? 0;
+        const out = openSync(path, existsSync(path) ? "r+" : "w");
+        try {
+            if (statSync(path).size < offset)
+                throw new UsageError(`${path} is shorter than ${logPath} records: it was changed since; remove both to start over`);
+            ftruncateSync(out, offset);
+            return { done, out, offset, log: openSync(logPath, "a") };
+        } catch (error) {
+            closeSync(out);
+            throw error;
+        }
     }
 
     /** Fails unless the input row at `index` is the one FILE was written from. */
@@ -99,8 +125,17 @@ export class ResumeSink implements Sink {
 
     async end(text: string): Promise<void> {
         this.write(text);
+        this.release();
+    }
+
+    private released = false;
+
+    release(): void {
+        if (this.released) return;
+        this.released = true;
         closeSync(this.out);
         closeSync(this.log);
+        this.unlock();
     }
 
     private write(text: string): void {

@@ -1,4 +1,4 @@
-import { createWriteStream } from "node:fs";
+import { createWriteStream, statSync } from "node:fs";
 import { once } from "node:events";
 import { UsageError } from "../errors.js";
 import type { Io } from "../io.js";
@@ -7,14 +7,17 @@ import { nullSink, ResumeSink, streamSink, type Sink } from "../output/sinks.js"
 import { resumeSettings } from "./resumeSettings.js";
 import type { Pipeline, RunOptions } from "./runPipeline.js";
 
-/** Where rows go: a resumable file, the command's own stream, `-o FILE`, or stdout. */
+/** Where rows go: the command's own stream, `-o FILE` (resumable when it is a file of a streamable format), or stdout. */
 export function openSink(options: RunOptions, io: Io, pipeline: Pipeline, format: OutputFormat, templateSource: string | undefined): Sink {
+    const resumable = format === "jsonl" || format === "csv" || format === "tsv";
     if (options.resume) {
         if (options.outputPath === undefined) throw new UsageError("--resume needs -o FILE: it continues that file");
-        if (format !== "jsonl" && format !== "csv" && format !== "tsv")
-            throw new UsageError(`--resume works with jsonl, csv and tsv output, not ${format}`);
-        return new ResumeSink(options.outputPath, resumeSettings(options, format, templateSource));
+        if (!resumable) throw new UsageError(`--resume works with jsonl, csv and tsv output, not ${format}`);
     }
+    // every -o FILE run keeps a record, so that a run killed without --resume can be resumed; not a device or a pipe
+    if (pipeline.output === undefined && options.outputPath !== undefined && resumable &&
+        statSync(options.outputPath, { throwIfNoEntry: false })?.isFile() !== false)
+        return new ResumeSink(options.outputPath, resumeSettings(options, format, templateSource), options.resume === true);
     const stream = pipeline.output !== undefined ? pipeline.output.stream
         : options.outputPath !== undefined ? createWriteStream(options.outputPath) : io.stdout;
     if (stream === undefined) return nullSink;
@@ -28,5 +31,6 @@ export function openSink(options: RunOptions, io: Io, pipeline: Pipeline, format
             stream.end();
             await once(stream, "finish");
         },
+        release: () => stream.destroyed || stream.writableFinished ? undefined : void stream.destroy(),
     };
 }

@@ -10,7 +10,7 @@ export function refuseInputAsOutput(output: string | undefined, inputs: readonly
 
 /**
  * Checked before anything is loaded: the output must not be a file the run reads (an input, a part of the model,
- * the chat template), and its folder must exist and be writable.
+ * the chat template), and a new file's folder must exist and be writable.
  */
 export function checkOutputPath(output: string | undefined, read: { inputs: readonly string[]; modelPath: string; chatTemplatePath?: string }): void {
     if (output === undefined) return;
@@ -20,6 +20,7 @@ export function checkOutputPath(output: string | undefined, read: { inputs: read
         ...(read.chatTemplatePath === undefined ? [] : [{ path: read.chatTemplatePath, what: "the chat template" }]),
     ]);
     const folder = dirname(output);
+    if (statSync(output, { throwIfNoEntry: false }) !== undefined) return;
     try {
         accessSync(folder, constants.W_OK);
     } catch (error) {

@@ -12,7 +12,7 @@ import type { Tokenized } from "../engine/tokenizer.js";
 import { contentSpans } from "../template/contentSpans.js";
 import { createLog } from "../log.js";
 import { createRowWriter, formatOfPath, type OutputFormat, type OutputRow, type RowWriter } from "../output/formats.js";
-import { ResumeSink } from "../output/sinks.js";
+import { ResumeSink, type Sink } from "../output/sinks.js";
 import { writeShardRecord, type Shard } from "./shards.js";
 import { outputNames, readFileHeader } from "../output/delimited.js";
 import { openSink } from "./openSink.js";
@@ -95,6 +95,14 @@ export async function runPipeline(options: RunOptions, io: Io, pipeline: Pipelin
     const templateSource = readTemplateFile(options.chatTemplatePath);
     const format = pipeline.output?.format ?? chooseFormat(options, io.stdout.isTTY === true);
     const sink = openSink(options, io, pipeline, format, templateSource);
+    try {
+        return await runWithSink(options, io, pipeline, format, templateSource, sink);
+    } finally {
+        sink.release();
+    }
+}
+
+async function runWithSink(options: RunOptions, io: Io, pipeline: Pipeline, format: OutputFormat, templateSource: string | undefined, sink: Sink): Promise<number> {
     const log = createLog(io.stderr, options);
     const engine = await RewardEngine.load(options, log);
     try {

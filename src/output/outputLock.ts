@@ -1,0 +1,61 @@
+import { hostname } from "node:os";
+import { readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { UsageError } from "../errors.js";
+
+/** How often the holder of a lock marks it as alive, and how long a lock from another machine is trusted without. */
+const beatMs = 5_000, staleMs = 30_000;
+
+/**
+ * Takes `FILE.lock` so that one run at a time writes FILE and its records: created only if absent (O_EXCL), holding
+ * this process's pid and host. A lock left by a run that is gone (killed, its machine lost) is taken over: on this
+ * host when its pid no longer runs, from another host when it has not been marked alive for 30 s. Returns the release.
+ */
+export function takeLock(path: string): () => void {
+    const lockPath = `${path}.lock`;
+    for (let attempt = 0; ; attempt++) {
+        try {
+            writeFileSync(lockPath, `${JSON.stringify({ pid: process.pid, host: hostname() })}\n`, { flag: "wx" });
+            break;
+        } catch (error) {
+            if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+            const holder = lockHolder(lockPath);
+            if (attempt > 0 || holder !== undefined)
+                throw new UsageError(`${path} is being written by another run (${holder ?? "unknown"}): wait for it to finish, ` +
+                    `or remove ${lockPath} if no such run is going on`);
+            rmSync(lockPath, { force: true });
+        }
+    }
+    const beat = setInterval(() => {
+        try {
+            const now = new Date();
+            utimesSync(lockPath, now, now);
+        } catch { /* removed by hand: nothing to keep alive */ }
+    }, beatMs).unref();
+    let held = true;
+    return () => {
+        if (!held) return;
+        held = false;
+        clearInterval(beat);
+        rmSync(lockPath, { force: true });
+    };
+}
+
+/** Who holds the lock, or undefined when it was left by a run that is gone. */
+function lockHolder(lockPath: string): string | undefined {
+    let holder: { pid?: unknown; host?: unknown } = {};
+    let age = 0;
+    try {
+        age = Date.now() - statSync(lockPath).mtimeMs;
+        holder = JSON.parse(readFileSync(lockPath, "utf8")) as typeof holder;
+    } catch { /* gone meanwhile, or being written: judged by its age */ }
+    const named = `pid ${String(holder.pid)} on ${String(holder.host)}`;
+    if (typeof holder.pid !== "number" || holder.host !== hostname()) return age < staleMs ? named : undefined;
+    // a restarted container may run with the pid its killed run had: that one is gone
+    if (holder.pid === process.pid) return undefined;
+    try {
+        process.kill(holder.pid, 0);
+        return named;
+    } catch (error) {
+        return (error as NodeJS.ErrnoException).code === "EPERM" ? named : undefined;
+    }
+}
