@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -6,7 +7,7 @@ import { gzipSync } from "node:zlib";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { readInputs } from "../../src/input/openInput.js";
-import { demoConversations, parseJsonl, runBuiltCli, runInProcess, tinyModel } from "../helpers.js";
+import { demoConversations, parseJsonl, repoRoot, runBuiltCli, runInProcess, tinyModel } from "../helpers.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "nemoreward-safety-"));
 
@@ -187,5 +188,75 @@ describe("what nemoreward writes, it reads back to the same rows", () => {
         const merge = await runInProcess(["merge", merged, ...parts]);
         expect(merge.stderr).not.toMatch(/error/);
         expect(readFileSync(merged, "utf8")).toBe(readFileSync(once, "utf8"));
+    });
+});
+
+describe("-o FILE: resumable, one run at a time", () => {
+    const input = join(tmp, "long.jsonl");
+    writeFileSync(input, Array.from({ length: 500 }, (_, i) =>
+        JSON.stringify({ id: i, prompt: `Question ${i % 7}: what is ${i} squared?`, response: `It is ${i * i}, I think.`.repeat(1 + (i % 3)) })).join("\n") + "\n");
+    let expected: string | undefined;
+    const uninterrupted = async () => (expected ??= (await runBuiltCli(["score", input, "-m", tinyModel, "-q"])).stdout);
+    const start = (args: string[]) => {
+        const child = spawn(process.execPath, [`${repoRoot}bin/nemoreward.js`, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+        let stderr = "";
+        child.stderr.on("data", (c) => (stderr += c));
+        const exit = new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve) =>
+            child.on("exit", (code, signal) => resolve({ code, signal, stderr })));
+        return { child, exit };
+    };
+    /** Resolves once `check` holds, looking every few milliseconds. */
+    const until = (check: () => boolean) => new Promise<void>((resolve) => {
+        const timer = setInterval(() => {
+            if (!check()) return;
+            clearInterval(timer);
+            resolve();
+        }, 5);
+    });
+
+    it("a plain -o run killed with SIGKILL resumes with --resume to the bytes of an uninterrupted run", async () => {
+        const out = join(tmp, "killed.jsonl");
+        const run = start(["score", input, "-m", tinyModel, "-q", "-o", out]);
+        await until(() => existsSync(out) && statSync(out).size >= 20_000);
+        run.child.kill("SIGKILL");
+        expect((await run.exit).signal).toBe("SIGKILL");
+        expect(statSync(out).size).toBeLessThan((await uninterrupted()).length);
+        // the killed run's lock is left behind; its pid is gone, so it is taken over
+        expect(existsSync(`${out}.lock`)).toBe(true);
+        const resumed = await runBuiltCli(["score", input, "-m", tinyModel, "-o", out, "--resume"]);
+        expect(resumed.stderr).toMatch(/resuming after the \d+ rows already in/);
+        expect(resumed.code).toBe(0);
+        expect(readFileSync(out, "utf8")).toBe(await uninterrupted());
+        expect(existsSync(`${out}.lock`)).toBe(false);
+        // a complete file resumed: checked against the input, nothing added
+        const again = await runBuiltCli(["score", input, "-m", tinyModel, "-o", out, "--resume"]);
+        expect(again.code).toBe(0);
+        expect(again.stderr).toMatch(/resuming after the 500 rows already in/);
+        expect(readFileSync(out, "utf8")).toBe(await uninterrupted());
+    });
+
+    it("a second run on the same -o FILE gets one line and exit 2 while the first goes on undisturbed", async () => {
+        const out = join(tmp, "locked.jsonl");
+        // the first run reads a pipe the test holds open, so that it is surely still running when the others start
+        const first = spawn(process.execPath, [`${repoRoot}bin/nemoreward.js`, "score", "-", "-m", tinyModel, "-q", "-o", out, "--resume"],
+            { stdio: ["pipe", "ignore", "pipe"] });
+        let firstErr = "";
+        first.stderr!.on("data", (c) => (firstErr += c));
+        const firstExit = new Promise<number | null>((resolve) => first.on("exit", resolve));
+        const lines = readFileSync(input, "utf8").split(/(?<=\n)/);
+        first.stdin!.write(lines.slice(0, 10).join(""));
+        await until(() => existsSync(out) && statSync(out).size > 0);
+        for (const args of [["-", "--resume"], [input], [input, "--resume"]]) {
+            const run = await runBuiltCli(["score", ...args, "-m", tinyModel, "-q", "-o", out], "");
+            expect(run.stderr).toMatch(new RegExp(`^nemoreward: error: ${out} is being written by another run \\(pid ${first.pid} on [^)]+\\): ` +
+                `wait for it to finish, or remove ${out}.lock if no such run is going on\n$`));
+            expect(run.code).toBe(2);
+        }
+        first.stdin!.end(lines.slice(10).join(""));
+        expect(await firstExit).toBe(0);
+        expect(firstErr).toBe("");
+        expect(readFileSync(out, "utf8")).toBe(await uninterrupted());
+        expect(readFileSync(`${out}.resume`, "utf8").trim().split("\n")).toHaveLength(501);
+        expect(existsSync(`${out}.lock`)).toBe(false);
     });
 });
