@@ -3,7 +3,7 @@ import { Socket } from "node:net";
 import { addAbortSignal, type Readable } from "node:stream";
 import { crc32, createInflateRaw } from "node:zlib";
 import { UsageError } from "../errors.js";
-import type { InputFormat, InputRow } from "./inputRow.js";
+import type { DelimitedHeader, InputFormat, InputRow } from "./inputRow.js";
 import { readJsonl } from "./readJsonl.js";
 import { readJsonArray } from "./readJsonArray.js";
 import { readDelimited } from "./readDelimited.js";
@@ -22,6 +22,8 @@ export type InputSpec = {
     signal?: AbortSignal;
     /** Told about damage that loses no row (trailing garbage after gzip data). */
     warn?: (message: string) => void;
+    /** Given each CSV/TSV header as it is read, also of a file with no rows under it. */
+    onHeader?: (header: DelimitedHeader) => void;
 };
 
 /** The name a row's source is reported under. */
@@ -63,7 +65,7 @@ export function checkInputs(spec: Pick<InputSpec, "paths" | "format">): void {
 }
 
 /** Streams the rows of every input in turn, gunzipping those that start with the gzip magic bytes. */
-export async function* readInputs({ paths, stdin, format, maxRecordBytes, signal, warn }: InputSpec): AsyncIterable<InputRow> {
+export async function* readInputs({ paths, stdin, format, maxRecordBytes, signal, warn, onHeader }: InputSpec): AsyncIterable<InputRow> {
     for (const path of paths) {
         const source = sourceName(path);
         const bytes = inputBytes(path === "-" ? stdin : openInput(path, signal), (message) => warn?.(`${source}: ${message}`));
@@ -72,7 +74,7 @@ export async function* readInputs({ paths, stdin, format, maxRecordBytes, signal
         try {
             const rows = inputFormat === "jsonl" ? readJsonl(bytes, source, maxRecordBytes)
                 : inputFormat === "json" ? readJsonArray(bytes, source, maxRecordBytes)
-                : readDelimited(bytes, source, inputFormat, maxRecordBytes);
+                : readDelimited(bytes, source, inputFormat, maxRecordBytes, onHeader);
             for await (const row of rows) {
                 if (last === undefined && path === "-" && format === undefined) refuseDelimitedStdin(row);
                 last = row;

@@ -25,7 +25,8 @@ export function delimitedSyntax(delimiter: string): Options {
  * record's own bytes are kept as its text and checked: invalid UTF-8 or more than `maxRecordBytes` makes it an error
  * row, and the records after it are read as usual.
  */
-export async function* readDelimited(stream: AsyncIterable<Buffer>, source: string, format: "csv" | "tsv", maxRecordBytes = defaultMaxLineBytes): AsyncIterable<InputRow> {
+export async function* readDelimited(stream: AsyncIterable<Buffer>, source: string, format: "csv" | "tsv", maxRecordBytes = defaultMaxLineBytes,
+    onHeader?: (header: DelimitedHeader) => void): AsyncIterable<InputRow> {
     const delimiter = format === "csv" ? "," : "\t";
     const parser = parse({
         ...delimitedSyntax(delimiter),
@@ -67,6 +68,7 @@ export async function* readDelimited(stream: AsyncIterable<Buffer>, source: stri
             if (text.trim() === "" && !text.includes(delimiter)) continue;
             if (header === undefined) {
                 header = { names: uniqueNames(record), text, delimiter, eol };
+                onHeader?.(header);
                 continue;
             }
             const row: InputRow = { source, line, format, text, header };

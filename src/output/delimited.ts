@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { parse } from "csv-parse/sync";
-import type { InputRow } from "../input/inputRow.js";
+import type { DelimitedHeader, InputRow } from "../input/inputRow.js";
 import { delimitedSyntax } from "../input/readDelimited.js";
 import { oneLine, topLevelValues } from "./jsonl.js";
 
@@ -94,7 +94,7 @@ export function delimitedWriter(
             eol = header.eol;
             head = `${header.text}${delimiter}${join(added)}${eol}`;
         } else {
-            columns = header?.names ?? (input?.record === undefined ? ["line"] : Object.keys(input.record));
+            columns = header?.names ?? (input === undefined ? [] : input.record === undefined ? ["line"] : Object.keys(input.record));
             head = `${join([...columns, ...added])}${eol}`;
         }
     };
@@ -150,8 +150,13 @@ export function delimitedWriter(
             held = [];
             return text;
         },
-        end(): string {
-            if (held.length === 0) return "";
+        end(inputHeader?: DelimitedHeader): string {
+            if (held.length === 0) {
+                if (columns !== undefined) return "";
+                // no row at all (an empty input, a header-only CSV): the header alone, the input's columns and ours
+                start(inputHeader === undefined ? undefined : { source: "", line: 0, format: "csv", text: "", header: inputHeader });
+                return head;
+            }
             start(held[0]!.input);
             const text = `${head}${held.map((row) => line(row, columns!)).join("")}`;
             held = [];

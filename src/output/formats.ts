@@ -1,6 +1,6 @@
 import type { ChalkInstance } from "chalk";
 import stringWidth from "string-width";
-import type { InputRow } from "../input/inputRow.js";
+import type { DelimitedHeader, InputRow } from "../input/inputRow.js";
 import type { ScoringTask } from "../conversation/scoringTask.js";
 import { jsonlLine } from "./jsonl.js";
 import { delimitedWriter, type FileHeader } from "./delimited.js";
@@ -11,8 +11,11 @@ export const outputFormats: readonly OutputFormat[] = ["jsonl", "csv", "tsv", "j
 /** One finished row: the input, the fields the command adds (`reward`, `error`, ...) and the task if it was read. */
 export type OutputRow = { input: InputRow; fields: Record<string, unknown>; task?: ScoringTask };
 
-/** Turns rows into text as they come; `end` closes what the format needs closed. */
-export type RowWriter = { row(out: OutputRow): string; end(): string };
+/**
+ * Turns rows into text as they come; `end` closes what the format needs closed, and is given the input's header
+ * (a CSV/TSV header-only file) so that an output of no rows still has its columns.
+ */
+export type RowWriter = { row(out: OutputRow): string; end(inputHeader?: DelimitedHeader): string };
 
 export type WriterOptions = {
     /** The fields a row like this one gains (no row: any), in column order; CSV/TSV always write all of them. */
@@ -64,7 +67,7 @@ export function createRowWriter(format: OutputFormat, options: WriterOptions): R
                 return writer.row({ input: { ...out.input, record: undefined, header: undefined }, fields: { ...empty, error: message } });
             }
         },
-        end: () => writer.end(),
+        end: (inputHeader) => writer.end(inputHeader),
     };
 }
 

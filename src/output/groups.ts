@@ -17,7 +17,7 @@ export function groupKey(groupBy: string | undefined): (row: OutputRow) => strin
  * Groups are runs, not global: the output keeps streaming, so rows of one prompt must be adjacent (as
  * best-of-N files write them); sort by prompt first otherwise.
  */
-export function groupingWriter(keyOf: (row: OutputRow) => string | undefined, onGroup: (group: OutputRow[]) => string, end: () => string): RowWriter {
+export function groupingWriter(keyOf: (row: OutputRow) => string | undefined, onGroup: (group: OutputRow[]) => string, end: RowWriter["end"]): RowWriter {
     let group: OutputRow[] = [];
     let key: string | undefined;
     const flush = () => {
@@ -34,7 +34,7 @@ export function groupingWriter(keyOf: (row: OutputRow) => string | undefined, on
             group.push(out);
             return text;
         },
-        end: () => flush() + end(),
+        end: (inputHeader) => flush() + end(inputHeader),
     };
 }
 

@@ -1,7 +1,7 @@
 import { UsageError } from "../errors.js";
 import type { Io } from "../io.js";
 import { countRows, readInputs } from "../input/openInput.js";
-import type { InputRow } from "../input/inputRow.js";
+import type { DelimitedHeader, InputRow } from "../input/inputRow.js";
 import type { Log } from "../log.js";
 import type { OutputRow, RowWriter } from "../output/formats.js";
 import { ResumeSink, type Sink } from "../output/sinks.js";
@@ -46,11 +46,12 @@ export async function scoreRows(
     // A window of rows in flight: the next row renders and tokenizes while the engine evaluates, and with several
     // sequences there are rows of several prompts to keep them busy (the responses of one prompt queue for the
     // sequence that holds it). Each row is written as soon as it and the rows before it are done, in input order.
+    let inputHeader: DelimitedHeader | undefined;
     const depth = parallel === 1 ? 2 : 8 * parallel + 1;
     const inFlight: Promise<void>[] = [];
     let written = Promise.resolve();
     const rows = readInputs({ paths: options.inputs, stdin: io.stdin, format: options.inputFormat, maxRecordBytes: options.maxRecordBytes, signal: options.signal,
-        warn: (message) => progress.interrupt(() => log.warn(message)) })[Symbol.asyncIterator]();
+        warn: (message) => progress.interrupt(() => log.warn(message)), onHeader: (header) => (inputHeader ??= header) })[Symbol.asyncIterator]();
     let index = -1, mine = -1;
     let readError: unknown;
     for (;;) {
@@ -85,7 +86,7 @@ export async function scoreRows(
         if (stopped !== undefined) break;
     }
     await written;
-    await sink.end(writerFor().end());
+    await sink.end(writerFor().end(inputHeader));
     if (mine + 1 < resumed.length)
         throw new UsageError(`${options.outputPath} holds ${resumed.length} rows but the input has only ${mine + 1}: it was written from other input`);
     if (stopped !== undefined) progress.interrupt(() => log.warn(stopped!));

@@ -260,3 +260,26 @@ describe("-o FILE: resumable, one run at a time", () => {
         expect(existsSync(`${out}.lock`)).toBe(false);
     });
 });
+
+describe("an input of no rows", () => {
+    it("a header-only CSV or TSV gives its header plus the tool's columns, and says 0 rows", async () => {
+        for (const [name, text, header] of [["empty.csv", "prompt,response\r\n", "prompt,response,reward,error\r\n"],
+            ["empty.tsv", "prompt\tnote\tresponse\n", "prompt\tnote\tresponse\treward\terror\n"]]) {
+            const path = join(tmp, name!), out = join(tmp, `out-${name}`);
+            writeFileSync(path, text!);
+            const { code, stderr } = await runInProcess(["score", path, "-m", tinyModel, "-o", out]);
+            expect(code).toBe(0);
+            expect(stderr).toMatch(/scored 0 rows/);
+            expect(readFileSync(out, "utf8")).toBe(header);
+        }
+    });
+
+    it("an empty input written as CSV gives the tool's columns; as JSONL, nothing", async () => {
+        const csv = await runInProcess(["score", "-", "-m", tinyModel, "--format", "csv"], "");
+        expect(csv.code).toBe(0);
+        expect(csv.stdout).toBe("reward,error\n");
+        expect(csv.stderr).toMatch(/scored 0 rows/);
+        const jsonl = await runInProcess(["score", "-", "-m", tinyModel], "");
+        expect(jsonl.stdout).toBe("");
+    });
+});
