@@ -3,6 +3,7 @@ import { parse } from "csv-parse/sync";
 import type { DelimitedHeader, InputRow } from "../input/inputRow.js";
 import { delimitedSyntax } from "../input/readDelimited.js";
 import { oneLine, topLevelValues } from "./jsonl.js";
+import { ownNames, renameFields, renameReporter, type OwnNames } from "./ownNames.js";
 
 /**
  * One field. CSV: quoted as RFC 4180 wants when it holds a comma, a quote or a line break. TSV: a quote inside a value
@@ -27,14 +28,6 @@ type Row = { input: InputRow; fields: Record<string, unknown> };
 
 /** The columns and line ending of a CSV/TSV file being continued (`--resume`). */
 export type FileHeader = { names: string[]; eol: string };
-
-/** Columns an earlier run may have added besides the reward fields: a scored file scored again gets them anew. */
-export const outputNames = ["error", "skipped", "truncated"];
-
-/** Whether columns hold a reward column of this run: a scored file, whose error and marker columns are ours to replace. */
-function scoredBefore(names: readonly string[], added: readonly string[]): boolean {
-    return added.some((name) => !outputNames.includes(name) && names.includes(name));
-}
 
 /** The header of a CSV/TSV file nemoreward wrote, or undefined when it has none yet. */
 export function readFileHeader(path: string, delimiter: string): FileHeader | undefined {
@@ -81,12 +74,18 @@ export function delimitedWriter(
     const join = (values: readonly unknown[]) => values.map((v) => quoteField(cell(v), delimiter)).join(delimiter);
     // output columns the input already has (a scored file scored again): their values are replaced in place
     let replaced: readonly string[] = [];
+    // the names the tool's columns get beside the input's own (ownNames)
+    let own: OwnNames = ownNames([], []);
+    const reportRenames = renameReporter(warn);
     const start = (input: InputRow | undefined) => {
-        added = addedFor(input);
         const header = input?.header;
         const names = header?.names ?? (input?.record === undefined ? [] : Object.keys(input.record));
-        if (continuing !== undefined) return resume(continuing, scoredBefore(names, added));
-        replaced = scoredBefore(names, added) ? names.filter((name) => added.includes(name) || outputNames.includes(name)) : [];
+        const rescoring = ownNames(names, addedFor(input)).ours.length > 0;
+        own = ownNames(continuing?.names ?? names, addedFor(input));
+        reportRenames(own, input === undefined ? "the output" : `${input.source}:${input.line}`);
+        added = addedFor(input).map((name) => own.rename.get(name)!);
+        if (continuing !== undefined) return resume(continuing, rescoring);
+        replaced = own.ours;
         added = added.filter((name) => !replaced.includes(name));
         if (header?.delimiter === delimiter) eol = header.eol;
         if (header?.delimiter === delimiter && replaced.length === 0) {
@@ -107,11 +106,12 @@ export function delimitedWriter(
             replaced = [];
         } else {
             columns = file.names;
-            replaced = file.names.filter((name) => added.includes(name) || outputNames.includes(name));
+            replaced = own.ours;
             added = added.filter((name) => !replaced.includes(name));
         }
     };
-    const line = ({ input, fields }: Row, columns: string[]): string => {
+    const line = ({ input, fields: given }: Row, columns: string[]): string => {
+        const fields = renameFields(given, own);
         const unwritten = Object.keys(fields).filter((name) => fields[name] !== null && fields[name] !== undefined &&
             !added.includes(name) && !replaced.includes(name));
         const extra = join(added.map((name) => fields[name]));

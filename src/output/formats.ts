@@ -4,6 +4,7 @@ import type { DelimitedHeader, InputRow } from "../input/inputRow.js";
 import type { ScoringTask } from "../conversation/scoringTask.js";
 import { jsonlLine } from "./jsonl.js";
 import { delimitedWriter, type FileHeader } from "./delimited.js";
+import { ownNames, renameFields, renameReporter } from "./ownNames.js";
 
 export type OutputFormat = "jsonl" | "csv" | "tsv" | "json" | "table";
 export const outputFormats: readonly OutputFormat[] = ["jsonl", "csv", "tsv", "json", "table"];
@@ -29,13 +30,28 @@ export type WriterOptions = {
     continuing?: FileHeader;
 };
 
+/** A record's line with the tool's fields under their own names beside the record's (ownNames). */
+function jsonLines({ added, warn }: WriterOptions): (input: InputRow, fields: Record<string, unknown>) => string {
+    const report = renameReporter(warn);
+    return (input, fields) => {
+        if (input.record === undefined) return jsonlLine(input, fields);
+        const own = ownNames(Object.keys(input.record), added(input));
+        report(own, `${input.source}:${input.line}`);
+        return jsonlLine(input, renameFields(fields, own));
+    };
+}
+
 const writers: Record<OutputFormat, (options: WriterOptions) => RowWriter> = {
-    jsonl: () => ({ row: ({ input, fields }) => `${jsonlLine(input, fields)}\n`, end: () => "" }),
-    json: () => {
+    jsonl: (options) => {
+        const line = jsonLines(options);
+        return { row: ({ input, fields }) => `${line(input, fields)}\n`, end: () => "" };
+    },
+    json: (options) => {
+        const jsonLine = jsonLines(options);
         let count = 0;
         return {
             row: ({ input, fields }) => {
-                const line = jsonlLine(input, fields);
+                const line = jsonLine(input, fields);
                 return `${count++ === 0 ? "[\n" : ",\n"}${line}`;
             },
             end: () => (count === 0 ? "[]\n" : "\n]\n"),

@@ -14,7 +14,7 @@ import { createLog } from "../log.js";
 import { createRowWriter, formatOfPath, type OutputFormat, type OutputRow, type RowWriter } from "../output/formats.js";
 import { ResumeSink, type Sink } from "../output/sinks.js";
 import { writeShardRecord, type Shard } from "./shards.js";
-import { outputNames, readFileHeader } from "../output/delimited.js";
+import { readFileHeader } from "../output/delimited.js";
 import { openSink } from "./openSink.js";
 import { scoreRows, type RowResult } from "./scoreRows.js";
 
@@ -126,14 +126,14 @@ async function runWithSink(options: RunOptions, io: Io, pipeline: Pipeline, form
                 task = toScoringTask(row.record, options.fields);
                 const prepared = task.conversations.map(prepare);
                 const fields = await pipeline.step(engine, task, prepared, prepare, row.record);
-                return { out: { input: row, fields: clearStale(row, fields), task }, tokens: prepared.reduce((n, p) => n + (p.tokens?.length ?? 0), 0) };
+                return { out: { input: row, fields, task }, tokens: prepared.reduce((n, p) => n + (p.tokens?.length ?? 0), 0) };
             } catch (error) {
                 if (!(error instanceof RowError)) throw error;
                 const names = pipeline.columns(task?.kind ?? kindOf(row)).filter((name) => name !== "error");
                 const empty = Object.fromEntries(names.map((name) => [name, null]));
                 if (error instanceof SkippedRow)
-                    return { out: { input: row, fields: clearStale(row, { ...empty, skipped: error.message }), task }, tokens: 0, skipped: error.message };
-                return { out: { input: row, fields: clearStale(row, { ...empty, error: error.message }), task }, tokens: 0, error: error.message };
+                    return { out: { input: row, fields: { ...empty, skipped: error.message }, task }, tokens: 0, skipped: error.message };
+                return { out: { input: row, fields: { ...empty, error: error.message }, task }, tokens: 0, error: error.message };
             }
         };
         let writer: RowWriter | undefined;
@@ -158,17 +158,6 @@ async function runWithSink(options: RunOptions, io: Io, pipeline: Pipeline, form
     } finally {
         await engine.dispose();
     }
-}
-
-/**
- * A scored file scored again (its rows hold this run's reward fields): the old error or marker of a row is not this
- * run's, and becomes null. In a file never scored, fields of those names are the user's and stay.
- */
-function clearStale(row: InputRow, fields: Record<string, unknown>): Record<string, unknown> {
-    const record = row.record;
-    const scored = record !== undefined && Object.keys(fields).some((name) => !outputNames.includes(name) && Object.hasOwn(record, name));
-    if (scored) for (const name of outputNames) if (Object.hasOwn(record, name) && !Object.hasOwn(fields, name)) fields[name] = null;
-    return fields;
 }
 
 function wrap(pipeline: Pipeline, writer: RowWriter): RowWriter {

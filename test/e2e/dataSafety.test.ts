@@ -283,3 +283,56 @@ describe("an input of no rows", () => {
         expect(jsonl.stdout).toBe("");
     });
 });
+
+describe("the user's own fields named like the tool's", () => {
+    const csvRecords = async (path: string) => {
+        const rows: Record<string, unknown>[] = [];
+        for await (const row of readInputs({ paths: [path], stdin: Readable.from([]) })) rows.push(row.record!);
+        return rows;
+    };
+
+    it("CSV prompt,response,error: the user's error column stays, the tool's goes in nemoreward_error, also when scored again", async () => {
+        const input = join(tmp, "own-error.csv");
+        // the second row is over the context: an error row, scored or scored again
+        writeFileSync(input, `prompt,response,error\nP1,R1,annotator timeout\nP2,${"word ".repeat(200)},\n`);
+        const once = join(tmp, "own-error-once.csv"), twice = join(tmp, "own-error-twice.csv");
+        const first = await runInProcess(["score", input, "-m", tinyModel, "-o", once, "--context-size", "150"]);
+        expect(first.code).toBe(3);
+        expect(first.stderr.match(/has a field "error" of its own, kept as it is; nemoreward's "error" goes in "nemoreward_error"/g)).toHaveLength(1);
+        expect(readFileSync(once, "utf8").split("\n")[0]).toBe("prompt,response,error,reward,nemoreward_error");
+        const rows = await csvRecords(once);
+        expect(rows.map((row) => row["error"])).toEqual(["annotator timeout", ""]);
+        expect(rows.map((row) => row["nemoreward_error"])).toEqual(["", expect.stringMatching(/over the 150-token context/)]);
+        // written in two runs, the second resuming the first (the file's own columns tell where the tool's are)
+        const part = join(tmp, "own-error-part.csv"), resumed = join(tmp, "own-error-resumed.csv");
+        writeFileSync(part, readFileSync(input, "utf8").split("\n").slice(0, 2).join("\n") + "\n");
+        expect((await runInProcess(["score", part, "-m", tinyModel, "-o", resumed, "--context-size", "150"])).code).toBe(0);
+        expect((await runInProcess(["score", input, "-m", tinyModel, "-o", resumed, "--context-size", "150", "--resume"])).code).toBe(3);
+        expect(readFileSync(resumed, "utf8")).toBe(readFileSync(once, "utf8"));
+        const second = await runInProcess(["score", once, "-m", tinyModel, "-o", twice, "--context-size", "150"]);
+        expect(second.code).toBe(3);
+        expect(readFileSync(twice, "utf8").split("\n")[0]).toBe("prompt,response,error,reward,nemoreward_error");
+        const again = await csvRecords(twice);
+        expect(again.map((row) => row["error"])).toEqual(["annotator timeout", ""]);
+        expect(again.map((row) => row["nemoreward_error"])).toEqual(["", expect.stringMatching(/over the 150-token context/)]);
+        expect(again.map((row) => row["reward"])).toEqual(rows.map((row) => row["reward"]));
+    });
+
+    it("JSONL: a record that cannot be scored keeps its own error; every added field (rank, z, truncated, margin) keeps clear of the user's", async () => {
+        const records = [
+            { prompt: "Hi", response: "Hello", rank: "gold", z: "zulu", truncated: "no", error: "mine" },
+            { prompt: "Hi", error: "mine too" },
+            { prompt: "Hi", response: "Yo", rank: "silver", z: "x", truncated: "no", error: "" },
+        ];
+        const { stdout, stderr } = await runInProcess(["score", "-", "-m", tinyModel, "--rank", "--on-overlong", "truncate"],
+            records.map((r) => JSON.stringify(r)).join("\n"));
+        const out = parseJsonl(stdout);
+        for (const [i, record] of records.entries()) expect(out[i]).toMatchObject(record);
+        expect(out[1]).toMatchObject({ reward: null, nemoreward_error: expect.stringMatching(/response/) });
+        expect(out.filter((row) => typeof row.reward === "number").map((row) => row.nemoreward_rank).sort()).toEqual([1, 2]);
+        expect(typeof out[0]!.nemoreward_z).toBe("number");
+        for (const name of ["rank", "z", "error"]) expect(stderr).toContain(`nemoreward's "${name}" goes in "nemoreward_${name}"`);
+        const pairs = await runInProcess(["score", "-", "-m", tinyModel], JSON.stringify({ prompt: "Hi", chosen: "Hello", rejected: "Go away", margin: "wide" }));
+        expect(parseJsonl(pairs.stdout)[0]).toMatchObject({ margin: "wide", nemoreward_margin: expect.any(Number) });
+    });
+});

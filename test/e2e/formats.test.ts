@@ -89,7 +89,8 @@ describe("scoring a scored file again", () => {
     });
 
     it("JSONL: an old error or marker is cleared, whatever this run's --on-overlong", async () => {
-        const old = { prompt: "Hi", response: "Yo", error: "old failure", truncated: true, skipped: "old", reward: null };
+        // as nemoreward writes a row: its fields after the record's (fields named so before the reward are the user's)
+        const old = { prompt: "Hi", response: "Yo", reward: null, truncated: true, skipped: "old", error: "old failure" };
         for (const policy of ["error", "skip", "truncate"]) {
             const { code, stdout } = await runInProcess(["score", "-", "-m", tinyModel, "--on-overlong", policy], JSON.stringify(old));
             expect(code).toBe(0);
