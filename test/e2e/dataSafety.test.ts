@@ -63,8 +63,8 @@ describe("-o is checked before anything is loaded", () => {
         const template = join(tmp, "template.jinja");
         writeFileSync(template, "{{ messages[0].content }}");
         for (const [output, what] of [[model, "the model"], [template, "the chat template"]] as const) {
-            for (const command of ["score", "pairs"]) {
-                const run = await runInProcess([command, demoConversations, "-m", model, "--chat-template", template, "-o", output, "--format", "jsonl"]);
+            for (const command of [["score", "--format", "jsonl"], ["pairs"]]) {
+                const run = await runInProcess([...command, demoConversations, "-m", model, "--chat-template", template, "-o", output]);
                 expect(run.code).toBe(2);
                 expect(run.stderr).toBe(`nemoreward: error: ${output} is also ${what} (${output}): writing it would destroy ${what}\n`);
             }
@@ -248,7 +248,7 @@ describe("-o FILE: resumable, one run at a time", () => {
         await until(() => existsSync(out) && statSync(out).size > 0);
         for (const args of [["-", "--resume"], [input], [input, "--resume"]]) {
             const run = await runBuiltCli(["score", ...args, "-m", tinyModel, "-q", "-o", out], "");
-            expect(run.stderr).toMatch(new RegExp(`^nemoreward: error: ${out} is being written by another run \\(pid ${first.pid} on [^)]+\\): ` +
+            expect(run.stderr).toMatch(new RegExp(`^nemoreward: error: ${out} is being written by another run \\(pid \\d+ on [^)]+\\): ` +
                 `wait for it to finish, or remove ${out}.lock if no such run is going on\n$`));
             expect(run.code).toBe(2);
         }
