@@ -4,6 +4,8 @@ import { UsageError } from "../errors.js";
 
 /** How often the holder of a lock marks it as alive, and how long a lock from another machine is trusted without. */
 const beatMs = 5_000, staleMs = 30_000;
+/** How long a run on this host that holds the lock is given to end before a second run is refused. */
+const endingMs = 3_000;
 
 /**
  * Takes `FILE.lock` so that one run at a time writes FILE and its records: created only if absent (O_EXCL), holding
@@ -18,7 +20,7 @@ export function takeLock(path: string): () => void {
             break;
         } catch (error) {
             if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-            const holder = lockHolder(lockPath);
+            const holder = ending(lockPath);
             if (attempt > 0 || holder !== undefined)
                 throw new UsageError(`${path} is being written by another run (${holder ?? "unknown"}): wait for it to finish, ` +
                     `or remove ${lockPath} if no such run is going on`);
@@ -40,12 +42,27 @@ export function takeLock(path: string): () => void {
     };
 }
 
+/**
+ * Who holds the lock after giving a run on this host a moment to end: a run killed with its supervisor (bin/) ends
+ * itself a little later, and its lock with it.
+ */
+function ending(lockPath: string): string | undefined {
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    let holder = lockHolder(lockPath);
+    for (let waited = 0; holder !== undefined && holder.endsWith(` on ${hostname()}`) && waited < endingMs; waited += 50) {
+        Atomics.wait(pause, 0, 0, 50);
+        holder = lockHolder(lockPath);
+    }
+    return holder;
+}
+
 /** Who holds the lock, or undefined when it was left by a run that is gone. */
 function lockHolder(lockPath: string): string | undefined {
     let holder: { pid?: unknown; host?: unknown } = {};
-    let age = 0;
+    const stat = statSync(lockPath, { throwIfNoEntry: false });
+    if (stat === undefined) return undefined; // released meanwhile
+    const age = Date.now() - stat.mtimeMs;
     try {
-        age = Date.now() - statSync(lockPath).mtimeMs;
         holder = JSON.parse(readFileSync(lockPath, "utf8")) as typeof holder;
     } catch { /* gone meanwhile, or being written: judged by its age */ }
     const named = `pid ${String(holder.pid)} on ${String(holder.host)}`;
