@@ -64,7 +64,7 @@ export function addScoringOptions(command: Command): Command {
         .option("--context-size <tokens>", "context size; longer conversations become error rows", integer(1), defaultContextSize)
         .addOption(new Option("--gpu <backend>", "compute backend").choices(["auto", "cuda", "vulkan", "cpu"]).default("auto"))
         .option("--gpu-layers <n|max|auto>", "layers to offload to the GPU", gpuLayers, "auto" as GpuLayers)
-        .option("--threads <n>", "CPU threads (default: $NEMOREWARD_THREADS, else the cores available to this process)", integer(1))
+        .option("--threads <n|auto>", "CPU threads (default: $NEMOREWARD_THREADS, else auto: the cores available to this process that other processes leave free, re-counted every second)", countOrAuto)
         .option("--field <name>", "name of the reward field or column", "reward")
         .option("--precise", "f32 KV cache: slower, closest to the exact reward")
         .option("--flash-attention", "faster on long rows, but a row's reward then depends on its batch neighbours")
@@ -90,7 +90,7 @@ export type RunFlags = {
     contextSize?: number;
     gpu?: GpuChoice;
     gpuLayers?: GpuLayers;
-    threads?: number;
+    threads?: number | "auto";
     quiet?: boolean;
     progressSeconds: number;
     verbose?: boolean;

@@ -18,10 +18,13 @@ export function availableCores(): number {
     return affinity;
 }
 
-/** `--threads` when not given: $NEMOREWARD_THREADS (how a test suite or a shared machine caps every run), else the cores available. */
-export function defaultThreads(): number {
+/**
+ * `--threads` when not given: $NEMOREWARD_THREADS (how a test suite or a shared machine caps every run), else "auto":
+ * the available cores that other processes leave free (freeCores.ts).
+ */
+export function defaultThreads(): number | "auto" {
     const env = process.env["NEMOREWARD_THREADS"];
-    if (env === undefined || env === "") return availableCores();
+    if (env === undefined || env === "") return "auto";
     if (!/^\d+$/.test(env.trim()) || Number(env) < 1) throw new UsageError(`NEMOREWARD_THREADS must be a whole number of at least 1, not ${JSON.stringify(env)}`);
     return Number(env);
 }

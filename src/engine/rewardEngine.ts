@@ -11,6 +11,8 @@ import {
 } from "node-llama-cpp";
 import { ModelError } from "../errors.js";
 import { Tokenizer } from "./tokenizer.js";
+import { availableCores } from "./availableCores.js";
+import { cpuSample, followFreeCores } from "./freeCores.js";
 import type { Log } from "../log.js";
 
 /**
@@ -30,7 +32,8 @@ export type EngineOptions = {
     modelPath: string;
     gpu: GpuChoice;
     gpuLayers: GpuLayers;
-    threads: number;
+    /** "auto": the available cores that other processes leave free, re-counted while running. */
+    threads: number | "auto";
     contextSize: number;
     /** Sequences evaluated side by side in one context; "auto" picks what the benchmarks found fastest. */
     parallel: number | "auto";
@@ -53,6 +56,8 @@ export class RewardEngine {
     private readonly waiting: (() => void)[] = [];
     /** Rendered text to tokens, as llama.cpp does it but in linear time; stops early past a limit. */
     readonly tokenizer: Tokenizer;
+    /** Stops following the free cores (`threads: "auto"`). */
+    private readonly stopThreads: () => void;
 
     private constructor(
         private readonly llama: Llama,
@@ -61,17 +66,25 @@ export class RewardEngine {
         private readonly options: EngineOptions,
         /** Sequences in the context: conversations evaluated side by side. */
         readonly parallel: number,
+        /** The most threads used. */
+        private readonly maxThreads: number,
+        loadStarted: ReturnType<typeof cpuSample>,
     ) {
         this.tokenizer = new Tokenizer(model);
+        this.stopThreads = options.threads === "auto" && context !== undefined
+            ? followFreeCores(maxThreads, (threads) => { llama.maxThreads = threads; }, { since: loadStarted }).stop
+            : () => {};
         this.slots = context === undefined ? [] : Array.from({ length: parallel }, () =>
             ({ sequence: context.getSequence(), busy: false, tokens: [], waiting: [] }));
     }
 
     /** Starts the backend, loads the model and creates the scoring context. */
     static async load(options: EngineOptions, log: Log): Promise<RewardEngine> {
+        const loadStarted = cpuSample();
         await checkModelFile(options.modelPath);
         engineErrors.length = 0;
-        const llama = await startBackend(options, log);
+        const maxThreads = options.threads === "auto" ? availableCores() : options.threads;
+        const llama = await startBackend(maxThreads, options, log);
         let model: LlamaModel;
         try {
             model = await llama.loadModel({
@@ -83,7 +96,7 @@ export class RewardEngine {
             await llama.dispose();
             throw new ModelError(`cannot load model ${options.modelPath}: ${engineErrors.at(0) ?? (error as Error).message}`, { cause: error });
         }
-        if (options.vocabOnly) return new RewardEngine(llama, model, undefined, options, 1);
+        if (options.vocabOnly) return new RewardEngine(llama, model, undefined, options, 1, maxThreads, loadStarted);
         const vocabSize = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length;
         if (vocabSize !== undefined && options.rewardToken >= vocabSize) {
             await llama.dispose();
@@ -96,7 +109,7 @@ export class RewardEngine {
             context = await model.createContext({
                 contextSize: contextCells(options.contextSize),
                 sequences: parallel,
-                threads: options.threads,
+                threads: maxThreads,
                 // Flash attention makes a reward depend on how its tokens were batched (prefix reuse, parallel
                 // sequences): the same row measured 2e-3 apart on CPU, against 1e-7 without it.
                 flashAttention: options.flashAttention ?? false,
@@ -106,14 +119,16 @@ export class RewardEngine {
             await llama.dispose();
             throw new ModelError(`cannot create a ${options.contextSize}-token context: ${(error as Error).message}`, { cause: error });
         }
-        return new RewardEngine(llama, model, context, options, parallel);
+        return new RewardEngine(llama, model, context, options, parallel, maxThreads, loadStarted);
     }
 
     /** One line for people: backend, GPU layers, threads, sequences, precision. */
     get description(): string {
         const { threads, precise, flashAttention } = this.options;
+        const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
         return `${backendName(this.llama)} backend, ${this.model.gpuLayers} of ${this.model.fileInsights.totalLayers} layers on the GPU, ` +
-            `${threads} threads, ${this.parallel} sequence${this.parallel === 1 ? "" : "s"}` +
+            `${threads === "auto" ? `up to ${plural(this.maxThreads, "thread")} (fewer while other processes keep cores busy)` : plural(threads, "thread")}, ` +
+            `${plural(this.parallel, "sequence")}` +
             `${precise ? ", precise (f32 KV cache)" : ""}${flashAttention ? ", flash attention" : ""}`;
     }
 
@@ -161,6 +176,7 @@ export class RewardEngine {
     }
 
     async dispose(): Promise<void> {
+        this.stopThreads();
         await this.llama.dispose();
     }
 
@@ -235,11 +251,11 @@ function refuseContextShift(): never {
 /** Error lines llama.cpp logged in this process, newest last. */
 const engineErrors: string[] = [];
 
-async function startBackend(options: EngineOptions, log: Log): Promise<Llama> {
+async function startBackend(maxThreads: number, options: EngineOptions, log: Log): Promise<Llama> {
     const common = {
         build: "never",
         progressLogs: false,
-        maxThreads: options.threads,
+        maxThreads,
         logLevel: options.verbose ? LlamaLogLevel.warn : LlamaLogLevel.error,
         logger: (level: string, message: string) => {
             // llama.cpp's own error lines say what is wrong with a model; the first one goes into our one-line error
