@@ -4,10 +4,11 @@
  * BENCH_QUICK=1 runs a smaller version.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
 import { cpus } from "node:os";
 import { writeModel, type ModelSpec } from "../fixtures/makeModel.js";
 import { availableCores } from "../src/engine/availableCores.js";
-import { best, conversation, dir, fmt, maxDrift, rewardsOf, run, text, writeCase } from "./harness.js";
+import { best, conversation, dir, fmt, load, maxDrift, rewardsOf, run, text, writeCase } from "./harness.js";
 
 const quick = process.env["BENCH_QUICK"] === "1";
 const threads = availableCores();
@@ -19,8 +20,9 @@ const midSpec: ModelSpec = {
 const modelPath = `${dir}/mid-h512-l8-f16.gguf`;
 if (!existsSync(modelPath)) writeModel(modelPath, midSpec);
 
-const cli = (jsonl: string, ...flags: string[]) =>
-    ["node", "bin/nemoreward.js", "score", jsonl, "-m", modelPath, "--threads", String(threads), "-q", ...flags];
+const cliThreads = (jsonl: string, count: number, ...flags: string[]) =>
+    ["node", "bin/nemoreward.js", "score", jsonl, "-m", modelPath, "--threads", String(count), "-q", ...flags];
+const cli = (jsonl: string, ...flags: string[]) => cliThreads(jsonl, threads, ...flags);
 const engine = (prompts: string, parallel = 1) =>
     ["node", "dist/bench/engineAlone.js", modelPath, prompts, String(threads), String(parallel)];
 
@@ -114,5 +116,51 @@ for (const line of (await import("./memory.js")).memoryCase(quick, threads)) row
         writeFileSync(jsonl, `${JSON.stringify(row)}\n`);
         const one = run(["node", "bin/nemoreward.js", command, jsonl, "-m", modelPath, "-q", ...flags]);
         rows.push(`| ${name} | ${fmt(one.seconds, 1)} s | | | ${fmt(one.peakMiB ?? NaN)} MiB |`);
+    }
+}
+
+// Threads: the default (auto) against fixed counts, on an idle machine and beside one CPU-bound process.
+{
+    const n = quick ? 50 : 100;
+    const { jsonl } = writeCase("threads", Array.from({ length: n }, () => conversation(text(40), text(30))));
+    const { NEMOREWARD_THREADS: _, ...env } = process.env;
+    const byDefault = ["node", "bin/nemoreward.js", "score", jsonl, "-m", modelPath, "-q"];
+    const counts = [...new Set([1, threads])];
+    process.stdout.write(`\n| ${n} tiny rows | default threads (auto) | ${counts.map((t) => `--threads ${t}`).join(" | ")} | default / best | load (1 min) |\n` +
+        `|---|---|${counts.map(() => "---|").join("")}---|---|\n`);
+    for (const busy of [false, true]) {
+        const competitor = busy ? spawn(process.execPath, ["-e", "for (;;);"], { stdio: "ignore" }) : undefined;
+        try {
+            const before = load();
+            const auto = run(byDefault, env);
+            const fixed = counts.map((t) => run(cliThreads(jsonl, t)));
+            const bestSeconds = Math.min(auto.seconds, ...fixed.map((r) => r.seconds));
+            rows.push(`| ${busy ? "beside one CPU-bound process" : "no competing process started"} | ${fmt(n / auto.seconds, 1)} rows/s | ` +
+                `${fixed.map((r) => `${fmt(n / r.seconds, 1)} rows/s`).join(" | ")} | ${fmt(auto.seconds / bestSeconds, 2)}× | ${before}, ${load()} |`);
+        } finally {
+            competitor?.kill();
+        }
+    }
+}
+
+// llama.cpp's own prompt speed on the same model and threads (llama-bench built from node-llama-cpp's bundled
+// source, never in CI): $LLAMA_BENCH, else ../llama-build/build/bin/llama-bench.
+{
+    const llamaBench = process.env["LLAMA_BENCH"] ?? "../llama-build/build/bin/llama-bench";
+    if (!existsSync(llamaBench)) {
+        process.stdout.write(`\nllama-bench comparison skipped: no ${llamaBench} (set LLAMA_BENCH).\n`);
+    } else {
+        const n = quick ? 2 : 8;
+        const { jsonl } = writeCase("pp2048", Array.from({ length: n }, () => conversation(text(1400), text(560))));
+        process.stdout.write("\n| ~2,048-token rows | nemoreward (whole process) | llama-bench pp2048 | nemoreward / llama-bench | load (1 min) |\n|---|---|---|---|---|\n");
+        for (const flash of [false, true]) {
+            const before = load();
+            const bench = JSON.parse(run([llamaBench, "-m", modelPath, "-p", "2048", "-n", "0", "-t", String(threads), "-ub", "512",
+                "-fa", flash ? "1" : "0", "-r", String(reps), "-o", "json"]).stdout) as { avg_ts: number }[];
+            const ours = best(reps, cli(jsonl, "--no-reuse", ...(flash ? ["--flash-attention"] : [])));
+            const tokens = (JSON.parse(run(engine(`${dir}/pp2048.prompts.json`)).stdout) as { tokens: number }).tokens;
+            rows.push(`| ${n} rows × ~${Math.round(tokens / n)} tokens${flash ? ", flash attention" : ""} | ${fmt(tokens / ours.seconds)} tok/s ` +
+                `| ${fmt(bench[0]!.avg_ts)} tok/s | ${fmt(100 * tokens / ours.seconds / bench[0]!.avg_ts)}% | ${before}, ${load()} |`);
+        }
     }
 }

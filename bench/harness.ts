@@ -1,6 +1,6 @@
 /** What the CPU and GPU benchmarks share: synthetic conversations, timed whole-process runs. */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { ChatTemplate } from "../src/template/chatTemplate.js";
 import { llama31Template } from "../src/template/llama31Template.js";
 
@@ -24,19 +24,19 @@ export const conversation = (prompt: string, response: string): Conversation =>
 export type Run = { seconds: number; peakMiB: number | undefined; stdout: string };
 
 /** Runs a command to completion, timing the whole process and reading its peak RSS from GNU time when present. */
-export function run(args: string[]): Run {
+export function run(args: string[], env: NodeJS.ProcessEnv = process.env): Run {
     const useTime = existsSync("/usr/bin/time");
     const [cmd, argv] = useTime ? ["/usr/bin/time", ["-f", "peak-kib %M", ...args]] : [args[0]!, args.slice(1)];
     const started = performance.now();
-    const child = spawnSync(cmd, argv, { encoding: "utf8", maxBuffer: 1 << 30 });
+    const child = spawnSync(cmd, argv, { encoding: "utf8", maxBuffer: 1 << 30, env });
     const seconds = (performance.now() - started) / 1000;
     if (child.status !== 0) throw new Error(`${args.join(" ")} failed (${child.status}):\n${child.stderr}`);
     const kib = /peak-kib (\d+)/.exec(child.stderr)?.[1];
     return { seconds, peakMiB: kib === undefined ? undefined : Number(kib) / 1024, stdout: child.stdout };
 }
 
-export function best(reps: number, args: string[]): Run {
-    const runs = Array.from({ length: reps }, () => run(args));
+export function best(reps: number, args: string[], env?: NodeJS.ProcessEnv): Run {
+    const runs = Array.from({ length: reps }, () => run(args, env));
     return runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
 }
 
@@ -50,3 +50,6 @@ export function writeCase(name: string, conversations: Conversation[]): { jsonl:
 export const fmt = (n: number, digits = 0) => n.toFixed(digits);
 export const rewardsOf = (r: Run) => r.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { reward: number }).reward);
 export const maxDrift = (a: number[], b: number[]) => Math.max(...a.map((x, i) => Math.abs(x - b[i]!)));
+
+/** The 1-minute load average, to print beside each number measured on a shared machine. */
+export const load = () => (existsSync("/proc/loadavg") ? readFileSync("/proc/loadavg", "utf8").split(" ")[0]! : "n/a");

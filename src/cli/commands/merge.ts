@@ -10,8 +10,8 @@ export function mergeCommand(io: CliIo): Command {
         .argument("<shards...>", "the shard outputs (each written with --shard K/N -o FILE)")
         .option("-q, --quiet", "print only warnings (rows not scored) and errors on stderr")
         .addHelpText("after", `
-Example:
-  for k in 0 1 2 3; do nemoreward score data.jsonl --shard $k/4 -o part-$k.jsonl & done; wait
+Example (four scorers on one machine: one thread each, as llama.cpp's threads spin when they share cores):
+  for k in 0 1 2 3; do nemoreward score data.jsonl --shard $k/4 --threads 1 -o part-$k.jsonl & done; wait
   nemoreward merge scored.jsonl part-*.jsonl`)
         .action(async (output: string, shards: string[], flags: { quiet?: boolean }) => {
             await mergeShards(output, shards, createLog(io.stderr, { quiet: flags.quiet }), io.signal);
