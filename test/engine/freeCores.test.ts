@@ -4,7 +4,7 @@ import { followFreeCores, freeCores, type CpuSample } from "../../src/engine/fre
 import { defaultThreads } from "../../src/engine/availableCores.js";
 import { RewardEngine } from "../../src/engine/rewardEngine.js";
 import { createLog } from "../../src/log.js";
-import { tinyModel } from "../helpers.js";
+import { demoConversations, runInProcess, tinyModel } from "../helpers.js";
 
 /** A sample `seconds` in, on a 2-core machine where other processes kept `others` cores busy and we kept `own`. */
 const at = (seconds: number, others: number, own = 0): CpuSample =>
@@ -74,5 +74,19 @@ describe("the default --threads", () => {
         };
         expect(await describe(1)).toMatch(/, 1 thread,/);
         expect(await describe("auto")).toMatch(/, up to \d+ threads? \(fewer while other processes keep cores busy\),/);
+    });
+});
+
+describe("changing the thread count", () => {
+    it("changes no bit of any reward, so auto threads may change it mid-run", async () => {
+        const score = async (threads: string) => {
+            const { code, stdout } = await runInProcess(["score", demoConversations, "-m", tinyModel, "--gpu", "cpu", "--threads", threads]);
+            expect(code).toBe(0);
+            return stdout;
+        };
+        const one = await score("1");
+        expect(one.split("\n").filter((l) => l !== "").length).toBeGreaterThan(1);
+        expect(await score("2")).toBe(one);
+        expect(await score("3")).toBe(one);
     });
 });
