@@ -3,7 +3,7 @@ import { defaultThreads } from "../engine/availableCores.js";
 import type { GpuChoice, GpuLayers } from "../engine/rewardEngine.js";
 import type { RunOptions } from "../score/runPipeline.js";
 import type { InputFormat } from "../input/inputRow.js";
-import { inputFormats } from "../input/openInput.js";
+import { expandInputs, inputFormats } from "../input/openInput.js";
 import { outputFormats, type OutputFormat } from "../output/formats.js";
 import { defaultFields } from "../conversation/toConversation.js";
 import { UsageError } from "../errors.js";
@@ -115,7 +115,7 @@ export function toRunOptions(inputs: string[], flags: RunFlags, io: { stdinIsTTY
         inputs = ["-"];
     }
     return {
-        inputs,
+        inputs: expandInputs(inputs),
         inputFormat: flags.inputFormat,
         fields: {
             messages: flags.messagesField,

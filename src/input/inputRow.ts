@@ -1,5 +1,10 @@
 /** The input file formats nemoreward reads. */
-export type InputFormat = "jsonl" | "json" | "csv" | "tsv";
+export type InputFormat = "jsonl" | "json" | "csv" | "tsv" | "parquet";
+
+/** Formats whose row text is the record's JSON (Parquet rows are given JSON text when read). */
+export function hasJsonText(format: InputFormat): boolean {
+    return format === "jsonl" || format === "json" || format === "parquet";
+}
 
 /** The header of a delimited file, kept so that output can repeat it byte for byte. */
 export type DelimitedHeader = { names: string[]; text: string; delimiter: string; eol: string };

@@ -1,5 +1,6 @@
-import { constants, createReadStream, openSync, statSync } from "node:fs";
+import { closeSync, constants, createReadStream, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { Socket } from "node:net";
+import { join } from "node:path";
 import { addAbortSignal, type Readable } from "node:stream";
 import { crc32, createInflateRaw } from "node:zlib";
 import { UsageError } from "../errors.js";
@@ -8,10 +9,11 @@ import { readJsonl } from "./readJsonl.js";
 import { readJsonArray } from "./readJsonArray.js";
 import { readDelimited } from "./readDelimited.js";
 import { refuseDelimitedStdin } from "./refuseDelimitedStdin.js";
+import { parquetMetadata, readParquet } from "./readParquet.js";
 
-export const inputFormats: readonly InputFormat[] = ["jsonl", "json", "csv", "tsv"];
+export const inputFormats: readonly InputFormat[] = ["jsonl", "json", "csv", "tsv", "parquet"];
 
-const extensions: Record<string, InputFormat> = { jsonl: "jsonl", ndjson: "jsonl", json: "json", csv: "csv", tsv: "tsv" };
+const extensions: Record<string, InputFormat> = { jsonl: "jsonl", ndjson: "jsonl", json: "json", csv: "csv", tsv: "tsv", parquet: "parquet" };
 
 /** Where rows come from: file paths, or `-` for standard input. Aborting `signal` stops reading a pipe at once. */
 export type InputSpec = {
@@ -31,15 +33,21 @@ export function sourceName(path: string): string {
     return path === "-" ? "<stdin>" : path;
 }
 
-/** The format of one input: `--input-format`, else its extension (under any `.gz`); stdin and pipes default to JSONL. */
+/**
+ * The format of one input: `--input-format`, else Parquet when the file starts with its `PAR1` magic, else its
+ * extension (under any `.gz`); stdin and pipes default to JSONL.
+ */
 export function formatOf(path: string, override: InputFormat | undefined): InputFormat {
+    if (override === "parquet" && (path === "-" || isStream(path)))
+        throw new UsageError(`Parquet cannot be read from ${path === "-" ? "standard input" : "a pipe"} (its index is at the end of the file): save it to a file first`);
     if (override !== undefined) return override;
     if (path === "-") return "jsonl";
+    if (startsWithParquetMagic(path)) return "parquet";
     const extension = /\.([a-z]+)(?:\.gz)?$/i.exec(path)?.[1]?.toLowerCase();
     const format = extension === undefined ? undefined : extensions[extension];
     if (format === undefined && isStream(path)) return "jsonl"; // `<(zcat f.gz)` is /dev/fd/63
     if (format === undefined)
-        throw new UsageError(`cannot tell the format of ${path}: name it .jsonl, .ndjson, .json, .csv or .tsv (optionally .gz), or give --input-format`);
+        throw new UsageError(`cannot tell the format of ${path}: name it .jsonl, .ndjson, .json, .csv, .tsv (optionally .gz) or .parquet, or give --input-format`);
     return format;
 }
 
@@ -49,10 +57,46 @@ function isStream(path: string): boolean {
     return stat !== undefined && (stat.isFIFO() || stat.isCharacterDevice());
 }
 
+function startsWithParquetMagic(path: string): boolean {
+    // only regular files: opening a FIFO would wait for its writer, and its bytes are not ours to take
+    if (!isKind(path, "file")) return false;
+    const fd = openSync(path, "r");
+    try {
+        const start = Buffer.alloc(4);
+        return readSync(fd, start, 0, 4, 0) === 4 && start.toString("latin1") === "PAR1";
+    } finally {
+        closeSync(fd);
+    }
+}
+
+/** Inputs with every folder replaced by the files in it that nemoreward reads, in name order (`train-00000-of-00004.parquet`, ...). */
+export function expandInputs(paths: readonly string[]): string[] {
+    return paths.flatMap((path) => {
+        if (path === "-" || !isKind(path, "folder")) return [path];
+        const files = readdirSync(path, { withFileTypes: true })
+            .filter((entry) => entry.isFile() && /\.(jsonl|ndjson|json|csv|tsv)(\.gz)?$|\.parquet$/i.test(entry.name))
+            .map((entry) => entry.name).sort().map((name) => join(path, name));
+        if (files.length === 0) throw new UsageError(`${path} holds no .parquet, .jsonl, .ndjson, .json, .csv or .tsv (.gz) file`);
+        return files;
+    });
+}
+
+function isKind(path: string, kind: "file" | "folder"): boolean {
+    try {
+        const stats = statSync(path);
+        return kind === "file" ? stats.isFile() : stats.isDirectory();
+    } catch {
+        return false;
+    }
+}
+
 /** Fails fast, before any model is loaded, on inputs that cannot be read. */
 export function checkInputs(spec: Pick<InputSpec, "paths" | "format">): void {
     for (const path of spec.paths) {
-        if (path === "-") continue;
+        if (path === "-") {
+            formatOf(path, spec.format); // refuses Parquet on stdin
+            continue;
+        }
         let isFile: boolean;
         try {
             isFile = statSync(path).isFile();
@@ -68,8 +112,12 @@ export function checkInputs(spec: Pick<InputSpec, "paths" | "format">): void {
 export async function* readInputs({ paths, stdin, format, maxRecordBytes, signal, warn, onHeader }: InputSpec): AsyncIterable<InputRow> {
     for (const path of paths) {
         const source = sourceName(path);
-        const bytes = inputBytes(path === "-" ? stdin : openInput(path, signal), (message) => warn?.(`${source}: ${message}`));
         const inputFormat = formatOf(path, format);
+        if (inputFormat === "parquet") {
+            yield* readParquet(path, source);
+            continue;
+        }
+        const bytes = inputBytes(path === "-" ? stdin : openInput(path, signal), (message) => warn?.(`${source}: ${message}`));
         let last: InputRow | undefined;
         try {
             const rows = inputFormat === "jsonl" ? readJsonl(bytes, source, maxRecordBytes)
@@ -270,14 +318,19 @@ class ByteReader {
 }
 
 /**
- * Rows to expect, for progress and ETA: the non-blank lines of plain JSONL files. Undefined when any input cannot be
- * counted without parsing it (stdin and pipes, which can be read only once; gzip, JSON, CSV whose quoted fields may
- * span lines).
+ * Rows to expect, for progress and ETA: the non-blank lines of plain JSONL files, the row counts in Parquet footers.
+ * Undefined when any input cannot be counted without parsing it (stdin and pipes, which can be read only once; gzip,
+ * JSON, CSV whose quoted fields may span lines).
  */
 export async function countRows(paths: readonly string[], format: InputFormat | undefined): Promise<number | undefined> {
     let total = 0;
     for (const path of paths) {
-        if (path === "-" || formatOf(path, format) !== "jsonl" || isStream(path)) return undefined;
+        const inputFormat = path === "-" ? undefined : formatOf(path, format);
+        if (inputFormat === "parquet") {
+            total += Number((await parquetMetadata(path)).num_rows);
+            continue;
+        }
+        if (inputFormat !== "jsonl" || isStream(path)) return undefined;
         let first = true, content = false;
         for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
             if (first && chunk[0] === 0x1f && chunk[1] === 0x8b) return undefined;

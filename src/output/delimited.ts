@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { parse } from "csv-parse/sync";
-import type { DelimitedHeader, InputRow } from "../input/inputRow.js";
+import { hasJsonText, type DelimitedHeader, type InputRow } from "../input/inputRow.js";
 import { delimitedSyntax } from "../input/readDelimited.js";
 import { oneLine, topLevelValues } from "./jsonl.js";
 import { ownNames, renameFields, renameReporter, type OwnNames } from "./ownNames.js";
@@ -181,7 +181,7 @@ function sameNames(a: readonly string[], b: readonly string[]): boolean {
 
 /** A JSON record's numbers and nested values as their own text, so that they are written as given, never re-serialized. */
 function jsonTexts({ format, text, record }: InputRow): Map<string, string> | undefined {
-    if ((format !== "jsonl" && format !== "json") || Object.values(record!).every((v) => v === null || typeof v === "string")) return undefined;
+    if (!hasJsonText(format) || Object.values(record!).every((v) => v === null || typeof v === "string")) return undefined;
     const values = topLevelValues(text).filter(({ key }) => typeof record![key] !== "string" && record![key] !== null);
     return new Map(values.map(({ key, start, end }) => [key, oneLine(text.slice(start, end))]));
 }

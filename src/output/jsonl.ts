@@ -1,4 +1,4 @@
-import type { InputRow } from "../input/inputRow.js";
+import { hasJsonText, type InputRow } from "../input/inputRow.js";
 
 /**
  * The row as one JSON line with `fields` added at the end. A JSON record's own text is kept byte for byte
@@ -8,7 +8,7 @@ import type { InputRow } from "../input/inputRow.js";
  */
 export function jsonlLine(row: InputRow, fields: Record<string, unknown>): string {
     if (row.record === undefined) return JSON.stringify({ line: row.line, ...fields });
-    if (row.format !== "jsonl" && row.format !== "json") return JSON.stringify({ ...row.record, ...fields });
+    if (!hasJsonText(row.format)) return JSON.stringify({ ...row.record, ...fields });
     let text = oneLine(row.text.trimEnd());
     const added = { ...fields };
     if (Object.keys(fields).some((key) => Object.hasOwn(row.record!, key))) {

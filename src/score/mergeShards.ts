@@ -23,7 +23,7 @@ export async function mergeShards(outputPath: string, givenPaths: string[], log:
     refuseInputAsOutput(outputPath, shardPaths);
     const shards = orderShards(shardPaths, log);
     const format = formatOf(shards[0]!, undefined);
-    if (format === "json") throw new UsageError("merge works on jsonl, csv and tsv shard outputs");
+    if (format === "json" || format === "parquet") throw new UsageError("merge works on jsonl, csv and tsv shard outputs");
     const named = formatOfPath(outputPath);
     if (named !== undefined && named !== format) throw new UsageError(`the shards are ${format}; ${outputPath} names ${named}`);
     const iterators = shards.map((path) => {
