@@ -1,3 +1,5 @@
+import type { SchemaElement } from "hyparquet";
+
 /** The input file formats nemoreward reads. */
 export type InputFormat = "jsonl" | "json" | "csv" | "tsv" | "parquet";
 
@@ -5,6 +7,9 @@ export type InputFormat = "jsonl" | "json" | "csv" | "tsv" | "parquet";
 export function hasJsonText(format: InputFormat): boolean {
     return format === "jsonl" || format === "json" || format === "parquet";
 }
+
+/** One top-level column of a Parquet file: its schema elements, depth first (one, or a group and its children). */
+export type ParquetColumn = { name: string; elements: SchemaElement[] };
 
 /** The header of a delimited file, kept so that output can repeat it byte for byte. */
 export type DelimitedHeader = { names: string[]; text: string; delimiter: string; eol: string };
@@ -21,6 +26,8 @@ export type InputRow = {
     parseError?: string;
     /** For CSV/TSV rows: the file's header. */
     header?: DelimitedHeader;
+    /** For Parquet rows: the file's columns, so that Parquet output keeps their types. */
+    columns?: readonly ParquetColumn[];
 };
 
 /** The error of a row whose bytes are not UTF-8: it is reported, never decoded with replacement characters and scored. */

@@ -1,6 +1,6 @@
-import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, type FileMetaData } from "hyparquet";
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema, type FileMetaData, type SchemaTree } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
-import type { InputRow } from "./inputRow.js";
+import type { InputRow, ParquetColumn } from "./inputRow.js";
 
 /** A Parquet file's footer: its schema, row groups and row count, read without reading any rows. */
 export async function parquetMetadata(path: string): Promise<FileMetaData> {
@@ -17,6 +17,7 @@ export async function parquetMetadata(path: string): Promise<FileMetaData> {
 export async function* readParquet(path: string, source: string): AsyncIterable<InputRow> {
     const file = await asyncBufferFromFile(path);
     const metadata = await parquetMetadataAsync(file);
+    const columns = parquetSchema(metadata).children.map((tree): ParquetColumn => ({ name: tree.element.name, elements: flatten(tree) }));
     let rowStart = 0;
     for (const group of metadata.row_groups) {
         const rowEnd = rowStart + Number(group.num_rows);
@@ -24,10 +25,17 @@ export async function* readParquet(path: string, source: string): AsyncIterable<
             file, metadata, rowStart, rowEnd, compressors, utf8: false,
             parsers: { timestampFromMicroseconds: (micros) => micros, timestampFromNanoseconds: (nanos) => nanos },
         });
-        for (const [i, record] of records.entries())
-            yield { source, line: rowStart + i + 1, format: "parquet", text: jsonText(record), record };
+        for (const [i, record] of records.entries()) {
+            // a null of a nested column comes back undefined: null, as the same record in JSONL
+            for (const key of Object.keys(record)) record[key] ??= null;
+            yield { source, line: rowStart + i + 1, format: "parquet", text: jsonText(record), record, columns };
+        }
         rowStart = rowEnd;
     }
+}
+
+function flatten(tree: SchemaTree): SchemaTree["element"][] {
+    return [tree.element, ...tree.children.flatMap(flatten)];
 }
 
 /**

@@ -5,18 +5,28 @@ import type { ScoringTask } from "../conversation/scoringTask.js";
 import { jsonlLine } from "./jsonl.js";
 import { delimitedWriter, type FileHeader } from "./delimited.js";
 import { ownNames, renameFields, renameReporter } from "./ownNames.js";
+import { parquetWriter } from "./parquet.js";
 
-export type OutputFormat = "jsonl" | "csv" | "tsv" | "json" | "table";
-export const outputFormats: readonly OutputFormat[] = ["jsonl", "csv", "tsv", "json", "table"];
+export type OutputFormat = "jsonl" | "csv" | "tsv" | "json" | "table" | "parquet";
+export const outputFormats: readonly OutputFormat[] = ["jsonl", "csv", "tsv", "json", "table", "parquet"];
+
+/** What a writer hands the sink: text, or bytes for a binary format (Parquet). */
+export type Output = string | Uint8Array;
+
+/** Outputs one after the other, as one. */
+export function joinOutput(parts: readonly Output[]): Output {
+    if (parts.every((part) => typeof part === "string")) return parts.join("");
+    return Buffer.concat(parts.map((part) => (typeof part === "string" ? Buffer.from(part) : part)));
+}
 
 /** One finished row: the input, the fields the command adds (`reward`, `error`, ...) and the task if it was read. */
 export type OutputRow = { input: InputRow; fields: Record<string, unknown>; task?: ScoringTask };
 
 /**
- * Turns rows into text as they come; `end` closes what the format needs closed, and is given the input's header
- * (a CSV/TSV header-only file) so that an output of no rows still has its columns.
+ * Turns rows into output (text, or bytes for Parquet) as they come; `end` closes what the format needs closed, and is
+ * given the input's header (a CSV/TSV header-only file) so that an output of no rows still has its columns.
  */
-export type RowWriter = { row(out: OutputRow): string; end(inputHeader?: DelimitedHeader): string };
+export type RowWriter = { row(out: OutputRow): Output; end(inputHeader?: DelimitedHeader): Output };
 
 export type WriterOptions = {
     /** The fields a row like this one gains (no row: any), in column order; CSV/TSV always write all of them. */
@@ -66,6 +76,7 @@ const writers: Record<OutputFormat, (options: WriterOptions) => RowWriter> = {
         return { row: ({ input, fields }) => writer.row(input, fields), end: writer.end };
     },
     table: tableWriter,
+    parquet: parquetWriter,
 };
 
 export function createRowWriter(format: OutputFormat, options: WriterOptions): RowWriter {

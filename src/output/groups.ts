@@ -1,4 +1,4 @@
-import type { OutputRow, RowWriter } from "./formats.js";
+import { joinOutput, type Output, type OutputRow, type RowWriter } from "./formats.js";
 
 /**
  * The key of the group a row belongs to: `--group-by FIELD`, else its prompt (every message but the last).
@@ -17,7 +17,7 @@ export function groupKey(groupBy: string | undefined): (row: OutputRow) => strin
  * Groups are runs, not global: the output keeps streaming, so rows of one prompt must be adjacent (as
  * best-of-N files write them); sort by prompt first otherwise.
  */
-export function groupingWriter(keyOf: (row: OutputRow) => string | undefined, onGroup: (group: OutputRow[]) => string, end: RowWriter["end"]): RowWriter {
+export function groupingWriter(keyOf: (row: OutputRow) => string | undefined, onGroup: (group: OutputRow[]) => Output, end: RowWriter["end"]): RowWriter {
     let group: OutputRow[] = [];
     let key: string | undefined;
     const flush = () => {
@@ -34,7 +34,7 @@ export function groupingWriter(keyOf: (row: OutputRow) => string | undefined, on
             group.push(out);
             return text;
         },
-        end: (inputHeader) => flush() + end(inputHeader),
+        end: (inputHeader) => joinOutput([flush(), end(inputHeader)]),
     };
 }
 
@@ -44,13 +44,13 @@ export function rankingWriter(inner: RowWriter, field: string, keyOf: (row: Outp
         const rewards = group.map((row) => row.fields[field]).filter((r): r is number => typeof r === "number");
         const mean = rewards.reduce((a, b) => a + b, 0) / rewards.length;
         const sd = Math.sqrt(rewards.reduce((a, r) => a + (r - mean) ** 2, 0) / rewards.length);
-        return group.map((row) => {
+        return joinOutput(group.map((row) => {
             const r = row.fields[field];
             const { error, ...fields } = row.fields;
             const ranked = typeof r === "number"
                 ? { rank: 1 + rewards.filter((other) => other > r).length, z: sd > 0 ? (r - mean) / sd : 0 }
                 : { rank: null, z: null };
             return inner.row({ ...row, fields: { ...fields, ...ranked, ...(error === undefined ? {} : { error }) } });
-        }).join("");
+        }));
     }, inner.end);
 }

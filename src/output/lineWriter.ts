@@ -15,9 +15,9 @@ export class LineWriter {
         });
     }
 
-    async write(text: string): Promise<void> {
+    async write(text: string | Uint8Array): Promise<void> {
         this.throwIfFailed();
-        if (this.closed || text === "") return;
+        if (this.closed || text.length === 0) return;
         if (!this.stream.write(text)) {
             await new Promise<void>((resolve) => {
                 const done = () => {

@@ -5,13 +5,14 @@ import { UsageError } from "../errors.js";
 import type { InputRow } from "../input/inputRow.js";
 import { LineWriter } from "./lineWriter.js";
 import { takeLock } from "./outputLock.js";
+import type { Output } from "./formats.js";
 
 /** Where finished rows go, in input order. */
 export type Sink = {
     /** True once nobody reads any more (a closed pipe). */
     readonly closed: boolean;
-    row(text: string, input: InputRow, failed: boolean): Promise<void>;
-    end(text: string): Promise<void>;
+    row(text: Output, input: InputRow, failed: boolean): Promise<void>;
+    end(text: Output): Promise<void>;
     /** Lets go of the output whether or not it was ended (a run that failed); safe to call twice. */
     release(): void;
 };
@@ -117,13 +118,13 @@ export class ResumeSink implements Sink {
                 `remove ${this.path} and ${this.path}.resume to start over`);
     }
 
-    async row(text: string, input: InputRow, failed: boolean): Promise<void> {
+    async row(text: Output, input: InputRow, failed: boolean): Promise<void> {
         this.waiting.push({ hash: rowHash(input), failed });
         // a row held back by the writer (its text comes with a later row's) is recorded only once it is in FILE
-        if (text !== "") this.write(text);
+        if (text.length > 0) this.write(text);
     }
 
-    async end(text: string): Promise<void> {
+    async end(text: Output): Promise<void> {
         this.write(text);
         this.release();
     }
@@ -138,8 +139,8 @@ export class ResumeSink implements Sink {
         this.unlock();
     }
 
-    private write(text: string): void {
-        if (text === "") return;
+    private write(text: Output): void {
+        if (text.length === 0) return;
         const bytes = Buffer.from(text);
         writeSync(this.out, bytes, 0, bytes.length, this.offset);
         this.offset += bytes.length;

@@ -9,6 +9,7 @@ import type { Pipeline, RunOptions } from "./runPipeline.js";
 
 /** Where rows go: the command's own stream, `-o FILE` (resumable when it is a file of a streamable format), or stdout. */
 export function openSink(options: RunOptions, io: Io, pipeline: Pipeline, format: OutputFormat, templateSource: string | undefined): Sink {
+    if (format === "parquet") refuseParquetOutput(options, io);
     const resumable = format === "jsonl" || format === "csv" || format === "tsv";
     if (options.resume) {
         if (options.outputPath === undefined) throw new UsageError("--resume needs -o FILE: it continues that file");
@@ -33,4 +34,13 @@ export function openSink(options: RunOptions, io: Io, pipeline: Pipeline, format
         },
         release: () => stream.destroyed || stream.writableFinished ? undefined : void stream.destroy(),
     };
+}
+
+/** Parquet's footer, its index of row groups, comes last: a file cut short cannot be continued, nor interleaved by merge. */
+function refuseParquetOutput(options: RunOptions, io: Io): void {
+    if (options.resume || options.shard !== undefined)
+        throw new UsageError(`${options.resume ? "--resume" : "--shard"} cannot continue or merge Parquet output (its footer is written last): ` +
+            `use -o FILE.jsonl (Parquet input keeps its values as JSON), then score or convert that`);
+    if (options.outputPath === undefined && io.stdout.isTTY === true)
+        throw new UsageError("Parquet is binary: give -o FILE.parquet, or redirect standard output");
 }

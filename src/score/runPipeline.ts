@@ -80,7 +80,7 @@ export function chooseFormat(options: Pick<RunOptions, "format" | "outputPath" |
     if (options.outputPath !== undefined) {
         const format = formatOfPath(options.outputPath);
         if (format === undefined)
-            throw new UsageError(`cannot tell the format of ${options.outputPath}: name it .jsonl, .json, .csv, .tsv or .txt, or give --format`);
+            throw new UsageError(`cannot tell the format of ${options.outputPath}: name it .jsonl, .json, .csv, .tsv, .parquet or .txt, or give --format`);
         return format;
     }
     if (stdoutIsTTY) return "table";
