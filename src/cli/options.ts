@@ -75,6 +75,21 @@ export function addScoringOptions(command: Command): Command {
             .choices(["error", "skip", "truncate"]).default("error"));
 }
 
+function finiteNumber(value: string): number {
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError("expected a number.");
+    return n;
+}
+
+/** Cleaning in the same pass: reward bounds, the K best of each group, and where the rows filtered out go. */
+export function addFilterOptions(command: Command): Command {
+    return command
+        .option("--min-reward <x>", "keep rows whose reward is at least X", finiteNumber)
+        .option("--max-reward <x>", "keep rows whose reward is at most X", finiteNumber)
+        .option("--top-k <k>", "keep the K best of each group: a best-of-N row's responses, or a run of rows sharing a prompt (or --group-by)", integer(1))
+        .option("--rejects <file>", "write the rows filtered out (and rows not scored) here, with \"dropped\" saying why");
+}
+
 export type RunFlags = {
     model?: string;
     output?: string;
@@ -106,6 +121,10 @@ export type RunFlags = {
     shard?: Shard;
     onOverlong?: "error" | "skip" | "truncate";
     contentSpecial?: "special" | "text";
+    minReward?: number;
+    maxReward?: number;
+    topK?: number;
+    rejects?: string;
 };
 
 /** Turns parsed flags and positional inputs into the core's typed options. */
@@ -150,5 +169,18 @@ export function toRunOptions(inputs: string[], flags: RunFlags, io: { stdinIsTTY
         onOverlong: flags.onOverlong ?? "error",
         contentSpecial: flags.contentSpecial ?? "special",
         groupBy: flags.groupBy,
+        filter: filterOptions(flags),
     };
+}
+
+function filterOptions(flags: RunFlags): RunOptions["filter"] {
+    const { minReward, maxReward, topK, rejects } = flags;
+    if (minReward === undefined && maxReward === undefined && topK === undefined) {
+        if (rejects !== undefined) throw new UsageError("--rejects goes with --min-reward, --max-reward or --top-k");
+        return undefined;
+    }
+    const what = "--min-reward, --max-reward and --top-k";
+    if (flags.resume) throw new UsageError(`${what} cannot be combined with --resume: filter the finished output instead`);
+    if (flags.shard !== undefined) throw new UsageError(`${what} cannot be combined with --shard: merge the shards, then filter`);
+    return { minReward, maxReward, topK, rejectsPath: rejects };
 }

@@ -16,7 +16,8 @@ export function quoteField(value: string, delimiter: string): string {
     return needs.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
-function cell(value: unknown): string {
+/** A value as a CSV/TSV cell's text: empty for null, JSON for numbers, lists and objects. */
+export function cell(value: unknown): string {
     if (value === undefined || value === null) return "";
     return typeof value === "string" ? value : JSON.stringify(value);
 }

@@ -17,6 +17,8 @@ import { writeShardRecord, type Shard } from "./shards.js";
 import { readFileHeader } from "../output/delimited.js";
 import { openSink } from "./openSink.js";
 import { scoreRows, type RowResult } from "./scoreRows.js";
+import { filterWriter, type FilterOptions } from "../output/filterWriter.js";
+import { groupKey } from "../output/groups.js";
 
 export type { Io } from "../io.js";
 
@@ -50,6 +52,8 @@ export type RunOptions = EngineOptions & {
     onOverlong?: "error" | "skip" | "truncate";
     /** Special-token text inside message content: the special token (as Hugging Face reads it), or plain text. */
     contentSpecial?: "special" | "text";
+    /** `--min-reward`, `--max-reward`, `--top-k`, `--rejects FILE`: clean in the same pass. */
+    filter?: FilterOptions;
 };
 
 /**
@@ -91,6 +95,7 @@ export function chooseFormat(options: Pick<RunOptions, "format" | "outputPath" |
 export async function runPipeline(options: RunOptions, io: Io, pipeline: Pipeline): Promise<number> {
     checkInputs({ paths: options.inputs, format: options.inputFormat });
     checkOutputPath(options.outputPath, options);
+    checkOutputPath(options.filter?.rejectsPath, options);
     // before the output is opened (and an existing one emptied) for a run that cannot start
     const templateSource = readTemplateFile(options.chatTemplatePath);
     const format = pipeline.output?.format ?? chooseFormat(options, io.stdout.isTTY === true);
@@ -137,21 +142,33 @@ async function runWithSink(options: RunOptions, io: Io, pipeline: Pipeline, form
             }
         };
         let writer: RowWriter | undefined;
+        let filter: ReturnType<typeof filterWriter> | undefined;
         const added = (row: InputRow | undefined) => {
             const columns = pipeline.columns(row === undefined ? "single" : kindOf(row));
             return [...columns.slice(0, -1), ...markers, ...columns.slice(-1)];
         };
-        const writerFor = () => writer ??= wrap(pipeline, createRowWriter(format, {
+        const writerOptions = {
             added,
-            warn: (message) => log.warn(message),
+            warn: (message: string) => log.warn(message),
             color: log.color,
             width: io.stdout.columns ?? 100,
+        };
+        const writerFor = () => writer ??= withFilter(wrap(pipeline, createRowWriter(format, {
+            ...writerOptions,
             continuing: sink instanceof ResumeSink && sink.done.length > 0 && (format === "csv" || format === "tsv")
                 ? readFileHeader(sink.path, format === "csv" ? "," : "\t") : undefined,
-        }));
+        })));
+        const withFilter = (kept: RowWriter): RowWriter => {
+            if (options.filter === undefined) return kept;
+            const path = options.filter.rejectsPath;
+            const rejects = path === undefined ? undefined
+                : { path, writer: createRowWriter(formatOfPath(path) ?? format, { ...writerOptions, added: (row) => [...added(row), "dropped"] }) };
+            return filter = filterWriter(kept, rejects, options.field, options.filter, groupKey(options.groupBy));
+        };
         if (options.shard !== undefined && options.outputPath !== undefined)
             writeShardRecord(options.outputPath, { ...options.shard, rows: 0, complete: false });
-        const failed = await scoreRows(options, engine.parallel, io, log, pipeline, processRow, writerFor, sink);
+        const summary = () => (pipeline.summary?.() ?? "") + (filter?.summary() ?? "");
+        const failed = await scoreRows(options, engine.parallel, io, log, { ...pipeline, summary }, processRow, writerFor, sink);
         if (options.signal?.aborted) return exitCodes.interrupted;
         if (sink.closed) return exitCodes.outputClosed;
         return failed > 0 ? exitCodes.someRowsFailed : exitCodes.ok;
