@@ -1,0 +1,213 @@
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadReferenceModel, type ReferenceModel } from "../reference/referenceModel.js";
+import { ChatTemplate } from "../../src/template/chatTemplate.js";
+import { llama31Template } from "../../src/template/llama31Template.js";
+import type { Message } from "../../src/conversation/toConversation.js";
+import { columnTypes, duck } from "../duckdb.js";
+import { parseJsonl, runBuiltCli, runInProcess, tinyModel } from "../helpers.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "nemoreward-parquet-"));
+const template = new ChatTemplate(llama31Template, { bos_token: "<|begin_of_text|>", eos_token: "<|eot_id|>" });
+let reference: ReferenceModel;
+const referenceReward = (messages: Message[]) => reference.logits(reference.tokenize(template.render(messages)), [0])[0]!;
+const chat = (prompt: string, response: string): Message[] => [{ role: "user", content: prompt }, { role: "assistant", content: response }];
+const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
+const sqlMessages = (messages: Message[]) => `[${messages.map((m) => `{'role': ${sqlString(m.role)}, 'content': ${sqlString(m.content)}}`).join(", ")}]`;
+/** Writes a Parquet file with DuckDB, an independent writer. */
+const duckParquet = async (path: string, select: string, options = "") => {
+    await duck(`COPY (${select}) TO '${path}' (FORMAT parquet${options})`);
+    return path;
+};
+const score = (args: string[]) => runInProcess(["score", ...args, "-m", tinyModel, "--precise"]);
+
+beforeAll(async () => {
+    reference = await loadReferenceModel(tinyModel);
+});
+
+describe("Parquet input", () => {
+    // 4,100 rows in row groups of 2,048 (DuckDB's smallest): conversations at the group boundaries, a null, and
+    // rows that end on a user turn (error rows the engine never sees) in between
+    const scored = new Map<number, Message[]>([
+        [0, chat("What is 1+1?", "1+1=2")], [2047, chat("Capital of France?", "Paris.")],
+        [2048, chat("Say hi.", "Hello there, friend.")], [4099, chat("2+2?", "4")],
+    ]);
+    const select = `SELECT CASE ${[...scored].map(([i, m]) => `WHEN i = ${i} THEN ${sqlMessages(m)}`).join(" ")}
+        WHEN i = 1 THEN NULL ELSE [{'role': 'user', 'content': 'unanswered ' || i}] END AS messages, i AS id FROM range(4100) t(i)`;
+
+    it.each(["snappy", "gzip", "zstd", "brotli", "lz4_raw", "uncompressed"])("reads %s row group by row group: every row, in order, rewards as the reference", async (codec) => {
+        const file = await duckParquet(join(tmp, `codec-${codec}.parquet`), select, `, COMPRESSION ${codec}, ROW_GROUP_SIZE 2048`);
+        const groups = await duck(`SELECT DISTINCT row_group_id FROM parquet_metadata('${file}')`);
+        expect(groups.length).toBeGreaterThan(1);
+        const { code, stdout, stderr } = await score([file]);
+        expect(code).toBe(3);
+        const rows = parseJsonl(stdout);
+        expect(rows.map((r) => r.id)).toEqual([...Array(4100).keys()]);
+        for (const [i, messages] of scored) {
+            expect(rows[i]!.messages).toEqual(messages);
+            expect(rows[i]!.reward).toBeCloseTo(referenceReward(messages), 5);
+        }
+        expect(rows[1]).toMatchObject({ messages: null, reward: null, error: '"messages" is not a non-empty list of messages' });
+        expect(rows[2]).toMatchObject({ reward: null, error: 'the last message is from "user", not "assistant": nothing to score' });
+        expect(stderr).toMatch(/scored 4 of 4100 rows \(4096 not\)/);
+    });
+
+    it("reads every record shape it reads from JSONL, as datasets store them, with the same rewards", async () => {
+        const ultra = { prompt: "Capital of France?", chosen: chat("Capital of France?", "Paris."), rejected: chat("Capital of France?", "Lyon") };
+        const shapes: [string, string, Record<string, unknown>][] = [
+            ["ultrafeedback", `SELECT ${sqlString(ultra.prompt)} AS prompt, ${sqlMessages(ultra.chosen)} AS chosen, ${sqlMessages(ultra.rejected)} AS rejected, ` +
+                `${sqlMessages(ultra.chosen)} AS messages, 8.5::DOUBLE AS score_chosen`, { ...ultra, messages: ultra.chosen, score_chosen: 8.5 }],
+            ["best-of-n", `SELECT 'Say hi.' AS prompt, ['Hi!', 'Hello there, friend.', 'Yo'] AS responses`,
+                { prompt: "Say hi.", responses: ["Hi!", "Hello there, friend.", "Yo"] }],
+            ["helpsteer2", `SELECT 'Hi\n<extra_id_1>Assistant\nHello\n<extra_id_1>User\nBye?' AS prompt, 'Bye.' AS response, NULL::VARCHAR AS system, 3::BIGINT AS helpfulness`,
+                { prompt: "Hi\n<extra_id_1>Assistant\nHello\n<extra_id_1>User\nBye?", response: "Bye.", system: null, helpfulness: 3 }],
+            ["sharegpt", `SELECT [{'from': 'human', 'value': 'Hi'}, {'from': 'gpt', 'value': 'Hello'}] AS conversations`,
+                { conversations: [{ from: "human", value: "Hi" }, { from: "gpt", value: "Hello" }] }],
+            ["preference", `SELECT 'Say hi.' AS prompt, 'Hi!' AS response_1, 'Yo' AS response_2, -2::BIGINT AS preference_strength`,
+                { prompt: "Say hi.", response_1: "Hi!", response_2: "Yo", preference_strength: -2 }],
+        ];
+        for (const [name, select, record] of shapes) {
+            const parquet = await duckParquet(join(tmp, `${name}.parquet`), select);
+            const jsonl = join(tmp, `${name}.jsonl`);
+            writeFileSync(jsonl, `${JSON.stringify(record)}\n`);
+            const [fromParquet, fromJsonl] = [await score([parquet]), await score([jsonl])];
+            expect(fromParquet.code, name).toBe(0);
+            expect(parseJsonl(fromParquet.stdout), name).toEqual(parseJsonl(fromJsonl.stdout));
+        }
+        const [row] = parseJsonl((await score([join(tmp, "ultrafeedback.parquet")])).stdout);
+        expect(row!.reward_chosen).toBeCloseTo(referenceReward(ultra.chosen), 5);
+        expect(row!.reward_rejected).toBeCloseTo(referenceReward(ultra.rejected), 5);
+    });
+
+    it("knows a Parquet file by its PAR1 magic whatever its name, and counts its rows from the footer for progress", async () => {
+        const file = await duckParquet(join(tmp, "download.bin"), `SELECT 'Say hi.' AS prompt, 'Hi!' AS response FROM range(3)`);
+        const { code, stdout, stderr } = await runBuiltCli(["score", file, "-m", tinyModel, "--progress-seconds", "0"]);
+        expect(code).toBe(0);
+        expect(parseJsonl(stdout)).toHaveLength(3);
+        expect(stderr).toMatch(/scored 1 of 3 rows/);
+    });
+
+    it("reads a folder in file name order (the Hugging Face layout), skipping files it does not read", async () => {
+        const data = join(tmp, "hf", "data");
+        mkdirSync(data, { recursive: true });
+        await duckParquet(join(data, "train-00001-of-00002.parquet"), `SELECT 'Say hi.' AS prompt, 'row ' || i AS response FROM range(2, 4) t(i)`);
+        await duckParquet(join(data, "train-00000-of-00002.parquet"), `SELECT 'Say hi.' AS prompt, 'row ' || i AS response FROM range(0, 2) t(i)`);
+        writeFileSync(join(data, "extra.jsonl"), `${JSON.stringify({ prompt: "Say hi.", response: "row 4" })}\n`);
+        writeFileSync(join(data, "README.md"), "# not data\n");
+        const { code, stdout, stderr } = await runBuiltCli(["score", data, "-m", tinyModel, "--progress-seconds", "0"]);
+        expect(code).toBe(0);
+        expect(parseJsonl(stdout).map((r) => r.response)).toEqual(["row 4", "row 0", "row 1", "row 2", "row 3"]);
+        expect(stderr).toMatch(/scored 1 of 5 rows/);
+    });
+
+    it("refuses Parquet on standard input with one line (exit 2)", async () => {
+        const { code, stderr } = await runBuiltCli(["score", "-", "--input-format", "parquet", "-m", tinyModel], "PAR1");
+        expect(code).toBe(2);
+        expect(stderr.trim()).toBe("nemoreward: Parquet cannot be read from standard input (its index is at the end of the file): save it to a file first");
+    });
+});
+
+describe("Parquet output", () => {
+    it("Parquet to Parquet: every input column keeps its type and values, in order; reward and error are added, typed", async () => {
+        const input = await duckParquet(join(tmp, "types.parquet"), `SELECT * FROM (VALUES
+            (9007199254740993::BIGINT, DATE '2024-07-26', TIMESTAMP '2024-07-26 12:34:56.789123', '\\x00\\xFFab'::BLOB, 3.25::DECIMAL(10,2),
+             true, [1, 2, 3]::INTEGER[], {'a': 1, 'b': 'x'}, 1.5::FLOAT, 7::SMALLINT, 'text', ${sqlMessages(chat("Hi", "Hello"))}),
+            (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+            (-1, DATE '1970-01-01', TIMESTAMP '1999-12-31 23:59:59.000001', ''::BLOB, -0.01, false, [], {'a': NULL, 'b': ''}, -2.25, -3, '',
+             ${sqlMessages(chat("Hi", "Yo"))})
+        ) t(big, day, ts, raw, price, flag, ints, obj, f, small, s, messages)`);
+        const output = join(tmp, "types-out.parquet");
+        const { code, stdout } = await score([input, "-o", output]);
+        expect(code).toBe(3);
+        expect(stdout).toBe("");
+        const inputTypes = await columnTypes(input);
+        expect(await columnTypes(output)).toEqual({ ...inputTypes, reward: "DOUBLE", error: "VARCHAR" });
+        const names = Object.keys(inputTypes).join(", ");
+        expect(await duck(`SELECT ${names} FROM '${output}'`)).toEqual(await duck(`SELECT ${names} FROM '${input}'`));
+        const added = await duck(`SELECT reward, error FROM '${output}'`);
+        expect(added[0]!.reward).toBeCloseTo(referenceReward(chat("Hi", "Hello")), 5);
+        expect(added[1]).toEqual({ reward: null, error: "no conversation: expected \"messages\", \"conversations\" or \"prompt\" + \"response\"" });
+        expect(added[2]!.reward).toBeCloseTo(referenceReward(chat("Hi", "Yo")), 5);
+    });
+
+    it("Parquet to JSONL keeps values faithful: INT64 digits exact, bytes as base64, lists and structs as JSON", async () => {
+        const { stdout } = await score([join(tmp, "types.parquet")]);
+        const lines = stdout.split("\n");
+        expect(lines[0]).toMatch(/^\{"big":9007199254740993,"day":"2024-07-26T00:00:00.000Z","ts":1721997296789123,"raw":"AP9hYg==","price":3.25,"flag":true,"ints":\[1,2,3\],"obj":\{"a":1,"b":"x"\},"f":1.5,"small":7,"s":"text",/);
+    });
+
+    it("JSONL to Parquet to JSONL: DuckDB reads the input fields unchanged, and the rewards are those of the JSONL run", async () => {
+        const records = [
+            { id: 12345678901234, score: 3.5, note: "a \"quoted\" note, with a comma", flag: true, tags: ["x", "y"], messages: chat("What is 1+1?", "1+1=2") },
+            { id: 2, score: -1, note: "ünïcödé ✓", flag: false, tags: [], messages: chat("What is 1+1?", "1+1=3") },
+            { id: 3, score: 0.25, note: "", flag: true, tags: ["z"], messages: "not a list" },
+        ];
+        const jsonl = join(tmp, "round.jsonl");
+        writeFileSync(jsonl, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+        const parquet = join(tmp, "round.parquet");
+        const direct = await score([jsonl]);
+        expect((await score([jsonl, "-o", parquet])).code).toBe(3);
+        expect(await columnTypes(parquet)).toEqual({
+            id: "BIGINT", score: "DOUBLE", note: "VARCHAR", flag: "BOOLEAN", tags: "JSON", messages: "JSON", reward: "DOUBLE", error: "VARCHAR",
+        });
+        const read = await duck(`SELECT id, score, note, flag, tags::VARCHAR AS tags, messages::VARCHAR AS messages, reward FROM '${parquet}'`);
+        expect(read.map((r) => ({ ...r, id: Number(r.id), tags: JSON.parse(r.tags), messages: JSON.parse(r.messages), reward: undefined })))
+            .toEqual(records.map((r) => ({ ...r, reward: undefined })));
+        expect(read.map((r) => r.reward)).toEqual(parseJsonl(direct.stdout).map((r) => r.reward));
+        // and back: the records as they were, with the same rewards
+        const back = parseJsonl((await score([parquet, "--format", "jsonl"])).stdout);
+        expect(back).toEqual(parseJsonl(direct.stdout));
+    });
+
+    it("CSV to Parquet: every column a string, as read; --rank adds rank as an integer", async () => {
+        const csv = join(tmp, "in.csv");
+        writeFileSync(csv, 'prompt,response,helpfulness\nSay hi.,"Hi, you!",3\nSay hi.,Yo,\n');
+        const parquet = join(tmp, "csv.parquet");
+        expect((await score([csv, "-o", parquet, "--rank"])).code).toBe(0);
+        expect(await columnTypes(parquet)).toEqual({ prompt: "VARCHAR", response: "VARCHAR", helpfulness: "VARCHAR", reward: "DOUBLE", rank: "INTEGER", z: "DOUBLE", error: "VARCHAR" });
+        const rows = await duck(`SELECT prompt, response, helpfulness, rank FROM '${parquet}'`);
+        const hi = referenceReward(chat("Say hi.", "Hi, you!")), yo = referenceReward(chat("Say hi.", "Yo"));
+        expect(rows).toEqual([
+            { prompt: "Say hi.", response: "Hi, you!", helpfulness: "3", rank: hi > yo ? 1 : 2 },
+            { prompt: "Say hi.", response: "Yo", helpfulness: "", rank: hi > yo ? 2 : 1 },
+        ]);
+    });
+
+    it("best-of-N rewards are a list of doubles", async () => {
+        const parquet = join(tmp, "bon-out.parquet");
+        expect((await score([join(tmp, "best-of-n.parquet"), "-o", parquet])).code).toBe(0);
+        expect(await columnTypes(parquet)).toMatchObject({ responses: "VARCHAR[]", rewards: "DOUBLE[]", best: "INTEGER" });
+        const [row] = await duck(`SELECT rewards FROM '${parquet}'`);
+        ["Hi!", "Hello there, friend.", "Yo"].forEach((r, i) => expect(row!.rewards[i]).toBeCloseTo(referenceReward(chat("Say hi.", r)), 5));
+    });
+
+    it("refuses --resume and --shard with Parquet output, saying what to use (exit 2)", async () => {
+        for (const flags of [["--resume"], ["--shard", "0/2"]]) {
+            const { code, stderr } = await runBuiltCli(["score", join(tmp, "best-of-n.parquet"), "-m", tinyModel, "-o", join(tmp, "no.parquet"), ...flags]);
+            expect(code).toBe(2);
+            expect(stderr.trim().split("\n")).toEqual([`nemoreward: ${flags[0]} cannot continue or merge Parquet output (its footer is written last): use -o FILE.jsonl (Parquet input keeps its values as JSON), then score or convert that`]);
+        }
+    });
+});
+
+describe("streaming", () => {
+    it("streams 200,000 Parquet rows in and out under a 48 MB heap: all rows out, in order, in several row groups", async () => {
+        const input = await duckParquet(join(tmp, "big.parquet"),
+            `SELECT i AS id, [{'role': 'user', 'content': 'question number ' || i || ' ' || repeat('x', 100)}] AS messages FROM range(200000) t(i)`,
+            ", ROW_GROUP_SIZE 10240");
+        const output = join(tmp, "big-out.parquet");
+        // rows ending on a user turn: error rows, read and written without the engine
+        const run = spawnSync(process.execPath, ["--max-old-space-size=48", "bin/nemoreward.js", "score", input, "-m", tinyModel, "-o", output, "-q"],
+            { encoding: "utf8", maxBuffer: 1 << 28 });
+        expect(run.status, run.stderr.slice(-2000)).toBe(3);
+        const [summary] = await duck(`SELECT count(*) AS n, count(error) AS errors FROM '${output}'`);
+        expect(summary).toEqual({ n: "200000", errors: "200000" });
+        const ids = await duck(`SELECT id FROM '${output}'`);
+        expect(ids.every((r, i) => Number(r.id) === i)).toBe(true);
+        const groups = await duck(`SELECT DISTINCT row_group_id FROM parquet_metadata('${output}')`);
+        expect(groups.length).toBeGreaterThan(10);
+    });
+});
