@@ -85,8 +85,9 @@ export function filterWriter(kept: RowWriter, rejects: Rejects | undefined, fiel
         }));
     };
 
-    // without --top-k each row is decided alone; with it, a run of rows of one key, and a best-of-N row on its own
-    const groupOf = (row: OutputRow) => (options.topK === undefined || row.task?.kind !== "single" ? `\u0000${row.input.source}:${row.input.line}` : keyOf(row));
+    // without --top-k each row is decided alone; with it, a run of rows of one key, and a best-of-N or pair row on its own
+    const alone = (row: OutputRow) => options.topK === undefined || (row.task !== undefined && row.task.kind !== "single");
+    const groupOf = (row: OutputRow) => (alone(row) ? `\u0000${row.input.source}:${row.input.line}` : keyOf(row));
     const writer = groupingWriter(groupOf, decide, () => {
         if (rejects !== undefined) {
             write(rejects.writer.end());
