@@ -164,3 +164,6 @@ for (const line of (await import("./memory.js")).memoryCase(quick, threads)) row
         }
     }
 }
+
+// Parquet in and out, and memory on a large Parquet file (bench/parquet.ts).
+await import("./parquet.js");
