@@ -14,6 +14,16 @@ type Column = ParquetColumn & {
     convert?: (value: unknown) => unknown;
 };
 
+/** Whether a value can be written as JSON text (a list nested too deep cannot). */
+function jsonable(value: unknown): boolean {
+    try {
+        JSON.stringify(value, (_, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+        return true;
+    } catch {
+        return false;
+    }
+}
+
 const optional = (name: string, element: Omit<SchemaElement, "name">): SchemaElement => ({ name, repetition_type: "OPTIONAL", ...element });
 const scalars = {
     string: { element: { type: "BYTE_ARRAY", converted_type: "UTF8" }, fits: (v: unknown) => typeof v === "string" },
@@ -21,7 +31,7 @@ const scalars = {
     int32: { element: { type: "INT32" }, fits: (v: unknown) => Number.isInteger(v) && Math.abs(v as number) < 2 ** 31 },
     int64: { element: { type: "INT64" }, fits: (v: unknown) => typeof v === "bigint" || Number.isSafeInteger(v), convert: (v: unknown) => BigInt(v as number) },
     double: { element: { type: "DOUBLE" }, fits: (v: unknown) => typeof v === "number" },
-    json: { element: { type: "BYTE_ARRAY", converted_type: "JSON" }, fits: () => true },
+    json: { element: { type: "BYTE_ARRAY", converted_type: "JSON" }, fits: jsonable },
 } as const satisfies Record<string, { element: Omit<SchemaElement, "name">; fits: (v: unknown) => boolean; convert?: (v: unknown) => unknown }>;
 type Scalar = keyof typeof scalars;
 
@@ -141,7 +151,7 @@ export function parquetWriter({ added, warn }: WriterOptions): RowWriter {
             data: pending.map((row) => {
                 const v = value(row, column);
                 if (column.fits(v)) return v === undefined || v === null ? null : column.convert?.(v) ?? v;
-                report(row.input, column.name, `a value of ${column.name} does not fit the column's type (set by the first row group)`);
+                report(row.input, column.name, `a value of ${column.name} cannot be written as the column's type (set by the first row group)`);
                 return null;
             }),
         }));

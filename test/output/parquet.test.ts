@@ -1,0 +1,28 @@
+import { Chalk } from "chalk";
+import { parquetReadObjects } from "hyparquet";
+import { describe, expect, it } from "vitest";
+import { createRowWriter, joinOutput, type Output } from "../../src/output/formats.js";
+import type { InputRow } from "../../src/input/inputRow.js";
+
+const read = async (bytes: Output) => {
+    const buffer = Buffer.from(bytes);
+    return parquetReadObjects({ file: buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength) });
+};
+
+describe("Parquet writer", () => {
+    it("a value too deep to write becomes null with one warning; every other row of its row group is written", async () => {
+        const warnings: string[] = [];
+        const writer = createRowWriter("parquet", { added: () => ["reward", "error"], warn: (m) => warnings.push(m), color: new Chalk({ level: 0 }), width: 80 });
+        let deep: unknown = [];
+        for (let i = 0; i < 200_000; i++) deep = [deep];
+        const row = (line: number, meta: unknown): InputRow => ({ source: "in.jsonl", line, format: "jsonl", text: "", record: { id: line, meta } });
+        const parts = [
+            writer.row({ input: row(1, { a: 1 }), fields: { reward: 1 } }),
+            writer.row({ input: row(2, deep), fields: { reward: 2 } }),
+            writer.row({ input: row(3, [3]), fields: { reward: 3 } }),
+        ];
+        const rows = await read(joinOutput([...parts, writer.end()]));
+        expect(rows.map((r) => [r["id"], r["meta"], r["reward"]])).toEqual([[1n, { a: 1 }, 1], [2n, null, 2], [3n, [3], 3]]);
+        expect(warnings).toEqual([expect.stringMatching(/^in\.jsonl:2: a value of meta cannot be written/)]);
+    });
+});
