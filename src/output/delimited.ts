@@ -184,5 +184,9 @@ function sameNames(a: readonly string[], b: readonly string[]): boolean {
 function jsonTexts({ format, text, record }: InputRow): Map<string, string> | undefined {
     if (!hasJsonText(format) || Object.values(record!).every((v) => v === null || typeof v === "string")) return undefined;
     const values = topLevelValues(text).filter(({ key }) => typeof record![key] !== "string" && record![key] !== null);
-    return new Map(values.map(({ key, start, end }) => [key, oneLine(text.slice(start, end))]));
+    // a Parquet date or byte string has JSON string text: its cell is the string, as for any other string
+    return new Map(values.map(({ key, start, end }) => {
+        const value = oneLine(text.slice(start, end));
+        return [key, value.startsWith('"') ? JSON.parse(value) as string : value];
+    }));
 }

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parse } from "csv-parse/sync";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadReferenceModel, type ReferenceModel } from "../reference/referenceModel.js";
 import { ChatTemplate } from "../../src/template/chatTemplate.js";
@@ -140,6 +141,13 @@ describe("Parquet output", () => {
         const { stdout } = await score([join(tmp, "types.parquet")]);
         const lines = stdout.split("\n");
         expect(lines[0]).toMatch(/^\{"big":9007199254740993,"day":"2024-07-26T00:00:00.000Z","ts":1721997296789123,"raw":"AP9hYg==","price":3.25,"flag":true,"ints":\[1,2,3\],"obj":\{"a":1,"b":"x"\},"f":1.5,"small":7,"s":"text",/);
+    });
+
+    it("Parquet to CSV: every cell is the value's text (dates, bytes and INT64 as in JSONL, without JSON quotes)", async () => {
+        const { stdout } = await score([join(tmp, "types.parquet"), "--format", "csv"]);
+        const [header, first] = parse(stdout) as string[][];
+        const cells = Object.fromEntries(header!.map((name, i) => [name, first![i]]));
+        expect(cells).toMatchObject({ big: "9007199254740993", day: "2024-07-26T00:00:00.000Z", raw: "AP9hYg==", price: "3.25", s: "text", ints: "[1,2,3]" });
     });
 
     it("JSONL to Parquet to JSONL: DuckDB reads the input fields unchanged, and the rewards are those of the JSONL run", async () => {
