@@ -12,6 +12,8 @@ type Column = ParquetColumn & {
     fits: (value: unknown) => boolean;
     /** The value as the writer takes it (a JSON integer as BigInt for INT64). */
     convert?: (value: unknown) => unknown;
+    /** Typed by a Parquet input's schema: rows read with that schema go in as they are, others are checked by `fits`. */
+    schema?: true;
 };
 
 /** Whether a value can be written as JSON text (a list nested too deep cannot). */
@@ -76,10 +78,18 @@ function inferredColumn(name: string, samples: unknown[]): Column {
     return scalarColumn(name, kind);
 }
 
-/** A column of Parquet input, with its own schema; nullable, so that rows without a record (error rows) fit. */
+/**
+ * A column of Parquet input, with its own schema; nullable, so that rows without a record (error rows) fit. Rows of
+ * another format go in when their value is of the column's plain type (a string, a number, a flag); else null.
+ */
 function parquetColumn({ name, elements }: ParquetColumn): Column {
     const [top, ...rest] = elements;
-    return { name, elements: [{ ...top!, repetition_type: top!.repetition_type === "REPEATED" ? "REPEATED" : "OPTIONAL" }, ...rest], fits: () => true };
+    const nullable = [{ ...top!, repetition_type: top!.repetition_type === "REPEATED" ? "REPEATED" as const : "OPTIONAL" as const }, ...rest];
+    const plain = rest.length === 0 && top!.logical_type === undefined ? top!.converted_type ?? top!.type : undefined;
+    const kind: Scalar | undefined = plain === "UTF8" ? "string" : plain === "BOOLEAN" ? "boolean" : plain === "INT32" ? "int32"
+        : plain === "INT64" ? "int64" : plain === "DOUBLE" || plain === "FLOAT" ? "double" : undefined;
+    const checked = kind === undefined ? { fits: (v: unknown) => v === null || v === undefined } : scalarColumn(name, kind);
+    return { ...checked, name, elements: nullable, schema: true };
 }
 
 /**
@@ -122,7 +132,7 @@ export function parquetWriter({ added, warn }: WriterOptions): RowWriter {
         if (Object.hasOwn(fields, column.name)) return fields[column.name];
         if (input.record === undefined) return column.name === "line" ? input.line : null;
         if (!Object.hasOwn(input.record, column.name)) return null;
-        if (input.columns !== undefined && !sameColumns(input.columns).has(column.name)) {
+        if (column.schema && input.columns !== undefined && !sameColumns(input.columns).has(column.name)) {
             report(input, column.name, `column ${column.name} has another type here than in the first file`);
             return null;
         }
@@ -141,8 +151,8 @@ export function parquetWriter({ added, warn }: WriterOptions): RowWriter {
         if (pending.length === 0) return "";
         columns ??= start(pending);
         writer ??= new ParquetWriter({ writer: bytes, schema: schemaOf(columns), createdBy: "nemoreward" });
+        const known = new Set(columns.map((c) => c.name));
         for (const row of pending) {
-            const known = new Set(columns.map((c) => c.name));
             for (const name of [...Object.keys(row.input.record ?? {}), ...Object.keys(row.fields)])
                 if (!known.has(name) && row.fields[name] !== null) report(row.input, name, `the output has no column for ${name} (the columns come from the first row group)`);
         }
@@ -150,7 +160,7 @@ export function parquetWriter({ added, warn }: WriterOptions): RowWriter {
             name: column.name,
             data: pending.map((row) => {
                 const v = value(row, column);
-                if (column.fits(v)) return v === undefined || v === null ? null : column.convert?.(v) ?? v;
+                if ((column.schema && row.input.columns !== undefined) || column.fits(v)) return v === undefined || v === null ? null : column.convert?.(v) ?? v;
                 report(row.input, column.name, `a value of ${column.name} cannot be written as the column's type (set by the first row group)`);
                 return null;
             }),

@@ -25,4 +25,23 @@ describe("Parquet writer", () => {
         expect(rows.map((r) => [r["id"], r["meta"], r["reward"]])).toEqual([[1n, { a: 1 }, 1], [2n, null, 2], [3n, [3], 3]]);
         expect(warnings).toEqual([expect.stringMatching(/^in\.jsonl:2: a value of meta cannot be written/)]);
     });
+
+    it("rows of another format or Parquet schema (a mixed folder) keep the values that fit the first file's columns; the others are null, reported", async () => {
+        const warnings: string[] = [];
+        const writer = createRowWriter("parquet", { added: () => ["reward", "error"], warn: (m) => warnings.push(m), color: new Chalk({ level: 0 }), width: 80 });
+        const columns = [
+            { name: "id", elements: [{ name: "id", type: "INT64" as const, repetition_type: "REQUIRED" as const }] },
+            { name: "prompt", elements: [{ name: "prompt", type: "BYTE_ARRAY" as const, converted_type: "UTF8" as const, repetition_type: "OPTIONAL" as const }] },
+        ];
+        const otherColumns = [{ name: "id", elements: [{ name: "id", type: "BYTE_ARRAY" as const, converted_type: "UTF8" as const, repetition_type: "OPTIONAL" as const }] }, columns[1]!];
+        const parts = [
+            writer.row({ input: { source: "a.parquet", line: 1, format: "parquet", text: "", record: { id: 1n, prompt: "p1" }, columns }, fields: { reward: 1 } }),
+            writer.row({ input: { source: "b.jsonl", line: 1, format: "jsonl", text: "", record: { id: 7, prompt: "p2" } }, fields: { reward: 2 } }),
+            writer.row({ input: { source: "c.jsonl", line: 1, format: "jsonl", text: "", record: { id: "x", prompt: "p3" } }, fields: { reward: 3 } }),
+            writer.row({ input: { source: "d.parquet", line: 1, format: "parquet", text: "", record: { id: "y", prompt: "p4" }, columns: otherColumns }, fields: { reward: 4 } }),
+        ];
+        const rows = await read(joinOutput([...parts, writer.end()]));
+        expect(rows.map((r) => [r["id"], r["prompt"], r["reward"]])).toEqual([[1n, "p1", 1], [7n, "p2", 2], [null, "p3", 3], [null, "p4", 4]]);
+        expect(warnings).toEqual([expect.stringMatching(/^c\.jsonl:1: a value of id cannot be written/)]);
+    });
 });
