@@ -4,7 +4,7 @@ import type { InputRow, ParquetColumn } from "../input/inputRow.js";
 import type { Output, OutputRow, RowWriter, WriterOptions } from "./formats.js";
 
 /** A row group is written when it holds this many rows, or this many bytes of input text: memory holds one group. */
-const groupRows = 10_000;
+const groupRows = 5_000;
 const groupBytes = 32 * 1024 * 1024;
 
 type Column = ParquetColumn & {
