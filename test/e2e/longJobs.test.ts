@@ -205,9 +205,10 @@ describe("pipes and devices as inputs", () => {
         expect(empty.code, empty.stderr).toBe(0);
         expect(empty.stdout).toBe("");
         expect(empty.stderr).toMatch(/scored 0 rows/);
-        // a directory is still no input
-        const dir = await runBuiltCli(["score", tmp, "-m", tinyModel, "--threads", "1"]);
+        // a directory without data files is still no input (one with data files is read: test/e2e/parquet.test.ts)
+        const dir = await runBuiltCli(["score", mkdtempSync(join(tmp, "empty-")), "-m", tinyModel, "--threads", "1"]);
         expect(dir.code).toBe(2);
+        expect(dir.stderr).toMatch(/holds no \.parquet, \.jsonl, \.ndjson, \.json, \.csv or \.tsv \(\.gz\) file/);
     });
 });
 
