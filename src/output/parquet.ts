@@ -59,7 +59,7 @@ function listColumn(name: string, kind: Scalar): Column {
 /** Added columns whose values are whole numbers, flags or text; the others (rewards, margins, z) are DOUBLE. */
 const addedKinds: Record<string, Scalar> = {
     rank: "int32", best: "int32", preferred: "int32", n_tokens: "int32",
-    truncated: "boolean", error: "string", skipped: "string", dropped: "string", rendered: "string",
+    truncated: "boolean", special_tokens_in_content: "boolean", error: "string", skipped: "string", dropped: "string", rendered: "string",
 };
 
 /** An added column: typed by its name, a list when its values are lists (best-of-N rewards). */
@@ -115,7 +115,8 @@ export function parquetWriter({ added, warn }: WriterOptions): RowWriter {
     };
     const start = (rows: OutputRow[]): Column[] => {
         const first = rows.find((row) => row.input.record !== undefined);
-        const names = added(first?.input);
+        // and the fields only some rows have (special_tokens_in_content), when the first row group has them
+        const names = [...new Set([...added(first?.input), ...rows.flatMap((row) => Object.keys(row.fields))])];
         let input: Column[];
         if (first?.input.columns !== undefined) {
             input = first.input.columns.map(parquetColumn);

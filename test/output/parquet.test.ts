@@ -44,4 +44,15 @@ describe("Parquet writer", () => {
         expect(rows.map((r) => [r["id"], r["prompt"], r["reward"]])).toEqual([[1n, "p1", 1], [7n, "p2", 2], [null, "p3", 3], [null, "p4", 4]]);
         expect(warnings).toEqual([expect.stringMatching(/^c\.jsonl:1: a value of id cannot be written/)]);
     });
+
+    it("a field only some rows of the first row group have (special_tokens_in_content) gets its own column", async () => {
+        const writer = createRowWriter("parquet", { added: () => ["reward", "error"], warn: () => undefined, color: new Chalk({ level: 0 }), width: 80 });
+        const row = (line: number): InputRow => ({ source: "in.jsonl", line, format: "jsonl", text: "", record: { id: line } });
+        const parts = [
+            writer.row({ input: row(1), fields: { reward: 1, special_tokens_in_content: true } }),
+            writer.row({ input: row(2), fields: { reward: 2 } }),
+        ];
+        const rows = await read(joinOutput([...parts, writer.end()]));
+        expect(rows.map((r) => r["special_tokens_in_content"])).toEqual([true, null]);
+    });
 });
