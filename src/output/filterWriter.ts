@@ -16,11 +16,11 @@ export type Rejects = { writer: RowWriter; path: string };
 /**
  * Keeps the rows inside the reward bounds and among the `topK` best of their group; every other row goes to the
  * rejects file, with `dropped` saying why, and is counted in the summary. A group is a run of rows with the same key
- * (`--group-by`, else the prompt); a best-of-N row is its own group, and its responses are split between a kept row
+ * (`--group-by`, else the prompt; a row without one stays in the run it is in); a best-of-N row is its own group, and its responses are split between a kept row
  * and a rejected one. A preference pair is kept when both its rewards are inside the bounds. Rows that could not be
  * scored (errors, skipped) always go to the rejects.
  */
-export function filterWriter(kept: RowWriter, rejects: Rejects | undefined, field: string, options: FilterOptions, keyOf: (row: OutputRow) => string) {
+export function filterWriter(kept: RowWriter, rejects: Rejects | undefined, field: string, options: FilterOptions, keyOf: (row: OutputRow) => string | undefined) {
     const fd = rejects === undefined ? undefined : openSync(rejects.path, "w");
     const counts = { kept: 0, dropped: 0, errors: 0 };
     const reject = (row: OutputRow, why: string) => {

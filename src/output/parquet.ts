@@ -2,6 +2,7 @@ import type { SchemaElement } from "hyparquet";
 import { ByteWriter, ParquetWriter } from "hyparquet-writer";
 import type { InputRow, ParquetColumn } from "../input/inputRow.js";
 import type { Output, OutputRow, RowWriter, WriterOptions } from "./formats.js";
+import { ownNames, renameFields, type OwnNames } from "./ownNames.js";
 
 /** A row group is written when it holds this many rows, or this many bytes of input text: memory holds one group. */
 const groupRows = 5_000;
@@ -63,8 +64,8 @@ const addedKinds: Record<string, Scalar> = {
 };
 
 /** An added column: typed by its name, a list when its values are lists (best-of-N rewards). */
-function addedColumn(name: string, samples: unknown[]): Column {
-    const kind = addedKinds[name] ?? "double";
+function addedColumn(name: string, samples: unknown[], kindOf = name): Column {
+    const kind = addedKinds[kindOf] ?? "double";
     return samples.some(Array.isArray) ? listColumn(name, kind) : scalarColumn(name, kind);
 }
 
@@ -100,6 +101,7 @@ function parquetColumn({ name, elements }: ParquetColumn): Column {
  */
 export function parquetWriter({ added, warn }: WriterOptions): RowWriter {
     let columns: Column[] | undefined;
+    let own: OwnNames | undefined;
     let writer: ParquetWriter | undefined;
     const bytes = new ByteWriter();
     let pending: OutputRow[] = [];
@@ -124,9 +126,11 @@ export function parquetWriter({ added, warn }: WriterOptions): RowWriter {
             const keys = [...new Set(rows.flatMap((row) => Object.keys(row.input.record ?? {})))];
             input = first === undefined ? [scalarColumn("line", "int64")] : keys.map((key) => inferredColumn(key, rows.map((row) => row.input.record?.[key])));
         }
-        // an added field the input already has (a scored file scored again) gets its new value in its own column
-        const extra = names.filter((name) => !input.some((column) => column.name === name));
-        return [...input, ...extra.map((name) => addedColumn(name, rows.map((row) => row.fields[name])))];
+        // an added field the input already has: in place when an earlier run added it (a scored file scored again),
+        // else the input's is the user's, and the tool's goes in nemoreward_NAME (ownNames)
+        own = ownNames(input.map((column) => column.name), names);
+        const extra = names.filter((name) => !input.some((column) => column.name === own!.rename.get(name)));
+        return [...input, ...extra.map((name) => addedColumn(own!.rename.get(name) ?? name, rows.map((row) => row.fields[name]), name))];
     };
     const value = (row: OutputRow, column: Column): unknown => {
         const { input, fields } = row;
@@ -151,6 +155,7 @@ export function parquetWriter({ added, warn }: WriterOptions): RowWriter {
     const flush = (): Output => {
         if (pending.length === 0) return "";
         columns ??= start(pending);
+        pending = pending.map((row) => ({ ...row, fields: renameFields(row.fields, own!) }));
         writer ??= new ParquetWriter({ writer: bytes, schema: schemaOf(columns), createdBy: "nemoreward" });
         const known = new Set(columns.map((c) => c.name));
         for (const row of pending) {

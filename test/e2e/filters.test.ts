@@ -69,8 +69,8 @@ describe("cleaning filters", () => {
     it("--top-k keeps the K best of each run of rows sharing a prompt (error rows apart), in input order", async () => {
         const rejects = join(tmp, "top-rejects.jsonl");
         const { stdout } = await score([input, "--top-k", "1", "--rejects", rejects]);
-        // groups are runs of rows sharing a prompt; the error row has no prompt and ends the run before it
-        const runs = [[0, 1, 2], [3], [5], [6]];
+        // groups are runs of rows sharing a prompt; the error row shows no prompt and stays in the run it is in
+        const runs = [[0, 1, 2], [3, 5], [6]];
         const kept = runs.map((run) => run.reduce((a, b) => (expected[b]! > expected[a]! ? b : a)));
         expect(parseJsonl(stdout).map((r) => r.response)).toEqual(kept.map((i) => rows[i]!.response));
         const dropped = parseJsonl(readFileSync(rejects, "utf8"));

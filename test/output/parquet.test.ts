@@ -55,4 +55,18 @@ describe("Parquet writer", () => {
         const rows = await read(joinOutput([...parts, writer.end()]));
         expect(rows.map((r) => r["special_tokens_in_content"])).toEqual([true, null]);
     });
+
+    it("a field of the input named like one of the tool's is the user's: the tool's goes in nemoreward_NAME", async () => {
+        const writer = createRowWriter("parquet", { added: () => ["reward", "error"], warn: () => undefined, color: new Chalk({ level: 0 }), width: 80 });
+        const row = (line: number, error: string): InputRow => ({ source: "in.jsonl", line, format: "jsonl", text: "", record: { id: line, error } });
+        const parts = [
+            writer.row({ input: row(1, "mine"), fields: { reward: 1 } }),
+            writer.row({ input: row(2, "x"), fields: { reward: null, error: "boom" } }),
+        ];
+        const rows = await read(joinOutput([...parts, writer.end()]));
+        expect(rows).toEqual([
+            { id: 1n, error: "mine", reward: 1, nemoreward_error: null },
+            { id: 2n, error: "x", reward: null, nemoreward_error: "boom" },
+        ]);
+    });
 });
