@@ -147,6 +147,19 @@ describe("nemoreward info", () => {
         });
     });
 
+    it("takes the model as -m/--model too, as score does; naming it twice is a usage error", async () => {
+        const positional = await runInProcess(["info", tinyModel, "--json"]);
+        for (const flag of ["-m", "--model"]) {
+            const { code, stdout } = await runInProcess(["info", flag, tinyModel, "--json"]);
+            expect(code).toBe(0);
+            expect(JSON.parse(stdout)).toEqual(JSON.parse(positional.stdout));
+        }
+        const twice = await runInProcess(["info", tinyModel, "-m", tinyModel]);
+        expect(twice.code).toBe(2);
+        expect(twice.stdout).toBe("");
+        expect(twice.stderr).toMatch(/^nemoreward: error: .*model/m);
+    });
+
     it("adds up all parts of a split file", async () => {
         const { stdout } = await runInProcess(["info", splitParts[0]!, "--json"]);
         const info = JSON.parse(stdout);

@@ -3,6 +3,7 @@ import { integer } from "../options.js";
 import { modelInfo, type ModelInfo } from "../../model/modelInfo.js";
 import { findModel } from "../../model/findModel.js";
 import type { CliIo } from "../../io.js";
+import { UsageError } from "../../errors.js";
 
 function gb(bytes: number): string {
     if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
@@ -33,6 +34,7 @@ export function infoCommand(io: CliIo): Command {
     return new Command("info")
         .summary("describe a reward model GGUF: shape, quantisation, template, memory needed")
         .argument("[model]", "GGUF file (the first part of a split one); default as for score")
+        .option("-m, --model <file>", "the model, as for score (or give it as the argument)")
         .option("--json", "print one JSON object")
         .option("--reward-token <id>", "vocabulary id whose logit is the reward", integer(0), 0)
         .option("--context-size <tokens>", "context size for the memory estimate", integer(1), 4096)
@@ -42,8 +44,10 @@ export function infoCommand(io: CliIo): Command {
 Examples:
   nemoreward info Llama-3.1-Nemotron-70B-Reward-HF-Q4_K_M.gguf
   nemoreward info model.gguf --json | jq .parameters`)
-        .action(async (model: string | undefined, flags: { json?: boolean; rewardToken: number; contextSize: number; gpuLayers: number | "max" }) => {
-            const info = await modelInfo(findModel(model), { ...flags, gpuLayers: flags.gpuLayers === "max" ? undefined : flags.gpuLayers });
+        .action(async (argument: string | undefined, flags: { model?: string; json?: boolean; rewardToken: number; contextSize: number; gpuLayers: number | "max" }) => {
+            if (argument !== undefined && flags.model !== undefined)
+                throw new UsageError("name the model once: as the argument or with -m/--model");
+            const info = await modelInfo(findModel(argument ?? flags.model), { ...flags, gpuLayers: flags.gpuLayers === "max" ? undefined : flags.gpuLayers });
             io.stdout.write(flags.json ? `${JSON.stringify(info)}\n` : describe(info));
         });
 }
