@@ -12,7 +12,7 @@ export function hasJsonText(format: InputFormat): boolean {
 export type ParquetColumn = { name: string; elements: SchemaElement[] };
 
 /** The header of a delimited file, kept so that output can repeat it byte for byte. */
-export type DelimitedHeader = { names: string[]; text: string; delimiter: string; eol: string };
+export type DelimitedHeader = { names: string[]; text: string; delimiter: string; eol: string; /** the file it heads, on line 1 */ source?: string };
 
 /** One input row: where it came from, its text as read, and the record it holds (or why it holds none). */
 export type InputRow = {

@@ -67,7 +67,7 @@ export async function* readDelimited(stream: AsyncIterable<Buffer>, source: stri
             // a blank line is no record; a line of only delimiters is one, of empty fields
             if (text.trim() === "" && !text.includes(delimiter)) continue;
             if (header === undefined) {
-                header = { names: uniqueNames(record), text, delimiter, eol };
+                header = { names: uniqueNames(record), text, delimiter, eol, source };
                 onHeader?.(header);
                 continue;
             }

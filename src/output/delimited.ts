@@ -155,7 +155,7 @@ export function delimitedWriter(
             if (held.length === 0) {
                 if (columns !== undefined) return "";
                 // no row at all (an empty input, a header-only CSV): the header alone, the input's columns and ours
-                start(inputHeader === undefined ? undefined : { source: "", line: 0, format: "csv", text: "", header: inputHeader });
+                start(inputHeader === undefined ? undefined : { source: inputHeader.source ?? "the input", line: 1, format: "csv", text: "", header: inputHeader });
                 return head;
             }
             start(held[0]!.input);

@@ -144,7 +144,7 @@ describe("CSV and TSV", () => {
         expect(got.map((r) => r.record)).toEqual([{ prompt: 'Say "hi", twice', response: "hi,\r\nhi" }, { prompt: "Q?", response: "A." }]);
         expect(got.map((r) => r.text)).toEqual(['"Say ""hi"", twice","hi,\r\nhi"', "Q?,A."]);
         expect(got.map((r) => r.line)).toEqual([2, 4]);
-        expect(got[0]!.header).toEqual({ names: ["prompt", "response"], text: "prompt,response", delimiter: ",", eol: "\r\n" });
+        expect(got[0]!.header).toEqual({ names: ["prompt", "response"], text: "prompt,response", delimiter: ",", eol: "\r\n", source: "<stdin>" });
     });
 
     it("turns a ragged row into an error row and goes on", async () => {
