@@ -16,11 +16,13 @@ import { cpuSample, followFreeCores } from "./freeCores.js";
 import type { Log } from "../log.js";
 
 /**
- * The fewest tokens evaluated for a row when a cached prefix is reused. A one-token batch takes other kernels than
- * a row evaluated whole and moved rewards by 1e-7 on CPU; from two tokens on they were bit-identical. 32 also stays
- * clear of the small-batch kernels CUDA uses up to 8 tokens.
+ * The fewest tokens in one batch of a row, unless the whole row is shorter. llama.cpp picks kernels by batch size:
+ * on the CPU, flash attention takes a per-row kernel below 64 tokens (it moved a reward by 9e-3 when a row's last
+ * 14 tokens came in a batch of their own), and CUDA has small-batch kernels up to 8 tokens. With every batch at
+ * least this large, a reward was bit-identical however its row was split (whole, in 512s, in 64s, after a reused
+ * prefix), with flash attention on and off, so that it does not depend on the rows scored before it.
  */
-const minimumSuffix = 32;
+const minimumBatch = 64;
 
 /** Sequences per context on a GPU with `--parallel auto`; bench/gpu.sh measures 1, 4 and 16. */
 const defaultGpuParallel = 8;
@@ -58,6 +60,8 @@ export class RewardEngine {
     readonly tokenizer: Tokenizer;
     /** Stops following the free cores (`threads: "auto"`). */
     private readonly stopThreads: () => void;
+    /** The most tokens the context evaluates at once. */
+    private readonly batchSize: number;
 
     private constructor(
         private readonly llama: Llama,
@@ -71,6 +75,7 @@ export class RewardEngine {
         loadStarted: ReturnType<typeof cpuSample>,
     ) {
         this.tokenizer = new Tokenizer(model);
+        this.batchSize = context?.batchSize ?? 0;
         this.stopThreads = options.threads === "auto" && context !== undefined
             ? followFreeCores(maxThreads, (threads) => { llama.maxThreads = threads; }, { since: loadStarted }).stop
             : () => {};
@@ -129,7 +134,7 @@ export class RewardEngine {
         return `${backendName(this.llama)} backend, ${this.model.gpuLayers} of ${this.model.fileInsights.totalLayers} layers on the GPU, ` +
             `${threads === "auto" ? `up to ${plural(this.maxThreads, "thread")} (fewer while other processes keep cores busy)` : plural(threads, "thread")}, ` +
             `${plural(this.parallel, "sequence")}` +
-            `${precise ? ", precise (f32 KV cache)" : ""}${flashAttention ? ", flash attention" : ""}`;
+            `${precise ? ", precise (f32 KV cache)" : ""}${flashAttention ? ", flash attention" : ""}${cpuEngineNote(this.llama)}`;
     }
 
     /** The chat template embedded in the GGUF, if any. */
@@ -155,19 +160,22 @@ export class RewardEngine {
         const slot = await this.acquire(tokens);
         const { sequence } = slot;
         try {
+            // A cached prefix is reused only if its tokens were evaluated in batches of minimumBatch tokens or more:
+            // a shorter row was evaluated whole, in one small batch.
             let start = 0;
-            if (this.options.reuse)
-                // Re-evaluate at least the last few tokens: the last one's logits are the reward, and a batch this
-                // large takes the same kernels as a whole row, so the reward does not depend on the row before.
-                start = Math.max(0, Math.min(sequence.compareContextTokens(tokens as Token[]).firstDifferentIndex, tokens.length - minimumSuffix));
+            if (this.options.reuse && sequence.nextTokenIndex >= minimumBatch)
+                start = Math.max(0, Math.min(sequence.compareContextTokens(tokens as Token[]).firstDifferentIndex, tokens.length - minimumBatch));
             if (start < sequence.nextTokenIndex)
                 await sequence.eraseContextTokenRanges([{ start, end: sequence.nextTokenIndex }]);
-            const input: ControlledEvaluateInputItem[] = tokens.slice(start);
-            input[input.length - 1] = [tokens[tokens.length - 1]!, {
-                generateNext: { logits: { filter: { tokens: [this.options.rewardToken as Token] } } },
-            }];
-            const results = await sequence.controlledEvaluate(input, { contextShift: { strategy: refuseContextShift } });
-            const logit = results[input.length - 1]?.next.logits?.get(this.options.rewardToken as Token);
+            let results: Awaited<ReturnType<LlamaContextSequence["controlledEvaluate"]>> = [];
+            for (const [from, to] of batches(start, tokens.length, this.batchSize)) {
+                const input: ControlledEvaluateInputItem[] = tokens.slice(from, to);
+                if (to === tokens.length) input[input.length - 1] = [tokens[to - 1]!, {
+                    generateNext: { logits: { filter: { tokens: [this.options.rewardToken as Token] } } },
+                }];
+                results = await sequence.controlledEvaluate(input, { contextShift: { strategy: refuseContextShift } });
+            }
+            const logit = results.at(-1)?.next.logits?.get(this.options.rewardToken as Token);
             if (logit === undefined) throw new ModelError("the engine returned no logit for the reward token");
             return logit;
         } finally {
@@ -192,7 +200,7 @@ export class RewardEngine {
                 const shared = this.options.reuse ? sharedPrefix(slot.tokens, tokens) : 0;
                 if (shared > bestShared || (shared === bestShared && best?.busy && !slot.busy)) [best, bestShared] = [slot, shared];
             }
-            const worthWaiting = bestShared >= minimumSuffix && bestShared * 2 >= tokens.length;
+            const worthWaiting = bestShared >= minimumBatch && bestShared * 2 >= tokens.length;
             const chosen = !best!.busy ? best : worthWaiting ? undefined : this.slots.find((slot) => !slot.busy);
             if (chosen !== undefined) {
                 chosen.busy = true;
@@ -214,6 +222,18 @@ export class RewardEngine {
 
 /** One sequence of the context, the tokens it holds (or is evaluating), and the rows waiting for it. */
 type Slot = { sequence: LlamaContextSequence; busy: boolean; tokens: readonly Token[]; waiting: (() => void)[] };
+
+/**
+ * Splits tokens [from, to) into batches of at most `size` tokens and near-equal length, so that none is smaller than
+ * minimumBatch (given to - from >= minimumBatch and size >= 2 * minimumBatch): the tail of a row never comes alone.
+ */
+export function batches(from: number, to: number, size: number): [number, number][] {
+    const count = Math.max(1, Math.ceil((to - from) / size));
+    return Array.from({ length: count }, (_, i) => [
+        from + Math.floor(((to - from) * i) / count),
+        from + Math.floor(((to - from) * (i + 1)) / count),
+    ]);
+}
 
 function sharedPrefix(a: readonly Token[], b: readonly Token[]): number {
     const n = Math.min(a.length, b.length);
@@ -277,4 +297,10 @@ async function startBackend(maxThreads: number, options: EngineOptions, log: Log
 
 function backendName(llama: Llama): string {
     return llama.gpu === false ? "cpu" : llama.gpu;
+}
+
+/** Which build of the engine runs on the CPU: the prebuilt one runs prompts at about 60% of a native build's speed. */
+function cpuEngineNote(llama: Llama): string {
+    if (llama.gpu !== false) return "";
+    return llama.buildType === "localBuild" ? "; engine built for this machine" : "; prebuilt engine (`nemoreward build` compiles a faster one for this CPU)";
 }

@@ -53,3 +53,28 @@ describe("prefix reuse and parallel sequences do not change the rewards", () => 
         expect(maxDifference(base, await rewards("--parallel", "4"))).toBeLessThan(1e-4);
     });
 });
+
+describe("a row's reward does not depend on the rows scored before it, with flash attention too", () => {
+    // Long prompts, so that rows reach past one 512-token batch, and answers of every length, so that the part of a
+    // row left to evaluate after a reused prompt, and the tail after the last full batch, take every small size.
+    const words = "rain falls softly on green hills while the quick brown fox jumps over a lazy dog".split(" ");
+    const prompt = (n: number, seed: number) => Array.from({ length: n }, (_, i) => words[(i * 5 + seed) % words.length]).join(" ");
+    const rows = [380, 520].flatMap((n, p) => Array.from({ length: 12 }, (_, i) => ({
+        prompt: prompt(n, p), response: prompt(3 + i * i, i + 7),
+    })));
+    const text = (list: typeof rows) => list.map((r) => JSON.stringify(r)).join("\n");
+
+    async function scores(list: typeof rows, ...flags: string[]): Promise<number[]> {
+        const { code, stdout } = await runInProcess(["score", "-", "-m", tinyModel, "--gpu", "cpu", ...flags], text(list));
+        expect(code).toBe(0);
+        return parseJsonl(stdout).map((r) => r.reward);
+    }
+
+    it.each([[[]], [["--flash-attention"]]])("bit-identical alone, after rows sharing its prompt, and in reverse order (%j)", async (flags) => {
+        const alone = await scores(rows, "--no-reuse", ...flags);
+        expect(await scores(rows, ...flags)).toEqual(alone);
+        expect((await scores([...rows].reverse(), ...flags)).reverse()).toEqual(alone);
+        // every row is told apart from the others, so a row scored out of place would show
+        expect(new Set(alone).size).toBe(rows.length);
+    });
+});
