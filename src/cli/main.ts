@@ -9,6 +9,7 @@ import { mergeCommand } from "./commands/merge.js";
 import { evalCommand } from "./commands/eval.js";
 import { pairsCommand } from "./commands/pairs.js";
 import { pullCommand } from "./commands/pull.js";
+import { buildCommand } from "./commands/build.js";
 
 /** Runs the command line and returns the exit status; the single place that turns errors into exit codes. */
 export async function main(argv: string[], io: CliIo): Promise<number> {
@@ -30,7 +31,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         .addCommand(pairsCommand(io, setExit))
         .addCommand(mergeCommand(io))
         .addCommand(infoCommand(io))
-        .addCommand(pullCommand(io));
+        .addCommand(pullCommand(io))
+        .addCommand(buildCommand(io));
     for (const command of program.commands) command.exitOverride().configureOutput(program.configureOutput());
     try {
         await program.parseAsync(argv);
