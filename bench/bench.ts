@@ -3,7 +3,8 @@
  * on a generated mid-size model (hidden 512, 8 layers, f16). Prints markdown tables on stdout.
  * BENCH_QUICK=1 runs a smaller version.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { spawn } from "node:child_process";
 import { cpus } from "node:os";
 import { writeModel, type ModelSpec } from "../fixtures/makeModel.js";
@@ -143,24 +144,54 @@ for (const line of (await import("./memory.js")).memoryCase(quick, threads)) row
     }
 }
 
-// llama.cpp's own prompt speed on the same model and threads (llama-bench built from node-llama-cpp's bundled
-// source, never in CI): $LLAMA_BENCH, else ../llama-build/build/bin/llama-bench.
+// llama.cpp's own prompt speed against nemoreward's, same model and threads (llama-bench built from node-llama-cpp's
+// bundled source, never in CI: $LLAMA_BENCH, else ../llama-build/build/bin/llama-bench), for both CPU engines:
+// node-llama-cpp's prebuilt binaries and the local build of `nemoreward build` (made here first if missing).
+// Runs alternate between the three, and each keeps its best, so that a busy neighbour hurts none of them alone.
 {
     const llamaBench = process.env["LLAMA_BENCH"] ?? "../llama-build/build/bin/llama-bench";
     if (!existsSync(llamaBench)) {
         process.stdout.write(`\nllama-bench comparison skipped: no ${llamaBench} (set LLAMA_BENCH).\n`);
     } else {
-        const n = quick ? 2 : 8;
+        const localBuilds = fileURLToPath(new URL("../llama/localBuilds", import.meta.resolve("node-llama-cpp")));
+        const hidden = `${localBuilds}.hidden-by-bench`;
+        if (existsSync(hidden) && !existsSync(localBuilds)) renameSync(hidden, localBuilds); // an earlier bench was stopped
+        if (!existsSync(localBuilds)) {
+            process.stderr.write("bench: building the CPU engine for this machine (nemoreward build), to measure it against the prebuilt one\n");
+            const build = run(["node", "bin/nemoreward.js", "build"]);
+            rows.push(`\n\`nemoreward build\` took ${fmt(build.seconds)} s here.`);
+        }
+        /** A run with node-llama-cpp's prebuilt binaries: the local build is moved aside meanwhile. */
+        const prebuilt = <T>(work: () => T): T => {
+            renameSync(localBuilds, hidden);
+            try { return work(); } finally { renameSync(hidden, localBuilds); }
+        };
+        const n = quick ? 2 : 16;
         const { jsonl } = writeCase("pp2048", Array.from({ length: n }, () => conversation(text(1400), text(560))));
-        process.stdout.write("\n| ~2,048-token rows | nemoreward (whole process) | llama-bench pp2048 | nemoreward / llama-bench | load (1 min) |\n|---|---|---|---|---|\n");
+        const tokens = (JSON.parse(run(engine(`${dir}/pp2048.prompts.json`)).stdout) as { tokens: number }).tokens;
+        /** nemoreward's own rate while scoring (its last line), and over the whole process (load included). */
+        const ours = (flags: string[]) => {
+            const r = run(["node", "bin/nemoreward.js", "score", jsonl, "-m", modelPath, "--threads", String(threads), "--no-reuse", ...flags]);
+            return { scoring: Number([...r.stderr.matchAll(/(\d+) tokens\/s\)/g)].at(-1)?.[1] ?? NaN), whole: tokens / r.seconds };
+        };
+        process.stdout.write(`\n| ${n} rows × ~${Math.round(tokens / n)} tokens, ${threads} threads | nemoreward while scoring | whole process ` +
+            "| llama-bench pp2048 (native, -ub 512) | nemoreward / llama-bench | load (1 min) |\n|---|---|---|---|---|---|\n");
         for (const flash of [false, true]) {
+            const flags = flash ? ["--flash-attention"] : [];
             const before = load();
-            const bench = JSON.parse(run([llamaBench, "-m", modelPath, "-p", "2048", "-n", "0", "-t", String(threads), "-ub", "512",
-                "-fa", flash ? "1" : "0", "-r", String(reps), "-o", "json"]).stdout) as { avg_ts: number }[];
-            const ours = best(reps, cli(jsonl, "--no-reuse", ...(flash ? ["--flash-attention"] : [])));
-            const tokens = (JSON.parse(run(engine(`${dir}/pp2048.prompts.json`)).stdout) as { tokens: number }).tokens;
-            rows.push(`| ${n} rows × ~${Math.round(tokens / n)} tokens${flash ? ", flash attention" : ""} | ${fmt(tokens / ours.seconds)} tok/s ` +
-                `| ${fmt(bench[0]!.avg_ts)} tok/s | ${fmt(100 * tokens / ours.seconds / bench[0]!.avg_ts)}% | ${before}, ${load()} |`);
+            const results = Array.from({ length: reps + 1 }, () => ({
+                llama: (JSON.parse(run([llamaBench, "-m", modelPath, "-p", "2048", "-n", "0", "-t", String(threads), "-ub", "512",
+                    "-fa", flash ? "1" : "0", "-r", "1", "-o", "json"]).stdout) as { avg_ts: number }[])[0]!.avg_ts,
+                local: ours(flags),
+                prebuilt: prebuilt(() => ours(flags)),
+            }));
+            const llama = Math.max(...results.map((r) => r.llama));
+            for (const engineName of ["local", "prebuilt"] as const) {
+                const scoring = Math.max(...results.map((r) => r[engineName].scoring));
+                const whole = Math.max(...results.map((r) => r[engineName].whole));
+                rows.push(`| ${engineName === "local" ? "engine built here (`nemoreward build`)" : "prebuilt engine"}${flash ? ", flash attention" : ""} ` +
+                    `| ${fmt(scoring)} tok/s | ${fmt(whole)} tok/s | ${fmt(llama)} tok/s | ${fmt(100 * scoring / llama)}% | ${before}, ${load()} |`);
+            }
         }
     }
 }

@@ -21,7 +21,7 @@ export type Conversation = { messages: { role: string; content: string }[] };
 export const conversation = (prompt: string, response: string): Conversation =>
     ({ messages: [{ role: "user", content: prompt }, { role: "assistant", content: response }] });
 
-export type Run = { seconds: number; peakMiB: number | undefined; stdout: string };
+export type Run = { seconds: number; peakMiB: number | undefined; stdout: string; stderr: string };
 
 /** Runs a command to completion, timing the whole process and reading its peak RSS from GNU time when present. */
 export function run(args: string[], env: NodeJS.ProcessEnv = process.env): Run {
@@ -32,7 +32,7 @@ export function run(args: string[], env: NodeJS.ProcessEnv = process.env): Run {
     const seconds = (performance.now() - started) / 1000;
     if (child.status !== 0) throw new Error(`${args.join(" ")} failed (${child.status}):\n${child.stderr}`);
     const kib = /peak-kib (\d+)/.exec(child.stderr)?.[1];
-    return { seconds, peakMiB: kib === undefined ? undefined : Number(kib) / 1024, stdout: child.stdout };
+    return { seconds, peakMiB: kib === undefined ? undefined : Number(kib) / 1024, stdout: child.stdout, stderr: child.stderr };
 }
 
 export function best(reps: number, args: string[], env?: NodeJS.ProcessEnv): Run {

@@ -34,7 +34,7 @@ export const runNodeLlamaCppCli: NodeLlamaCppCli = (args, output, signal) => new
  */
 export async function buildCpuEngine(output: NodeJS.WritableStream, signal?: AbortSignal, cli: NodeLlamaCppCli = runNodeLlamaCppCli): Promise<void> {
     const status = await cli(["source", "download", "--gpu", "false", "--noUsageExample"], output, signal);
-    if (status === exitCodes.interrupted) throw new NemoError("the build was interrupted; the prebuilt engine stays in use", status);
+    if (status === exitCodes.interrupted) throw new NemoError("the build was interrupted; runs use the prebuilt engine until a build completes", status);
     if (status !== 0)
         throw new NemoError(`building the CPU engine failed (exit ${status}); it needs cmake and a C++ compiler (see the output above)`, exitCodes.failure);
 }

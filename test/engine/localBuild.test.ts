@@ -24,7 +24,7 @@ describe("nemoreward build", () => {
             exitCode: exitCodes.failure, message: expect.stringMatching(/needs cmake and a C\+\+ compiler/),
         });
         await expect(buildCpuEngine(new PassThrough(), undefined, fakeCli(exitCodes.interrupted).cli)).rejects.toMatchObject({
-            exitCode: exitCodes.interrupted, message: expect.stringMatching(/prebuilt engine stays in use/),
+            exitCode: exitCodes.interrupted, message: expect.stringMatching(/prebuilt engine until a build completes/),
         });
     });
 
