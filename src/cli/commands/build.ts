@@ -5,7 +5,7 @@ import type { CliIo } from "../../io.js";
 
 export function buildCommand(io: CliIo): Command {
     return new Command("build")
-        .summary("compile the CPU engine for this machine (faster than the prebuilt one; minutes)")
+        .summary("compile the CPU engine for this machine (faster than the prebuilt one; takes minutes)")
         .description("Compile the CPU engine for this machine: faster than the prebuilt one, with the same rewards.")
         .option("--remove", "delete the local build: runs use the prebuilt engine again")
         .addHelpText("after", `
