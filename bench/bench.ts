@@ -193,6 +193,20 @@ for (const line of (await import("./memory.js")).memoryCase(quick, threads)) row
                     `| ${fmt(scoring)} tok/s | ${fmt(whole)} tok/s | ${fmt(llama)} tok/s | ${fmt(100 * scoring / llama)}% | ${before}, ${load()} |`);
             }
         }
+        // Each at its best settings, not only at nemoreward's: llama-bench and node-llama-cpp alone (engine built
+        // here, evaluation time only) at batch 512 and 2048 (node-llama-cpp ties n_ubatch to it), flash attention off and on.
+        process.stdout.write("\n| same rows, best settings | batch 512 | batch 2048 | batch 512, flash attention | batch 2048, flash attention |\n|---|---|---|---|---|\n");
+        const settings = [["512", "0"], ["2048", "0"], ["512", "1"], ["2048", "1"]] as const;
+        const bench = (JSON.parse(run([llamaBench, "-m", modelPath, "-p", "2048", "-n", "0", "-t", String(threads), "-ub", "512,2048",
+            "-fa", "0,1", "-r", String(reps + 1), "-o", "json"]).stdout) as { n_ubatch: number; flash_attn: boolean | number; avg_ts: number }[]);
+        const llamaAt = ([batch, flash]: readonly [string, string]) =>
+            bench.find((b) => b.n_ubatch === Number(batch) && Number(b.flash_attn) === Number(flash))?.avg_ts ?? NaN;
+        const aloneAt = ([batch, flash]: readonly [string, string]) => Math.max(...Array.from({ length: reps + 1 }, () => {
+            const r = JSON.parse(run([...engine(`${dir}/pp2048.prompts.json`), "1", batch, flash]).stdout) as { tokens: number; seconds: number };
+            return r.tokens / r.seconds;
+        }));
+        rows.push(`| llama-bench pp2048 | ${settings.map((s) => `${fmt(llamaAt(s))} tok/s`).join(" | ")} |`);
+        rows.push(`| node-llama-cpp alone (engine built here) | ${settings.map((s) => `${fmt(aloneAt(s))} tok/s`).join(" | ")} |`);
     }
 }
 

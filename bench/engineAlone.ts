@@ -3,7 +3,8 @@
  * keeping a shared prefix in the KV cache as nemoreward does, and nothing else (no input parsing, no templates,
  * no output formatting). The benchmark's baseline.
  *
- * node dist/bench/engineAlone.js MODEL PROMPTS.json THREADS [PARALLEL]
+ * node dist/bench/engineAlone.js MODEL PROMPTS.json THREADS [PARALLEL] [BATCH] [FLASH(0|1)]
+ * Prints {rewards, tokens, seconds}: seconds spent evaluating, load excluded.
  */
 import { readFileSync } from "node:fs";
 import { getLlama, LlamaLogLevel, type Token } from "node-llama-cpp";
@@ -12,13 +13,16 @@ import { contextCells } from "../src/engine/rewardEngine.js";
 const [modelPath, promptsPath, threadsArg, parallelArg] = process.argv.slice(2);
 const threads = Number(threadsArg);
 const parallel = Number(parallelArg ?? 1);
+const [batchArg, flashArg] = process.argv.slice(6);
 const prompts: string[] = JSON.parse(readFileSync(promptsPath!, "utf8"));
 
 const llama = await getLlama({ gpu: "auto", build: "never", maxThreads: threads, logLevel: LlamaLogLevel.error });
 const model = await llama.loadModel({ modelPath: modelPath! });
 const context = await model.createContext({
-    contextSize: contextCells(4096), sequences: parallel, threads, flashAttention: false,
+    contextSize: contextCells(4096), sequences: parallel, threads, flashAttention: flashArg === "1",
+    ...(batchArg === undefined ? {} : { batchSize: Number(batchArg) }),
 });
+const started = performance.now();
 const rewards: number[] = new Array(prompts.length);
 let next = 0;
 let evaluated = 0;
@@ -36,5 +40,5 @@ await Promise.all(Array.from({ length: parallel }, async () => {
         rewards[i] = results[input.length - 1]!.next.logits!.get(0 as Token)!;
     }
 }));
-process.stdout.write(JSON.stringify({ rewards, tokens: evaluated }));
+process.stdout.write(JSON.stringify({ rewards, tokens: evaluated, seconds: (performance.now() - started) / 1000 }));
 await llama.dispose();
