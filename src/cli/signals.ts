@@ -23,7 +23,8 @@ export function supervise(args: string[]): void {
         }
         stopping = true;
         // a warning, so that -q shows it too: whoever sent the signal learns it was heard, and how to stop at once
-        process.stderr.write("nemoreward: warning: stopping: finishing the rows in flight (signal again to stop at once)\n");
+        const what = args[0] === "build" ? "stopping the build" : "stopping: finishing the rows in flight";
+        process.stderr.write(`nemoreward: warning: ${what} (signal again to stop at once)\n`);
         child.send("stop", () => undefined); // a child already gone has nothing to stop
     };
     for (const signal of stopSignals) process.on(signal, onSignal);
