@@ -4,11 +4,11 @@
  * BENCH_QUICK=1 runs a smaller version.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { spawn } from "node:child_process";
 import { cpus } from "node:os";
 import { writeModel, type ModelSpec } from "../fixtures/makeModel.js";
 import { availableCores } from "../src/engine/availableCores.js";
+import { localBuildsDirectory } from "../src/engine/localBuild.js";
 import { best, conversation, dir, fmt, load, maxDrift, rewardsOf, run, text, writeCase } from "./harness.js";
 
 const quick = process.env["BENCH_QUICK"] === "1";
@@ -153,7 +153,7 @@ for (const line of (await import("./memory.js")).memoryCase(quick, threads)) row
     if (!existsSync(llamaBench)) {
         process.stdout.write(`\nllama-bench comparison skipped: no ${llamaBench} (set LLAMA_BENCH).\n`);
     } else {
-        const localBuilds = fileURLToPath(new URL("../llama/localBuilds", import.meta.resolve("node-llama-cpp")));
+        const localBuilds = localBuildsDirectory();
         const hidden = `${localBuilds}.hidden-by-bench`;
         if (existsSync(hidden) && !existsSync(localBuilds)) renameSync(hidden, localBuilds); // an earlier bench was stopped
         if (!existsSync(localBuilds)) {

@@ -1,8 +1,15 @@
 // The run's process, started by bin/nemoreward.js through supervise() (signals.ts).
 import { stopRequests } from "./signals.js";
+import { exitCodes } from "../errors.js";
 
 const signal = stopRequests(); // first, before the modules that take a while to load
 const { main } = await import("./main.js");
+
+// A reader gone before text that no writer of ours watches (the help, with `--help | head`): exit as a shell reports
+// SIGPIPE rather than with a stack trace. The output writers watch stdout themselves, and finish their run first.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE" && process.stdout.listenerCount("error") === 1) process.exit(exitCodes.outputClosed);
+});
 
 // Should the event loop ever drain with the run unfinished (a promise nothing settles), exit 70, not a silent 0.
 let finished = false;

@@ -12,6 +12,7 @@ import {
 import { ModelError } from "../errors.js";
 import { Tokenizer } from "./tokenizer.js";
 import { availableCores } from "./availableCores.js";
+import { buildInProgress } from "./localBuild.js";
 import { cpuSample, followFreeCores } from "./freeCores.js";
 import type { Log } from "../log.js";
 
@@ -283,6 +284,7 @@ async function startBackend(maxThreads: number, options: EngineOptions, log: Log
             log.engine(message);
         },
     } as const;
+    if (buildInProgress()) log.info("waiting for the engine being built (nemoreward build) to be ready");
     if (options.gpu === "cpu") return getLlama({ ...common, gpu: false });
     if (options.gpu === "auto") return getLlama({ ...common, gpu: { type: "auto", exclude: ["vulkan"] } });
     try {

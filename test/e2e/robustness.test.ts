@@ -435,6 +435,16 @@ describe("signals and pipes", () => {
         expect(stderr).toMatch(/interrupted/);
     });
 
+    it.each(["score --help", "render --help", "--help"])("a reader gone before the help is written (%s | head): exit 141, no stack trace", async (command) => {
+        const child = spawn(process.execPath, [`${repoRoot}bin/nemoreward.js`, ...command.split(" ")]);
+        child.stdout.destroy(); // closed before the CLI has started, so that its first write meets a closed pipe
+        let stderr = "";
+        child.stderr.on("data", (c) => (stderr += c));
+        const code = await new Promise((resolve) => child.on("exit", resolve));
+        expect(stderr).not.toMatch(/EPIPE|at /);
+        expect(code).toBe(141);
+    });
+
     it("the reader closing the output early: a note on stderr and exit 141", async () => {
         const child = spawn(process.execPath, [`${repoRoot}bin/nemoreward.js`, "score", input, "-m", tinyModel]);
         let stderr = "";
