@@ -284,7 +284,8 @@ async function startBackend(maxThreads: number, options: EngineOptions, log: Log
             log.engine(message);
         },
     } as const;
-    if (buildInProgress()) log.info("waiting for the engine being built (nemoreward build) to be ready");
+    // node-llama-cpp looks for the local build before it waits for the lock, so this run gets the prebuilt engine
+    if (buildInProgress()) log.info("an engine is being built (nemoreward build): this run waits for the build to end, then uses the prebuilt engine");
     if (options.gpu === "cpu") return getLlama({ ...common, gpu: false });
     if (options.gpu === "auto") return getLlama({ ...common, gpu: { type: "auto", exclude: ["vulkan"] } });
     try {
