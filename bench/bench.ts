@@ -202,7 +202,7 @@ for (const line of (await import("./memory.js")).memoryCase(quick, threads)) row
         const llamaAt = ([batch, flash]: readonly [string, string]) =>
             bench.find((b) => b.n_ubatch === Number(batch) && Number(b.flash_attn) === Number(flash))?.avg_ts ?? NaN;
         const aloneAt = ([batch, flash]: readonly [string, string]) => Math.max(...Array.from({ length: reps + 1 }, () => {
-            const r = JSON.parse(run([...engine(`${dir}/pp2048.prompts.json`), "1", batch, flash]).stdout) as { tokens: number; seconds: number };
+            const r = JSON.parse(run([...engine(`${dir}/pp2048.prompts.json`), batch, flash]).stdout) as { tokens: number; seconds: number };
             return r.tokens / r.seconds;
         }));
         rows.push(`| llama-bench pp2048 | ${settings.map((s) => `${fmt(llamaAt(s))} tok/s`).join(" | ")} |`);
