@@ -22,9 +22,9 @@ export function supervise(args: string[]): void {
             process.exit(exitCodes.interrupted);
         }
         stopping = true;
-        // a warning, so that -q shows it too: whoever sent the signal learns it was heard, and how to stop at once
-        const what = args[0] === "build" ? "stopping the build" : "stopping: finishing the rows in flight";
-        process.stderr.write(`nemoreward: warning: ${what} (signal again to stop at once)\n`);
+        // a warning, so that -q shows it too: whoever sent the signal learns it was heard, and how to stop at once;
+        // the command says on its way out what stopping meant for it (rows in flight finished, a build abandoned)
+        process.stderr.write("nemoreward: warning: stopping (signal again to stop at once)\n");
         child.send("stop", () => undefined); // a child already gone has nothing to stop
     };
     for (const signal of stopSignals) process.on(signal, onSignal);

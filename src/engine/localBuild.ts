@@ -75,7 +75,7 @@ export async function buildCpuEngine(log: Log, { verbose = false, signal, cli = 
 
 /** Deletes the local builds: runs use node-llama-cpp's prebuilt binaries again. Resolves to whether there was one. */
 export async function removeLocalBuilds(cli: NodeLlamaCppCli = runNodeLlamaCppCli, directory = localBuildsDirectory()): Promise<boolean> {
-    if (localBuilds(directory).length === 0) return false;
+    if (!entries(directory).some((name) => !name.endsWith(".lock"))) return false;
     const output: string[] = [];
     const status = await cli(["source", "clear", "--type", "builds"], (text) => output.push(text));
     if (status !== 0) throw new NemoError(`removing the local build failed (exit ${status}): ${output.join("").trim()}`, exitCodes.failure);
@@ -87,12 +87,13 @@ export async function removeLocalBuilds(cli: NodeLlamaCppCli = runNodeLlamaCppCl
  * Its lock is a folder whose time it renews every 5 seconds and which it counts as stale after 10.
  */
 export function buildInProgress(directory = localBuildsDirectory()): boolean {
-    return localBuilds(directory, ".lock").some((lock) => Date.now() - statSync(join(directory, lock)).mtimeMs < 10_000);
+    return entries(directory).some((name) => name.endsWith(".lock") && Date.now() - statSync(join(directory, name)).mtimeMs < 10_000);
 }
 
-function localBuilds(directory: string, suffix = ""): string[] {
+/** The names in a folder; none when it does not exist. */
+function entries(directory: string): string[] {
     try {
-        return readdirSync(directory).filter((name) => (suffix === "" ? !name.endsWith(".lock") : name.endsWith(suffix)));
+        return readdirSync(directory);
     } catch {
         return [];
     }

@@ -116,8 +116,8 @@ export class RewardEngine {
                 contextSize: contextCells(options.contextSize),
                 sequences: parallel,
                 threads: maxThreads,
-                // Flash attention makes a reward depend on how its tokens were batched (prefix reuse, parallel
-                // sequences): the same row measured 2e-3 apart on CPU, against 1e-7 without it.
+                // Off unless asked: further from the exact reward (2.3e-3 against 2.4e-4 on the test model) for a
+                // gain that attention does not offer the 70B model (README, Reproducibility).
                 flashAttention: options.flashAttention ?? false,
                 ...(options.precise ? { experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32" } : {}),
             });
