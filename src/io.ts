@@ -9,3 +9,15 @@ export type Io = {
 
 /** The process's streams, whether stdin is a terminal, and the signal that SIGINT/SIGTERM abort. */
 export type CliIo = Io & { stdinIsTTY: boolean; signal?: AbortSignal };
+
+const guarded = new WeakSet<Writable>();
+
+/**
+ * Messages for people never stop the data: once stderr's reader is gone (`2> >(head -c 10)`), a write to it fails
+ * with EPIPE, which would end the process unheard. Its errors are taken here, and later messages go nowhere.
+ */
+export function guardStderr(stream: Writable): void {
+    if (guarded.has(stream)) return;
+    guarded.add(stream);
+    stream.on("error", () => undefined);
+}

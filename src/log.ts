@@ -1,5 +1,6 @@
 import { Chalk, type ChalkInstance } from "chalk";
 import type { Writable } from "node:stream";
+import { guardStderr } from "./io.js";
 
 /** Messages for people. They all go to stderr: stdout carries data only. */
 export type Log = {
@@ -17,9 +18,12 @@ export function createLog(
     stderr: Writable & { isTTY?: boolean },
     { quiet = false, verbose = false }: { quiet?: boolean; verbose?: boolean } = {},
 ): Log {
+    guardStderr(stderr);
     const useColor = stderr.isTTY === true && process.env["NO_COLOR"] === undefined;
     const color = new Chalk({ level: useColor ? 1 : 0 });
-    const write = (line: string) => stderr.write(`${line}\n`);
+    const write = (line: string) => {
+        if (!stderr.destroyed && stderr.writable) stderr.write(`${line}\n`);
+    };
     return {
         stderr,
         quiet,

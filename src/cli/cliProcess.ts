@@ -1,8 +1,10 @@
 // The run's process, started by bin/nemoreward.js through supervise() (signals.ts).
 import { stopRequests } from "./signals.js";
 import { exitCodes } from "../errors.js";
+import { guardStderr } from "../io.js";
 
 const signal = stopRequests(); // first, before the modules that take a while to load
+guardStderr(process.stderr);
 const { main } = await import("./main.js");
 
 // A reader gone before text that no writer of ours watches (the help, with `--help | head`): exit as a shell reports

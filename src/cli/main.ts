@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { Command, CommanderError } from "commander";
 import { exitCodes, NemoError } from "../errors.js";
-import type { CliIo } from "../io.js";
+import { guardStderr, type CliIo } from "../io.js";
 import { scoreCommand } from "./commands/score.js";
 import { renderCommand } from "./commands/render.js";
 import { infoCommand } from "./commands/info.js";
@@ -13,6 +13,7 @@ import { buildCommand } from "./commands/build.js";
 
 /** Runs the command line and returns the exit status; the single place that turns errors into exit codes. */
 export async function main(argv: string[], io: CliIo): Promise<number> {
+    guardStderr(io.stderr);
     let exitCode: number = exitCodes.ok;
     const setExit = (code: number) => { exitCode = code; };
     const program = new Command("nemoreward")
@@ -29,7 +30,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         .addCommand(renderCommand(io, setExit))
         .addCommand(evalCommand(io, setExit))
         .addCommand(pairsCommand(io, setExit))
-        .addCommand(mergeCommand(io))
+        .addCommand(mergeCommand(io, setExit))
         .addCommand(infoCommand(io))
         .addCommand(pullCommand(io))
         .addCommand(buildCommand(io));

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { constants } from "node:os";
 import { fileURLToPath } from "node:url";
 import { exitCodes } from "../errors.js";
+import { guardStderr } from "../io.js";
 
 /** The signals that stop a run: Ctrl-C, `kill`, a closed terminal or ssh session. */
 const stopSignals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
@@ -13,6 +14,8 @@ const stopSignals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
  * step (a huge row being tokenized) blocks its event loop and every signal waits behind it. This process only waits.
  */
 export function supervise(args: string[]): void {
+    // a closed stderr must not end this process: the run it stands for would end with it
+    guardStderr(process.stderr);
     const entry = fileURLToPath(new URL("./cliProcess.js", import.meta.url));
     const child = spawn(process.execPath, [...process.execArgv, entry, ...args], { stdio: ["inherit", "inherit", "inherit", "ipc"] });
     let stopping = false;

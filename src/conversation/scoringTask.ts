@@ -1,5 +1,5 @@
 import { RowError } from "../errors.js";
-import { promptMessages, toConversation, type Conversation, type ConversationFields, type Message } from "./toConversation.js";
+import { parsedJson, promptMessages, toConversation, type Conversation, type ConversationFields, type Message } from "./toConversation.js";
 
 /**
  * What one record asks to score: a single conversation, a preference pair, or N responses to one prompt.
@@ -25,7 +25,7 @@ export function taskKind(names: readonly string[]): TaskKind {
 export function toScoringTask(record: Record<string, unknown>, fields: ConversationFields): ScoringTask {
     const kind = taskKind(Object.keys(record));
     if (kind === "single") return { kind, conversations: [toConversation(record, fields)] };
-    const withResponse = (name: string) => responseConversation(record, fields, record[name], name);
+    const withResponse = (name: string) => responseConversation(record, fields, parsedJson(record[name], name), name);
     if (kind === "chosenRejected") return { kind, conversations: [withResponse("chosen"), withResponse("rejected")] };
     if (kind === "pair") return { kind, conversations: [withResponse("response_1"), withResponse("response_2")] };
     return { kind, conversations: responsesOf(record).map((response, i) => responseConversation(record, fields, response, `responses[${i}]`)) };
@@ -33,7 +33,7 @@ export function toScoringTask(record: Record<string, unknown>, fields: Conversat
 
 /** A best-of-N record's responses: a list, or a JSON string of one (a CSV cell). */
 export function responsesOf(record: Record<string, unknown>): unknown[] {
-    let responses = record["responses"];
+    let responses = parsedJson(record["responses"], "responses");
     if (typeof responses === "string") {
         try {
             responses = JSON.parse(responses);
@@ -68,15 +68,5 @@ export function rewardFields(task: ScoringTask, rewards: number[], field: string
             return { [`${field}_1`]: rewards[0], [`${field}_2`]: rewards[1], margin: rewards[1]! - rewards[0]!, preferred: rewards[1]! > rewards[0]! ? 2 : 1 };
         case "bestOfN":
             return { [`${field}s`]: rewards, best: rewards.indexOf(Math.max(...rewards)) };
-    }
-}
-
-/** The names of those fields, for CSV headers and for the empty fields of error rows. */
-export function rewardFieldNames(kind: TaskKind, field: string): string[] {
-    switch (kind) {
-        case "single": return [field];
-        case "chosenRejected": return [`${field}_chosen`, `${field}_rejected`, "margin"];
-        case "pair": return [`${field}_1`, `${field}_2`, "margin", "preferred"];
-        case "bestOfN": return [`${field}s`, "best"];
     }
 }

@@ -1,4 +1,5 @@
 import { RowError } from "../errors.js";
+import { JsonText } from "../records/values.js";
 
 export type Message = { role: string; content: string };
 
@@ -74,7 +75,7 @@ export function promptMessages(record: Record<string, unknown>, fields: Conversa
     const system = record[fields.system];
     const messages: Message[] = [];
     if (system !== undefined && system !== null && system !== "") messages.push({ role: "system", content: text(system, fields.system) });
-    const prompt = record[fields.prompt];
+    const prompt = parsedJson(record[fields.prompt], fields.prompt);
     const list = typeof prompt === "string" ? jsonMessageList(prompt) : prompt;
     if (Array.isArray(list)) {
         messages.push(...messageList(list, fields.prompt));
@@ -101,6 +102,16 @@ function jsonMessageList(prompt: string): unknown[] | undefined {
     }
 }
 
+/** A Parquet JSON value as the value its text holds, as a JSON record would hold it. */
+export function parsedJson(value: unknown, field: string): unknown {
+    if (!(value instanceof JsonText)) return value;
+    try {
+        return JSON.parse(value.text);
+    } catch {
+        throw new RowError(`"${field}" is a JSON column whose text is not JSON`);
+    }
+}
+
 function text(value: unknown, field: string): string {
     if (typeof value === "string") return value;
     throw new RowError(`"${field}" is ${value === undefined ? "missing" : "not a string"}`);
@@ -108,10 +119,10 @@ function text(value: unknown, field: string): string {
 
 /** A message list given as an array, or as a JSON string of one (a CSV cell). */
 function messageList(value: unknown, field: string): Conversation {
-    let list = value;
-    if (typeof value === "string") {
+    let list = parsedJson(value, field);
+    if (typeof list === "string") {
         try {
-            list = JSON.parse(value);
+            list = JSON.parse(list);
         } catch {
             throw new RowError(`"${field}" is a string that is not a JSON list of messages`);
         }

@@ -1,5 +1,5 @@
 import { UsageError } from "../errors.js";
-import type { InputRow } from "./inputRow.js";
+import type { InputRow } from "../records/row.js";
 
 /** A header cell: a column name, quoted or not (pandas writes an empty one for its index). */
 const headerCell = /^\s*"?[\p{L}\p{N}_ .:()-]{0,64}"?\s*$/u;

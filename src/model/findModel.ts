@@ -12,3 +12,11 @@ export function findModel(flag: string | undefined, env: NodeJS.ProcessEnv = pro
     if (!existsSync(path)) throw new ModelError(`model file not found: ${path} (from ${from})`);
     return path;
 }
+
+/** The parts of a split GGUF (`…-00001-of-00003.gguf`), or the file alone. */
+export function modelParts(path: string): string[] {
+    const split = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/.exec(path);
+    if (split === undefined || split === null) return [path];
+    const count = Number(split[3]);
+    return Array.from({ length: count }, (_, i) => `${split[1]}-${String(i + 1).padStart(5, "0")}-of-${split[3]}.gguf`);
+}

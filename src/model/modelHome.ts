@@ -2,6 +2,10 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
+/** What `nemoreward pull` downloads when given nothing, or a quantisation name. */
+export const defaultRepository = "second-state/Llama-3.1-Nemotron-70B-Reward-HF-GGUF";
+export const defaultQuantization = "Q4_K_M";
+
 /** nemoreward's cache folder: `NEMOREWARD_HOME`, else `~/.cache/nemoreward`. */
 export function modelHome(env: NodeJS.ProcessEnv = process.env): string {
     return env["NEMOREWARD_HOME"] || join(homedir(), ".cache", "nemoreward");

@@ -1,6 +1,7 @@
 import { statSync } from "node:fs";
 import { GgufFileType, GgufInsights, readGgufFileInfo } from "node-llama-cpp";
 import { ModelError } from "../errors.js";
+import { modelParts } from "./findModel.js";
 import { contextCells } from "../engine/rewardEngine.js";
 
 /** What `nemoreward info` reports about a GGUF. */
@@ -23,14 +24,6 @@ export type ModelInfo = {
     /** Estimated memory with all layers on the GPU and one context of `contextSize` tokens. */
     estimate: { gpuLayers: number; contextSize: number; gpuBytes: number; cpuBytes: number };
 };
-
-/** The parts of a split GGUF (`…-00001-of-00003.gguf`), or the file alone. */
-export function modelParts(path: string): string[] {
-    const split = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/.exec(path);
-    if (split === undefined || split === null) return [path];
-    const count = Number(split[3]);
-    return Array.from({ length: count }, (_, i) => `${split[1]}-${String(i + 1).padStart(5, "0")}-of-${split[3]}.gguf`);
-}
 
 function templateFamily(template: string): string {
     if (template.includes("<|start_header_id|>")) return "llama3";

@@ -2,10 +2,7 @@ import { createModelDownloader } from "node-llama-cpp";
 import { join } from "node:path";
 import { ModelError } from "../errors.js";
 import type { Log } from "../log.js";
-import { modelHome, rememberPulledModel } from "./modelHome.js";
-
-export const defaultRepository = "second-state/Llama-3.1-Nemotron-70B-Reward-HF-GGUF";
-export const defaultQuantization = "Q4_K_M";
+import { defaultQuantization, defaultRepository, modelHome, rememberPulledModel } from "./modelHome.js";
 
 /**
  * What to download: nothing (the default Q4_K_M), a quantisation name (`Q5_K_M`), an `hf:owner/repo:QUANT`

@@ -1,18 +1,7 @@
-import { readFileSync } from "node:fs";
-import { ModelError, UsageError } from "../errors.js";
+import { ModelError } from "../errors.js";
 import type { Log } from "../log.js";
 import { ChatTemplate } from "./chatTemplate.js";
 import { llama31Template } from "./llama31Template.js";
-
-/** The text of `--chat-template FILE`, read once before anything else of the run (a usage error if it cannot be). */
-export function readTemplateFile(path: string | undefined): string | undefined {
-    if (path === undefined) return undefined;
-    try {
-        return readFileSync(path, "utf8");
-    } catch (error) {
-        throw new UsageError(`cannot read chat template ${path}: ${(error as Error).message}`);
-    }
-}
 
 /** The template to render with: `--chat-template FILE`'s text, else the GGUF's own, else Llama 3.1 with a warning. */
 export function loadTemplate(

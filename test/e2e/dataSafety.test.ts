@@ -4,10 +4,8 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, statSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { readInputs } from "../../src/input/openInput.js";
-import { demoConversations, parseJsonl, repoRoot, runBuiltCli, runInProcess, tinyModel } from "../helpers.js";
+import { demoConversations, parseJsonl, readFile as readRowsOf, repoRoot, runBuiltCli, runInProcess, tinyModel } from "../helpers.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "nemoreward-safety-"));
 
@@ -163,8 +161,8 @@ describe("what nemoreward writes, it reads back to the same rows", () => {
     writeFileSync(input, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
     const readBack = async (path: string) => {
         const rows: Record<string, unknown>[] = [];
-        for await (const row of readInputs({ paths: [path], stdin: Readable.from([]) })) {
-            expect(row.parseError).toBeUndefined();
+        for (const row of await readRowsOf(path)) {
+            expect(row.problem).toBeUndefined();
             rows.push(row.record!);
         }
         return rows;
@@ -290,7 +288,7 @@ describe("an input of no rows", () => {
 describe("the user's own fields named like the tool's", () => {
     const csvRecords = async (path: string) => {
         const rows: Record<string, unknown>[] = [];
-        for await (const row of readInputs({ paths: [path], stdin: Readable.from([]) })) rows.push(row.record!);
+        for (const row of await readRowsOf(path)) rows.push(row.record!);
         return rows;
     };
 

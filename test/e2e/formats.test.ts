@@ -125,7 +125,7 @@ describe("scoring a scored file again", () => {
 
     it("CSV with CRLF line ends keeps them when its reward column is replaced", async () => {
         const crlf = join(tmp, "crlf.csv");
-        writeFileSync(crlf, "prompt,response,reward\r\nHi,Hello,1\r\nHi,Yo,2\r\n");
+        writeFileSync(crlf, "prompt,response,reward,error\r\nHi,Hello,1.5,\r\nHi,Yo,2.5,\r\n");
         const { stdout } = await runInProcess(["score", crlf, "-m", tinyModel, "--format", "csv"]);
         expect(stdout.split("\r\n").slice(0, 3).map((l) => l.split(",").length)).toEqual([4, 4, 4]);
         expect(stdout.endsWith("\r\n")).toBe(true);
@@ -148,7 +148,7 @@ describe("CSV/TSV columns", () => {
         expect(Number(row!.reward)).toBe(parseJsonl(jsonl.stdout)[0]!.reward);
     });
 
-    it("the header comes from the first row with a record; fields without a column are reported, never shifted", async () => {
+    it("the header comes from the first row with a record; a row with a field that has no column is an error row that names it, never shifted", async () => {
         const records = [{ prompt: "Hi", response: "Hello" }, { prompt: "Hi", response: "Yo", extra: "x" },
             { prompt: "Hi", chosen: "a", rejected: "b" }, { response: "Hey", prompt: "Hi" }];
         const input = join(tmp, "mixed.jsonl");
@@ -158,7 +158,9 @@ describe("CSV/TSV columns", () => {
         const rows = csvRows(stdout);
         expect(rows.map((r) => [r.prompt, r.response])).toEqual([["", ""], ...records.map((r) => [r.prompt, r.response ?? ""])]);
         expect(rows[0]!.error).toMatch(/not valid JSON/);
-        expect(rows.map((r) => r.reward === "")).toEqual([true, false, false, true, false]);
+        expect(rows.map((r) => r.reward === "")).toEqual([true, false, true, true, false]);
+        expect(rows[2]!.error).toMatch(/^the output has no column for extra\b/);
+        expect(rows[3]!.error).toMatch(/^the output has no column for chosen, rejected, reward_chosen, reward_rejected, margin\b/);
         expect(stderr).toMatch(/mixed\.jsonl:3: the output has no column for extra\b/);
         expect(stderr).toMatch(/mixed\.jsonl:4: the output has no column for chosen, rejected, reward_chosen, reward_rejected, margin\b/);
     });

@@ -208,7 +208,7 @@ describe("pipes and devices as inputs", () => {
         // a directory without data files is still no input (one with data files is read: test/e2e/parquet.test.ts)
         const dir = await runBuiltCli(["score", mkdtempSync(join(tmp, "empty-")), "-m", tinyModel, "--threads", "1"]);
         expect(dir.code).toBe(2);
-        expect(dir.stderr).toMatch(/holds no \.parquet, \.jsonl, \.ndjson, \.json, \.csv or \.tsv \(\.gz\) file/);
+        expect(dir.stderr).toMatch(/holds no \.jsonl, \.ndjson, \.json, \.csv, \.tsv \(optionally \.gz\) or \.parquet file/);
     });
 });
 

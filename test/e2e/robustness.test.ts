@@ -96,7 +96,7 @@ describe("resume", () => {
 
     it("CSV output from JSONL: a resumed run keeps the columns of the file, not those of its next row", async () => {
         const rows = [{ id: 1, prompt: "Hi", response: "Hello" }, { id: 2, prompt: "Hi", response: "Yo" },
-            { response: "Hey", prompt: "Hi", id: 3, extra: "x" }, { id: 4, prompt: "Hi", response: "Howdy" }];
+            { response: "Hey", prompt: "Hi", id: 3 }, { id: 4, prompt: "Hi", response: "Howdy" }];
         const part = join(tmp, "part.jsonl"), whole = join(tmp, "whole.jsonl");
         writeFileSync(part, rows.slice(0, 2).map((r) => JSON.stringify(r)).join("\n") + "\n");
         writeFileSync(whole, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
@@ -307,7 +307,7 @@ describe("hostile input", () => {
         expect(code).toBe(3);
         const rows = parseJsonl(stdout);
         expect(rows.map((r) => (r.reward === null ? r.error.slice(0, 20) : "ok"))).toEqual(
-            ["ok", "expected 2 columns, ", "expected 2 columns, ", "unreadable CSV from "]);
+            ["ok", "expected 2 columns, ", "expected 2 columns, ", "a quoted field is no"]);
     });
 
     it("a quote inside an unquoted CSV field is text; an unclosed quote in the first row is reported, not a silent exit 0", async () => {
@@ -320,7 +320,7 @@ describe("hostile input", () => {
         writeFileSync(unclosed, 'prompt,response\n"What size?,It has a screen\nQ?,A.\n');
         const broken = await runBuiltCli(["score", unclosed, "-m", tinyModel, "--format", "jsonl"]);
         expect(broken.code).toBe(3);
-        expect(parseJsonl(broken.stdout)).toMatchObject([{ line: 2, reward: null, error: expect.stringMatching(/unreadable CSV from here on/) }]);
+        expect(parseJsonl(broken.stdout)).toMatchObject([{ line: 2, reward: null, error: "a quoted field is not closed: it runs to the end of the file" }]);
         expect(broken.stderr).toMatch(/scored 0 of 1 rows \(1 not\)/);
     });
 });

@@ -1,15 +1,13 @@
-import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { readInputs } from "../../src/input/openInput.js";
-import type { InputRow } from "../../src/input/inputRow.js";
+import type { InputRow } from "../../src/records/row.js";
+import { readBytes } from "../helpers.js";
 
 const lines = (from: number, count: number) => Array.from({ length: count }, (_, i) => `{"id":${from + i},"text":"row ${from + i} ${"x".repeat(i % 50)}"}\n`).join("");
 
 async function read(bytes: Buffer, chunk = 64 * 1024): Promise<{ rows: InputRow[]; warnings: string[] }> {
-    const pieces = Array.from({ length: Math.ceil(bytes.length / chunk) }, (_, i) => bytes.subarray(i * chunk, (i + 1) * chunk));
-    const rows: InputRow[] = [], warnings: string[] = [];
-    for await (const row of readInputs({ paths: ["-"], stdin: Readable.from(pieces), format: "jsonl", warn: (message) => warnings.push(message) })) rows.push(row);
+    const warnings: string[] = [];
+    const rows = await readBytes(bytes, "jsonl", { chunkSize: chunk, warn: (message) => warnings.push(message) });
     return { rows, warnings };
 }
 
@@ -45,6 +43,6 @@ describe("gzip input as gzip reads it", () => {
         member[member.length - 8] ^= 0xff;
         const { rows } = await read(member);
         expect(ids(rows.slice(0, 10))).toEqual(upTo(10));
-        expect(rows[10]).toMatchObject({ line: 11, parseError: expect.stringMatching(/gzip data is corrupt/) });
+        expect(rows[10]).toMatchObject({ line: 11, problem: expect.stringMatching(/gzip data is corrupt/) });
     });
 });

@@ -1,20 +1,14 @@
-import { Readable } from "node:stream";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { constants, gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import { readInputs } from "../../src/input/openInput.js";
-import { parseJsonl, runInProcess, tinyModel } from "../helpers.js";
-import type { InputFormat, InputRow } from "../../src/input/inputRow.js";
+import type { InputFormat } from "../../src/formats.js";
+import type { InputRow } from "../../src/records/row.js";
+import { parseJsonl, readBytes, readFile, runInProcess, tinyModel } from "../helpers.js";
 
-async function rows(text: string | Buffer, format: InputFormat, chunkSize = 7, maxRecordBytes?: number): Promise<InputRow[]> {
-    const bytes = Buffer.from(text);
-    // small chunks: records, strings and UTF-8 characters all get split across reads
-    const chunks = Array.from({ length: Math.ceil(bytes.length / chunkSize) }, (_, i) => bytes.subarray(i * chunkSize, (i + 1) * chunkSize));
-    const out: InputRow[] = [];
-    for await (const row of readInputs({ paths: ["-"], stdin: Readable.from(chunks), format, maxRecordBytes })) out.push(row);
-    return out;
+function rows(text: string | Buffer, format: InputFormat, chunkSize = 7, maxRecordBytes?: number): Promise<InputRow[]> {
+    return readBytes(text, format, { chunkSize, maxRecordBytes });
 }
 
 /** Bytes that are not UTF-8: a lone continuation byte, and 0xFF, which never occurs in UTF-8. */
@@ -26,14 +20,14 @@ afterAll(() => rmSync(tempDir, { recursive: true, force: true }));
 describe("JSONL", () => {
     it("skips blank lines, numbers lines from 1, strips a BOM and CRLF", async () => {
         const got = await rows('\uFEFF{"a":1}\r\n\r\n  \n{"a":"é"}\r\nnope\n', "jsonl");
-        expect(got.map((r) => [r.line, r.record, r.parseError !== undefined])).toEqual([[1, { a: 1 }, false], [4, { a: "é" }, false], [5, undefined, true]]);
+        expect(got.map((r) => [r.line, r.record, r.problem !== undefined])).toEqual([[1, { a: 1 }, false], [4, { a: "é" }, false], [5, undefined, true]]);
         expect(got[0]!.text).toBe('{"a":1}');
     });
 
     it("makes a line of invalid UTF-8 an error row and reads on; a real U+FFFD is kept", async () => {
         const text = Buffer.concat([Buffer.from('{"a":"ok"}\n{"a":"Hi '), invalidUtf8, Buffer.from('"}\n{"a":"\uFFFD é"}\n')]);
         const got = await rows(text, "jsonl");
-        expect(got.map((r) => [r.line, r.parseError ?? r.record])).toEqual([[1, { a: "ok" }], [2, expect.stringMatching(/UTF-8/)], [3, { a: "\uFFFD é" }]]);
+        expect(got.map((r) => [r.line, r.problem ?? r.record])).toEqual([[1, { a: "ok" }], [2, expect.stringMatching(/UTF-8/)], [3, { a: "\uFFFD é" }]]);
     });
 
     it("reads gzipped input transparently", async () => {
@@ -50,10 +44,9 @@ it("a 200 MB line becomes one error row without being held in memory; the next l
         yield Buffer.from('"}\n{"b": 2}\n');
     }
     const before = process.memoryUsage();
-    const got: InputRow[] = [];
-    for await (const row of readInputs({ paths: ["-"], stdin: Readable.from(huge()), format: "jsonl" })) got.push(row);
+    const got = await readBytes(huge(), "jsonl");
     const after = process.memoryUsage();
-    expect(got.map((r) => [r.line, r.parseError ?? r.record])).toEqual([[1, "the line is over the 67108864-byte limit"], [2, { b: 2 }]]);
+    expect(got.map((r) => [r.line, r.problem ?? r.record])).toEqual([[1, "the line is over the 67108864-byte limit"], [2, { b: 2 }]]);
     expect(after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers).toBeLessThan(100 * 1024 * 1024);
 });
 
@@ -71,11 +64,10 @@ describe("a gzip file cut short", () => {
     it.each([1000, 6000, 20000])("yields every complete line before the cut, then an error row naming the file (%i bytes)", async (length) => {
         const { path, complete } = cut(length);
         expect(complete).toBeGreaterThan(0);
-        const got: InputRow[] = [];
-        for await (const row of readInputs({ paths: [path], stdin: Readable.from([]) })) got.push(row);
+        const got = await readFile(path);
         expect(got.slice(0, complete).map((r) => r.text)).toEqual(lines.slice(0, complete));
-        expect(got.slice(0, complete).every((r) => r.parseError === undefined)).toBe(true);
-        expect(got.slice(complete)).toEqual([expect.objectContaining({ source: path, line: complete + 1, parseError: expect.stringMatching(/gzip stream ends early/) })]);
+        expect(got.slice(0, complete).every((r) => r.problem === undefined)).toBe(true);
+        expect(got.slice(complete)).toEqual([expect.objectContaining({ source: expect.objectContaining({ name: path }), line: complete + 1, problem: expect.stringMatching(/gzip stream ends early/) })]);
     });
 
     it("is scored and written up to the cut; stderr names the file", async () => {
@@ -102,7 +94,7 @@ describe("JSON array", () => {
         const text = Buffer.concat([Buffer.from('[{"a": "real \uFFFD here"},\n {"a": "bad '), invalidUtf8, Buffer.from('"},\n {"a": "fine"}]')]);
         for (const chunkSize of [7, 1 << 16]) { // items in chunks of their own, and all in one chunk
             const got = await rows(text, "json", chunkSize);
-            expect(got.map((r) => [r.line, r.record ?? r.parseError])).toEqual([[1, { a: "real \uFFFD here" }], [2, "not valid UTF-8 text"], [3, { a: "fine" }]]);
+            expect(got.map((r) => [r.line, r.record ?? r.problem])).toEqual([[1, { a: "real \uFFFD here" }], [2, "not valid UTF-8 text"], [3, { a: "fine" }]]);
         }
     });
 
@@ -112,28 +104,28 @@ describe("JSON array", () => {
 
     it("turns non-object items and a cut-off array into error rows", async () => {
         const got = await rows('[{"a": 1}, 5, {"a": 2', "json");
-        expect(got.map((r) => r.parseError ?? "ok")).toEqual(["ok", "not a JSON object", "the JSON array is cut off here"]);
+        expect(got.map((r) => r.problem ?? "ok")).toEqual(["ok", "not a JSON object", "the JSON array is cut off here"]);
     });
 
     it("reports a file that is neither an array nor JSON Lines", async () => {
         const got = await rows('"a string"', "json");
         expect(got).toHaveLength(1);
-        expect(got[0]!.parseError).toMatch(/must hold an array/);
+        expect(got[0]!.problem).toMatch(/must hold an array/);
     });
 
     it("reads a .json file that starts with an object as JSON Lines (Hugging Face dumps), lines counted as written", async () => {
         const got = await rows('\n  {"a": 1}\n\n{"a": 2}\nnot json\n', "json");
-        expect(got.map((r) => [r.line, r.record ?? r.parseError])).toEqual([[2, { a: 1 }], [4, { a: 2 }], [5, expect.stringMatching(/not valid JSON/)]]);
+        expect(got.map((r) => [r.line, r.record ?? r.problem])).toEqual([[2, { a: 1 }], [4, { a: 2 }], [5, expect.stringMatching(/not valid JSON/)]]);
     });
 
     it("reads a pretty-printed object (.json from json.dumps(indent=2) / JSON.stringify(x, null, 2)) as one record", async () => {
         const record = { messages: [{ role: "user", content: "Hi {there}\n" }, { role: "assistant", content: "}\n{" }] };
         for (const chunkSize of [1, 7, 4096]) {
             const got = await rows(`\uFEFF${JSON.stringify(record, null, 2)}\n`, "json", chunkSize);
-            expect(got.map((r) => [r.line, r.record ?? r.parseError])).toEqual([[1, record]]);
+            expect(got.map((r) => [r.line, r.record ?? r.problem])).toEqual([[1, record]]);
         }
         const cut = await rows('{\n  "a": 1\n', "json");
-        expect(cut.map((r) => r.parseError)).toEqual([expect.stringMatching(/not valid JSON/)]);
+        expect(cut.map((r) => r.problem)).toEqual([expect.stringMatching(/not valid JSON/)]);
     });
 });
 
@@ -144,12 +136,12 @@ describe("CSV and TSV", () => {
         expect(got.map((r) => r.record)).toEqual([{ prompt: 'Say "hi", twice', response: "hi,\r\nhi" }, { prompt: "Q?", response: "A." }]);
         expect(got.map((r) => r.text)).toEqual(['"Say ""hi"", twice","hi,\r\nhi"', "Q?,A."]);
         expect(got.map((r) => r.line)).toEqual([2, 4]);
-        expect(got[0]!.header).toEqual({ names: ["prompt", "response"], text: "prompt,response", delimiter: ",", eol: "\r\n", source: "<stdin>" });
+        expect(got[0]!.source.header).toEqual({ names: ["prompt", "response"], text: "prompt,response", delimiter: ",", eol: "\r\n" });
     });
 
     it("turns a ragged row into an error row and goes on", async () => {
         const got = await rows("a,b\n1,2\n3\n4,5,6\n7,8\n", "csv");
-        expect(got.map((r) => r.parseError ?? r.record)).toEqual([
+        expect(got.map((r) => r.problem ?? r.record)).toEqual([
             { a: "1", b: "2" }, "expected 2 columns, found 1", "expected 2 columns, found 3", { a: "7", b: "8" },
         ]);
     });
@@ -162,11 +154,11 @@ describe("CSV and TSV", () => {
     it("makes a record with invalid UTF-8 an error row and reads the records after it", async () => {
         const text = Buffer.concat([Buffer.from('prompt,response\nQ1,"A1\n'), invalidUtf8, Buffer.from('"\nQ2,A2 é\nQ3,A3\n')]);
         const got = await rows(text, "csv");
-        expect(got.map((r) => [r.line, r.parseError ?? r.record])).toEqual([
+        expect(got.map((r) => [r.line, r.problem ?? r.record])).toEqual([
             [2, expect.stringMatching(/UTF-8/)], [4, { prompt: "Q2", response: "A2 é" }], [5, { prompt: "Q3", response: "A3" }],
         ]);
         const tsv = await rows(Buffer.concat([Buffer.from("prompt\tresponse\nQ1\t"), invalidUtf8, Buffer.from("\nQ2\tA2\n")]), "tsv");
-        expect(tsv.map((r) => r.parseError ?? r.record)).toEqual([expect.stringMatching(/UTF-8/), { prompt: "Q2", response: "A2" }]);
+        expect(tsv.map((r) => r.problem ?? r.record)).toEqual([expect.stringMatching(/UTF-8/), { prompt: "Q2", response: "A2" }]);
     });
 
     it("makes a record over --max-record-mb an error row and reads the records after it", async () => {
@@ -174,23 +166,34 @@ describe("CSV and TSV", () => {
         const limit = 1000;
         expect(Buffer.byteLength(big)).toBeGreaterThan(limit);
         const got = await rows(`prompt,response\nQ1,A1\n${big}\nQ3,A3\nQ4,"A4\nmore"\n`, "csv", 256, limit);
-        expect(got.map((r) => [r.line, r.parseError ?? r.record])).toEqual([
+        expect(got.map((r) => [r.line, r.problem ?? r.record])).toEqual([
             [2, { prompt: "Q1", response: "A1" }], [3, `the record is over the ${limit}-byte limit`],
             [4, { prompt: "Q3", response: "A3" }], [5, { prompt: "Q4", response: "A4\nmore" }],
         ]);
     });
 
-    it("gives up on an unclosed quote past the hard limit without reading the rest", async () => {
+    it("a 200 MB quoted cell is one error row, read past without being held in memory; the records after it are read", async () => {
         const megabyte = Buffer.alloc(1024 * 1024, 0x61);
-        let pulled = 0;
-        async function* unclosed() {
+        async function* huge() {
             yield Buffer.from('prompt,response\nQ1,A1\nQ2,"');
-            for (let i = 0; i < 300; i++, pulled++) yield megabyte;
+            for (let i = 0; i < 200; i++) yield megabyte;
+            yield Buffer.from('"\nQ3,A3\nQ4,"A4\nmore"\n');
         }
-        const got: InputRow[] = [];
-        for await (const row of readInputs({ paths: ["-"], stdin: Readable.from(unclosed()), format: "csv", maxRecordBytes: 1024 * 1024 })) got.push(row);
-        expect(got.map((r) => [r.line, r.parseError ?? r.record])).toEqual([[2, { prompt: "Q1", response: "A1" }], [3, expect.stringMatching(/unreadable CSV from here on/)]]);
-        expect(pulled).toBeLessThan(100);
+        const before = process.memoryUsage();
+        const got = await readBytes(huge(), "csv");
+        const after = process.memoryUsage();
+        expect(got.map((r) => [r.line, r.problem ?? r.record])).toEqual([
+            [2, { prompt: "Q1", response: "A1" }], [3, "the record is over the 67108864-byte limit"],
+            [4, { prompt: "Q3", response: "A3" }], [5, { prompt: "Q4", response: "A4\nmore" }],
+        ]);
+        expect(after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers).toBeLessThan(100 * 1024 * 1024);
+    });
+
+    it("an unclosed quote makes the rest of the input one error row, held no more than the record limit", async () => {
+        const got = await rows('prompt,response\nQ1,A1\nQ2,"A2\nQ3,A3\nQ4,A4\n', "csv");
+        expect(got.map((r) => [r.line, r.problem ?? r.record])).toEqual([
+            [2, { prompt: "Q1", response: "A1" }], [3, "a quoted field is not closed: it runs to the end of the file"],
+        ]);
     });
 
     it("reads TSV: a field that starts with a quote is quoted (as pandas reads TSV), a quote elsewhere is text", async () => {

@@ -1,6 +1,6 @@
 import { Command } from "commander";
-import { integer } from "../options.js";
-import { modelInfo, type ModelInfo } from "../../model/modelInfo.js";
+import { integer } from "../flags.js";
+import type { ModelInfo } from "../../model/modelInfo.js";
 import { findModel } from "../../model/findModel.js";
 import type { CliIo } from "../../io.js";
 import { UsageError } from "../../errors.js";
@@ -47,6 +47,7 @@ Examples:
         .action(async (argument: string | undefined, flags: { model?: string; json?: boolean; rewardToken: number; contextSize: number; gpuLayers: number | "max" }) => {
             if (argument !== undefined && flags.model !== undefined)
                 throw new UsageError("name the model once: as the argument or with -m/--model");
+            const { modelInfo } = await import("../../model/modelInfo.js");
             const info = await modelInfo(findModel(argument ?? flags.model), { ...flags, gpuLayers: flags.gpuLayers === "max" ? undefined : flags.gpuLayers });
             io.stdout.write(flags.json ? `${JSON.stringify(info)}\n` : describe(info));
         });

@@ -1,9 +1,7 @@
 import { Command } from "commander";
-import { mergeShards } from "../../score/mergeShards.js";
-import { createLog } from "../../log.js";
 import type { CliIo } from "../../io.js";
 
-export function mergeCommand(io: CliIo): Command {
+export function mergeCommand(io: CliIo, setExit: (code: number) => void): Command {
     return new Command("merge")
         .summary("interleave the outputs of --shard runs back into input order")
         .argument("<output>", "merged file to write")
@@ -14,6 +12,7 @@ Example (four scorers on one machine: one thread each, as llama.cpp's threads sp
   for k in 0 1 2 3; do nemoreward score data.jsonl --shard $k/4 --threads 1 -o part-$k.jsonl & done; wait
   nemoreward merge scored.jsonl part-*.jsonl`)
         .action(async (output: string, shards: string[], flags: { quiet?: boolean }) => {
-            await mergeShards(output, shards, createLog(io.stderr, { quiet: flags.quiet }), io.signal);
+            const { runMerge } = await import("../../run/merge.js");
+            setExit(await runMerge(output, shards, io, flags.quiet === true));
         });
 }

@@ -1,15 +1,7 @@
-import { Command, InvalidArgumentError } from "commander";
-import { addRunOptions, addScoringOptions, toRunOptions, type RunFlags } from "../options.js";
-import { runPairs } from "../../score/runPairs.js";
+import { Command } from "commander";
 import type { CliIo } from "../../io.js";
-import { UsageError } from "../../errors.js";
-import { formatOfPath } from "../../output/formats.js";
-
-function margin(value: string): number {
-    const n = Number(value);
-    if (value.trim() === "" || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError("expected a number of at least 0.");
-    return n;
-}
+import { addFlags } from "../flags.js";
+import { runConversations } from "./runConversations.js";
 
 export function pairsCommand(io: CliIo, setExit: (code: number) => void): Command {
     const command = new Command("pairs")
@@ -22,18 +14,10 @@ export function pairsCommand(io: CliIo, setExit: (code: number) => void): Comman
             "why the other prompts gave none.",
         )
         .argument("[inputs...]", "input files; '-' or nothing reads standard input");
-    addRunOptions(command, "write the pairs (JSONL) here instead of stdout");
-    addScoringOptions(command)
-        .option("--min-margin <x>", "keep only pairs whose rewards differ by at least this much (a tie is never a pair)", margin, 0)
-        .option("--group-by <field>", "group rows by this field instead of by prompt")
+    return addFlags(command, "pairs")
         .addHelpText("after", `
 Examples:
   nemoreward pairs samples.jsonl -m model.gguf > dpo.jsonl
   nemoreward pairs samples.jsonl -m model.gguf --min-margin 1.5 -o dpo.jsonl`)
-        .action(async (inputs: string[], flags: RunFlags & { minMargin: number }) => {
-            const format = flags.output === undefined ? undefined : formatOfPath(flags.output);
-            if (format !== undefined && format !== "jsonl") throw new UsageError(`pairs writes JSONL, not ${format}: name -o FILE .jsonl`);
-            setExit(await runPairs({ ...toRunOptions(inputs, flags, io), minMargin: flags.minMargin }, io));
-        });
-    return command;
+        .action(runConversations("pairs", io, setExit));
 }

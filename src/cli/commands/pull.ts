@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { pullModel, defaultQuantization, defaultRepository } from "../../model/pullModel.js";
+import { defaultQuantization, defaultRepository } from "../../model/modelHome.js";
 import { createLog } from "../../log.js";
 import type { CliIo } from "../../io.js";
 
@@ -17,6 +17,7 @@ Examples:
   nemoreward pull Q5_K_M
   nemoreward pull hf:owner/repo:Q8_0`)
         .action(async (ref: string | undefined, flags: { quiet?: boolean }) => {
+            const { pullModel } = await import("../../model/pullModel.js");
             const path = await pullModel(ref, createLog(io.stderr, { quiet: flags.quiet }));
             io.stdout.write(`${path}\n`);
         });

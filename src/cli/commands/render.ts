@@ -1,7 +1,7 @@
 import { Command } from "commander";
-import { addRunOptions, toRunOptions, type RunFlags } from "../options.js";
-import { runRender } from "../../score/runScore.js";
 import type { CliIo } from "../../io.js";
+import { addFlags } from "../flags.js";
+import { runConversations } from "./runConversations.js";
 
 export function renderCommand(io: CliIo, setExit: (code: number) => void): Command {
     const command = new Command("render")
@@ -11,13 +11,10 @@ export function renderCommand(io: CliIo, setExit: (code: number) => void): Comma
             "it) and \"n_tokens\". Loads only the model's vocabulary, so it is fast on large models.",
         )
         .argument("[inputs...]", "input files; '-' or nothing reads standard input");
-    addRunOptions(command)
+    return addFlags(command, "render")
         .addHelpText("after", `
 Examples:
   nemoreward render data.jsonl -m model.gguf | jq -r .rendered
   nemoreward render data.jsonl -m model.gguf | jq 'select(.n_tokens > 4096)'    rows too long to score`)
-        .action(async (inputs: string[], flags: RunFlags) => {
-            setExit(await runRender(toRunOptions(inputs, flags, io), io));
-        });
-    return command;
+        .action(runConversations("render", io, setExit));
 }

@@ -1,15 +1,13 @@
 import { Command } from "commander";
-import { addFilterOptions, addRunOptions, addScoringOptions, toRunOptions, type RunFlags } from "../options.js";
-import { runScore } from "../../score/runScore.js";
-import { parseShard } from "../../score/shards.js";
 import type { CliIo } from "../../io.js";
-import { UsageError } from "../../errors.js";
+import { addFlags } from "../flags.js";
+import { runConversations } from "./runConversations.js";
 
 export function scoreCommand(io: CliIo, setExit: (code: number) => void): Command {
     const command = new Command("score")
         .summary("add the reward of each conversation's final assistant turn")
         .description(
-            "Reads conversations (JSONL, JSON array, CSV or TSV files, gzipped or not, or standard input) and writes " +
+            "Reads conversations (JSONL, JSON array, CSV or TSV files, gzipped or not, Parquet, or standard input) and writes " +
             "each row unchanged plus the reward: the raw logit of the reward token after the conversation rendered " +
             "with the model's chat template. Records may hold \"messages\" [{role, content}], ShareGPT " +
             "\"conversations\" [{from, value}], \"prompt\" + \"response\" (HelpSteer2 multi-turn prompts too), or Alpaca " +
@@ -19,13 +17,7 @@ export function scoreCommand(io: CliIo, setExit: (code: number) => void): Comman
             "Rows that cannot be scored keep their place with an empty reward and an \"error\".",
         )
         .argument("[inputs...]", "input files; '-' or nothing reads standard input");
-    addRunOptions(command);
-    addFilterOptions(command);
-    addScoringOptions(command)
-        .option("--rank", "add rank (1 = best) and z (reward standardised) within each run of rows sharing a prompt")
-        .option("--group-by <field>", "with --rank or --top-k: group rows by this field instead of by prompt")
-        .option("--resume", "with -o FILE: keep the rows FILE already holds (checked against the input) and append the rest")
-        .option("--shard <K/N>", "score only rows i with i mod N == K (0-based); `nemoreward merge` joins the parts", parseShard)
+    return addFlags(command, "score")
         .addHelpText("after", `
 Examples:
   nemoreward score data.jsonl -m model.gguf > scored.jsonl
@@ -43,11 +35,5 @@ Examples:
 
 Exit status: 0 all rows scored, 1 model or run failure, 2 usage error, 3 some rows not scored, 130 interrupted,
 141 the reader closed the output early.`)
-        .action(async (inputs: string[], flags: RunFlags) => {
-            if (flags.groupBy !== undefined && !flags.rank && flags.topK === undefined) throw new UsageError("--group-by goes with --rank or --top-k");
-            if (flags.rank && flags.resume) throw new UsageError("--rank cannot be combined with --resume: a group is written only when it is complete");
-            if (flags.rank && flags.shard !== undefined) throw new UsageError("--rank cannot be combined with --shard: shards take every Nth row, splitting groups");
-            setExit(await runScore(toRunOptions(inputs, flags, io), io));
-        });
-    return command;
+        .action(runConversations("score", io, setExit));
 }

@@ -1,0 +1,150 @@
+import { InvalidArgumentError, Option, type Command } from "commander";
+import { inputFormats, outputFormats, type InputFormat, type OutputFormat } from "../formats.js";
+import { defaultFields } from "../conversation/toConversation.js";
+import { parseShard, type Shard } from "../plan/shard.js";
+import type { GpuChoice, GpuLayers } from "../engine/rewardEngine.js";
+
+/**
+ * The one table of flags: each flag of every command that reads conversations, defined once (its syntax, help,
+ * parser, choices and default). A command lists the flags it takes (`commandFlags`); `plan.ts` turns what the user
+ * typed into the run's plan, checking every rule between them. Nothing after the plan reads a flag.
+ */
+
+/** A whole number of at least `min`, for Commander's argParser. */
+export function integer(min: number) {
+    return (value: string): number => {
+        const n = Number(value);
+        if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min)
+            throw new InvalidArgumentError(`expected a whole number of at least ${min}.`);
+        return n;
+    };
+}
+
+/** A whole number of at least 1, or "auto". */
+function countOrAuto(value: string): number | "auto" {
+    return value === "auto" ? value : integer(1)(value);
+}
+
+function finiteNumber(value: string): number {
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError("expected a number.");
+    return n;
+}
+
+function margin(value: string): number {
+    const n = finiteNumber(value);
+    if (n < 0) throw new InvalidArgumentError("expected a number of at least 0.");
+    return n;
+}
+
+function gpuLayers(value: string): GpuLayers {
+    if (value === "max" || value === "auto") return value;
+    return integer(0)(value);
+}
+
+export const defaultContextSize = 4096;
+
+type Definition = { flags: string; help: string; parse?: (value: string) => unknown; choices?: readonly string[]; default?: unknown };
+
+/** Every flag, by the name Commander gives its value. */
+export const flagTable = {
+    model: { flags: "-m, --model <file>", help: "reward model GGUF (default: $NEMOREWARD_MODEL, else the last `nemoreward pull`)" },
+    output: { flags: "-o, --output <file>", help: "write here instead of stdout; the extension picks the format" },
+    format: { flags: "--format <format>", help: "output format (default: CSV/TSV for CSV/TSV input, a table on a terminal, else JSONL)", choices: outputFormats },
+    inputFormat: { flags: "--input-format <format>", help: "input format when the file name does not tell (stdin: jsonl)", choices: inputFormats },
+    messagesField: { flags: "--messages-field <name>", help: "field holding the message list (default: messages, then conversations)" },
+    promptField: { flags: "--prompt-field <name>", help: "field holding the prompt", default: defaultFields.prompt },
+    responseField: { flags: "--response-field <name>", help: "field holding the response", default: defaultFields.response },
+    systemField: { flags: "--system-field <name>", help: "field holding the system message", default: defaultFields.system },
+    maxErrors: { flags: "--max-errors <n>", help: "stop after this many rows could not be processed, exit 3 (default: no limit)", parse: integer(1) },
+    maxRecordMb: { flags: "--max-record-mb <n>", help: "a record (line) larger than this is an error row", parse: integer(1), default: 64 },
+    chatTemplate: { flags: "--chat-template <file>", help: "Jinja chat template to use instead of the model's own" },
+    contentSpecial: {
+        flags: "--content-special <mode>", choices: ["special", "text"], default: "special",
+        help: "special-token text inside message content: read as the special token (as Hugging Face does) or as plain text",
+    },
+    quiet: { flags: "-q, --quiet", help: "print only warnings (rows not scored) and errors on stderr" },
+    progressSeconds: { flags: "--progress-seconds <n>", help: "seconds between progress lines when stderr is not a terminal", parse: integer(0), default: 5 },
+    verbose: { flags: "--verbose", help: "print engine messages and stack traces" },
+    contextSize: { flags: "--context-size <tokens>", help: "context size; longer conversations become error rows", parse: integer(1), default: defaultContextSize },
+    gpu: { flags: "--gpu <backend>", help: "compute backend", choices: ["auto", "cuda", "vulkan", "cpu"], default: "auto" },
+    gpuLayers: { flags: "--gpu-layers <n|max|auto>", help: "layers to offload to the GPU", parse: gpuLayers, default: "auto" },
+    threads: {
+        flags: "--threads <n|auto>", parse: countOrAuto,
+        help: "CPU threads (default: $NEMOREWARD_THREADS, else auto: the cores available to this process that other processes leave free, re-counted every second)",
+    },
+    field: { flags: "--field <name>", help: "name of the reward field or column", default: "reward" },
+    precise: { flags: "--precise", help: "f32 KV cache: slower, closest to the exact reward" },
+    flashAttention: { flags: "--flash-attention", help: "faster attention on long rows; rewards move about 2e-3 from the default (README, Reproducibility)" },
+    rewardToken: { flags: "--reward-token <id>", help: "vocabulary id whose logit is the reward", parse: integer(0), default: 0 },
+    parallel: { flags: "--parallel <n|auto>", help: "conversations evaluated side by side in one context (auto: 1 on CPU, 8 on GPU)", parse: countOrAuto, default: "auto" },
+    reuse: { flags: "--no-reuse", help: "re-evaluate shared prompt prefixes instead of keeping them in the KV cache" },
+    onOverlong: {
+        flags: "--on-overlong <policy>", choices: ["error", "skip", "truncate"], default: "error",
+        help: "a conversation over the context: error row, skipped row, or drop its oldest turns",
+    },
+    rank: { flags: "--rank", help: "add rank (1 = best) and z (reward standardised) within each run of rows sharing a prompt" },
+    groupBy: { flags: "--group-by <field>", help: "with --rank or --top-k: group rows by this field instead of by prompt" },
+    resume: { flags: "--resume", help: "with -o FILE: keep the rows FILE already holds (checked against the input) and append the rest" },
+    shard: { flags: "--shard <K/N>", help: "score only rows i with i mod N == K (0-based); `nemoreward merge` joins the parts", parse: parseShard },
+    minReward: { flags: "--min-reward <x>", help: "keep rows whose reward is at least X", parse: finiteNumber },
+    maxReward: { flags: "--max-reward <x>", help: "keep rows whose reward is at most X", parse: finiteNumber },
+    topK: {
+        flags: "--top-k <k>", parse: integer(1),
+        help: "keep the K best of each group: a best-of-N row's responses, or a run of rows sharing a prompt (or --group-by)",
+    },
+    rejects: { flags: "--rejects <file>", help: "write the rows filtered out (and rows not scored) here, with \"dropped\" saying why" },
+    json: { flags: "--json", help: "print one JSON object instead of a table" },
+    perRow: { flags: "--per-row <file>", help: "also write each scored row (with reward_chosen, reward_rejected, margin) here" },
+    minMargin: { flags: "--min-margin <x>", help: "keep only pairs whose rewards differ by at least this much (a tie is never a pair)", parse: margin, default: 0 },
+} as const satisfies Record<string, Definition>;
+
+export type FlagName = keyof typeof flagTable;
+
+/** What Commander gives a command's action: each flag's value, typed. */
+export type Flags = {
+    model?: string; output?: string; format?: OutputFormat; inputFormat?: InputFormat;
+    messagesField?: string; promptField: string; responseField: string; systemField: string;
+    maxErrors?: number; maxRecordMb: number; chatTemplate?: string; contentSpecial: "special" | "text";
+    quiet?: boolean; progressSeconds: number; verbose?: boolean;
+    contextSize?: number; gpu?: GpuChoice; gpuLayers?: GpuLayers; threads?: number | "auto"; field?: string;
+    precise?: boolean; flashAttention?: boolean; rewardToken?: number; parallel?: number | "auto"; reuse?: boolean;
+    onOverlong?: "error" | "skip" | "truncate";
+    rank?: boolean; groupBy?: string; resume?: boolean; shard?: Shard;
+    minReward?: number; maxReward?: number; topK?: number; rejects?: string;
+    json?: boolean; perRow?: string; minMargin?: number;
+};
+
+/** The flags of reading conversations, shared by every command that does. */
+const reading: FlagName[] = ["model", "output", "inputFormat", "messagesField", "promptField", "responseField", "systemField", "maxErrors",
+    "maxRecordMb", "chatTemplate", "contentSpecial", "quiet", "progressSeconds", "verbose"];
+/** The flags that run the model and change how rewards are computed. */
+const scoring: FlagName[] = ["contextSize", "gpu", "gpuLayers", "threads", "field", "precise", "flashAttention", "rewardToken", "parallel", "reuse", "onOverlong"];
+
+/** Which flags each command takes, and the help a command gives a flag of its own meaning. */
+export const commandFlags: Record<"score" | "render" | "eval" | "pairs", { names: FlagName[]; help?: Partial<Record<FlagName, string>> }> = {
+    score: { names: [...reading, "format", ...scoring, "rank", "groupBy", "resume", "shard", "minReward", "maxReward", "topK", "rejects"] },
+    render: { names: [...reading, "format"] },
+    eval: {
+        names: [...reading, ...scoring, "json", "perRow"],
+        help: { output: "write the report here instead of stdout: FILE.json as with --json, else the table" },
+    },
+    pairs: {
+        names: [...reading, ...scoring, "minMargin", "groupBy"],
+        help: { output: "write the pairs (JSONL) here instead of stdout", groupBy: "group rows by this field instead of by prompt" },
+    },
+};
+
+/** Adds a command's flags, in the order of the table. */
+export function addFlags(command: Command, name: keyof typeof commandFlags): Command {
+    const { names, help = {} } = commandFlags[name];
+    for (const flag of (Object.keys(flagTable) as FlagName[]).filter((f) => names.includes(f))) {
+        const definition: Definition = flagTable[flag];
+        const option = new Option(definition.flags, help[flag] ?? definition.help);
+        if (definition.choices !== undefined) option.choices(definition.choices);
+        if (definition.parse !== undefined) option.argParser(definition.parse);
+        if (definition.default !== undefined) option.default(definition.default);
+        command.addOption(option);
+    }
+    return command;
+}

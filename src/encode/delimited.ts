@@ -1,0 +1,139 @@
+import { quoteField, splitFields } from "../records/csvText.js";
+import { fieldCell, where, type InputRow, type OutRow } from "../records/row.js";
+import { ownNames, renameFields, renameReporter, type OwnNames } from "../records/toolFields.js";
+import { cellText, type Fields, type Value } from "../records/values.js";
+import type { Encoder, EncoderOptions } from "./encoder.js";
+
+/** Rows without a record held back while waiting for one that shows the columns; past this many, the columns are `line`. */
+const maxHeld = 1000;
+
+/**
+ * CSV/TSV output. The header is the columns of the first row that has a record (or of its file's header), then the
+ * tool's columns (toolFields.ts; `error` last); rows before it that hold no record wait for it. Rows read under that
+ * same header keep their original text byte for byte; other rows are laid out by column name, each value as its
+ * exact text; a row with a field that has no column is an error row. An output of no rows is the header alone: the first
+ * input's columns (a header-only CSV, a Parquet file of no rows) and the tool's.
+ */
+export function delimitedEncoder(delimiter: "," | "\t", { layoutOf, warn, onError, sources, continuing }: EncoderOptions): Encoder {
+    let columns: string[] | undefined;
+    let added: string[] = [];
+    let head = "";
+    let eol = "\n";
+    let held: OutRow[] = [];
+    const join = (values: readonly string[]) => values.map((v) => quoteField(v, delimiter)).join(delimiter);
+    // output columns an earlier run of the tool added (a scored file scored again): their values are replaced in place
+    let replaced: readonly string[] = [];
+    let own: OwnNames = { rename: new Map(), ours: [] };
+    const reportRenames = renameReporter(warn);
+    const addedFor = (input: InputRow | undefined) => layoutOf(input).filter((f) => !f.optional);
+
+    const start = (input: InputRow | undefined, where: string) => {
+        const header = input?.source.header;
+        const names = input === undefined ? [] : header?.names ?? (input.record === undefined ? [] : Object.keys(input.record));
+        const layout = addedFor(input);
+        const rescoring = ownNames(names, layout, { always: ["error"] }).ours.length > 0;
+        own = ownNames(continuing?.names ?? names, layout, { always: ["error"] });
+        reportRenames(own, where);
+        added = layout.map((f) => own.rename.get(f.name)!);
+        if (continuing !== undefined) return resume(continuing, rescoring);
+        replaced = own.ours;
+        added = added.filter((name) => !replaced.includes(name));
+        if (header?.delimiter === delimiter) eol = header.eol;
+        if (header?.delimiter === delimiter && replaced.length === 0) {
+            columns = header.names;
+            head = `${header.text}${delimiter}${join(added)}${eol}`;
+        } else {
+            columns = input === undefined ? [] : header?.names ?? (input.record === undefined ? ["line"] : Object.keys(input.record));
+            head = `${join([...columns, ...added])}${eol}`;
+        }
+    };
+    // a resumed file: its header says how the run before laid the rows out, whatever the next row looks like
+    const resume = (file: { names: string[]; eol: string }, rescoring: boolean) => {
+        eol = file.eol;
+        const tail = file.names.slice(-added.length);
+        if (!rescoring && added.length > 0 && sameNames(tail, added)) {
+            columns = file.names.slice(0, -added.length);
+            replaced = [];
+        } else {
+            columns = file.names;
+            replaced = own.ours;
+            added = added.filter((name) => !replaced.includes(name));
+        }
+    };
+    /**
+     * A row under the header. A field of its record, or a reward of the tool's, that has no column would be lost:
+     * the row is then an error row that names it, with the values that have columns.
+     */
+    const line = (out: OutRow, columns: string[]): string => {
+        const { input } = out;
+        const record = input.record;
+        const optional = new Set(layoutOf(input).filter((f) => f.optional).map((f) => f.name));
+        const fields = renameFields(out.fields, own) as Record<string, Value>;
+        const missing = [
+            ...Object.keys(record ?? {}).filter((name) => !columns.includes(name)),
+            ...Object.keys(out.fields).filter((name) => out.fields[name] !== null && !optional.has(name) &&
+                !added.includes(own.rename.get(name) ?? name) && !replaced.includes(own.rename.get(name) ?? name)),
+        ];
+        if (missing.length > 0) {
+            const message = `the output has no column for ${missing.join(", ")} (its columns come from the first row with a record): ` +
+                "write JSONL to keep every field, or give the rows the same fields";
+            onError(input, message);
+            // the tool's other fields stay empty: only `error`, which every header has, says why
+            return line({ input: { ...input, record: record === undefined ? undefined : pick(record, columns) }, fields: { error: message } }, columns);
+        }
+        const tool = (name: string) => cellText(fields[name] ?? null);
+        const extra = join(added.map(tool));
+        const header = input.source.header;
+        let text: string;
+        if (header?.delimiter === delimiter && sameNames(header.names, columns) && replaced.length === 0 &&
+            (record !== undefined || splitFields(input.text, delimiter).length === columns.length)) {
+            text = input.text;
+        } else if (record === undefined) {
+            text = join(columns.map((c) => (replaced.includes(c) ? tool(c) : c === "line" ? String(input.line) : "")));
+        } else {
+            text = join(columns.map((c) => (replaced.includes(c) ? tool(c) : Object.hasOwn(record, c) ? fieldCell(input, c) : "")));
+        }
+        return added.length === 0 ? `${text}${eol}` : `${text}${delimiter}${extra}${eol}`;
+    };
+    return {
+        row(out) {
+            if (columns === undefined) {
+                if (out.input.record === undefined && out.input.source.header === undefined && held.length < maxHeld) {
+                    held.push(out);
+                    return "";
+                }
+                start(out.input, where(out.input));
+            }
+            const body = line(out, columns!);
+            const text = `${head}${held.map((row) => line(row, columns!)).join("")}${body}`;
+            head = "";
+            held = [];
+            return text;
+        },
+        end() {
+            if (held.length === 0) {
+                if (columns !== undefined) return "";
+                // no row at all: the header alone, the first input's columns and the tool's
+                const source = sources()[0];
+                const names = source?.header?.names ?? source?.columns?.map((c) => c.name);
+                const empty: InputRow | undefined = source === undefined || names === undefined ? undefined
+                    : { source: source.header !== undefined ? source : { ...source, header: { names, text: join(names), delimiter, eol: "\n" } }, line: 1, text: "" };
+                start(empty, source === undefined ? "the output" : `${source.name}:1`);
+                return head;
+            }
+            start(held[0]!.input, where(held[0]!.input));
+            const text = `${head}${held.map((row) => line(row, columns!)).join("")}`;
+            held = [];
+            return text;
+        },
+    };
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+    return a === b || (a.length === b.length && a.every((name, i) => name === b[i]));
+}
+
+/** The record's fields that have a column. */
+function pick(record: Fields, columns: readonly string[]): Fields {
+    return Object.fromEntries(Object.entries(record).filter(([name]) => columns.includes(name)));
+}

@@ -1,0 +1,52 @@
+import type { ChalkInstance } from "chalk";
+import type { OutputFormat } from "../formats.js";
+import type { Chunk } from "../outputs/outputs.js";
+import type { InputRow, OutRow, ParquetColumn, Source } from "../records/row.js";
+import type { Layout } from "../records/toolFields.js";
+import type { Fields } from "../records/values.js";
+
+/**
+ * Turns rows into the bytes of one format, as they come; `end` closes what the format needs closed (a JSON array's
+ * bracket, Parquet's footer, the header of an output of no rows). An encoder writes each value exactly (values.ts),
+ * or, when the format cannot hold one (NaN in JSON), writes the row as an error row that says why.
+ */
+export type Encoder = { row(out: OutRow): Chunk; end(): Chunk };
+
+export type EncoderOptions = {
+    /** The tool's fields a row like this one gains, in order (no row: a single conversation's). */
+    layoutOf: (row: InputRow | undefined) => Layout;
+    /** Notices that lose nothing: a field of the tool's renamed, a field without a column. */
+    warn: (message: string) => void;
+    /** A row whose value this format cannot hold: it was written as an error row; the run counts it. */
+    onError: (row: InputRow, message: string) => void;
+    /** The sources read so far: an output of no rows still gets their columns. */
+    sources: () => readonly Source[];
+    /** Parquet output: the columns of the Parquet inputs, by name (their types agree; the plan checked). */
+    parquetColumns?: readonly ParquetColumn[];
+    /** CSV/TSV: the header of the file being continued (a resumed run), which fixes its columns. */
+    continuing?: { names: string[]; eol: string };
+    color: ChalkInstance;
+    /** Terminal width, for `table`. */
+    width: number;
+};
+
+/** The row as an error row: every field of the tool's empty, and `error` saying why. */
+export function asErrorRow(out: OutRow, layout: Layout, message: string): OutRow {
+    const fields: Fields = Object.fromEntries(layout.filter((f) => !f.optional).map((f) => [f.name, null]));
+    return { ...out, fields: { ...fields, error: message } };
+}
+
+export async function createEncoder(format: OutputFormat, options: EncoderOptions): Promise<Encoder> {
+    switch (format) {
+        case "jsonl":
+        case "json":
+            return (await import("./json.js")).jsonEncoder(format, options);
+        case "csv":
+        case "tsv":
+            return (await import("./delimited.js")).delimitedEncoder(format === "csv" ? "," : "\t", options);
+        case "parquet":
+            return (await import("./parquet.js")).parquetEncoder(options);
+        case "table":
+            return (await import("./table.js")).tableEncoder(options);
+    }
+}

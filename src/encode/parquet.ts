@@ -1,0 +1,230 @@
+import { parquetSchema, type FileMetaData, type SchemaElement, type SchemaTree } from "hyparquet";
+import { ByteWriter, ParquetWriter } from "hyparquet-writer";
+import type { Chunk } from "../outputs/outputs.js";
+import { physicalSchema, writeValue } from "../records/parquetValues.js";
+import { fieldJson, isJsonRow, where, type OutRow, type ParquetColumn } from "../records/row.js";
+import { ownNames, renameReporter, type FieldKind, type Layout, type OwnNames } from "../records/toolFields.js";
+import { Decimal, isFields, JsonText, jsonText, MapValue, ValueError, type Fields, type Value } from "../records/values.js";
+import type { Encoder, EncoderOptions } from "./encoder.js";
+
+/** A row group is written when it holds this many rows, or about this many bytes of values: memory holds one group. */
+const groupRows = 5_000;
+const groupBytes = 8 * 1024 * 1024;
+
+/** One output column: its schema (for the footer), its tree (for writing values), and where its values come from. */
+type Column = {
+    name: string;
+    elements: SchemaElement[];
+    tree: SchemaTree;
+    /** The tool's field (by its own name) it holds, for the tool's columns. */
+    tool?: string;
+    /** A column typed JSON by nemoreward: a JSON row's value goes in as the text the row wrote. */
+    json?: boolean;
+    /** Whether hyparquet-writer's statistics, computed on physical values, order as the logical type does. */
+    statistics: boolean;
+};
+
+const optional = (name: string, element: Omit<SchemaElement, "name">): SchemaElement => ({ name, repetition_type: "OPTIONAL", ...element });
+const scalars = {
+    string: { type: "BYTE_ARRAY", converted_type: "UTF8" },
+    json: { type: "BYTE_ARRAY", converted_type: "JSON" },
+    boolean: { type: "BOOLEAN" },
+    int32: { type: "INT32" },
+    int64: { type: "INT64" },
+    double: { type: "DOUBLE" },
+} as const satisfies Record<string, Omit<SchemaElement, "name">>;
+type Scalar = keyof typeof scalars;
+
+const toolScalars: Record<string, Scalar> = { double: "double", integer: "int32", boolean: "boolean", string: "string" };
+
+/** The elements of a tool's field of this kind: a scalar, or the standard three-level LIST of one. */
+function toolElements(name: string, kind: FieldKind): SchemaElement[] {
+    const list = kind.endsWith("s");
+    const scalar = scalars[toolScalars[list ? kind.slice(0, -1) : kind]!];
+    if (!list) return [optional(name, scalar)];
+    return [optional(name, { num_children: 1, converted_type: "LIST" }), { name: "list", repetition_type: "REPEATED", num_children: 1 }, optional("element", scalar)];
+}
+
+function column(elements: SchemaElement[], extra: Partial<Column> = {}): Column {
+    const [tree] = parquetSchema({ schema: [{ name: "root", num_children: 1 }, ...elements] } as FileMetaData).children;
+    return { name: elements[0]!.name, elements, tree: tree!, statistics: elements.every(ordersAsLogical), ...extra };
+}
+
+/** The kind of tool field a column could hold, by its type: DOUBLE a double, INT32 an integer, ... a LIST of one, plural. */
+function kindOf(tree: SchemaTree | undefined): FieldKind | undefined {
+    if (tree === undefined) return undefined;
+    const e = tree.element;
+    if (tree.children.length === 0) {
+        const integer = e.converted_type === undefined || e.converted_type === "INT_32";
+        if (e.type === "DOUBLE" && e.logical_type === undefined) return "double";
+        if (e.type === "INT32" && integer && (e.logical_type === undefined || (e.logical_type.type === "INTEGER" && e.logical_type.isSigned))) return "integer";
+        if (e.type === "BOOLEAN") return "boolean";
+        if (e.type === "BYTE_ARRAY" && (e.converted_type === "UTF8" || e.logical_type?.type === "STRING")) return "string";
+        return undefined;
+    }
+    const repeated = e.converted_type === "LIST" && tree.children.length === 1 ? tree.children[0]! : undefined;
+    const item = repeated?.children.length === 1 ? kindOf(repeated.children[0]) : undefined;
+    return item !== undefined && !item.endsWith("s") ? `${item}s` as FieldKind : undefined;
+}
+
+/** A column of the tool's own ordering: statistics on physical values sort wrong for unsigned, byte-array decimals, halves, intervals. */
+function ordersAsLogical(e: SchemaElement): boolean {
+    if (/^UINT_/.test(e.converted_type ?? "") || (e.logical_type?.type === "INTEGER" && !e.logical_type.isSigned)) return false;
+    if ((e.converted_type === "DECIMAL" || e.logical_type?.type === "DECIMAL") && (e.type === "BYTE_ARRAY" || e.type === "FIXED_LEN_BYTE_ARRAY")) return false;
+    return e.type !== "INT96" && e.converted_type !== "INTERVAL" && e.logical_type?.type !== "FLOAT16" && e.logical_type?.type !== "INTERVAL";
+}
+
+/** A Parquet input's column, as it is; nullable, so that rows without a record (error rows) fit. */
+function inputColumn({ elements }: ParquetColumn): Column {
+    const [top, ...rest] = elements;
+    return column([{ ...top!, repetition_type: top!.repetition_type === "REPEATED" ? "REPEATED" : "OPTIONAL" }, ...rest]);
+}
+
+/** A column of JSON or CSV input, typed by its values in the first row group: strings, flags, integers, doubles, else JSON text. */
+function inferredColumn(name: string, values: Value[]): Column {
+    const present = values.filter((v) => v !== null);
+    const all = (test: (v: Value) => boolean) => present.length > 0 && present.every(test);
+    const kind: Scalar = present.length === 0 || all((v) => typeof v === "string") ? "string"
+        : all((v) => typeof v === "boolean") ? "boolean"
+        : all((v) => (typeof v === "number" && Number.isInteger(v)) || typeof v === "bigint") ? "int64"
+        : all((v) => typeof v === "number") ? "double"
+        : "json";
+    return column([optional(name, scalars[kind])], kind === "json" ? { json: true } : {});
+}
+
+/** About how many bytes a row's values take, for cutting row groups by size. */
+function sizeOf(value: Value | undefined): number {
+    if (typeof value === "string") return value.length;
+    if (value instanceof Uint8Array) return value.length;
+    if (Array.isArray(value)) return value.reduce((n: number, v) => n + sizeOf(v), 8);
+    if (value instanceof MapValue) return value.entries.reduce((n, [k, v]) => n + sizeOf(k) + sizeOf(v), 8);
+    if (isFields(value)) return Object.values(value).reduce((n: number, v) => n + sizeOf(v), 8);
+    if (value instanceof JsonText) return value.text.length;
+    return value instanceof Decimal ? 16 : 8;
+}
+
+/**
+ * Parquet output (hyparquet-writer, snappy): the input's columns with their own types (a Parquet input's schema as
+ * it is; JSON and CSV columns typed from the first row group's values), then the tool's columns (reward DOUBLE, rank
+ * INT32, error STRING, ...; toolFields.ts). Each value is written exactly at its column's type (parquetValues.ts);
+ * a row with a value its column cannot hold, or a field without a column, is an error row that says why. Rows are
+ * buffered into row groups of 5,000 rows or about 8 MiB, and each group's bytes are returned as soon as it is written.
+ */
+export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumns = [] }: EncoderOptions): Encoder {
+    let columns: Column[] | undefined;
+    let own: OwnNames | undefined;
+    let writer: ParquetWriter | undefined;
+    const bytes = new ByteWriter();
+    let pending: OutRow[] = [];
+    let pendingBytes = 0;
+    const reportRenames = renameReporter(warn);
+
+    const start = (rows: OutRow[]): Column[] => {
+        const cols = parquetColumns.map(inputColumn);
+        const first = rows.find((row) => row.input.record !== undefined);
+        const names: string[] = [];
+        for (const source of sources()) names.push(...source.header?.names ?? []);
+        for (const row of rows) if (row.input.source.format !== "parquet") names.push(...Object.keys(row.input.record ?? {}));
+        for (const name of new Set(names)) {
+            if (cols.some((c) => c.name === name)) continue;
+            cols.push(inferredColumn(name, rows.flatMap((row) => (row.input.source.format !== "parquet" && row.input.record !== undefined && Object.hasOwn(row.input.record, name) ? [row.input.record[name]!] : []))));
+        }
+        if (cols.length === 0 && rows.length > 0 && first === undefined) cols.push(column([optional("line", scalars.int64)]));
+        const present = new Set(rows.flatMap((row) => Object.keys(row.fields)));
+        const layout: Layout = layoutOf(first?.input).filter((f) => !f.optional || present.has(f.name));
+        // a tool's field the input already has: in place when an earlier run of the tool wrote it (typed as the tool types
+        // it), else the input's is the user's, and the tool's goes in nemoreward_NAME
+        own = ownNames(cols.map((c) => c.name), layout, {
+            always: ["error"],
+            fits: (name, kind) => kindOf(cols.find((c) => c.name === name)?.tree) === kind,
+        });
+        reportRenames(own, first === undefined ? "the output" : where(first.input));
+        for (const field of layout) {
+            const name = own.rename.get(field.name)!;
+            const existing = cols.find((c) => c.name === name);
+            if (existing !== undefined) existing.tool = field.name;
+            else cols.push(column(toolElements(name, field.kind), { tool: field.name }));
+        }
+        return cols;
+    };
+
+    /** A row's value for each column, exactly, or the row as an error row (its tool columns empty but `error`). */
+    const values = (out: OutRow): unknown[] => {
+        const { input, fields } = out;
+        const record = input.record;
+        const problems: string[] = [];
+        const known = new Set(columns!.map((c) => c.name));
+        const stray = Object.keys(record ?? {}).filter((name) => !known.has(name));
+        const optional = new Set(layoutOf(input).filter((f) => f.optional).map((f) => f.name));
+        const toolStray = Object.keys(fields).filter((name) => fields[name] !== null && !optional.has(name) && !columns!.some((c) => c.tool === name));
+        if (stray.length + toolStray.length > 0)
+            problems.push(`the output has no column for ${[...stray, ...toolStray].join(", ")} (its columns come from the first row group): ` +
+                "write JSONL to keep every field, or give the rows the same fields");
+        const inputValues = columns!.map((c) => {
+            if (c.tool !== undefined) return undefined;
+            if (record === undefined) return c.name === "line" ? BigInt(input.line) : null;
+            if (!Object.hasOwn(record, c.name)) return null;
+            try {
+                const value: Value = c.json ? new JsonText(isJsonRow(input) ? fieldJson(input, c.name) : jsonText(record[c.name]!)) : record[c.name]!;
+                return writeValue(c.tree, value);
+            } catch (error) {
+                if (!(error instanceof ValueError)) throw error;
+                problems.push(`column ${c.name}: ${error.message}`);
+                return null;
+            }
+        });
+        let tool: Fields = fields;
+        if (problems.length > 0) {
+            onError(input, problems.join("; "));
+            tool = { error: problems.join("; ") };
+        }
+        return columns!.map((c, j) => {
+            if (c.tool === undefined) return inputValues[j];
+            try {
+                return writeValue(c.tree, tool[c.tool] ?? null);
+            } catch (error) {
+                if (!(error instanceof ValueError)) throw error;
+                onError(input, `${c.tool}: ${error.message}`);
+                return null;
+            }
+        });
+    };
+
+    const flush = (): Chunk => {
+        if (pending.length === 0) return "";
+        columns ??= start(pending);
+        writer ??= new ParquetWriter({ writer: bytes, schema: physicalSchema(schemaOf(columns)), createdBy: "nemoreward" });
+        const rows = pending.map(values);
+        const columnData = columns.map((c, j) => ({ name: c.name, data: rows.map((row) => row[j]), statistics: c.statistics }));
+        pending = [];
+        pendingBytes = 0;
+        void writer.write({ columnData, rowGroupSize: rows.length });
+        return take();
+    };
+    const take = (): Uint8Array => {
+        const out = bytes.getBytes().slice();
+        bytes.index = 0;
+        return out;
+    };
+    return {
+        row(out) {
+            pending.push(out);
+            pendingBytes += out.input.text.length > 0 ? out.input.text.length : sizeOf(out.input.record);
+            return pending.length >= groupRows || pendingBytes >= groupBytes ? flush() : "";
+        },
+        end() {
+            const last = flush();
+            columns ??= start([]);
+            writer ??= new ParquetWriter({ writer: bytes, schema: physicalSchema(schemaOf(columns)), createdBy: "nemoreward" });
+            // the footer gets the columns' logical types; the pages were written from physical values
+            writer.schema = schemaOf(columns);
+            void writer.finish();
+            const tail = take();
+            return typeof last === "string" ? tail : Buffer.concat([last, tail]);
+        },
+    };
+}
+
+function schemaOf(columns: Column[]): SchemaElement[] {
+    return [{ name: "root", num_children: columns.length }, ...columns.flatMap((c) => c.elements)];
+}

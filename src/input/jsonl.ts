@@ -1,0 +1,63 @@
+import { isUtf8 } from "node:buffer";
+import { parseRecord } from "../records/json.js";
+import type { InputRow, Source } from "../records/row.js";
+import { isBlank } from "./blank.js";
+
+/** A record (line) longer than this is an error row instead of filling memory: 64 MiB, unless --max-record-mb says otherwise. */
+export const defaultMaxRecordBytes = 64 * 1024 * 1024;
+
+/** The error of a row whose bytes are not UTF-8: it is reported, never decoded with replacement characters and scored. */
+export const notUtf8 = "not valid UTF-8 text";
+
+/**
+ * Streams the records of JSONL, one per line that is not blank (blank.ts). Memory stays bounded: a line over
+ * `maxLineBytes` is dropped as it streams and reported as an error row.
+ */
+export async function* readJsonl(stream: AsyncIterable<Buffer>, source: Source, maxLineBytes = defaultMaxRecordBytes): AsyncIterable<InputRow> {
+    let parts: Buffer[] = [];
+    let size = 0;
+    let tooLong = false;
+    let line = 0;
+    const take = (piece: Buffer) => {
+        if (tooLong || piece.length === 0) return;
+        size += piece.length;
+        if (size > maxLineBytes) {
+            tooLong = true;
+            parts = [];
+        } else parts.push(Buffer.from(piece));
+    };
+    const finish = (): InputRow | undefined => {
+        line++;
+        const row = tooLong
+            ? { source, line, text: "", problem: `the line is over the ${maxLineBytes}-byte limit` }
+            : jsonRow(Buffer.concat(parts), source, line);
+        parts = [];
+        size = 0;
+        tooLong = false;
+        return row;
+    };
+    for await (const chunk of stream) {
+        let start = 0;
+        for (let newline = chunk.indexOf(10); newline !== -1; newline = chunk.indexOf(10, start)) {
+            take(chunk.subarray(start, newline));
+            start = newline + 1;
+            const row = finish();
+            if (row !== undefined) yield row;
+        }
+        take(chunk.subarray(start));
+    }
+    if (size > 0 || tooLong) {
+        const row = finish();
+        if (row !== undefined) yield row;
+    }
+}
+
+/** One line's row: undefined when the line is blank. A byte-order mark is dropped at the start of the file only. */
+function jsonRow(bytes: Buffer, source: Source, line: number): InputRow | undefined {
+    const raw = bytes.toString("utf8");
+    let text = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    if (line === 1) text = text.replace(/^\uFEFF/, "");
+    if (isBlank(text)) return undefined;
+    if (!isUtf8(bytes)) return { source, line, text, problem: notUtf8 };
+    return { source, line, text, ...parseRecord(text) };
+}

@@ -1,0 +1,87 @@
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema, type FileMetaData, type SchemaTree } from "hyparquet";
+import { compressors } from "hyparquet-compressors";
+import { physicalMetadata, readValue } from "../records/parquetValues.js";
+import type { InputRow, ParquetColumn, Source } from "../records/row.js";
+import { ValueError, type Fields } from "../records/values.js";
+
+/** Rows of a row group read at once are about this many bytes (uncompressed): memory holds a slice, never a huge group. */
+const sliceBytes = 4 * 1024 * 1024;
+
+/** A Parquet file that cannot be read as one, with the reason in words that name no library. */
+export class UnreadableParquet extends Error {}
+
+/** A Parquet file's footer: its schema, row groups and row count, read without reading any rows. */
+export async function parquetFooter(path: string): Promise<FileMetaData> {
+    try {
+        return await parquetMetadataAsync(await asyncBufferFromFile(path));
+    } catch (error) {
+        const message = (error as Error).message;
+        const why = /footer|magic|PAR1|outside the bounds|metadata length/i.test(message)
+            ? `its footer is missing or damaged, as in a file cut short (${message})` : message;
+        throw new UnreadableParquet(`not a readable Parquet file: ${why}`, { cause: error });
+    }
+}
+
+/** A file's top-level columns, each with its schema elements depth first. */
+export function columnsOf(metadata: FileMetaData): ParquetColumn[] {
+    return parquetSchema(metadata).children.map((tree) => ({ name: tree.element.name, elements: flatten(tree) }));
+}
+
+function flatten(tree: SchemaTree): SchemaTree["element"][] {
+    return [tree.element, ...tree.children.flatMap(flatten)];
+}
+
+/**
+ * Streams a Parquet file's rows, a row group at a time and a large group in slices of about 4 MiB, so that memory holds
+ * one slice, never the file (hyparquet; zstd, gzip, brotli and lz4 through hyparquet-compressors). Values are typed
+ * exactly (parquetValues.ts). A value that is not what its column says (text that is not UTF-8) makes its row an
+ * error row; a file that cannot be read is one error row, and a damaged row group one error row, the groups before
+ * and after it read as usual.
+ */
+export async function* readParquet(path: string, source: Source): AsyncIterable<InputRow> {
+    let metadata: FileMetaData;
+    let file: Awaited<ReturnType<typeof asyncBufferFromFile>>;
+    try {
+        file = await asyncBufferFromFile(path);
+        metadata = await parquetFooter(path);
+    } catch (error) {
+        yield { source, line: 1, text: "", problem: (error as Error).message };
+        return;
+    }
+    source.columns = columnsOf(metadata);
+    const trees = parquetSchema(metadata).children;
+    const physical = physicalMetadata(metadata);
+    let rowStart = 0;
+    for (const [index, group] of metadata.row_groups.entries()) {
+        const rows = Number(group.num_rows);
+        const rowEnd = rowStart + rows;
+        const perSlice = Math.max(1, Math.floor(sliceBytes / Math.max(1, Number(group.total_byte_size) / Math.max(rows, 1))));
+        for (let start = rowStart; start < rowEnd; start += perSlice) {
+            const end = Math.min(rowEnd, start + perSlice);
+            let records: Record<string, unknown>[];
+            try {
+                records = await parquetReadObjects({ file, metadata: physical, rowStart: start, rowEnd: end, compressors, utf8: false, useOffsetIndex: true });
+            } catch (error) {
+                yield { source, line: start + 1, text: "", problem: `row group ${index + 1} of ${metadata.row_groups.length} (rows ${rowStart + 1} to ${rowEnd}) ` +
+                    `cannot be read, the file is damaged there: ${(error as Error).message}` };
+                break;
+            }
+            for (const [i, raw] of records.entries()) yield typedRow(source, start + i + 1, trees, raw);
+        }
+        rowStart = rowEnd;
+    }
+}
+
+function typedRow(source: Source, line: number, trees: SchemaTree[], raw: Record<string, unknown>): InputRow {
+    const record: Fields = {};
+    for (const tree of trees) {
+        const name = tree.element.name;
+        try {
+            record[name] = readValue(tree, raw[name]);
+        } catch (error) {
+            if (!(error instanceof ValueError)) throw error;
+            return { source, line, text: "", problem: `column ${name}: ${error.message}` };
+        }
+    }
+    return { source, line, text: "", record };
+}

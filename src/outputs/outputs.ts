@@ -1,0 +1,342 @@
+import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { createWriteStream, type WriteStream } from "node:fs";
+import { once } from "node:events";
+import type { Writable } from "node:stream";
+import { exitCodes, NemoError, UsageError } from "../errors.js";
+import { formats, type OutputFormat } from "../formats.js";
+import type { Shard } from "../plan/shard.js";
+import { readHeader } from "../input/delimited.js";
+import { LineWriter } from "./lineWriter.js";
+import { takeLock } from "./lock.js";
+import { inspectRecord, recordedRows, resumeHeader, rowHash, type Recorded, type ResumeSettings } from "./resumeLog.js";
+import { identity, recordPath, recordSuffixes, resolveTarget, standardInput, type Target } from "./target.js";
+
+/** Bytes for an output: text, or a binary format's bytes. */
+export type Chunk = string | Uint8Array;
+
+/** One output a command writes, as its plan gives it. */
+export type OutputSpec = {
+    /** What the output is, for messages: "-o", "--rejects", "--per-row". */
+    flag: string;
+    /** Undefined: standard output. */
+    path?: string;
+    format: OutputFormat;
+    /**
+     * Keep `FILE.resume`, the record of every row written, so that a run stopped at any moment (SIGKILL too) can be
+     * continued; `resume`: continue FILE. Only for a row-by-row format, and a run whose output rows follow its input rows.
+     */
+    records?: { settings: ResumeSettings; resume: boolean };
+    /** Keep `FILE.shard`: which shard FILE holds and whether its run finished, for `nemoreward merge`. */
+    shard?: Shard;
+};
+
+/** A file the run reads, which no output may be: an input, a part of the model, the chat template, a shard to merge. */
+export type ReadFile = { path: string; what: string };
+
+/** What a shard's run leaves in `FILE.shard`. */
+export type ShardRecord = Shard & { rows: number; complete: boolean };
+
+/**
+ * The one owner of every file a command writes: the main output, `--rejects`, `--per-row`, a report, a merge, and
+ * their records. `claim` checks them all and takes their locks, before anything is loaded, touching no file but the
+ * locks; `open` (once every check of the run has passed: the model loaded, the template read) creates them; `finish`
+ * completes them; `release` lets go whatever happened.
+ *
+ * A file kept with records (`FILE.resume`) is written in place, row by row, so that an interrupted run can continue
+ * it. Any other file is written beside itself (`FILE.partial`) and takes its name only when the run ends: a run that
+ * fails leaves the file as it was.
+ */
+export class Outputs {
+    private readonly files: OutputFile[] = [];
+    private readonly unlocks: (() => void)[] = [];
+
+    private constructor(private readonly io: { stdout: Writable & { isTTY?: boolean } }) {}
+
+    /**
+     * Checks every output and takes its lock. Refused: an output that is a file the run reads (by identity: through
+     * any link), two outputs that are one file or one's record, a file of several hard links written in place (it
+     * would change under its other names), a file another run writes, a resume with other settings.
+     */
+    static async claim(specs: readonly OutputSpec[], reads: readonly ReadFile[], io: { stdout: Writable & { isTTY?: boolean } }): Promise<Outputs> {
+        const outputs = new Outputs(io);
+        try {
+            const targets = specs.map((spec) => (spec.path === undefined ? { kind: "stdout" as const } : resolveTarget(spec.path)));
+            refuseReadFiles(targets, reads);
+            refuseOverlaps(specs, targets);
+            for (const [i, spec] of specs.entries()) outputs.files.push(await outputs.claimOne(spec, targets[i]!));
+        } catch (error) {
+            outputs.release();
+            throw error;
+        }
+        return outputs;
+    }
+
+    private async claimOne(spec: OutputSpec, target: Target): Promise<OutputFile> {
+        if (target.kind !== "file") return new OutputFile(spec, target, undefined, this.io);
+        const inPlace = spec.records !== undefined;
+        const stat = statSync(target.real, { throwIfNoEntry: false });
+        if (inPlace && stat !== undefined && stat.nlink > 1)
+            throw new UsageError(`${target.shown} has ${stat.nlink} names (hard links): writing it in place would change it under the others too; write elsewhere`);
+        this.unlocks.push(takeLock(target.real, target.shown));
+        let recorded: Recorded | undefined;
+        if (spec.records?.resume) {
+            const log = recordPath(target, ".resume");
+            if (existsSync(log)) {
+                recorded = await inspectRecord(log, spec.records.settings, target.shown);
+                if ((stat?.size ?? 0) < recorded.end)
+                    throw new UsageError(`${target.shown} is shorter than ${log} records: it was changed since; remove both to start over`);
+            } else if ((stat?.size ?? 0) > 0) {
+                throw new UsageError(`${target.shown} exists but has no ${log} record to resume from; remove it or drop --resume`);
+            }
+        }
+        const delimiter = formats[spec.format].delimiter;
+        const continuing = recorded !== undefined && recorded.rows > 0 && delimiter !== undefined ? await readHeader(target.real, delimiter) : undefined;
+        return new OutputFile(spec, target, recorded, this.io, continuing);
+    }
+
+    /** The output of this flag ("-o", "--rejects", ...). */
+    get(flag: string): OutputFile {
+        const file = this.files.find((f) => f.spec.flag === flag);
+        if (file === undefined) throw new Error(`no output ${flag}`);
+        return file;
+    }
+
+    /** Creates every output: from here on files change. */
+    open(): void {
+        for (const file of this.files) file.open();
+    }
+
+    /** Completes every output: records closed, partial files given their names. `complete`: the run read all its input. */
+    async finish(complete: boolean): Promise<void> {
+        for (const file of this.files) await file.finish(complete);
+    }
+
+    /** Lets go of every output whether or not it was finished; a partial file that was not finished is removed. Safe twice. */
+    release(): void {
+        for (const file of this.files) file.release();
+        for (const unlock of this.unlocks.splice(0)) unlock();
+    }
+}
+
+/** One output: where its bytes go, and the records kept beside it. */
+export class OutputFile {
+    /** Bytes written so far (a file's size, for its records). */
+    private offset = 0;
+    private fd: number | undefined;
+    private log: number | undefined;
+    private logOffset = 0;
+    private lines: LineWriter | undefined;
+    private stream: WriteStream | undefined;
+    /** Rows given to `row` whose text is not yet in the file (a CSV writer holds rows until it knows the columns). */
+    private waiting: { hash: string; failed: boolean }[] = [];
+    /** The bytes before this point are the resumed run's, already checked: they stay; after it, a torn row is cut. */
+    private cut: number | undefined;
+    private finished = false;
+    private rows = 0;
+    private buffered: Uint8Array[] = [];
+    private bufferedBytes = 0;
+
+    constructor(
+        readonly spec: OutputSpec,
+        readonly target: Target,
+        /** With --resume: the rows FILE already holds (their hashes stream through `recordedRows`). */
+        readonly recorded: Recorded | undefined,
+        private readonly io: { stdout: Writable },
+        /** A resumed CSV/TSV file's header: it fixes the columns of the rows appended. */
+        readonly continuing?: { names: string[]; eol: string },
+    ) {}
+
+    /** Where the bytes go now: the file itself, or FILE.partial until the run ends. */
+    private get writePath(): string | undefined {
+        if (this.target.kind !== "file") return undefined;
+        return this.spec.records !== undefined ? this.target.real : recordPath(this.target, ".partial");
+    }
+
+    /** The path of a record of this output, or undefined for standard output and streams. */
+    recordFile(suffix: ".resume" | ".shard"): string | undefined {
+        return this.target.kind === "file" ? recordPath(this.target, suffix) : undefined;
+    }
+
+    /** The hashes of the rows FILE holds, in order, for checking them against the input. */
+    recordedRows(): AsyncIterable<{ hash: string; failed: boolean }> {
+        return recordedRows(this.recordFile(".resume")!, this.recorded?.rows ?? 0);
+    }
+
+    /** True once nobody reads any more (a closed pipe). */
+    get closed(): boolean {
+        return this.lines?.closed ?? false;
+    }
+
+    open(): void {
+        const target = this.target;
+        if (target.kind === "stdout") {
+            this.lines = new LineWriter(this.io.stdout);
+            return;
+        }
+        if (target.kind === "stream") {
+            // opened in the background: a FIFO's open waits for its reader
+            this.stream = createWriteStream(target.path);
+            this.lines = new LineWriter(this.stream);
+            return;
+        }
+        const path = this.writePath!;
+        this.fd = openSync(path, existsSync(path) ? "r+" : "w");
+        const records = this.spec.records;
+        if (records !== undefined) {
+            const logPath = recordPath(target, ".resume");
+            if (this.recorded !== undefined) {
+                this.log = openSync(logPath, "r+");
+                this.offset = this.recorded.end;
+                this.logOffset = this.recorded.logEnd;
+                this.cut = this.recorded.end;
+            } else {
+                ftruncateSync(this.fd, 0);
+                writeFileSync(logPath, `${resumeHeader(records.settings)}\n`);
+                this.log = openSync(logPath, "r+");
+                this.logOffset = statSync(logPath).size;
+            }
+        } else {
+            ftruncateSync(this.fd, 0);
+        }
+        // a resumed shard's record changes with its first new row: a resume refused before it leaves the record as it was
+        if (this.spec.shard !== undefined && this.recorded === undefined) this.writeShardRecord(false);
+    }
+
+    /**
+     * Writes a row's bytes (empty when the format holds the row back) and, with records, records the row once its
+     * bytes are in the file: `identity` (records/row.ts) is what a resumed run checks its input row against, found
+     * only when records are kept.
+     */
+    async row(chunk: Chunk, identity: () => string, failed: boolean): Promise<void> {
+        this.rows++;
+        if (this.log !== undefined) this.waiting.push({ hash: rowHash(identity()), failed });
+        await this.write(chunk);
+    }
+
+    /** Writes bytes that are no row of their own (a header, a footer, a report). */
+    async write(chunk: Chunk): Promise<void> {
+        if (chunk.length === 0) return;
+        if (this.lines !== undefined) return this.lines.write(chunk);
+        const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+        if (this.log === undefined) {
+            // no records: the bytes go out in large writes (a merge of millions of rows is not a write per row)
+            this.buffered.push(bytes);
+            this.bufferedBytes += bytes.length;
+            if (this.bufferedBytes >= 1 << 20) this.flush();
+            return;
+        }
+        if (this.cut !== undefined) {
+            // the first write after a resume: what follows the last recorded row (a row cut short) goes
+            ftruncateSync(this.fd!, this.cut);
+            ftruncateSync(this.log!, this.logOffset);
+            this.cut = undefined;
+            if (this.spec.shard !== undefined) this.writeShardRecord(false);
+        }
+        writeAll(this.fd!, bytes, this.offset, this.target);
+        this.offset += bytes.length;
+        if (this.log !== undefined && this.waiting.length > 0) {
+            const lines = Buffer.from(this.waiting.map(({ hash, failed }) => `${hash} ${this.offset}${failed ? " e" : ""}\n`).join(""));
+            writeAll(this.log, lines, this.logOffset, this.target);
+            this.logOffset += lines.length;
+            this.waiting = [];
+        }
+    }
+
+    async finish(complete: boolean): Promise<void> {
+        if (this.finished) return;
+        this.finished = true;
+        if (this.stream !== undefined) {
+            this.stream.end();
+            if (!this.stream.writableFinished && !this.stream.destroyed) await once(this.stream, "close").catch(() => undefined);
+        }
+        if (this.lines !== undefined) return;
+        if (this.cut !== undefined) this.cut = undefined; // nothing written after the resumed rows: the file stays as it was
+        this.flush();
+        this.closeFiles();
+        if (this.target.kind !== "file") return;
+        if (this.spec.records === undefined) renameSync(this.writePath!, this.target.real);
+        if (this.spec.shard !== undefined) this.writeShardRecord(complete);
+    }
+
+    /** The rows this run wrote (a resumed run's earlier rows not counted). */
+    get rowsWritten(): number {
+        return this.rows;
+    }
+
+    private flush(): void {
+        if (this.bufferedBytes === 0) return;
+        const bytes = this.buffered.length === 1 ? this.buffered[0]! : Buffer.concat(this.buffered);
+        this.buffered = [];
+        this.bufferedBytes = 0;
+        writeAll(this.fd!, bytes, this.offset, this.target);
+        this.offset += bytes.length;
+    }
+
+    private writeShardRecord(complete: boolean): void {
+        const record: ShardRecord = { ...this.spec.shard!, rows: (this.recorded?.rows ?? 0) + this.rows, complete };
+        writeFileSync(this.recordFile(".shard")!, `${JSON.stringify(record)}\n`);
+    }
+
+    private closeFiles(): void {
+        if (this.fd !== undefined) closeSync(this.fd);
+        if (this.log !== undefined) closeSync(this.log);
+        this.fd = this.log = undefined;
+    }
+
+    release(): void {
+        this.closeFiles();
+        if (this.stream !== undefined && !this.stream.destroyed) this.stream.destroy();
+        if (!this.finished && this.target.kind === "file" && this.spec.records === undefined) rmSync(this.writePath!, { force: true });
+        this.finished = true;
+    }
+}
+
+/** Writes every byte at `position`; a failure (a full disk, a lost mount) ends the run with one line naming the file. */
+function writeAll(fd: number, bytes: Uint8Array, position: number, target: Target): void {
+    try {
+        for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, bytes.length - done, position + done);
+    } catch (error) {
+        const name = target.kind === "file" ? target.shown : "the output";
+        throw new NemoError(`cannot write ${name}: ${(error as Error).message}`, exitCodes.failure, { cause: error });
+    }
+}
+
+/** An output must not be a file the run reads: opening it would destroy what is read. */
+function refuseReadFiles(targets: readonly Target[], reads: readonly ReadFile[]): void {
+    for (const target of targets) {
+        if (target.kind === "stdout") continue;
+        const out = identity(statSync(target.kind === "file" ? target.real : target.path, { throwIfNoEntry: false }));
+        if (out === undefined) continue;
+        for (const { path, what } of reads) {
+            const stat = path === "-" ? standardInput() : statSync(path, { throwIfNoEntry: false });
+            if (stat?.isFile() && identity(stat) === out && target.kind === "file")
+                throw new UsageError(`${target.shown} is also ${what} (${path}): writing it would destroy ${what === "an input" ? "that input" : what}`);
+        }
+    }
+}
+
+/** No two outputs may be one file, nor one output another's record (`--rejects out.jsonl.resume`). */
+function refuseOverlaps(specs: readonly OutputSpec[], targets: readonly Target[]): void {
+    const seen = new Map<string, string>();
+    for (const [i, target] of targets.entries()) {
+        if (target.kind !== "file") continue;
+        const what = `${specs[i]!.flag} ${target.shown}`;
+        const names = [target.real, ...recordSuffixes.map((suffix) => recordPath(target, suffix))];
+        for (const name of names) {
+            const other = seen.get(name);
+            if (other !== undefined) throw new UsageError(`${what} and ${other} would both write ${name}: each output needs a file of its own`);
+        }
+        for (const name of names) seen.set(name, what);
+    }
+}
+
+/** `FILE.shard` of a shard output, if any. */
+export function readShardRecord(path: string): ShardRecord | undefined {
+    const target = resolveTarget(path);
+    if (target.kind !== "file") return undefined;
+    try {
+        return JSON.parse(readFileSync(recordPath(target, ".shard"), "utf8")) as ShardRecord;
+    } catch {
+        return undefined;
+    }
+}

@@ -1,0 +1,278 @@
+import { readFileSync } from "node:fs";
+import { UsageError } from "../errors.js";
+import { formatOfName, formats, namesOf, type InputFormat, type OutputFormat } from "../formats.js";
+import type { Flags } from "../cli/flags.js";
+import { defaultContextSize } from "../cli/flags.js";
+import type { ConversationFields } from "../conversation/toConversation.js";
+import type { TaskKind } from "../conversation/scoringTask.js";
+import { defaultThreads } from "../engine/availableCores.js";
+import type { EngineOptions } from "../engine/rewardEngine.js";
+import { findInputs, type InputSpec } from "../input/sources.js";
+import { findModel, modelParts } from "../model/findModel.js";
+import type { OutputSpec, ReadFile } from "../outputs/outputs.js";
+import type { ParquetColumn } from "../records/row.js";
+import { collidingField, named, ownPrefix, rewardLayout, type Layout } from "../records/toolFields.js";
+import { ChatTemplate } from "../template/chatTemplate.js";
+import type { FilterPlan } from "../transforms/filter.js";
+import { resumeSettings } from "./resumeSettings.js";
+import type { Shard } from "./shard.js";
+
+/** The commands that read conversations and run the model (or its vocabulary). */
+export type CommandName = "score" | "render" | "eval" | "pairs";
+
+/**
+ * Everything a run does, decided and checked before anything runs: `plan` reads the flags once, applies every rule
+ * between them (the table below), and opens nothing; `run` then follows it and refuses nothing more. Each part of the
+ * run gets its own slice.
+ */
+export type Plan = {
+    command: CommandName;
+    /** What the progress line calls a finished row: scored, rendered, evaluated. */
+    verb: string;
+    inputs: InputSpec[];
+    read: { maxRecordBytes: number; formatGiven: boolean };
+    conversation: ConversationFields;
+    /** `--chat-template FILE`'s text, read and checked; else the model's own template. */
+    templateSource?: string;
+    engine: EngineOptions;
+    scoring: ScoringPlan;
+    /** The fields the command adds to a row of each kind of task, in order. */
+    layout: (kind: TaskKind) => Layout;
+    transforms: TransformPlan;
+    /** Every file the command writes (and standard output), for the outputs owner. */
+    outputs: OutputSpec[];
+    /** Which output gets the rows (none: eval without --per-row), and which the rows filtered out. */
+    rows?: string;
+    rejects?: string;
+    /** eval: the report, as JSON or a table, to this output. */
+    report?: { flag: string; json: boolean };
+    /** Parquet output: the columns of the Parquet inputs (their types agree). */
+    parquetColumns: ParquetColumn[];
+    shard?: Shard;
+    resume: boolean;
+    maxErrors?: number;
+    log: { quiet: boolean; verbose: boolean; progressSeconds: number };
+};
+
+export type ScoringPlan = {
+    /** What a task becomes: rewards (score, pairs), rewards of a preference pair (eval), or the rendered text (render). */
+    mode: "rewards" | "eval" | "render";
+    field: string;
+    contextSize: number;
+    onOverlong: "error" | "skip" | "truncate";
+    contentSpecial: "special" | "text";
+};
+
+export type TransformPlan = {
+    rank?: { groupBy?: string };
+    filter?: FilterPlan & { groupBy?: string };
+    pairs?: { groupBy?: string; minMargin: number };
+    eval?: true;
+};
+
+/** Facts the rules look at: the flags, and what follows from them. */
+type Facts = { command: CommandName; flags: Flags; filters: boolean; format: OutputFormat; stdoutIsTTY: boolean };
+
+/** Every rule between flags, in one table: when it is broken, and what the one line of the refusal says. */
+const rules: { when: (x: Facts) => boolean; say: (x: Facts) => string }[] = [
+    { when: (x) => x.flags.rejects !== undefined && !x.filters, say: () => "--rejects goes with --min-reward, --max-reward or --top-k" },
+    { when: (x) => x.filters && x.flags.resume === true, say: () => "--min-reward, --max-reward and --top-k cannot be combined with --resume: filter the finished output instead" },
+    { when: (x) => x.filters && x.flags.shard !== undefined, say: () => "--min-reward, --max-reward and --top-k cannot be combined with --shard: merge the shards, then filter" },
+    { when: (x) => x.command === "score" && x.flags.groupBy !== undefined && !x.flags.rank && x.flags.topK === undefined, say: () => "--group-by goes with --rank or --top-k" },
+    { when: (x) => x.flags.rank === true && x.flags.resume === true, say: () => "--rank cannot be combined with --resume: a group is written only when it is complete" },
+    { when: (x) => x.flags.rank === true && x.flags.shard !== undefined, say: () => "--rank cannot be combined with --shard: shards take every Nth row, splitting groups" },
+    { when: (x) => x.flags.resume === true && x.flags.output === undefined, say: () => "--resume needs -o FILE: it continues that file" },
+    {
+        when: (x) => x.format === "parquet" && (x.flags.resume === true || x.flags.shard !== undefined),
+        say: (x) => `${x.flags.resume ? "--resume" : "--shard"} cannot continue or merge Parquet output (its footer is written last): ` +
+            "use -o FILE.jsonl (Parquet input keeps its values as JSON), then score or convert that",
+    },
+    { when: (x) => x.flags.resume === true && !formats[x.format].resumable, say: (x) => `--resume works with jsonl, csv and tsv output, not ${x.format}` },
+    { when: (x) => x.flags.shard !== undefined && !formats[x.format].resumable, say: (x) => `--shard writes parts that \`nemoreward merge\` joins row by row: write jsonl, csv or tsv, not ${x.format}` },
+    { when: (x) => x.format === "parquet" && x.flags.output === undefined && x.stdoutIsTTY, say: () => "Parquet is binary: give -o FILE.parquet, or redirect standard output" },
+    { when: (x) => collidingField(x.flags.field ?? "reward") !== undefined, say: (x) => `--field ${x.flags.field}: the reward field would be named like nemoreward's own "${collidingField(x.flags.field!)}"; choose another name` },
+    { when: (x) => (x.flags.field ?? "reward").startsWith(ownPrefix), say: (x) => `--field ${x.flags.field}: names beginning with ${ownPrefix} are nemoreward's own; choose another` },
+    {
+        when: (x) => x.command === "eval" && x.flags.output !== undefined && ["csv", "tsv", "parquet"].includes(formatOfName(x.flags.output, "output") ?? ""),
+        say: (x) => `eval writes a report, not ${formatOfName(x.flags.output!, "output")}: name -o FILE .json (JSON) or .txt (the table); --per-row FILE for the scored rows`,
+    },
+    {
+        when: (x) => x.command === "pairs" && x.flags.output !== undefined && (formatOfName(x.flags.output, "output") ?? "jsonl") !== "jsonl",
+        say: (x) => `pairs writes JSONL, not ${formatOfName(x.flags.output!, "output")}: name -o FILE.jsonl`,
+    },
+];
+
+/** The run's plan for one of the commands that read conversations, from the flags and inputs given. */
+export async function plan(command: CommandName, inputs: string[], flags: Flags, context: { stdinIsTTY: boolean; stdoutIsTTY: boolean }): Promise<Plan> {
+    if (inputs.length === 0) {
+        if (context.stdinIsTTY) throw new UsageError("no input: name a file, or pipe one to standard input ('-')");
+        inputs = ["-"];
+    }
+    const sources = findInputs(inputs, flags.inputFormat);
+    const filters = flags.minReward !== undefined || flags.maxReward !== undefined || flags.topK !== undefined;
+    const facts: Facts = { command, flags, filters, format: rowsFormat(command, sources[0]!.format, flags, context.stdoutIsTTY), stdoutIsTTY: context.stdoutIsTTY };
+    for (const rule of rules) if (rule.when(facts)) throw new UsageError(rule.say(facts));
+
+    const modelPath = findModel(flags.model);
+    const templateSource = readTemplate(flags.chatTemplate);
+    const field = flags.field ?? "reward";
+    const render = command === "render";
+    const scoring: ScoringPlan = {
+        mode: render ? "render" : command === "eval" ? "eval" : "rewards",
+        field,
+        contextSize: flags.contextSize ?? defaultContextSize,
+        onOverlong: flags.onOverlong ?? "error",
+        contentSpecial: flags.contentSpecial,
+    };
+    const engine: EngineOptions = {
+        modelPath,
+        // render has no engine options: it loads only the vocabulary, which needs no GPU backend
+        gpu: render ? "cpu" : flags.gpu ?? "auto",
+        gpuLayers: flags.gpuLayers ?? "auto",
+        threads: flags.threads ?? defaultThreads(),
+        contextSize: scoring.contextSize,
+        parallel: flags.parallel ?? "auto",
+        precise: flags.precise ?? false,
+        flashAttention: flags.flashAttention ?? false,
+        rewardToken: flags.rewardToken ?? 0,
+        reuse: flags.reuse ?? true,
+        vocabOnly: render,
+        verbose: flags.verbose ?? false,
+    };
+    const conversation: ConversationFields = { messages: flags.messagesField, prompt: flags.promptField, response: flags.responseField, system: flags.systemField };
+    const maxRecordBytes = flags.maxRecordMb * 1024 * 1024;
+    const transforms: TransformPlan = {
+        ...(flags.rank ? { rank: { groupBy: flags.groupBy } } : {}),
+        ...(filters ? { filter: { minReward: flags.minReward, maxReward: flags.maxReward, topK: flags.topK, groupBy: flags.groupBy } } : {}),
+        ...(command === "pairs" ? { pairs: { groupBy: flags.groupBy, minMargin: flags.minMargin ?? 0 } } : {}),
+        ...(command === "eval" ? { eval: true as const } : {}),
+    };
+    const layout = layoutOf(scoring, flags.rank === true);
+
+    // the outputs: the rows (score, render, pairs: -o or stdout; eval: --per-row), the rows filtered out, eval's report
+    const outputs: OutputSpec[] = [];
+    let rows: string | undefined, report: Plan["report"];
+    const resumable = (command === "score" || render) && !flags.rank && !filters && flags.output !== undefined && formats[facts.format].resumable;
+    const rowSettings = { modelPath, field, rewardToken: engine.rewardToken, precise: engine.precise, flashAttention: engine.flashAttention ?? false,
+        contextSize: scoring.contextSize, maxRecordBytes, onOverlong: scoring.onOverlong, contentSpecial: scoring.contentSpecial, fields: conversation, shard: flags.shard };
+    if (command === "eval") {
+        if (flags.perRow !== undefined) outputs.push({ flag: rows = "--per-row", path: flags.perRow, format: formatOfName(flags.perRow, "output") ?? "jsonl" });
+        const named = flags.output === undefined ? undefined : formatOfName(flags.output, "output");
+        report = { flag: "-o", json: flags.json === true || named === "json" || named === "jsonl" };
+        outputs.push({ flag: "-o", path: flags.output, format: report.json ? "json" : "table" });
+    } else {
+        outputs.push({
+            flag: rows = "-o", path: flags.output, format: facts.format,
+            ...(resumable ? { records: { settings: resumeSettings(rowSettings, facts.format, templateSource), resume: flags.resume === true } } : {}),
+            ...(flags.shard !== undefined && flags.output !== undefined ? { shard: flags.shard } : {}),
+        });
+    }
+    if (flags.rejects !== undefined) outputs.push({ flag: "--rejects", path: flags.rejects, format: formatOfName(flags.rejects, "output") ?? facts.format });
+
+    const parquetColumns = outputs.some((o) => o.format === "parquet") ? await sharedParquetColumns(sources.filter((s) => s.format === "parquet").map((s) => s.path)) : [];
+    return {
+        command,
+        verb: render ? "rendered" : command === "eval" ? "evaluated" : "scored",
+        inputs: sources,
+        read: { maxRecordBytes, formatGiven: flags.inputFormat !== undefined },
+        conversation,
+        templateSource,
+        engine,
+        scoring,
+        layout,
+        transforms,
+        outputs,
+        rows,
+        rejects: flags.rejects === undefined ? undefined : "--rejects",
+        report,
+        parquetColumns,
+        shard: flags.shard,
+        resume: flags.resume === true,
+        maxErrors: flags.maxErrors,
+        log: { quiet: flags.quiet === true, verbose: flags.verbose === true, progressSeconds: flags.progressSeconds },
+    };
+}
+
+/** The files a run reads, which no output may be. */
+export function readFiles(plan: Plan, chatTemplate: string | undefined): ReadFile[] {
+    return [
+        ...plan.inputs.map(({ path }) => ({ path, what: "an input" })),
+        ...modelParts(plan.engine.modelPath).map((path) => ({ path, what: "the model" })),
+        ...(chatTemplate === undefined ? [] : [{ path: chatTemplate, what: "the chat template" }]),
+    ];
+}
+
+/**
+ * The format of the rows: `--format`, else the output file's extension, else a table on a terminal, else like the
+ * input (CSV/TSV for CSV/TSV input, else JSONL). pairs writes JSONL; eval's rows (--per-row) JSONL unless named.
+ */
+function rowsFormat(command: CommandName, input: InputFormat, flags: Flags, stdoutIsTTY: boolean): OutputFormat {
+    if (command === "pairs") return "jsonl";
+    if (command === "eval") return flags.perRow === undefined ? "jsonl" : formatOfName(flags.perRow, "output") ?? "jsonl";
+    if (flags.format !== undefined) return flags.format;
+    if (flags.output !== undefined) {
+        const format = formatOfName(flags.output, "output");
+        if (format === undefined) throw new UsageError(`cannot tell the format of ${flags.output}: name it ${namesOf("output")}, or give --format`);
+        return format;
+    }
+    if (stdoutIsTTY) return "table";
+    return input === "csv" || input === "tsv" ? input : "jsonl";
+}
+
+/** The fields a command adds to a row of each kind: rewards (or the rendered text), rank, markers, then `error`. */
+function layoutOf(scoring: ScoringPlan, rank: boolean): (kind: TaskKind) => Layout {
+    const marker = scoring.onOverlong === "skip" ? [named("skipped")] : scoring.onOverlong === "truncate" ? [named("truncated")] : [];
+    return (kind) => {
+        if (scoring.mode === "render") return [named("rendered", kind !== "single"), named("n_tokens", kind !== "single"), named("error")];
+        return [...rewardLayout(kind, scoring.field), ...(rank && kind === "single" ? [named("rank"), named("z")] : []), ...marker,
+            named("special_tokens_in_content"), named("error")];
+    };
+}
+
+/** `--chat-template FILE`'s text, checked as a template before anything runs: it must parse and render a plain conversation. */
+function readTemplate(path: string | undefined): string | undefined {
+    if (path === undefined) return undefined;
+    let source: string;
+    try {
+        source = readFileSync(path, "utf8");
+    } catch (error) {
+        throw new UsageError(`cannot read chat template ${path}: ${(error as Error).message}`);
+    }
+    try {
+        new ChatTemplate(source, { bos_token: "<|begin_of_text|>", eos_token: "<|eot_id|>" }).render([{ role: "user", content: "Hello" }, { role: "assistant", content: "Hi" }]);
+    } catch (error) {
+        throw new UsageError(`chat template ${path}: ${(error as Error).message}`);
+    }
+    return source;
+}
+
+/**
+ * The columns of the Parquet inputs, by name in order of first appearance, for Parquet output. A column two files
+ * type differently cannot be one output column: refused, naming both (a file whose footer cannot be read is left
+ * to the reader, which reports it as an error row).
+ */
+async function sharedParquetColumns(paths: string[]): Promise<ParquetColumn[]> {
+    const { parquetFooter, columnsOf } = await import("../input/parquet.js");
+    const columns = new Map<string, { column: ParquetColumn; file: string }>();
+    for (const path of paths) {
+        let found: ParquetColumn[];
+        try {
+            found = columnsOf(await parquetFooter(path));
+        } catch {
+            continue;
+        }
+        for (const column of found) {
+            const seen = columns.get(column.name);
+            if (seen === undefined) columns.set(column.name, { column, file: path });
+            else if (typeKey(seen.column) !== typeKey(column))
+                throw new UsageError(`${seen.file} and ${path} both have a column ${column.name}, of different types: ` +
+                    "Parquet output needs one type per column; score them apart, or write JSONL");
+        }
+    }
+    return [...columns.values()].map(({ column }) => column);
+}
+
+/** A column's type, whatever its top-level nullability. */
+function typeKey({ elements: [top, ...rest] }: ParquetColumn): string {
+    return JSON.stringify([{ ...top, repetition_type: top!.repetition_type === "REPEATED" ? "REPEATED" : undefined, field_id: undefined }, ...rest.map((e) => ({ ...e, field_id: undefined }))]);
+}

@@ -1,0 +1,124 @@
+import type { TaskKind } from "../conversation/scoringTask.js";
+
+/**
+ * The fields the tool adds to a row, and the one rule that names them beside the user's own fields. Every encoder
+ * asks here; no other code decides what the tool's fields are called.
+ */
+
+export type FieldKind = "double" | "integer" | "boolean" | "string" | "doubles" | "integers" | "strings";
+
+/** A field the tool adds. `optional`: written in JSON only on rows that have it (special_tokens_in_content). */
+export type ToolField = { name: string; kind: FieldKind; optional?: boolean };
+
+/** The fields a row gains, in order, `error` last but for `dropped`. */
+export type Layout = readonly ToolField[];
+
+/** Every field the tool writes whose name is its own (the reward fields are named by --field). */
+const namedFields: Record<string, FieldKind> = {
+    margin: "double", z: "double",
+    rank: "integer", best: "integer", preferred: "integer", n_tokens: "integer",
+    truncated: "boolean", special_tokens_in_content: "boolean",
+    error: "string", skipped: "string", dropped: "string", rendered: "string",
+};
+
+/** What the tool puts in front of its field's name when the row has a field of that name of its own. */
+export const ownPrefix = "nemoreward_";
+
+/** The fields a scored task of this kind holds: its rewards (named by `field`), margins, the best response. */
+export function rewardLayout(kind: TaskKind, field: string): ToolField[] {
+    switch (kind) {
+        case "single": return [{ name: field, kind: "double" }];
+        case "chosenRejected": return [{ name: `${field}_chosen`, kind: "double" }, { name: `${field}_rejected`, kind: "double" }, { name: "margin", kind: "double" }];
+        case "pair": return [{ name: `${field}_1`, kind: "double" }, { name: `${field}_2`, kind: "double" }, { name: "margin", kind: "double" }, { name: "preferred", kind: "integer" }];
+        case "bestOfN": return [{ name: `${field}s`, kind: "doubles" }, { name: "best", kind: "integer" }];
+    }
+}
+
+/** Fields by their own names: `rank`, `error`, ... (`n_tokens` and `rendered` of a task of several conversations are lists). */
+export function named(name: string, list = false): ToolField {
+    const kind = namedFields[name];
+    if (kind === undefined) throw new Error(`no tool field ${name}`);
+    return { name, kind: list ? `${kind}s` as FieldKind : kind, ...(name === "special_tokens_in_content" ? { optional: true } : {}) };
+}
+
+/**
+ * The names the tool's fields would take for `--field NAME`, across every kind of task: a --field that makes one of
+ * them collide with another (`--field error`, `--field margin`, `--field reward_1` beside pairs) is refused.
+ */
+export function collidingField(field: string): string | undefined {
+    const rewardNames = [field, `${field}_chosen`, `${field}_rejected`, `${field}_1`, `${field}_2`, `${field}s`];
+    return rewardNames.find((name) => Object.hasOwn(namedFields, name));
+}
+
+/** Where the tool's fields go in the output: each added field's name there, and the earlier run's fields replaced. */
+export type OwnNames = {
+    /** Each added field's name in the output: its own, or `nemoreward_NAME` when the row has a field NAME of its own. */
+    rename: Map<string, string>;
+    /**
+     * The row's fields that an earlier run of the tool added (a scored file scored again): replaced in place, and
+     * those this run gives no value become null, as they no longer describe the row.
+     */
+    ours: readonly string[];
+};
+
+/**
+ * The own-name rule, for every format. A row whose fields are `names` reads as one a run of the tool wrote when it
+ * has this run's reward field (`added[0]`, under its own name or `nemoreward_` ones) and every field from there to the
+ * end is one of the tool's, each holding what the tool writes there (`fits`: a JSON value or a Parquet column of the
+ * field's kind), among them every field the format always gets (`always`: `error` in CSV, TSV and Parquet).
+ * Those fields are the tool's: they get their new values in place. Any other field named like one of the tool's is
+ * the user's and stays as it is; the tool's then goes in `nemoreward_NAME` (prefixed again while that is taken).
+ */
+export function ownNames(names: readonly string[], added: Layout, { fits = () => true, always = [] }:
+    { fits?: (name: string, kind: FieldKind) => boolean; always?: readonly string[] } = {}): OwnNames {
+    const kinds = new Map<string, FieldKind>([...Object.entries(namedFields), ...added.map((f) => [f.name, f.kind] as const)]);
+    const bare = (name: string) => name.replace(/^(nemoreward_)+/, "");
+    const reward = added[0]?.name;
+    // the earlier run's part: from a field holding this run's reward field (under its name or a nemoreward_ one) to the end
+    const scored = (start: number) => {
+        const tail = names.slice(start);
+        return tail.every((name) => kinds.has(bare(name)) && fits(name, kinds.get(bare(name))!)) && always.every((name) => tail.some((own) => bare(own) === name));
+    };
+    const start = reward === undefined ? -1 : names.findIndex((name, i) => bare(name) === reward && scored(i));
+    const ours = start === -1 ? [] : names.slice(start);
+    const rename = new Map<string, string>();
+    for (const { name } of added) {
+        // the most prefixed: a plain name beside it is the user's
+        let own = ours.filter((other) => bare(other) === name).sort((a, b) => b.length - a.length)[0] ?? name;
+        while (!ours.includes(own) && names.includes(own)) own = `${ownPrefix}${own}`;
+        rename.set(name, own);
+    }
+    return { rename, ours };
+}
+
+/** `fields` under the names `own` gives them, with the fields of an earlier run that this row does not set made null. */
+export function renameFields<T>(fields: Record<string, T>, own: OwnNames): Record<string, T | null> {
+    const renamed: Record<string, T | null> = {};
+    for (const [name, value] of Object.entries(fields)) renamed[own.rename.get(name) ?? name] = value;
+    for (const name of own.ours) renamed[name] ??= null;
+    return renamed;
+}
+
+/** Whether a JSON value holds what the tool writes in a field of this kind (null always does). */
+export function valueFits(value: unknown, kind: FieldKind): boolean {
+    if (value === null) return true;
+    switch (kind) {
+        case "double": return typeof value === "number";
+        case "integer": return typeof value === "number" && Number.isInteger(value);
+        case "boolean": return typeof value === "boolean";
+        case "string": return typeof value === "string";
+        default: return Array.isArray(value) && value.every((item) => valueFits(item, kind.slice(0, -1) as FieldKind));
+    }
+}
+
+/** Tells, once per name, that a field of the tool's went under another name than its own. */
+export function renameReporter(warn: (message: string) => void): (own: OwnNames, where: string) => void {
+    const reported = new Set<string>();
+    return (own, where) => {
+        for (const [name, used] of own.rename) {
+            if (name === used || reported.has(name)) continue;
+            reported.add(name);
+            warn(`${where}: the input has a field "${name}" of its own, kept as it is; nemoreward's "${name}" goes in "${used}"`);
+        }
+    };
+}

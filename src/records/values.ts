@@ -1,0 +1,142 @@
+/**
+ * The values a record holds, typed exactly as they came in, so that every encoder writes them exactly:
+ *
+ * - `null`, booleans, strings;
+ * - `number`: a double (a JSON number that a double holds exactly, Parquet FLOAT, DOUBLE and the small integers);
+ * - `bigint`: a 64-bit integer (Parquet INT64, and a JSON integer that a double cannot hold); also Parquet's
+ *   micro- and nanosecond timestamps and times, as their count;
+ * - `Decimal`: an exact decimal (Parquet DECIMAL, and a JSON number that neither a double nor an integer holds);
+ * - `Date`: a Parquet DATE or millisecond TIMESTAMP;
+ * - `Uint8Array`: bytes (Parquet BYTE_ARRAY and FIXED_LEN_BYTE_ARRAY without a text type);
+ * - `JsonText`: a Parquet JSON value, as its text; `Interval`: a Parquet INTERVAL; `MapValue`: a Parquet MAP;
+ * - lists (arrays) and objects (records, structs) of these.
+ */
+export type Value = null | boolean | number | bigint | string | Decimal | Date | Uint8Array | JsonText | Interval | MapValue | Value[] | Fields;
+
+/** A record's fields, in order. */
+export type Fields = { [name: string]: Value };
+
+/** An exact decimal: `unscaled` × 10^-`scale`. */
+export class Decimal {
+    constructor(readonly unscaled: bigint, readonly scale: number) {}
+
+    /** Its exact text, as JSON writes a number: `-1.15`, `0.001`, `1000`. */
+    toString(): string {
+        // a number like 1e400 is written as its exponent, not as 400 digits (nor 10^9 of them)
+        if (this.scale < -100 || this.scale > 1000) return `${this.unscaled}e${-this.scale}`;
+        if (this.scale <= 0) return (this.unscaled * 10n ** BigInt(-this.scale)).toString();
+        const digits = (this.unscaled < 0n ? -this.unscaled : this.unscaled).toString().padStart(this.scale + 1, "0");
+        return `${this.unscaled < 0n ? "-" : ""}${digits.slice(0, -this.scale)}.${digits.slice(-this.scale)}`;
+    }
+
+    /** The same value at another scale, or undefined when that scale cannot hold it exactly. */
+    rescale(scale: number): Decimal | undefined {
+        if (Math.abs(scale - this.scale) > 1000) return undefined;
+        if (scale >= this.scale) return new Decimal(this.unscaled * 10n ** BigInt(scale - this.scale), scale);
+        const factor = 10n ** BigInt(this.scale - scale);
+        return this.unscaled % factor === 0n ? new Decimal(this.unscaled / factor, scale) : undefined;
+    }
+}
+
+/** A JSON value stored as text (a Parquet JSON column): kept as its bytes say, never re-serialized. */
+export class JsonText {
+    private valid: boolean | undefined;
+
+    constructor(readonly text: string) {}
+
+    /** Its text on one line, for a JSON document; a ValueError when the text is not JSON. */
+    get json(): string {
+        this.valid ??= isJson(this.text);
+        if (!this.valid) throw new ValueError("a JSON value that is not valid JSON");
+        return oneLine(this.text.trim());
+    }
+}
+
+function isJson(text: string): boolean {
+    try {
+        JSON.parse(text);
+        return true;
+    } catch {
+        return false;
+    }
+}
+
+/** A Parquet INTERVAL: months, days and milliseconds, each counted on its own. */
+export class Interval {
+    constructor(readonly months: number, readonly days: number, readonly milliseconds: number) {}
+}
+
+/** A Parquet MAP: its entries in their order, keys of any type. */
+export class MapValue {
+    constructor(readonly entries: readonly (readonly [Value, Value])[]) {}
+}
+
+/** A value that cannot be written as it is in some format or column: the row becomes an error row that says why. */
+export class ValueError extends Error {
+    override name = "ValueError";
+}
+
+export function isFields(value: Value | undefined): value is Fields {
+    return typeof value === "object" && value !== null && !Array.isArray(value) && Object.getPrototypeOf(value) === Object.prototype;
+}
+
+/**
+ * A value as JSON text, exactly: integers and decimals with all their digits, bytes as base64, dates as ISO text,
+ * a JSON value as its own text, an interval as `{"months","days","milliseconds"}`, a map as an object keyed by each
+ * key's text. A double JSON cannot hold (NaN, ±Infinity) is a ValueError: it is never written as something else.
+ * `lenient`: for a text that only identifies a value (resume records), such a double is written as its name.
+ */
+export function jsonText(value: Value, lenient = false): string {
+    const inner = (v: Value) => jsonText(v, lenient);
+    if (value === null) return "null";
+    switch (typeof value) {
+        case "string":
+            return JSON.stringify(value);
+        case "number":
+            if (!Number.isFinite(value)) {
+                if (lenient) return String(value);
+                throw new ValueError(`${value} cannot be written as JSON`);
+            }
+            return JSON.stringify(value);
+        case "bigint":
+            return value.toString();
+        case "boolean":
+            return value ? "true" : "false";
+    }
+    if (Array.isArray(value)) return `[${value.map(inner).join(",")}]`;
+    if (value instanceof Decimal) return value.toString();
+    if (value instanceof Uint8Array) return JSON.stringify(base64(value));
+    if (value instanceof Date) return JSON.stringify(value.toISOString());
+    if (value instanceof JsonText) return lenient ? value.text : value.json;
+    if (value instanceof Interval) return `{"months":${value.months},"days":${value.days},"milliseconds":${value.milliseconds}}`;
+    if (value instanceof MapValue) return `{${value.entries.map(([key, v]) => `${JSON.stringify(keyText(key))}:${inner(v)}`).join(",")}}`;
+    return `{${Object.entries(value).map(([key, v]) => `${JSON.stringify(key)}:${inner(v)}`).join(",")}}`;
+}
+
+/** A value as the text of a CSV/TSV cell: empty for null, a string as it is, anything else as its JSON text. */
+export function cellText(value: Value): string {
+    if (value === null) return "";
+    if (typeof value === "string") return value;
+    if (typeof value === "number" && !Number.isFinite(value)) return String(value); // NaN, Infinity: as pandas reads them
+    if (value instanceof Uint8Array) return base64(value);
+    if (value instanceof Date) return value.toISOString();
+    if (value instanceof JsonText) return value.text;
+    return jsonText(value);
+}
+
+/** A map key as an object key: a string as it is, any other key as its JSON text. */
+function keyText(key: Value): string {
+    return typeof key === "string" ? key : cellText(key);
+}
+
+function base64(bytes: Uint8Array): string {
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
+
+/**
+ * JSON text on one line. JSON strings cannot hold a raw line break, so every CR or LF, with the spaces and tabs
+ * around it, lies between tokens and can go.
+ */
+export function oneLine(text: string): string {
+    return text.replace(/[ \t]*[\r\n][ \t\r\n]*/g, "");
+}

@@ -1,0 +1,232 @@
+import { exitCodes, UsageError } from "../errors.js";
+import type { CliIo } from "../io.js";
+import { createLog, type Log } from "../log.js";
+import { createEncoder, type Encoder } from "../encode/encoder.js";
+import { countRows, readRows } from "../input/sources.js";
+import { Outputs, type OutputFile } from "../outputs/outputs.js";
+import { rowHash } from "../outputs/resumeLog.js";
+import { readFiles, type Plan } from "../plan/plan.js";
+import { rowIdentity, where, type InputRow, type OutRow, type Source } from "../records/row.js";
+import { named } from "../records/toolFields.js";
+import { loadTemplate } from "../template/loadTemplate.js";
+import { describeReport, EvalTally, evalTransform } from "../transforms/evalTally.js";
+import { filterSummary, filterTransform } from "../transforms/filter.js";
+import { groupKey } from "../transforms/groups.js";
+import { pairsReport, pairsTransform } from "../transforms/pairs.js";
+import { rankTransform } from "../transforms/rank.js";
+import { chain, type Emitted, type Transform } from "../transforms/transform.js";
+import { Progress } from "./progress.js";
+import { kindOf, taskScorer, type Scored } from "./scoreTask.js";
+
+/**
+ * Runs a plan: rows → task → engine → transforms → encoders → outputs. Every output is claimed (checked and locked)
+ * first, the model loaded and its template read, and only then are the outputs opened: a run that fails a check
+ * leaves every file as it was. Returns the exit status: 0 every row done, 3 some not, 130 interrupted, 141 the reader
+ * of the output went away.
+ */
+export async function run(plan: Plan, io: CliIo, chatTemplatePath: string | undefined): Promise<number> {
+    const log = createLog(io.stderr, plan.log);
+    const outputs = await Outputs.claim(plan.outputs, readFiles(plan, chatTemplatePath), io);
+    try {
+        const { RewardEngine } = await import("../engine/rewardEngine.js");
+        const engine = await RewardEngine.load(plan.engine, log);
+        try {
+            const template = loadTemplate(engine, plan.templateSource, log);
+            if (plan.scoring.mode !== "render") log.info(engine.description);
+            const scorer = taskScorer(plan.scoring, plan.conversation, plan.layout, engine, template);
+            outputs.open();
+            return await stream(plan, io, log, outputs, engine.parallel, scorer);
+        } finally {
+            await engine.dispose();
+        }
+    } finally {
+        outputs.release();
+    }
+}
+
+type Scorer = ReturnType<typeof taskScorer>;
+
+async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, parallel: number, scorer: Scorer): Promise<number> {
+    const rowsFile = plan.rows === undefined ? undefined : outputs.get(plan.rows);
+    const rejectsFile = plan.rejects === undefined ? undefined : outputs.get(plan.rejects);
+    const resumed = rowsFile?.recorded?.rows ?? 0;
+    const total = plan.shard === undefined ? await countRows(plan.inputs) : undefined;
+    const progress = new Progress(log, plan.verb, total === undefined ? undefined : total - resumed, plan.log.progressSeconds);
+    let failed = rowsFile?.recorded?.failed ?? 0;
+    if (resumed > 0) log.info(`resuming after the ${resumed} rows already in ${rowsFile!.target.kind === "file" ? rowsFile!.target.shown : "the output"}`);
+
+    const sources: Source[] = [];
+    let stopped: string | undefined;
+    const countFailure = (row: InputRow, message: string) => {
+        failed++;
+        progress.interrupt(() => log.warn(`${where(row)}: ${message}`));
+        if (plan.maxErrors !== undefined && failed >= plan.maxErrors && stopped === undefined)
+            stopped = `stopped after ${failed} rows could not be scored (--max-errors ${plan.maxErrors})`;
+    };
+    let encodingFailed = false;
+    const encoderFor = (file: OutputFile | undefined, extra: boolean) => file === undefined ? undefined : createEncoder(file.spec.format, {
+        layoutOf: (row) => (extra ? [...plan.layout(kindOf(row)), named("dropped")] : plan.layout(kindOf(row))),
+        warn: (message) => progress.interrupt(() => log.warn(message)),
+        onError: (row, message) => {
+            encodingFailed = true;
+            countFailure(row, message);
+        },
+        sources: () => sources,
+        parquetColumns: plan.parquetColumns,
+        continuing: file.continuing,
+        color: log.color,
+        width: io.stdout.columns ?? 100,
+    });
+    const rowsEncoder = await encoderFor(plan.command === "pairs" ? undefined : rowsFile, false);
+    const pairsEncoder = plan.command === "pairs" ? await createEncoder("jsonl", { ...encoderOptionsFor(log, progress, io, sources), layoutOf: () => [] }) : undefined;
+    const rejectsEncoder = await encoderFor(rejectsFile, true);
+    const { transform, summary, after } = transformsOf(plan, log);
+
+    /** A finished row, in input order: counted, then through the transforms, then encoded and written. */
+    const emit = async (done: Scored) => {
+        if (done.error !== undefined) countFailure(done.out.input, done.error);
+        else if (done.skipped !== undefined) progress.interrupt(() => log.info(`${where(done.out.input)}: skipped: ${done.skipped}`));
+        progress.row(done.tokens, done.error !== undefined, done.skipped !== undefined);
+        await write(transform.row(done.out), done.error !== undefined);
+    };
+    const write = async (emitted: Emitted[], failedRow = false) => {
+        for (const { to, row } of emitted) {
+            const file = to === "rejects" ? rejectsFile : rowsFile;
+            const encoder = to === "rejects" ? rejectsEncoder : pairsEncoder ?? rowsEncoder;
+            if (file === undefined || encoder === undefined) continue;
+            encodingFailed = false;
+            const chunk = encoder.row(row);
+            if (to === "main") await file.row(chunk, () => rowIdentity(row.input), failedRow || encodingFailed);
+            else await file.write(chunk);
+        }
+    };
+
+    // A window of rows in flight: the next row renders and tokenizes while the engine evaluates, and with several
+    // sequences there are rows of several prompts to keep them busy (the responses of one prompt queue for the
+    // sequence that holds it). Each row is written as soon as it and the rows before it are done, in input order.
+    const depth = parallel === 1 ? 2 : 8 * parallel + 1;
+    const inFlight: Promise<void>[] = [];
+    let written = Promise.resolve();
+    const rows = readRows(plan.inputs, {
+        stdin: io.stdin, maxRecordBytes: plan.read.maxRecordBytes, signal: io.signal, formatGiven: plan.read.formatGiven,
+        warn: (message) => progress.interrupt(() => log.warn(message)), onSource: (source) => sources.push(source),
+    })[Symbol.asyncIterator]();
+    const records = resumed > 0 ? rowsFile!.recordedRows()[Symbol.asyncIterator]() : undefined;
+    let index = -1, mine = -1;
+    let readError: unknown;
+    for (;;) {
+        let next: IteratorResult<InputRow> | undefined;
+        try {
+            next = await nextUnlessAborted(rows, io.signal);
+        } catch (error) {
+            readError = error; // the rows read before it are still scored and written
+            break;
+        }
+        if (next === undefined) {
+            stopped ??= "interrupted: finished the rows in flight";
+            io.stdin.destroy();
+            break;
+        }
+        if (next.done) break;
+        const row = next.value;
+        index++;
+        if (plan.shard !== undefined && index % plan.shard.count !== plan.shard.index) continue;
+        mine++;
+        if (mine < resumed) {
+            const record = await records!.next();
+            if (record.done || record.value.hash !== rowHash(rowIdentity(row)))
+                throw new UsageError(`${shownOf(rowsFile!)} was written from other input: row ${mine + 1} (${where(row)}) differs; ` +
+                    `remove ${shownOf(rowsFile!)} and ${rowsFile!.recordFile(".resume")} to start over`);
+            continue;
+        }
+        const result = scorer.score(row);
+        result.catch(() => undefined); // awaited below, in order; this only keeps Node from reporting it early
+        written = written.then(async () => emit(await result));
+        written.catch(() => undefined); // likewise
+        inFlight.push(written);
+        if (inFlight.length >= depth) await inFlight.shift();
+        if (rowsFile?.closed) stopped ??= "the output was closed by its reader: stopped reading";
+        if (stopped !== undefined) break;
+    }
+    await written;
+    await write(transform.end());
+    if (rowsEncoder !== undefined) await rowsFile!.write(rowsEncoder.end());
+    if (pairsEncoder !== undefined) await rowsFile!.write(pairsEncoder.end());
+    if (rejectsEncoder !== undefined) await rejectsFile!.write(rejectsEncoder.end());
+    if (mine + 1 < resumed)
+        throw new UsageError(`${shownOf(rowsFile!)} holds ${resumed} rows but the input has only ${mine + 1}: it was written from other input`);
+    if (stopped !== undefined) progress.interrupt(() => log.warn(stopped!));
+    progress.finish(scorer.summary() + summary());
+    await after(outputs);
+    await outputs.finish(stopped === undefined && readError === undefined && !(rowsFile?.closed ?? false));
+    if (readError !== undefined) throw readError;
+    if (io.signal?.aborted) return exitCodes.interrupted;
+    if (rowsFile?.closed) return exitCodes.outputClosed;
+    return failed > 0 ? exitCodes.someRowsFailed : exitCodes.ok;
+}
+
+function shownOf(file: OutputFile): string {
+    return file.target.kind === "file" ? file.target.shown : "the output";
+}
+
+function encoderOptionsFor(log: Log, progress: Progress, io: CliIo, sources: Source[]) {
+    return {
+        warn: (message: string) => progress.interrupt(() => log.warn(message)),
+        onError: () => undefined,
+        sources: () => sources,
+        color: log.color,
+        width: io.stdout.columns ?? 100,
+    };
+}
+
+/** The plan's transforms, chained, with what they add to the summary line and do once the rows are written. */
+function transformsOf(plan: Plan, log: Log): { transform: Transform; summary: () => string; after: (outputs: Outputs) => Promise<void> } {
+    const list: Transform[] = [];
+    let summary = () => "";
+    let after = async (_: Outputs) => undefined as void;
+    const { filter, rank, pairs } = plan.transforms;
+    if (filter !== undefined) {
+        const step = filterTransform(plan.scoring.field, filter, groupKey(filter.groupBy));
+        list.push(step);
+        summary = () => filterSummary(step.counts, plan.rejects === undefined ? undefined : plan.outputs.find((o) => o.flag === plan.rejects)?.path);
+    }
+    if (rank !== undefined) list.push(rankTransform(plan.scoring.field, groupKey(rank.groupBy)));
+    if (pairs !== undefined) {
+        const step = pairsTransform({ field: plan.scoring.field, fields: plan.conversation, minMargin: pairs.minMargin }, groupKey(pairs.groupBy));
+        list.push(step);
+        after = async () => {
+            const { warn, message } = pairsReport(step.outcomes, pairs.minMargin);
+            if (warn) log.warn(message);
+            else log.info(message);
+        };
+    }
+    if (plan.transforms.eval) {
+        const tally = new EvalTally();
+        list.push(evalTransform(tally));
+        after = async (outputs) => {
+            const report = tally.report();
+            await outputs.get(plan.report!.flag).write(plan.report!.json ? `${JSON.stringify(report)}\n` : describeReport(report));
+        };
+    }
+    return { transform: chain(list), summary: () => summary(), after };
+}
+
+/**
+ * The next row, or undefined once the signal aborts: a signal must not wait for a row that may be long in coming on
+ * a pipe. It listens only while this read is pending; a listener left on the signal (or a race with a promise that
+ * never settles) per read would keep every row read alive until the end of the run.
+ */
+function nextUnlessAborted<T>(rows: AsyncIterator<T>, signal: AbortSignal | undefined): Promise<IteratorResult<T> | undefined> {
+    if (signal === undefined) return rows.next();
+    if (signal.aborted) return Promise.resolve(undefined);
+    return new Promise((resolve, reject) => {
+        const onAbort = () => resolve(undefined); // the read given up on settles later, unheard
+        signal.addEventListener("abort", onAbort, { once: true });
+        rows.next().then(
+            (next) => { signal.removeEventListener("abort", onAbort); resolve(next); },
+            (error: unknown) => { signal.removeEventListener("abort", onAbort); reject(error); },
+        );
+    });
+}
+
+export type { OutRow };

@@ -1,0 +1,20 @@
+import type { OutRow } from "../records/row.js";
+import { groupRuns } from "./groups.js";
+import type { Transform } from "./transform.js";
+
+/** `--rank`: adds `rank` (1 = highest reward in the group) and `z` (the reward standardised within the group), before `error`. */
+export function rankTransform(field: string, keyOf: (row: OutRow) => string | undefined): Transform {
+    return groupRuns(keyOf, (group) => {
+        const rewards = group.map((row) => row.fields[field]).filter((r): r is number => typeof r === "number");
+        const mean = rewards.reduce((a, b) => a + b, 0) / rewards.length;
+        const sd = Math.sqrt(rewards.reduce((a, r) => a + (r - mean) ** 2, 0) / rewards.length);
+        return group.map((row) => {
+            const r = row.fields[field];
+            const { error, ...fields } = row.fields;
+            const ranked = typeof r === "number"
+                ? { rank: 1 + rewards.filter((other) => other > r).length, z: sd > 0 ? (r - mean) / sd : 0 }
+                : { rank: null, z: null };
+            return { to: "main" as const, row: { ...row, fields: { ...fields, ...ranked, ...(error === undefined ? {} : { error }) } } };
+        });
+    });
+}

@@ -1,0 +1,95 @@
+import { existsSync, linkSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { Outputs, type OutputSpec } from "../../src/outputs/outputs.js";
+
+const dir = () => mkdtempSync(join(tmpdir(), "nemoreward-outputs-"));
+const io = { stdout: new PassThrough() };
+const claim = (specs: OutputSpec[], reads: { path: string; what: string }[] = []) => Outputs.claim(specs, reads, io);
+const settings = { format: "csv" };
+/** Every file of a folder and its bytes. */
+const snapshot = (folder: string) => Object.fromEntries(readdirSync(folder).sort().map((name) => [name, readFileSync(join(folder, name), "utf8")]));
+
+describe("the outputs owner", () => {
+    it("--resume records a row held back by the encoder only once its text is in the file", async () => {
+        const path = join(dir(), "out.csv");
+        const spec: OutputSpec = { flag: "-o", path, format: "csv", records: { settings, resume: true } };
+        const first = await claim([spec]);
+        first.open();
+        await first.get("-o").row("", () => "row 1", true);
+        first.release(); // killed here: the held row is not in the file, so a resumed run must do it again
+        const again = await claim([spec]);
+        expect(again.get("-o").recorded).toEqual({ rows: 0, failed: 0, end: 0, logEnd: expect.any(Number) });
+        again.open();
+        await again.get("-o").row("", () => "row 1", true);
+        await again.get("-o").row("h\n1\n2\n", () => "row 2", false);
+        await again.finish(true);
+        again.release();
+        expect(readFileSync(path, "utf8")).toBe("h\n1\n2\n");
+        const third = await claim([spec]);
+        expect(third.get("-o").recorded).toMatchObject({ rows: 2, failed: 1, end: 6 });
+        third.release();
+    });
+
+    it("claiming and releasing without opening touches no file; a file written beside itself takes its name only when finished", async () => {
+        const folder = dir();
+        const path = join(folder, "out.parquet");
+        writeFileSync(path, "the old bytes");
+        const before = snapshot(folder);
+        const outputs = await claim([{ flag: "-o", path, format: "parquet" }]);
+        outputs.release();
+        expect(snapshot(folder)).toEqual(before);
+        const failing = await claim([{ flag: "-o", path, format: "parquet" }]);
+        failing.open();
+        await failing.get("-o").write("half a file");
+        failing.release(); // the run failed before finishing
+        expect(snapshot(folder)).toEqual(before);
+        const done = await claim([{ flag: "-o", path, format: "parquet" }]);
+        done.open();
+        await done.get("-o").write("new bytes");
+        await done.finish(true);
+        done.release();
+        expect(snapshot(folder)).toEqual({ "out.parquet": "new bytes" });
+    });
+
+    it("one run at a time per file, whatever name each gives it: the same path, a symlink, a relative path", async () => {
+        const folder = dir();
+        const path = join(folder, "out.json");
+        const link = join(folder, "link.json");
+        symlinkSync(path, link);
+        const first = await claim([{ flag: "-o", path, format: "json" }]);
+        for (const other of [path, link, join(folder, ".", "out.json")])
+            await expect(claim([{ flag: "-o", path: other, format: "jsonl" }])).rejects.toThrow(`${other} is being written by another run`);
+        first.release();
+        (await claim([{ flag: "-o", path: link, format: "jsonl" }])).release();
+    });
+
+    it("a file of several hard links is not written in place: it would change under its other names", async () => {
+        const folder = dir();
+        const path = join(folder, "out.jsonl"), alias = join(folder, "alias.jsonl");
+        writeFileSync(path, "x\n");
+        linkSync(path, alias);
+        await expect(claim([{ flag: "-o", path: alias, format: "jsonl", records: { settings, resume: false } }]))
+            .rejects.toThrow(`${alias} has 2 names (hard links): writing it in place would change it under the others too; write elsewhere`);
+        expect(readFileSync(path, "utf8")).toBe("x\n");
+    });
+
+    it("refuses an output that is a file the run reads, through any name, and two outputs that are one file or one's record", async () => {
+        const folder = dir();
+        const input = join(folder, "in.jsonl"), alias = join(folder, "in-alias.jsonl"), link = join(folder, "in-link.jsonl");
+        writeFileSync(input, "{}\n");
+        linkSync(input, alias);
+        symlinkSync(input, link);
+        for (const path of [alias, link])
+            await expect(claim([{ flag: "-o", path, format: "jsonl" }], [{ path: input, what: "an input" }])).rejects.toThrow(`${path} is also an input (${input})`);
+        const out = join(folder, "out.jsonl");
+        await expect(claim([{ flag: "-o", path: out, format: "jsonl" }, { flag: "--rejects", path: join(folder, ".", "out.jsonl"), format: "jsonl" }]))
+            .rejects.toThrow(/^--rejects .*out\.jsonl and -o .*out\.jsonl would both write .*out\.jsonl: each output needs a file of its own$/);
+        await expect(claim([{ flag: "-o", path: out, format: "jsonl", records: { settings, resume: false } }, { flag: "--rejects", path: `${out}.resume`, format: "jsonl" }]))
+            .rejects.toThrow(/^--rejects .*out\.jsonl\.resume and -o .*out\.jsonl would both write .*out\.jsonl\.resume: each output needs a file of its own$/);
+        expect(readdirSync(folder).sort()).toEqual(["in-alias.jsonl", "in-link.jsonl", "in.jsonl"]);
+        expect(existsSync(`${out}.lock`)).toBe(false);
+    });
+});
