@@ -33,7 +33,7 @@ function heldRun(args: string[]): { child: ChildProcess; finish: () => Promise<{
     };
 }
 
-/** Resolves once `path` exists (the held run has claimed its output). */
+/** Resolves once `path` exists (the held run has claimed its output: its lock; or opened it: the file). */
 async function claimed(path: string): Promise<void> {
     for (let i = 0; i < 2000 && !existsSync(path); i++) await new Promise((resolve) => setTimeout(resolve, 10));
 }
@@ -65,7 +65,7 @@ describe("a second writer is refused while the first writes, for every output fo
         const folder = newDir("hardlink");
         const out = join(folder, "x.jsonl"), alias = join(folder, "alias.jsonl");
         const first = heldRun(["-o", out]);
-        await claimed(`${out}.lock`);
+        await claimed(out); // opened: the model has loaded
         linkSync(out, alias);
         const second = await runBuiltCli(["score", demoConversations, "-m", tinyModel, "-o", alias]);
         expect(second.stderr.trim()).toBe(`nemoreward: error: ${alias} has 2 names (hard links): writing it in place would change it under the others too; write elsewhere`);
@@ -191,7 +191,7 @@ describe("stderr is for people: its reader going away never stops the data", () 
     it("with stderr closed after 10 bytes, every row is written, the lock released, exit 0", async () => {
         const folder = newDir("stderr");
         const input = join(folder, "in.jsonl"), out = join(folder, "out.jsonl");
-        writeFileSync(input, Array.from({ length: 300 }, (_, i) => JSON.stringify({ id: i, ...JSON.parse(demoLines[i % 5]!) })).join("\n") + "\n");
+        writeFileSync(input, Array.from({ length: 300 }, (_, i) => JSON.stringify({ ...JSON.parse(demoLines[i % 5]!), id: i })).join("\n") + "\n");
         const run = await new Promise<{ code: number | null }>((resolve) => {
             const child = spawn("bash", ["-c", `"$0" "$1" score "$2" -m "$3" -o "$4" --progress-seconds 0 2> >(head -c 10 > /dev/null)`, process.execPath, cli, input, tinyModel, out]);
             child.on("close", (code) => resolve({ code }));
