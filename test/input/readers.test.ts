@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { constants, gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import type { InputFormat } from "../../src/formats.js";
+import { countRows, findInputs } from "../../src/input/sources.js";
 import type { InputRow } from "../../src/records/row.js";
 import { parseJsonl, readBytes, readFile, runInProcess, tinyModel } from "../helpers.js";
 
@@ -218,5 +219,24 @@ describe("CSV and TSV", () => {
         expect(tsv.map((r) => [r.line, r.record])).toEqual([[2, { a: "", b: "" }], [5, { a: "x", b: "y" }]]);
         const csv = await rows("a,b\n,\nx,y\n", "csv");
         expect(csv.map((r) => r.record)).toEqual([{ a: "", b: "" }, { a: "x", b: "y" }]);
+    });
+});
+
+describe("a blank line: one rule for reading and for counting", () => {
+    const odd = ["\u000b", "\f", "\u00a0", "\ufeff", "\u2028", "\u3000"];
+
+    it("JSONL: only JSON whitespace is blank; a line of any other space is a row, an error row; the count agrees", async () => {
+        const text = `\ufeff{"a":1}\n \t\r\n${odd.join("\n")}\n\n{"a":2}\n`;
+        const got = await rows(text, "jsonl");
+        expect(got.map((r) => [r.line, r.record ?? r.problem?.slice(0, 14)])).toEqual([
+            [1, { a: 1 }], ...odd.map((_, i) => [3 + i, "not valid JSON"]), [10, { a: 2 }]]);
+        const path = join(tempDir, "odd.jsonl");
+        writeFileSync(path, text);
+        expect(await countRows(findInputs([path], undefined))).toBe(got.length);
+    });
+
+    it("CSV and TSV: a line of another space is a record of one field", async () => {
+        const got = await rows(`a,b\n${odd.join("\n")}\n \t\n1,2\n`, "csv");
+        expect(got.map((r) => r.problem ?? r.record)).toEqual([...odd.map(() => "expected 2 columns, found 1"), { a: "1", b: "2" }]);
     });
 });

@@ -1,6 +1,5 @@
 import { Command } from "commander";
 import { buildCpuEngine, removeLocalBuilds } from "../../engine/localBuild.js";
-import { createLog } from "../../log.js";
 import type { CliIo } from "../../io.js";
 
 export function buildCommand(io: CliIo): Command {
@@ -16,6 +15,7 @@ prebuilt binaries, which ran prompts at 60% of a native build's speed on the CPU
 unchanged. The build goes into nemoreward's own node_modules: a global install may need the rights npm install -g had.
 score's first line on stderr says which engine a run uses.`)
         .action(async (flags: { remove?: boolean; verbose?: boolean }) => {
+            const { createLog } = await import("../../log.js");
             const log = createLog(io.stderr);
             if (flags.remove) {
                 log.info(await removeLocalBuilds() ? "removed the local build; runs use the prebuilt engine"

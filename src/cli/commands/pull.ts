@@ -1,6 +1,5 @@
 import { Command } from "commander";
 import { defaultQuantization, defaultRepository } from "../../model/modelHome.js";
-import { createLog } from "../../log.js";
 import type { CliIo } from "../../io.js";
 
 export function pullCommand(io: CliIo): Command {
@@ -18,6 +17,7 @@ Examples:
   nemoreward pull hf:owner/repo:Q8_0`)
         .action(async (ref: string | undefined, flags: { quiet?: boolean }) => {
             const { pullModel } = await import("../../model/pullModel.js");
+            const { createLog } = await import("../../log.js");
             const path = await pullModel(ref, createLog(io.stderr, { quiet: flags.quiet }));
             io.stdout.write(`${path}\n`);
         });

@@ -1,0 +1,30 @@
+import { describe, expect, it } from "vitest";
+import { cellText, Decimal, Interval, JsonText, jsonText, MapValue, ValueError } from "../../src/records/values.js";
+
+describe("the exact text of each value", () => {
+    it("decimals with all their digits, whatever their scale", () => {
+        expect([new Decimal(115n, 2), new Decimal(-1n, 2), new Decimal(999999999999999999n, 3), new Decimal(12n, -3), new Decimal(0n, 0), new Decimal(1n, -400)].map(String))
+            .toEqual(["1.15", "-0.01", "999999999999999.999", "12000", "0", "1e400"]);
+        expect(new Decimal(115n, 2).rescale(4)).toEqual(new Decimal(11500n, 4));
+        expect(new Decimal(115n, 2).rescale(1)).toBeUndefined();
+        expect(new Decimal(110n, 2).rescale(1)).toEqual(new Decimal(11n, 1));
+    });
+
+    it("JSON text: integers and decimals exact, bytes base64, maps keyed by each key's text in order, JSON text as written on one line", () => {
+        expect(jsonText({ a: 9007199254740993n, b: new Decimal(115n, 2), c: new Uint8Array([0, 255]), d: new MapValue([[10n, "x"], [2n, null]]),
+            e: new Interval(1, 2, 3), f: new JsonText('{\n  "n": 9007199254740993\n}'), g: [1.5, null, true], h: new Date(86_400_000) }))
+            .toBe('{"a":9007199254740993,"b":1.15,"c":"AP8=","d":{"10":"x","2":null},"e":{"months":1,"days":2,"milliseconds":3},' +
+                '"f":{"n": 9007199254740993},"g":[1.5,null,true],"h":"1970-01-02T00:00:00.000Z"}');
+    });
+
+    it("a double JSON cannot hold, or JSON text that is not JSON, is a ValueError, never another value", () => {
+        for (const value of [NaN, Infinity, -Infinity, new JsonText("{not json")]) expect(() => jsonText({ x: value })).toThrow(ValueError);
+        expect(jsonText([NaN, -Infinity], true)).toBe("[NaN,-Infinity]");
+    });
+
+    it("CSV cells: text as it is, NaN and Infinity by name, everything else its JSON text", () => {
+        expect([cellText(null), cellText("a,b"), cellText(NaN), cellText(-Infinity), cellText(12345678901234567890n), cellText(new Decimal(-5n, 1)),
+            cellText(new Uint8Array([104, 105])), cellText(new JsonText('{"a": 1}')), cellText([1, "x"])])
+            .toEqual(["", "a,b", "NaN", "-Infinity", "12345678901234567890", "-0.5", "aGk=", '{"a": 1}', '[1,"x"]']);
+    });
+});
