@@ -28,7 +28,11 @@ function jsonLines({ layoutOf, warn, onError }: EncoderOptions): (out: OutRow) =
         const layout = layoutOf(input);
         const record = input.record;
         if (record === undefined) return objectText({ line: input.line, ...out.fields });
-        const own = ownNames(Object.keys(record), layout, { fits: (name, kind) => valueFits(record[name], kind) });
+        // a whole number where the reward field is, is not a reward the tool wrote (a logit): it is the user's label
+        const reward = layout[0]?.name;
+        const own = ownNames(Object.keys(record), layout, {
+            fits: (name, kind) => valueFits(record[name], kind) && !(name.replace(/^(nemoreward_)+/, "") === reward && Number.isInteger(record[name])),
+        });
         report(own, where(input));
         try {
             return recordLine(input, renameFields(out.fields, own));

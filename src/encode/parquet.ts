@@ -4,12 +4,12 @@ import type { Chunk } from "../outputs/outputs.js";
 import { physicalSchema, writeValue } from "../records/parquetValues.js";
 import { fieldJson, isJsonRow, where, type OutRow, type ParquetColumn } from "../records/row.js";
 import { ownNames, renameReporter, type FieldKind, type Layout, type OwnNames } from "../records/toolFields.js";
-import { Decimal, isFields, JsonText, jsonText, MapValue, ValueError, type Fields, type Value } from "../records/values.js";
+import { JsonText, jsonText, ValueError, type Fields, type Value } from "../records/values.js";
+import { batchBytes, sizeOf } from "../memory.js";
 import type { Encoder, EncoderOptions } from "./encoder.js";
 
-/** A row group is written when it holds this many rows, or about this many bytes of values: memory holds one group. */
+/** A row group is written when it holds this many rows, or its values about `batchBytes()`: memory holds one group. */
 const groupRows = 5_000;
-const groupBytes = 8 * 1024 * 1024;
 
 /** One output column: its schema (for the footer), its tree (for writing values), and where its values come from. */
 type Column = {
@@ -92,23 +92,13 @@ function inferredColumn(name: string, values: Value[]): Column {
     return column([optional(name, scalars[kind])], kind === "json" ? { json: true } : {});
 }
 
-/** About how many bytes a row's values take, for cutting row groups by size. */
-function sizeOf(value: Value | undefined): number {
-    if (typeof value === "string") return value.length;
-    if (value instanceof Uint8Array) return value.length;
-    if (Array.isArray(value)) return value.reduce((n: number, v) => n + sizeOf(v), 8);
-    if (value instanceof MapValue) return value.entries.reduce((n, [k, v]) => n + sizeOf(k) + sizeOf(v), 8);
-    if (isFields(value)) return Object.values(value).reduce((n: number, v) => n + sizeOf(v), 8);
-    if (value instanceof JsonText) return value.text.length;
-    return value instanceof Decimal ? 16 : 8;
-}
-
 /**
  * Parquet output (hyparquet-writer, snappy): the input's columns with their own types (a Parquet input's schema as
  * it is; JSON and CSV columns typed from the first row group's values), then the tool's columns (reward DOUBLE, rank
  * INT32, error STRING, ...; toolFields.ts). Each value is written exactly at its column's type (parquetValues.ts);
  * a row with a value its column cannot hold, or a field without a column, is an error row that says why. Rows are
- * buffered into row groups of 5,000 rows or about 8 MiB, and each group's bytes are returned as soon as it is written.
+ * buffered into row groups of at most 5,000 rows and a sixty-fourth of the heap (memory.ts), and each group's bytes are
+ * returned as soon as it is written.
  */
 export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumns = [] }: EncoderOptions): Encoder {
     let columns: Column[] | undefined;
@@ -117,6 +107,7 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
     const bytes = new ByteWriter();
     let pending: OutRow[] = [];
     let pendingBytes = 0;
+    const groupBytes = batchBytes();
     const reportRenames = renameReporter(warn);
 
     const start = (rows: OutRow[]): Column[] => {
@@ -209,7 +200,7 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
     return {
         row(out) {
             pending.push(out);
-            pendingBytes += out.input.text.length > 0 ? out.input.text.length : sizeOf(out.input.record);
+            pendingBytes += out.input.text.length > 0 ? 2 * out.input.text.length : sizeOf(out.input.record);
             return pending.length >= groupRows || pendingBytes >= groupBytes ? flush() : "";
         },
         end() {

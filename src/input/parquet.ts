@@ -3,9 +3,8 @@ import { compressors } from "hyparquet-compressors";
 import { physicalMetadata, readValue } from "../records/parquetValues.js";
 import type { InputRow, ParquetColumn, Source } from "../records/row.js";
 import { ValueError, type Fields } from "../records/values.js";
+import { batchBytes } from "../memory.js";
 
-/** Rows of a row group read at once are about this many bytes (uncompressed): memory holds a slice, never a huge group. */
-const sliceBytes = 4 * 1024 * 1024;
 
 /** A Parquet file that cannot be read as one, with the reason in words that name no library. */
 export class UnreadableParquet extends Error {}
@@ -32,7 +31,7 @@ function flatten(tree: SchemaTree): SchemaTree["element"][] {
 }
 
 /**
- * Streams a Parquet file's rows, a row group at a time and a large group in slices of about 4 MiB, so that memory holds
+ * Streams a Parquet file's rows, a row group at a time and a large group in slices (memory.ts), so that memory holds
  * one slice, never the file (hyparquet; zstd, gzip, brotli and lz4 through hyparquet-compressors). Values are typed
  * exactly (parquetValues.ts). A value that is not what its column says (text that is not UTF-8) makes its row an
  * error row; a file that cannot be read is one error row, and a damaged row group one error row, the groups before
@@ -51,6 +50,8 @@ export async function* readParquet(path: string, source: Source): AsyncIterable<
     source.columns = columnsOf(metadata);
     const trees = parquetSchema(metadata).children;
     const physical = physicalMetadata(metadata);
+    // rows of a row group read at once take about this many bytes (uncompressed): memory holds a slice, never a huge group
+    const sliceBytes = batchBytes();
     let rowStart = 0;
     for (const [index, group] of metadata.row_groups.entries()) {
         const rows = Number(group.num_rows);
@@ -66,7 +67,11 @@ export async function* readParquet(path: string, source: Source): AsyncIterable<
                     `cannot be read, the file is damaged there: ${(error as Error).message}` };
                 break;
             }
-            for (const [i, raw] of records.entries()) yield typedRow(source, start + i + 1, trees, raw);
+            for (let i = 0; i < records.length; i++) {
+                const raw = records[i]!;
+                records[i] = undefined!; // read: only its typed row is kept, as long as the run needs it
+                yield typedRow(source, start + i + 1, trees, raw);
+            }
         }
         rowStart = rowEnd;
     }

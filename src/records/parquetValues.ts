@@ -1,5 +1,5 @@
 import type { FileMetaData, SchemaElement, SchemaTree } from "hyparquet";
-import { Decimal, Interval, isFields, JsonText, MapValue, ValueError, type Fields, type Value } from "./values.js";
+import { Decimal, Float32, Interval, isFields, JsonText, MapValue, ValueError, type Fields, type Value } from "./values.js";
 
 /**
  * Parquet values, exactly. hyparquet reads the physical values (the logical types taken off the schema it is given,
@@ -92,9 +92,10 @@ export function readValue(tree: SchemaTree, raw: unknown): Value {
 function readLeaf(e: SchemaElement, raw: unknown): Value {
     switch (e.type) {
         case "BOOLEAN":
-        case "FLOAT":
         case "DOUBLE":
             return raw as boolean | number;
+        case "FLOAT":
+            return new Float32(raw as number);
         case "INT32": {
             const v = raw as number;
             if (isDecimal(e)) return new Decimal(BigInt(v), scale(e));
@@ -170,11 +171,14 @@ function writeLeaf(e: SchemaElement, value: Value): unknown {
         case "BOOLEAN":
             if (typeof value === "boolean") return value;
             break;
-        case "FLOAT":
-            if (typeof value === "number" && (Number.isNaN(value) || Math.fround(value) === value)) return value;
+        case "FLOAT": {
+            const n = value instanceof Float32 ? value.value : value;
+            if (typeof n === "number" && (Number.isNaN(n) || Math.fround(n) === n)) return n;
             break;
+        }
         case "DOUBLE":
             if (typeof value === "number") return value;
+            if (value instanceof Float32) return value.value;
             break;
         case "INT32": {
             if (isDecimal(e)) return Number(unscaled(value, e, 32));
@@ -233,7 +237,7 @@ function unfit(value: Value, e: SchemaElement): ValueError {
 }
 
 function describe(value: Value): string {
-    if (value instanceof Decimal) return value.toString();
+    if (value instanceof Decimal || value instanceof Float32) return value.toString();
     if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") return String(value);
     if (Array.isArray(value)) return "a list";
     if (value instanceof Uint8Array) return "bytes";

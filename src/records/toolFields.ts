@@ -47,7 +47,8 @@ export function named(name: string, list = false): ToolField {
  */
 export function collidingField(field: string): string | undefined {
     const rewardNames = [field, `${field}_chosen`, `${field}_rejected`, `${field}_1`, `${field}_2`, `${field}s`];
-    return rewardNames.find((name) => Object.hasOwn(namedFields, name));
+    // `line`: where a row of no record says which line it was
+    return rewardNames.find((name) => Object.hasOwn(namedFields, name) || name === "line");
 }
 
 /** Where the tool's fields go in the output: each added field's name there, and the earlier run's fields replaced. */

@@ -2,7 +2,8 @@
  * The values a record holds, typed exactly as they came in, so that every encoder writes them exactly:
  *
  * - `null`, booleans, strings;
- * - `number`: a double (a JSON number that a double holds exactly, Parquet FLOAT, DOUBLE and the small integers);
+ * - `number`: a double (a JSON number that a double holds exactly, Parquet DOUBLE and the small integers);
+ * - `Float32`: a Parquet FLOAT, written as the shortest text that reads back as the same single-precision value;
  * - `bigint`: a 64-bit integer (Parquet INT64, and a JSON integer that a double cannot hold); also Parquet's
  *   micro- and nanosecond timestamps and times, as their count;
  * - `Decimal`: an exact decimal (Parquet DECIMAL, and a JSON number that neither a double nor an integer holds);
@@ -11,10 +12,25 @@
  * - `JsonText`: a Parquet JSON value, as its text; `Interval`: a Parquet INTERVAL; `MapValue`: a Parquet MAP;
  * - lists (arrays) and objects (records, structs) of these.
  */
-export type Value = null | boolean | number | bigint | string | Decimal | Date | Uint8Array | JsonText | Interval | MapValue | Value[] | Fields;
+export type Value = null | boolean | number | bigint | string | Float32 | Decimal | Date | Uint8Array | JsonText | Interval | MapValue | Value[] | Fields;
 
 /** A record's fields, in order. */
 export type Fields = { [name: string]: Value };
+
+/** A single-precision float (Parquet FLOAT): 0.1 as a FLOAT is 0.1, not the double 0.10000000149011612 it widens to. */
+export class Float32 {
+    constructor(readonly value: number) {}
+
+    /** The shortest text that reads back as this single (as a double's text is for a double). */
+    toString(): string {
+        if (!Number.isFinite(this.value)) return String(this.value);
+        for (let digits = 1; digits < 9; digits++) {
+            const text = String(Number(this.value.toPrecision(digits)));
+            if (Math.fround(Number(text)) === this.value) return text;
+        }
+        return String(this.value);
+    }
+}
 
 /** An exact decimal: `unscaled` × 10^-`scale`. */
 export class Decimal {
@@ -104,6 +120,7 @@ export function jsonText(value: Value, lenient = false): string {
             return value ? "true" : "false";
     }
     if (Array.isArray(value)) return `[${value.map(inner).join(",")}]`;
+    if (value instanceof Float32) return Number.isFinite(value.value) || lenient ? value.toString() : inner(value.value);
     if (value instanceof Decimal) return value.toString();
     if (value instanceof Uint8Array) return JSON.stringify(base64(value));
     if (value instanceof Date) return JSON.stringify(value.toISOString());
@@ -118,6 +135,7 @@ export function cellText(value: Value): string {
     if (value === null) return "";
     if (typeof value === "string") return value;
     if (typeof value === "number" && !Number.isFinite(value)) return String(value); // NaN, Infinity: as pandas reads them
+    if (value instanceof Float32) return value.toString();
     if (value instanceof Uint8Array) return base64(value);
     if (value instanceof Date) return value.toISOString();
     if (value instanceof JsonText) return value.text;

@@ -1,5 +1,5 @@
 import { RowError } from "../errors.js";
-import { Decimal, jsonText, type Fields } from "../records/values.js";
+import { Decimal, Float32, jsonText, type Fields } from "../records/values.js";
 import type { Transform } from "./transform.js";
 
 /**
@@ -131,7 +131,8 @@ export function evalTransform(tally: EvalTally): Transform {
 export function preferenceStrength(record: Fields): number {
     const value = record["preference_strength"];
     if (value === undefined || value === null || value === "") throw new RowError('"preference_strength" is missing: a response_1 + response_2 pair needs it');
-    const strength = typeof value === "number" || typeof value === "string" || typeof value === "bigint" ? Number(value) : value instanceof Decimal ? Number(value.toString()) : NaN;
+    const strength = typeof value === "number" || typeof value === "string" || typeof value === "bigint" ? Number(value)
+        : value instanceof Decimal || value instanceof Float32 ? Number(value.toString()) : NaN;
     if (!Number.isFinite(strength)) throw new RowError(`"preference_strength" is not a number (${jsonText(value, true)})`);
     return strength;
 }

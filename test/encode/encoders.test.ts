@@ -52,6 +52,19 @@ describe("a value a format cannot hold is never written as something else", () =
     });
 });
 
+describe("JSON encoder", () => {
+    it("a whole number where the reward field is, is the user's label: kept, and the tool's reward goes in nemoreward_reward", async () => {
+        const { made, warnings } = encoder("jsonl");
+        const e = await made;
+        const jsonl: Source = { name: "in.jsonl", format: "jsonl" };
+        const line = (text: string, fields: Fields) => e.row({ input: { source: jsonl, line: 1, text, record: JSON.parse(text) as Fields }, fields });
+        expect(line('{"prompt": "p", "reward": 3}', { reward: -1.5 })).toBe('{"prompt": "p", "reward": 3,"nemoreward_reward":-1.5}\n');
+        // a reward the tool wrote (a fraction) gets its new value in place
+        expect(line('{"prompt": "p", "reward": -2.25}', { reward: -1.5 })).toBe('{"prompt": "p", "reward": -1.5}\n');
+        expect(warnings).toEqual(['in.jsonl:1: the input has a field "reward" of its own, kept as it is; nemoreward\'s "reward" goes in "nemoreward_reward"']);
+    });
+});
+
 describe("Parquet encoder", () => {
     const int64: ParquetColumn = { name: "id", elements: [{ name: "id", type: "INT64", repetition_type: "REQUIRED" }] };
     const text: ParquetColumn = { name: "prompt", elements: [{ name: "prompt", type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "OPTIONAL" }] };

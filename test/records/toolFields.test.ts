@@ -42,6 +42,7 @@ describe("the own-name rule: where the tool's fields go beside the row's own", (
     it("--field names that would collide with another field of the tool's", () => {
         expect(["error", "margin", "rank", "z", "best", "preferred", "dropped", "rendered", "n_tokens"].map(collidingField)).toEqual(
             ["error", "margin", "rank", "z", "best", "preferred", "dropped", "rendered", "n_tokens"]);
+        expect(collidingField("line")).toBe("line"); // a row of no record is written {"line": N, ...}
         expect([collidingField("reward"), collidingField("score"), collidingField("reward_1")]).toEqual([undefined, undefined, undefined]);
     });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cellText, Decimal, Interval, JsonText, jsonText, MapValue, ValueError } from "../../src/records/values.js";
+import { cellText, Decimal, Float32, Interval, JsonText, jsonText, MapValue, ValueError } from "../../src/records/values.js";
 
 describe("the exact text of each value", () => {
     it("decimals with all their digits, whatever their scale", () => {
@@ -15,6 +15,16 @@ describe("the exact text of each value", () => {
             e: new Interval(1, 2, 3), f: new JsonText('{\n  "n": 9007199254740993\n}'), g: [1.5, null, true], h: new Date(86_400_000) }))
             .toBe('{"a":9007199254740993,"b":1.15,"c":"AP8=","d":{"10":"x","2":null},"e":{"months":1,"days":2,"milliseconds":3},' +
                 '"f":{"n": 9007199254740993},"g":[1.5,null,true],"h":"1970-01-02T00:00:00.000Z"}');
+    });
+
+    it("a single-precision float as the shortest text that reads back as the same single: 0.1, not 0.10000000149011612", () => {
+        expect([0.1, 1 / 3, 16777217, 3.4e38, -0, 1e-45].map((x) => String(new Float32(Math.fround(x))))).toEqual(["0.1", "0.33333334", "16777216", "3.4e+38", "0", "1e-45"]);
+        for (let i = 0; i < 1000; i++) {
+            const single = Math.fround((i * 7919.123) / 977 - 3);
+            expect(Math.fround(Number(jsonText(new Float32(single))))).toBe(single);
+        }
+        expect(() => jsonText(new Float32(NaN))).toThrow(ValueError);
+        expect(cellText(new Float32(Infinity))).toBe("Infinity");
     });
 
     it("a double JSON cannot hold, or JSON text that is not JSON, is a ValueError, never another value", () => {
