@@ -1,13 +1,13 @@
 import { exitCodes, UsageError } from "../errors.js";
 import type { CliIo } from "../io.js";
 import { createLog, type Log } from "../log.js";
-import { createEncoder, type Encoder } from "../encode/encoder.js";
+import { createEncoder } from "../encode/encoder.js";
 import { countRows, readRows } from "../input/sources.js";
 import { Outputs, type OutputFile } from "../outputs/outputs.js";
 import { rowHash } from "../outputs/resumeLog.js";
 import { readFiles, type Plan } from "../plan/plan.js";
-import { rowIdentity, where, type InputRow, type OutRow, type Source } from "../records/row.js";
-import { named } from "../records/toolFields.js";
+import { rowIdentity, where, type InputRow, type Source } from "../records/row.js";
+import { named, type Layout } from "../records/toolFields.js";
 import { loadTemplate } from "../template/loadTemplate.js";
 import { describeReport, EvalTally, evalTransform } from "../transforms/evalTally.js";
 import { filterSummary, filterTransform } from "../transforms/filter.js";
@@ -64,8 +64,8 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
             stopped = `stopped after ${failed} rows could not be scored (--max-errors ${plan.maxErrors})`;
     };
     let encodingFailed = false;
-    const encoderFor = (file: OutputFile | undefined, extra: boolean) => file === undefined ? undefined : createEncoder(file.spec.format, {
-        layoutOf: (row) => (extra ? [...plan.layout(kindOf(row)), named("dropped")] : plan.layout(kindOf(row))),
+    const encoderFor = (file: OutputFile | undefined, layoutOf: (row: InputRow | undefined) => Layout) => file === undefined ? undefined : createEncoder(file.spec.format, {
+        layoutOf,
         warn: (message) => progress.interrupt(() => log.warn(message)),
         onError: (row, message) => {
             encodingFailed = true;
@@ -77,9 +77,9 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
         color: log.color,
         width: io.stdout.columns ?? 100,
     });
-    const rowsEncoder = await encoderFor(plan.command === "pairs" ? undefined : rowsFile, false);
-    const pairsEncoder = plan.command === "pairs" ? await createEncoder("jsonl", { ...encoderOptionsFor(log, progress, io, sources), layoutOf: () => [] }) : undefined;
-    const rejectsEncoder = await encoderFor(rejectsFile, true);
+    // pairs writes records of its own (a pair per prompt), to which the tool adds no field
+    const rowsEncoder = await encoderFor(rowsFile, (row) => (plan.transforms.pairs !== undefined ? [] : plan.layout(kindOf(row))));
+    const rejectsEncoder = await encoderFor(rejectsFile, (row) => [...plan.layout(kindOf(row)), named("dropped")]);
     const { transform, summary, after } = transformsOf(plan, log);
 
     /** A finished row, in input order: counted, then through the transforms, then encoded and written. */
@@ -92,7 +92,7 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
     const write = async (emitted: Emitted[], failedRow = false) => {
         for (const { to, row } of emitted) {
             const file = to === "rejects" ? rejectsFile : rowsFile;
-            const encoder = to === "rejects" ? rejectsEncoder : pairsEncoder ?? rowsEncoder;
+            const encoder = to === "rejects" ? rejectsEncoder : rowsEncoder;
             if (file === undefined || encoder === undefined) continue;
             encodingFailed = false;
             const chunk = encoder.row(row);
@@ -149,9 +149,9 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
         if (stopped !== undefined) break;
     }
     await written;
+    await records?.return?.();
     await write(transform.end());
     if (rowsEncoder !== undefined) await rowsFile!.write(rowsEncoder.end());
-    if (pairsEncoder !== undefined) await rowsFile!.write(pairsEncoder.end());
     if (rejectsEncoder !== undefined) await rejectsFile!.write(rejectsEncoder.end());
     if (mine + 1 < resumed)
         throw new UsageError(`${shownOf(rowsFile!)} holds ${resumed} rows but the input has only ${mine + 1}: it was written from other input`);
@@ -167,16 +167,6 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
 
 function shownOf(file: OutputFile): string {
     return file.target.kind === "file" ? file.target.shown : "the output";
-}
-
-function encoderOptionsFor(log: Log, progress: Progress, io: CliIo, sources: Source[]) {
-    return {
-        warn: (message: string) => progress.interrupt(() => log.warn(message)),
-        onError: () => undefined,
-        sources: () => sources,
-        color: log.color,
-        width: io.stdout.columns ?? 100,
-    };
 }
 
 /** The plan's transforms, chained, with what they add to the summary line and do once the rows are written. */
@@ -228,5 +218,3 @@ function nextUnlessAborted<T>(rows: AsyncIterator<T>, signal: AbortSignal | unde
         );
     });
 }
-
-export type { OutRow };
