@@ -1,4 +1,7 @@
 import { RowError } from "../errors.js";
+import type { InputRow } from "../records/row.js";
+import type { ToolField } from "../records/toolFields.js";
+import type { Fields } from "../records/values.js";
 import { parsedJson, promptMessages, toConversation, type Conversation, type ConversationFields, type Message } from "./toConversation.js";
 
 /**
@@ -12,6 +15,9 @@ export type ScoringTask =
     | { kind: "bestOfN"; conversations: Conversation[] };
 
 export type TaskKind = ScoringTask["kind"];
+
+/** A row on its way out: the input row, the fields the tool adds (by their own names, in order) and its task, if read. */
+export type OutRow = { input: InputRow; fields: Fields; task?: ScoringTask };
 
 /** The kind of task a record of these field names holds (a CSV header is enough to tell). */
 export function taskKind(names: readonly string[]): TaskKind {
@@ -68,5 +74,15 @@ export function rewardFields(task: ScoringTask, rewards: number[], field: string
             return { [`${field}_1`]: rewards[0], [`${field}_2`]: rewards[1], margin: rewards[1]! - rewards[0]!, preferred: rewards[1]! > rewards[0]! ? 2 : 1 };
         case "bestOfN":
             return { [`${field}s`]: rewards, best: rewards.indexOf(Math.max(...rewards)) };
+    }
+}
+
+/** The fields a scored task of this kind holds: its rewards (named by `field`), margins, the best response. */
+export function rewardLayout(kind: TaskKind, field: string): ToolField[] {
+    switch (kind) {
+        case "single": return [{ name: field, kind: "double" }];
+        case "chosenRejected": return [{ name: `${field}_chosen`, kind: "double" }, { name: `${field}_rejected`, kind: "double" }, { name: "margin", kind: "double" }];
+        case "pair": return [{ name: `${field}_1`, kind: "double" }, { name: `${field}_2`, kind: "double" }, { name: "margin", kind: "double" }, { name: "preferred", kind: "integer" }];
+        case "bestOfN": return [{ name: `${field}s`, kind: "doubles" }, { name: "best", kind: "integer" }];
     }
 }

@@ -1,5 +1,6 @@
 import { quoteField, splitFields } from "../records/csvText.js";
-import { fieldCell, where, type InputRow, type OutRow } from "../records/row.js";
+import { fieldCell, where, type InputRow } from "../records/row.js";
+import type { OutRow } from "../conversation/scoringTask.js";
 import { ownNames, renameFields, renameReporter, type OwnNames } from "../records/toolFields.js";
 import { cellText, type Fields, type Value } from "../records/values.js";
 import type { Encoder, EncoderOptions } from "./encoder.js";

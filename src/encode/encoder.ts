@@ -1,7 +1,7 @@
 import type { ChalkInstance } from "chalk";
-import type { OutputFormat } from "../formats.js";
 import type { Chunk } from "../outputs/outputs.js";
-import type { InputRow, OutRow, ParquetColumn, Source } from "../records/row.js";
+import type { InputRow, ParquetColumn, Source } from "../records/row.js";
+import type { OutRow } from "../conversation/scoringTask.js";
 import type { Layout } from "../records/toolFields.js";
 import type { Fields } from "../records/values.js";
 
@@ -34,19 +34,4 @@ export type EncoderOptions = {
 export function asErrorRow(out: OutRow, layout: Layout, message: string): OutRow {
     const fields: Fields = Object.fromEntries(layout.filter((f) => !f.optional).map((f) => [f.name, null]));
     return { ...out, fields: { ...fields, error: message } };
-}
-
-export async function createEncoder(format: OutputFormat, options: EncoderOptions): Promise<Encoder> {
-    switch (format) {
-        case "jsonl":
-        case "json":
-            return (await import("./json.js")).jsonEncoder(format, options);
-        case "csv":
-        case "tsv":
-            return (await import("./delimited.js")).delimitedEncoder(format === "csv" ? "," : "\t", options);
-        case "parquet":
-            return (await import("./parquet.js")).parquetEncoder(options);
-        case "table":
-            return (await import("./table.js")).tableEncoder(options);
-    }
 }

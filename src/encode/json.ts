@@ -1,5 +1,6 @@
 import { spliceJson } from "../records/json.js";
-import { isJsonRow, where, type InputRow, type OutRow } from "../records/row.js";
+import { isJsonRow, where, type InputRow } from "../records/row.js";
+import type { OutRow } from "../conversation/scoringTask.js";
 import { ownNames, renameFields, renameReporter, valueFits } from "../records/toolFields.js";
 import { jsonText, ValueError, type Value } from "../records/values.js";
 import { asErrorRow, type Encoder, type EncoderOptions } from "./encoder.js";

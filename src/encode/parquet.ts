@@ -2,7 +2,8 @@ import { parquetSchema, type FileMetaData, type SchemaElement, type SchemaTree }
 import { ByteWriter, ParquetWriter } from "hyparquet-writer";
 import type { Chunk } from "../outputs/outputs.js";
 import { physicalSchema, writeValue } from "../records/parquetValues.js";
-import { fieldJson, isJsonRow, where, type OutRow, type ParquetColumn } from "../records/row.js";
+import { fieldJson, isJsonRow, where, type ParquetColumn } from "../records/row.js";
+import type { OutRow } from "../conversation/scoringTask.js";
 import { ownNames, renameReporter, type FieldKind, type Layout, type OwnNames } from "../records/toolFields.js";
 import { JsonText, jsonText, ValueError, type Fields, type Value } from "../records/values.js";
 import { batchBytes, sizeOf } from "../memory.js";

@@ -4,7 +4,6 @@ import { once } from "node:events";
 import type { Writable } from "node:stream";
 import { exitCodes, NemoError, UsageError } from "../errors.js";
 import { formats, type OutputFormat } from "../formats.js";
-import type { Shard } from "../plan/shard.js";
 import { readHeader } from "../input/delimited.js";
 import { LineWriter } from "./lineWriter.js";
 import { takeLock } from "./lock.js";
@@ -26,15 +25,15 @@ export type OutputSpec = {
      * continued; `resume`: continue FILE. Only for a row-by-row format, and a run whose output rows follow its input rows.
      */
     records?: { settings: ResumeSettings; resume: boolean };
-    /** Keep `FILE.shard`: which shard FILE holds and whether its run finished, for `nemoreward merge`. */
-    shard?: Shard;
+    /** Keep `FILE.shard`: which shard FILE holds (rows i with i mod count == index) and whether its run finished, for `nemoreward merge`. */
+    shard?: { index: number; count: number };
 };
 
 /** A file the run reads, which no output may be: an input, a part of the model, the chat template, a shard to merge. */
 export type ReadFile = { path: string; what: string };
 
 /** What a shard's run leaves in `FILE.shard`. */
-export type ShardRecord = Shard & { rows: number; complete: boolean };
+export type ShardRecord = { index: number; count: number; rows: number; complete: boolean };
 
 /**
  * The one owner of every file a command writes: the main output, `--rejects`, `--per-row`, a report, a merge, and

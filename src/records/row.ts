@@ -1,6 +1,5 @@
 import type { SchemaElement } from "hyparquet";
 import type { InputFormat } from "../formats.js";
-import type { ScoringTask } from "../conversation/scoringTask.js";
 import { fieldSpans, spliceJson } from "./json.js";
 import { quoteField } from "./csvText.js";
 import { cellText, jsonText, oneLine, type Fields, type Value } from "./values.js";
@@ -35,9 +34,6 @@ export type InputRow = {
     /** The JSON text of each top-level field, found once when first needed. */
     spans?: Map<string, string>;
 };
-
-/** A row on its way out: the input row, the fields the tool adds (by their own names, in order) and its task, if read. */
-export type OutRow = { input: InputRow; fields: Fields; task?: ScoringTask };
 
 /** Where a row is, for messages: `file:line`. */
 export function where(row: InputRow): string {

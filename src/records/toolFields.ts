@@ -1,5 +1,3 @@
-import type { TaskKind } from "../conversation/scoringTask.js";
-
 /**
  * The fields the tool adds to a row, and the one rule that names them beside the user's own fields. Every encoder
  * asks here; no other code decides what the tool's fields are called.
@@ -23,16 +21,6 @@ const namedFields: Record<string, FieldKind> = {
 
 /** What the tool puts in front of its field's name when the row has a field of that name of its own. */
 export const ownPrefix = "nemoreward_";
-
-/** The fields a scored task of this kind holds: its rewards (named by `field`), margins, the best response. */
-export function rewardLayout(kind: TaskKind, field: string): ToolField[] {
-    switch (kind) {
-        case "single": return [{ name: field, kind: "double" }];
-        case "chosenRejected": return [{ name: `${field}_chosen`, kind: "double" }, { name: `${field}_rejected`, kind: "double" }, { name: "margin", kind: "double" }];
-        case "pair": return [{ name: `${field}_1`, kind: "double" }, { name: `${field}_2`, kind: "double" }, { name: "margin", kind: "double" }, { name: "preferred", kind: "integer" }];
-        case "bestOfN": return [{ name: `${field}s`, kind: "doubles" }, { name: "best", kind: "integer" }];
-    }
-}
 
 /** Fields by their own names: `rank`, `error`, ... (`n_tokens` and `rendered` of a task of several conversations are lists). */
 export function named(name: string, list = false): ToolField {

@@ -1,7 +1,7 @@
 import { exitCodes, UsageError } from "../errors.js";
 import type { CliIo } from "../io.js";
 import { createLog, type Log } from "../log.js";
-import { createEncoder } from "../encode/encoder.js";
+import { createEncoder } from "../encode/createEncoder.js";
 import { countRows, readRows } from "../input/sources.js";
 import { Outputs, type OutputFile } from "../outputs/outputs.js";
 import { rowHash } from "../outputs/resumeLog.js";

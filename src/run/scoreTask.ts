@@ -4,7 +4,8 @@ import type { Conversation, ConversationFields } from "../conversation/toConvers
 import type { RewardEngine } from "../engine/rewardEngine.js";
 import type { Tokenized } from "../engine/tokenizer.js";
 import type { ScoringPlan } from "../plan/plan.js";
-import type { InputRow, OutRow } from "../records/row.js";
+import type { InputRow } from "../records/row.js";
+import type { OutRow } from "../conversation/scoringTask.js";
 import type { Layout } from "../records/toolFields.js";
 import type { Fields } from "../records/values.js";
 import type { ChatTemplate } from "../template/chatTemplate.js";

@@ -1,6 +1,5 @@
 import { RowError } from "../errors.js";
 import type { Conversation } from "../conversation/toConversation.js";
-import type { Prepared } from "./scoreTask.js";
 
 /**
  * Drops the oldest exchanges after the system message (from one user turn to the next) until every conversation
@@ -12,7 +11,8 @@ import type { Prepared } from "./scoreTask.js";
  * writes each turn as its own block), and each try renders the task again, so trying every cut in turn was quadratic
  * (2,000 messages: 194 s).
  */
-export function truncate(conversations: Conversation[], prepare: (c: Conversation) => Prepared, contextSize: number): Prepared[] {
+export function truncate<Prepared extends { tokens?: readonly unknown[] }>(conversations: Conversation[], prepare: (c: Conversation) => Prepared,
+    contextSize: number): Prepared[] {
     const head = conversations[0]![0]?.role === "system" ? 1 : 0;
     const cuts: number[] = [];
     for (let cut = head + 1; cut < conversations[0]!.length; cut++)

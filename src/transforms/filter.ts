@@ -1,5 +1,6 @@
 import { responsesOf } from "../conversation/scoringTask.js";
-import { withField, type OutRow } from "../records/row.js";
+import { withField } from "../records/row.js";
+import type { OutRow } from "../conversation/scoringTask.js";
 import type { Value } from "../records/values.js";
 import { groupRuns, ownGroup } from "./groups.js";
 import type { Emitted, Transform } from "./transform.js";

@@ -1,4 +1,5 @@
-import { fieldJson, where, type OutRow } from "../records/row.js";
+import { fieldJson, where } from "../records/row.js";
+import type { OutRow } from "../conversation/scoringTask.js";
 
 /**
  * The key of the group a row belongs to: `--group-by FIELD` (the field's JSON text, as the input wrote it, so that a

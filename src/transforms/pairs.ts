@@ -1,6 +1,6 @@
 import { responsesOf } from "../conversation/scoringTask.js";
 import type { ConversationFields } from "../conversation/toConversation.js";
-import type { OutRow } from "../records/row.js";
+import type { OutRow } from "../conversation/scoringTask.js";
 import type { Fields, Value } from "../records/values.js";
 import { groupRuns, ownGroup } from "./groups.js";
 import type { Emitted, Transform } from "./transform.js";

@@ -1,4 +1,4 @@
-import type { OutRow } from "../records/row.js";
+import type { OutRow } from "../conversation/scoringTask.js";
 import { groupRuns } from "./groups.js";
 import type { Transform } from "./transform.js";
 

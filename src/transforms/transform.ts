@@ -1,4 +1,4 @@
-import type { OutRow } from "../records/row.js";
+import type { OutRow } from "../conversation/scoringTask.js";
 
 /** Where a row goes: the command's output, or the rejects file. */
 export type Emitted = { to: "main" | "rejects"; row: OutRow };

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { Flags } from "../../src/cli/flags.js";
+import type { Flags } from "../../src/plan/flags.js";
 import { plan, type CommandName } from "../../src/plan/plan.js";
 import { demoConversations, tinyModel } from "../helpers.js";
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { collidingField, named, ownNames, rewardLayout, valueFits, type Layout } from "../../src/records/toolFields.js";
+import { collidingField, named, ownNames, valueFits, type Layout } from "../../src/records/toolFields.js";
+import { rewardLayout } from "../../src/conversation/scoringTask.js";
 
 const layout: Layout = [...rewardLayout("single", "reward"), named("rank"), named("z"), named("error")];
 const own = (names: string[], fits = (_: string) => true, always: string[] = []) => {

@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { integer } from "../flags.js";
+import { integer } from "../../plan/flags.js";
 import type { ModelInfo } from "../../model/modelInfo.js";
 import { findModel } from "../../model/findModel.js";
 import type { CliIo } from "../../io.js";

@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import type { CliIo } from "../../io.js";
-import { addFlags } from "../flags.js";
+import { addFlags } from "../../plan/flags.js";
 import { runConversations } from "./runConversations.js";
 
 export function pairsCommand(io: CliIo, setExit: (code: number) => void): Command {

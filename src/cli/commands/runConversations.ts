@@ -1,5 +1,5 @@
 import type { CliIo } from "../../io.js";
-import type { Flags } from "../flags.js";
+import type { Flags } from "../../plan/flags.js";
 import type { CommandName } from "../../plan/plan.js";
 
 /**

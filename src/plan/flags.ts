@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { inputFormats, outputFormats, type InputFormat, type OutputFormat } from "../formats.js";
 import { defaultFields } from "../conversation/toConversation.js";
-import { parseShard, type Shard } from "../plan/shard.js";
+import { parseShard, type Shard } from "./shard.js";
 import type { GpuChoice, GpuLayers } from "../engine/rewardEngine.js";
 
 /**
