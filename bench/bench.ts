@@ -212,3 +212,24 @@ for (const line of (await import("./memory.js")).memoryCase(quick, threads)) row
 
 // Parquet in and out, and memory on a large Parquet file (bench/parquet.ts).
 await import("./parquet.js");
+
+// Start-up: the commands that load no model must not pay for loading one (node-llama-cpp is imported only to run
+// the model). Whole processes, the supervisor and its child, against a bare `node`.
+{
+    const parts = [0, 1].map((k) => {
+        const path = `${dir}/startup-part-${k}.jsonl`;
+        writeFileSync(path, Array.from({ length: 500 }, (_, i) => `{"id":${2 * i + k},"reward":1.5}\n`).join(""));
+        return path;
+    });
+    const cases: [string, string[]][] = [
+        ["node -e 0 (bare Node.js, for comparison)", ["node", "-e", "0"]],
+        ["nemoreward --version", ["node", "bin/nemoreward.js", "--version"]],
+        ["nemoreward score --help", ["node", "bin/nemoreward.js", "score", "--help"]],
+        ["nemoreward merge (2 parts of 500 rows)", ["node", "bin/nemoreward.js", "merge", `${dir}/startup-merged.jsonl`, ...parts, "-q"]],
+    ];
+    process.stdout.write("\n| start-up, whole process | median of 9 | best |\n|---|---|---|\n");
+    for (const [name, args] of cases) {
+        const times = Array.from({ length: 9 }, () => run(args).seconds).sort((a, b) => a - b);
+        rows.push(`| ${name} | ${fmt(1000 * times[4]!)} ms | ${fmt(1000 * times[0]!)} ms |`);
+    }
+}
