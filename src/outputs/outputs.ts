@@ -1,5 +1,7 @@
-import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
-import { createWriteStream, type WriteStream } from "node:fs";
+import { chmodSync, closeSync, createWriteStream, existsSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync,
+    writeSync, type Stats, type WriteStream } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { once } from "node:events";
 import type { Writable } from "node:stream";
 import { exitCodes, NemoError, UsageError } from "../errors.js";
@@ -77,10 +79,16 @@ export class Outputs {
         if (inPlace && stat !== undefined && stat.nlink > 1)
             throw new UsageError(`${target.shown} has ${stat.nlink} names (hard links): writing it in place would change it under the others too; write elsewhere`);
         this.unlocks.push(takeLock(target.real, target.shown));
+        // the file under any other path (a bind mount): its identity is locked too, on this machine
+        if (stat !== undefined) this.unlocks.push(takeLock(identityLockPath(stat), target.shown));
         let recorded: Recorded | undefined;
         if (spec.records?.resume) {
             const log = recordPath(target, ".resume");
-            if (existsSync(log)) {
+            const kept = lstatSync(log, { throwIfNoEntry: false });
+            if (kept !== undefined && (!kept.isFile() || kept.nlink > 1))
+                throw new UsageError(`${log} is ${kept.isSymbolicLink() ? "a symbolic link" : kept.isFile() ? "a file of several names (hard links)" : "not a file"}: ` +
+                    `a record nemoreward continues is a file of its own; remove ${target.shown} and ${log} to start over`);
+            if (kept !== undefined) {
                 recorded = await inspectRecord(log, spec.records.settings, target.shown);
                 if ((stat?.size ?? 0) < recorded.end)
                     throw new UsageError(`${target.shown} is shorter than ${log} records: it was changed since; remove both to start over`);
@@ -178,24 +186,25 @@ export class OutputFile {
             this.lines = new LineWriter(this.stream);
             return;
         }
-        const path = this.writePath!;
-        this.fd = openSync(path, existsSync(path) ? "r+" : "w");
         const records = this.spec.records;
-        if (records !== undefined) {
+        if (records === undefined) {
+            this.fd = createOwn(this.writePath!);
+        } else {
             const logPath = recordPath(target, ".resume");
             if (this.recorded !== undefined) {
+                this.fd = openSync(target.real, "r+");
                 this.log = openSync(logPath, "r+");
                 this.offset = this.recorded.end;
                 this.logOffset = this.recorded.logEnd;
                 this.cut = this.recorded.end;
             } else {
+                // FILE itself may be a link the user made (written through, to where it leads); its record is ours
+                this.fd = openSync(target.real, existsSync(target.real) ? "r+" : "w");
                 ftruncateSync(this.fd, 0);
-                writeFileSync(logPath, `${resumeHeader(records.settings)}\n`);
-                this.log = openSync(logPath, "r+");
+                this.log = createOwn(logPath);
+                writeAll(this.log, Buffer.from(`${resumeHeader(records.settings)}\n`), 0, target);
                 this.logOffset = statSync(logPath).size;
             }
-        } else {
-            ftruncateSync(this.fd, 0);
         }
         // a resumed shard's record changes with its first new row: a resume refused before it leaves the record as it was
         if (this.spec.shard !== undefined && this.recorded === undefined) this.writeShardRecord(false);
@@ -273,7 +282,12 @@ export class OutputFile {
 
     private writeShardRecord(complete: boolean): void {
         const record: ShardRecord = { ...this.spec.shard!, rows: (this.recorded?.rows ?? 0) + this.rows, complete };
-        writeFileSync(this.recordFile(".shard")!, `${JSON.stringify(record)}\n`);
+        const fd = createOwn(this.recordFile(".shard")!);
+        try {
+            writeAll(fd, Buffer.from(`${JSON.stringify(record)}\n`), 0, this.target);
+        } finally {
+            closeSync(fd);
+        }
     }
 
     private closeFiles(): void {
@@ -288,6 +302,29 @@ export class OutputFile {
         if (!this.finished && this.target.kind === "file" && this.spec.records === undefined) rmSync(this.writePath!, { force: true });
         this.finished = true;
     }
+}
+
+/**
+ * A file of the tool's own beside an output (FILE.partial, FILE.resume, FILE.shard), made anew: whatever had its name
+ * (a stale file, or a link a user left there, which writing through would follow to another file) is removed first,
+ * and the new one is created only if absent. Returns its descriptor, open for writing.
+ */
+function createOwn(path: string): number {
+    rmSync(path, { force: true });
+    return openSync(path, "wx+");
+}
+
+/**
+ * Where the identity of an existing file (device and inode) is locked on this machine: a file that two paths lead to
+ * without a link between them (a bind mount) is still one file, and one run at a time writes it.
+ */
+function identityLockPath(stat: Stats): string {
+    const folder = join(tmpdir(), "nemoreward-locks");
+    if (!existsSync(folder)) {
+        mkdirSync(folder, { recursive: true });
+        chmodSync(folder, 0o1777); // shared by every user of the machine, each removing only their own locks, as /tmp
+    }
+    return join(folder, `${stat.dev}-${stat.ino}`);
 }
 
 /** Writes every byte at `position`; a failure (a full disk, a lost mount) ends the run with one line naming the file. */

@@ -15,6 +15,9 @@ export type Target =
 /** Resolves `-o FILE` (and the like) before anything is written; a usage error for what cannot be written. */
 export function resolveTarget(path: string): Target {
     const real = realPath(path);
+    // a record file of an output, by its name or through a link: another run's record must never be this run's file
+    if (recordSuffixes.some((suffix) => path.endsWith(suffix) || real.endsWith(suffix)))
+        throw new UsageError(`cannot write ${path}: names ending in ${recordSuffixes.join(", ")} are the files nemoreward keeps beside its outputs; name it otherwise`);
     const stat = statSync(real, { throwIfNoEntry: false });
     if (stat?.isDirectory()) throw new UsageError(`cannot write ${path}: it is a folder`);
     if (stat !== undefined && !stat.isFile()) return { kind: "stream", shown: path, path: real };

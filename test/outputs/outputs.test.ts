@@ -87,9 +87,60 @@ describe("the outputs owner", () => {
         const out = join(folder, "out.jsonl");
         await expect(claim([{ flag: "-o", path: out, format: "jsonl" }, { flag: "--rejects", path: join(folder, ".", "out.jsonl"), format: "jsonl" }]))
             .rejects.toThrow(/^--rejects .*out\.jsonl and -o .*out\.jsonl would both write .*out\.jsonl: each output needs a file of its own$/);
-        await expect(claim([{ flag: "-o", path: out, format: "jsonl", records: { settings, resume: false } }, { flag: "--rejects", path: `${out}.resume`, format: "jsonl" }]))
-            .rejects.toThrow(/^--rejects .*out\.jsonl\.resume and -o .*out\.jsonl would both write .*out\.jsonl\.resume: each output needs a file of its own$/);
-        expect(readdirSync(folder).sort()).toEqual(["in-alias.jsonl", "in-link.jsonl", "in.jsonl"]);
+        const recordLink = join(folder, "record-link.jsonl");
+        symlinkSync(`${out}.resume`, recordLink);
+        await expect(claim([{ flag: "-o", path: out, format: "jsonl", records: { settings, resume: false } }, { flag: "--rejects", path: recordLink, format: "jsonl" }]))
+            .rejects.toThrow(/^cannot write .*record-link\.jsonl: names ending in \.resume, \.shard, \.lock, \.partial are the files nemoreward keeps/);
+        expect(readdirSync(folder).sort()).toEqual(["in-alias.jsonl", "in-link.jsonl", "in.jsonl", "record-link.jsonl"]);
         expect(existsSync(`${out}.lock`)).toBe(false);
+    });
+});
+
+describe("the files the owner keeps beside an output are its own", () => {
+    it("a record file that is a link is replaced, never written through: .partial, .resume and .shard", async () => {
+        const folder = dir();
+        const precious = join(folder, "precious.txt");
+        writeFileSync(precious, "keep me\n");
+        const out = join(folder, "out.jsonl"), parquet = join(folder, "out.parquet");
+        for (const name of [`${out}.resume`, `${out}.shard`, `${parquet}.partial`]) symlinkSync(precious, name);
+        const outputs = await claim([{ flag: "-o", path: out, format: "jsonl", records: { settings, resume: false }, shard: { index: 0, count: 2 } },
+            { flag: "--rejects", path: parquet, format: "parquet" }]);
+        outputs.open();
+        await outputs.get("-o").row("row\n", () => "row", false);
+        await outputs.get("--rejects").write("bytes");
+        await outputs.finish(true);
+        outputs.release();
+        expect(readFileSync(precious, "utf8")).toBe("keep me\n");
+        expect(readFileSync(parquet, "utf8")).toBe("bytes");
+        expect(readFileSync(`${out}.shard`, "utf8")).toBe('{"index":0,"count":2,"rows":1,"complete":true}\n');
+    });
+
+    it("--resume refuses a record that is a link or has other names, leaving it as it was", async () => {
+        const folder = dir();
+        const out = join(folder, "out.jsonl");
+        writeFileSync(out, "");
+        const elsewhere = join(folder, "elsewhere.resume");
+        writeFileSync(elsewhere, '{"nemoreward":2,"format":"csv"}\n');
+        symlinkSync(elsewhere, `${out}.resume`);
+        await expect(claim([{ flag: "-o", path: out, format: "jsonl", records: { settings, resume: true } }])).rejects.toThrow(/\.resume is a symbolic link/);
+        expect(readFileSync(elsewhere, "utf8")).toBe('{"nemoreward":2,"format":"csv"}\n');
+    });
+
+    it("an output named like a record file (.resume, .shard, .lock, .partial) is refused: another run's record would be its file", async () => {
+        const folder = dir();
+        for (const name of ["a.jsonl.resume", "a.jsonl.shard", "a.jsonl.lock", "a.parquet.partial"])
+            await expect(claim([{ flag: "-o", path: join(folder, name), format: "jsonl" }])).rejects.toThrow(/names ending in \.resume, \.shard, \.lock, \.partial are the files nemoreward keeps beside its outputs/);
+        expect(readdirSync(folder)).toEqual([]);
+    });
+
+    it("an existing file is locked by its identity too: another name of it (a hard link) waits while a run writes it beside itself", async () => {
+        const folder = dir();
+        const path = join(folder, "x.parquet"), alias = join(folder, "y.parquet");
+        writeFileSync(path, "old");
+        linkSync(path, alias);
+        const first = await claim([{ flag: "-o", path, format: "parquet" }]);
+        await expect(claim([{ flag: "-o", path: alias, format: "parquet" }])).rejects.toThrow(`${alias} is being written by another run`);
+        first.release();
+        (await claim([{ flag: "-o", path: alias, format: "parquet" }])).release();
     });
 });
