@@ -1,42 +1,20 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, linkSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, linkSync, mkdtempSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { duck } from "../duckdb.js";
-import { demoConversations, parseJsonl, repoRoot, runBuiltCli, runInProcess, tinyModel } from "../helpers.js";
+import {
+    claimed, cli, demoConversations, heldRun, newDir, parseJsonl, repoRoot, runBuiltCli, runInProcess, snapshot, tinyModel,
+} from "../helpers.js";
 
 /**
  * Every file a command writes goes through one owner: checked, locked by the file's identity, opened only once
  * every check has passed, and written whole or not at all. Each case here lost or altered data before.
  */
 
-const cli = `${repoRoot}bin/nemoreward.js`;
-const newDir = (name: string) => mkdtempSync(join(tmpdir(), `nemoreward-files-${name}-`));
-/** Every file of a folder with its bytes. */
-const snapshot = (folder: string) => Object.fromEntries(readdirSync(folder).sort().map((name) => [name, readFileSync(join(folder, name)).toString("base64")]));
+const tmp = mkdtempSync(join(tmpdir(), "nemoreward-file-safety-"));
 const demoLines = readFileSync(demoConversations, "utf8").split(/(?<=\n)/);
-
-/** A run that reads a pipe the test holds open, so that it surely holds its outputs while the others start. */
-function heldRun(args: string[]): { child: ChildProcess; finish: () => Promise<{ code: number | null; stderr: string }> } {
-    const child = spawn(process.execPath, [cli, "score", "-", "-m", tinyModel, "-q", ...args], { stdio: ["pipe", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr!.on("data", (c) => (stderr += c));
-    const exit = new Promise<number | null>((resolve) => child.on("exit", resolve));
-    child.stdin!.write(demoLines.slice(0, 2).join(""));
-    return {
-        child,
-        finish: async () => {
-            child.stdin!.end(demoLines.slice(2).join(""));
-            return { code: await exit, stderr };
-        },
-    };
-}
-
-/** Resolves once `path` exists (the held run has claimed its output: its lock; or opened it: the file). */
-async function claimed(path: string): Promise<void> {
-    for (let i = 0; i < 2000 && !existsSync(path); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-}
 
 describe("a second writer is refused while the first writes, for every output format and every name of the file", () => {
     it.each(["parquet", "json", "jsonl", "csv"])("-o x.%s: the second run gets one line and exit 2; the first finishes a whole file", async (format) => {
@@ -73,29 +51,6 @@ describe("a second writer is refused while the first writes, for every output fo
         expect((await first.finish()).code).toBe(0);
         expect(parseJsonl(readFileSync(out, "utf8")).map((r) => r.id)).toEqual([1, 2, 3, 4, 5]);
     });
-
-    it("merge into a file a scoring run writes is refused, and two merges into one file: one merges, the other gets one line", async () => {
-        const folder = newDir("merge");
-        const out = join(folder, "scored.jsonl");
-        const first = heldRun(["-o", out]);
-        await claimed(`${out}.lock`);
-        const parts = [0, 1].map((k) => join(folder, `part-${k}.jsonl`));
-        for (const [k, part] of parts.entries()) writeFileSync(part, Array.from({ length: 50_000 }, (_, i) => `{"id":${2 * i + k}}\n`).join(""));
-        const into = await runBuiltCli(["merge", out, ...parts]);
-        expect(into.stderr).toMatch(/is being written by another run/);
-        expect(into.code).toBe(2);
-        expect((await first.finish()).code).toBe(0);
-        expect(parseJsonl(readFileSync(out, "utf8")).map((r) => r.id)).toEqual([1, 2, 3, 4, 5]);
-
-        const merged = join(folder, "merged.jsonl");
-        const both = await Promise.all([runBuiltCli(["merge", merged, ...parts]), runBuiltCli(["merge", merged, ...parts])]);
-        const codes = both.map((r) => r.code).sort();
-        expect(codes[0]).toBe(0);
-        if (codes[1] !== 0) expect(both.find((r) => r.code !== 0)!.stderr).toMatch(/^nemoreward: error: .* is being written by another run/);
-        expect(both.map((r) => r.stderr).join("")).not.toMatch(/ENOENT|rename/);
-        expect(readFileSync(merged, "utf8")).toBe(Array.from({ length: 100_000 }, (_, i) => `{"id":${i}}\n`).join(""));
-        expect(readdirSync(folder).filter((name) => name.startsWith("merged"))).toEqual(["merged.jsonl"]);
-    });
 });
 
 describe("--rejects and --per-row are outputs like -o", () => {
@@ -105,9 +60,14 @@ describe("--rejects and --per-row are outputs like -o", () => {
         writeFileSync(out, "old\n");
         writeFileSync(`${out}.resume`, "old record\n");
         const before = snapshot(folder);
-        for (const rejects of [out, `${out}.resume`, `${out}.shard`, join(folder, ".", "out.jsonl")]) {
+        for (const rejects of [out, join(folder, ".", "out.jsonl")]) {
             const run = await runInProcess(["score", demoConversations, "-m", tinyModel, "--min-reward", "0", "-o", out, "--rejects", rejects]);
             expect(run.stderr).toMatch(/^nemoreward: error: --rejects .* and -o .* would both write .*: each output needs a file of its own\n$/);
+            expect(run.code).toBe(2);
+        }
+        for (const rejects of [`${out}.resume`, `${out}.shard`]) {
+            const run = await runInProcess(["score", demoConversations, "-m", tinyModel, "--min-reward", "0", "-o", out, "--rejects", rejects]);
+            expect(run.stderr).toBe(`nemoreward: error: cannot write ${rejects}: names ending in .resume, .shard, .lock, .partial are the files nemoreward keeps beside its outputs; name it otherwise\n`);
             expect(run.code).toBe(2);
         }
         const input = await runInProcess(["score", demoConversations, "-m", tinyModel, "--min-reward", "0", "-o", out, "--rejects", demoConversations]);
@@ -155,35 +115,74 @@ describe("a run that fails a check leaves every file as it was", () => {
             }
         }
     });
+});
 
-    it("a resume refused for other settings or other input leaves the file and its records as they were", async () => {
-        const folder = newDir("resume-refused");
-        const out = join(folder, "out.jsonl");
-        const input = join(folder, "in.jsonl");
-        writeFileSync(input, demoLines.join(""));
-        expect((await runInProcess(["score", input, "-m", tinyModel, "-o", out, "--shard", "0/1"])).code).toBe(0);
-        const before = snapshot(folder);
-        const otherSettings = await runInProcess(["score", input, "-m", tinyModel, "-o", out, "--shard", "0/1", "--resume", "--precise"]);
-        expect(otherSettings.code).toBe(2);
-        writeFileSync(input, demoLines.slice().reverse().join(""));
-        const otherInput = await runInProcess(["score", input, "-m", tinyModel, "-o", out, "--shard", "0/1", "--resume"]);
-        expect(otherInput.stderr).toMatch(/was written from other input: row 1/);
-        expect(otherInput.code).toBe(2);
-        writeFileSync(input, demoLines.join(""));
-        expect(snapshot(folder)).toEqual(before);
+describe("-o is checked before anything is loaded", () => {
+    it("refuses the model file and the chat template file, leaving them as they were", async () => {
+        const model = join(tmp, "model-copy.gguf");
+        writeFileSync(model, readFileSync(tinyModel));
+        const template = join(tmp, "template.jinja");
+        writeFileSync(template, "{{ messages[0].content }}");
+        for (const [output, what] of [[model, "the model"], [template, "the chat template"]] as const) {
+            for (const command of [["score", "--format", "jsonl"], ["pairs"]]) {
+                const run = await runInProcess([...command, demoConversations, "-m", model, "--chat-template", template, "-o", output]);
+                expect(run.code).toBe(2);
+                expect(run.stderr).toBe(`nemoreward: error: ${output} is also ${what} (${output}): writing it would destroy ${what}\n`);
+            }
+        }
+        expect(readFileSync(model)).toEqual(readFileSync(tinyModel));
+        expect(readFileSync(template, "utf8")).toBe("{{ messages[0].content }}");
     });
 
-    it("merge refused (a shard missing) or interrupted leaves its output as it was", async () => {
-        const folder = newDir("merge-refused");
-        const merged = join(folder, "merged.jsonl");
-        writeFileSync(merged, "old merged\n");
-        const part = join(folder, "part-0.jsonl");
-        writeFileSync(part, '{"id":0}\n');
-        writeFileSync(`${part}.shard`, '{"index":0,"count":2,"rows":1,"complete":true}\n');
-        const before = snapshot(folder);
-        const run = await runInProcess(["merge", merged, part]);
-        expect(run.stderr).toBe("nemoreward: error: shard 1/2 is missing\n");
-        expect(snapshot(folder)).toEqual(before);
+    it("-o into a missing folder is a usage error before the model loads", async () => {
+        // a model file that is no model: loading it first would fail with exit 1
+        const notAModel = join(tmp, "not-a-model.gguf");
+        writeFileSync(notAModel, "not a model");
+        const output = join(tmp, "no-such-folder", "out.jsonl");
+        const run = await runInProcess(["score", demoConversations, "-m", notAModel, "-o", output]);
+        expect(run.stderr).toBe(`nemoreward: error: cannot write ${output}: there is no folder ${join(tmp, "no-such-folder")}\n`);
+        expect(run.code).toBe(2);
+    });
+});
+
+describe("refusing what would lose rows", () => {
+    it("-o naming an input file (also through another path), and merge writing over a shard: exit 2, input untouched", async () => {
+        const data = join(tmp, "precious.jsonl");
+        writeFileSync(data, readFileSync(demoConversations));
+        for (const output of [data, join(tmp, ".", "precious.jsonl")]) {
+            const { code, stderr } = await runInProcess(["score", data, "-m", tinyModel, "-o", output]);
+            expect(code).toBe(2);
+            expect(stderr).toMatch(/is also an input/);
+        }
+        // `nemoreward score -o FILE < FILE`: standard input is that file
+        const redirected = spawn(process.execPath, [`${repoRoot}bin/nemoreward.js`, "score", "-m", tinyModel, "-o", data],
+            { stdio: [openSync(data, "r"), "ignore", "pipe"] });
+        let redirectedErr = "";
+        redirected.stderr!.on("data", (c) => (redirectedErr += c));
+        expect(await new Promise((resolve) => redirected.on("close", resolve))).toBe(2);
+        expect(redirectedErr).toMatch(/is also an input \(-\)/);
+        // /dev/null in and out is no file of data
+        const nulls = spawn(process.execPath, [`${repoRoot}bin/nemoreward.js`, "score", "-m", tinyModel, "-o", "/dev/null", "--format", "jsonl"],
+            { stdio: [openSync("/dev/null", "r"), "ignore", "ignore"] });
+        expect(await new Promise((resolve) => nulls.on("close", resolve))).toBe(0);
+        // a run that cannot start (no such chat template) leaves an existing output alone
+        const previous = join(tmp, "previous.jsonl");
+        writeFileSync(previous, "kept\n");
+        const noTemplate = await runInProcess(["score", data, "-m", tinyModel, "-o", previous, "--chat-template", join(tmp, "nope.jinja")]);
+        expect(noTemplate.code).toBe(2);
+        expect(noTemplate.stderr).toMatch(/cannot read chat template/);
+        expect(readFileSync(previous, "utf8")).toBe("kept\n");
+        const pairsRun = await runInProcess(["pairs", data, "-m", tinyModel, "-o", data]);
+        expect(pairsRun.code).toBe(2);
+        const evalRun = await runInProcess(["eval", data, "-m", tinyModel, "--per-row", data]);
+        expect(evalRun.code).toBe(2);
+        const parts = [0, 1].map((k) => join(tmp, `keep-${k}.jsonl`));
+        for (const [k, part] of parts.entries()) await runInProcess(["score", data, "-m", tinyModel, "--shard", `${k}/2`, "-o", part]);
+        const shard0 = readFileSync(parts[0]!, "utf8");
+        const merge = await runInProcess(["merge", parts[0]!, ...parts]);
+        expect(merge.code).toBe(2);
+        expect(readFileSync(parts[0]!, "utf8")).toBe(shard0);
+        expect(readFileSync(data)).toEqual(readFileSync(demoConversations));
     });
 });
 

@@ -1,0 +1,199 @@
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+    claimed, cli, dataset, demoConversations, exitWithin, heldRun, newDir, parseJsonl, readFile as readRowsOf, runBuiltCli, runInProcess, snapshot,
+    tinyModel, uninterruptedOutput, waitForText,
+} from "../helpers.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "nemoreward-shards-"));
+const input = join(tmp, "input.jsonl");
+writeFileSync(input, dataset(600));
+const expectedOutput = uninterruptedOutput(input);
+
+describe("shards", () => {
+    it("three shards merged back give byte for byte the unsharded output", async () => {
+        const parts = [0, 1, 2].map((k) => join(tmp, `part-${k}.jsonl`));
+        const runs = await Promise.all(parts.map((part, k) => runBuiltCli(["score", input, "-m", tinyModel, "-q", "--threads", "1", "--shard", `${k}/3`, "-o", part])));
+        for (const run of runs) expect(run.code).toBe(0);
+        expect(readFileSync(parts[0]!, "utf8").trim().split("\n")).toHaveLength(200);
+        const merged = join(tmp, "merged.jsonl");
+        // given out of order: the .shard records put them right
+        const merge = await runInProcess(["merge", merged, parts[2]!, parts[0]!, parts[1]!]);
+        expect(merge.code).toBe(0);
+        expect(readFileSync(merged, "utf8")).toBe(await expectedOutput());
+    });
+
+    it("merge refuses a missing shard and a shard short of rows", async () => {
+        const parts = [0, 1].map((k) => join(tmp, `small-${k}.jsonl`));
+        for (const [k, part] of parts.entries()) await runInProcess(["score", demoConversations, "-m", tinyModel, "--shard", `${k}/2`, "-o", part]);
+        // CSV shards of other columns (each shard's header comes from its own first row) are refused, leaving nothing
+        const [a, b] = [join(tmp, "cols-a.csv"), join(tmp, "cols-b.csv")];
+        writeFileSync(a, "prompt,response,reward\nP,R,1\n");
+        writeFileSync(b, "response,prompt,reward\nR,P,2\n");
+        const columns = await runInProcess(["merge", join(tmp, "cols.csv"), a, b]);
+        expect(columns.code).toBe(2);
+        expect(columns.stderr).toMatch(/has other columns than/);
+        expect(existsSync(join(tmp, "cols.csv")) || existsSync(join(tmp, "cols.csv.partial"))).toBe(false);
+        const otherFormat = await runInProcess(["merge", join(tmp, "m0.csv"), ...parts]);
+        expect(otherFormat.code).toBe(2);
+        expect(otherFormat.stderr).toMatch(/the shards are jsonl; .*m0.csv names csv/);
+        const missing = await runInProcess(["merge", join(tmp, "m1.jsonl"), parts[0]!]);
+        expect(missing.code).toBe(2);
+        expect(missing.stderr).toMatch(/shard 1\/2 is missing/);
+        writeFileSync(parts[0]!, readFileSync(parts[0]!, "utf8").split("\n").slice(0, 1).join("\n") + "\n");
+        const short = await runInProcess(["merge", join(tmp, "m2.jsonl"), ...parts]);
+        expect(short.code).toBe(2);
+        expect(short.stderr).toMatch(/more rows than the shards before it|holds 1 rows but its run wrote 3/);
+    });
+});
+
+describe("merge", () => {
+    it("carries a shard row over 64 MiB whole", async () => {
+        // written piece by piece, and compared by digest, so that the test never holds the row itself
+        const piece = Buffer.alloc(1 << 20, "a");
+        const pieces = 65;
+        const expected = createHash("sha256");
+        const part0 = join(tmp, "big-0.jsonl"), part1 = join(tmp, "big-1.jsonl");
+        const fd = openSync(part0, "w");
+        const write = (text: string | Buffer) => {
+            writeSync(fd, text);
+            expected.update(text);
+        };
+        write('{"id":0,"x":"');
+        for (let i = 0; i < pieces; i++) write(piece);
+        write('","reward":1}\n');
+        const second = '{"id":1,"reward":2}\n', third = '{"id":2,"reward":3}\n';
+        expected.update(second).update(third);
+        writeSync(fd, third);
+        closeSync(fd);
+        writeFileSync(part1, second);
+        const merged = join(tmp, "big.jsonl");
+        const run = await runBuiltCli(["merge", merged, part0, part1]);
+        expect(run.stderr).not.toMatch(/error/);
+        expect(run.code).toBe(0);
+        expect(statSync(merged).size).toBe(statSync(part0).size + statSync(part1).size);
+        expect(createHash("sha256").update(readFileSync(merged)).digest("hex")).toBe(expected.digest("hex"));
+    });
+
+    it("skips the record files that `part-*` matches beside the shards", async () => {
+        const dir = mkdtempSync(join(tmp, "glob-"));
+        const parts = [0, 1].map((k) => join(dir, `part-${k}.jsonl`));
+        for (const [k, part] of parts.entries())
+            expect((await runInProcess(["score", demoConversations, "-m", tinyModel, "--shard", `${k}/2`, "-o", part])).code).toBe(0);
+        const straight = await runInProcess(["score", demoConversations, "-m", tinyModel]);
+        // what the shell gives for part-*, sorted
+        const glob = parts.flatMap((part) => [part, `${part}.resume`, `${part}.shard`]).filter((path) => existsSync(path)).sort();
+        expect(glob.some((path) => path.endsWith(".shard"))).toBe(true);
+        const merged = join(tmp, "globbed.jsonl");
+        const run = await runInProcess(["merge", merged, ...glob]);
+        expect(run.stderr).toMatch(/^nemoreward: merged 5 rows from 2 shards/);
+        expect(run.code).toBe(0);
+        expect(readFileSync(merged, "utf8")).toBe(straight.stdout);
+    });
+
+    it("the first Ctrl-C stops a merge: exit 130, and no output, whole or partial", async () => {
+        const shards = [0, 1].map((k) => {
+            const path = join(tmp, `big-part-${k}.jsonl`);
+            const fd = openSync(path, "w");
+            for (let i = k; i < 600_000; i += 2 * 10_000)
+                writeSync(fd, Array.from({ length: 10_000 }, (_, j) => `{"id":${i + 2 * j},"reward":null}\n`).join(""));
+            closeSync(fd);
+            return path;
+        });
+        const out = join(tmp, "big-merged.jsonl");
+        const child = spawn(process.execPath, [cli, "merge", out, ...shards]);
+        let stderr = "";
+        child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+        const exited = exitWithin(child, 60);
+        // the warning comes once the shards are ordered, just before the merge begins
+        await waitForText(child.stderr, (text) => /taking them in the order given/.test(text), 30);
+        child.kill("SIGINT");
+        expect(await exited, stderr).toBe(130);
+        expect(stderr).toMatch(/interrupted/);
+        expect(existsSync(out)).toBe(false);
+        expect(existsSync(`${out}.partial`)).toBe(false);
+    });
+});
+
+describe("what nemoreward writes, it reads back to the same rows", () => {
+    const records = [
+        { id: "1", note: "a\ttab", prompt: "a line\nbreak", response: 'a "quote", a comma' },
+        { id: "2", note: '"starts with a quote', prompt: "CRLF\r\ninside", response: "ünïcødé 😀 中文" },
+        { id: "3", note: "ends with a tab\t", prompt: "lone \r return", response: '""' },
+        { id: "4", note: "", prompt: "plain", response: "\"quoted\"" },
+    ];
+    const input = join(tmp, "awkward.jsonl");
+    writeFileSync(input, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    const readBack = async (path: string) => {
+        const rows: Record<string, unknown>[] = [];
+        for (const row of await readRowsOf(path)) {
+            expect(row.problem).toBeUndefined();
+            rows.push(row.record!);
+        }
+        return rows;
+    };
+    const userColumns = (rows: Record<string, unknown>[]) => rows.map(({ id, note, prompt, response }) => ({ id, note, prompt, response }));
+
+    it.each(["csv", "tsv"])("%s: scored, read back, scored again, merged from shards", async (format) => {
+        const once = join(tmp, `awkward-once.${format}`), twice = join(tmp, `awkward-twice.${format}`);
+        expect((await runInProcess(["score", input, "-m", tinyModel, "-o", once])).code).toBe(0);
+        const first = await readBack(once);
+        expect(userColumns(first)).toEqual(records);
+        expect(first.every((row) => row["reward"] !== "" && row["error"] === "")).toBe(true);
+        const again = await runInProcess(["score", once, "-m", tinyModel, "-o", twice]);
+        expect(again.stderr).not.toMatch(/warning/);
+        expect(again.code).toBe(0);
+        expect(userColumns(await readBack(twice))).toEqual(records);
+        const parts = [0, 1].map((k) => join(tmp, `awkward-part-${k}.${format}`));
+        for (const [k, part] of parts.entries())
+            expect((await runInProcess(["score", input, "-m", tinyModel, "--shard", `${k}/2`, "-o", part])).code).toBe(0);
+        const merged = join(tmp, `awkward-merged.${format}`);
+        const merge = await runInProcess(["merge", merged, ...parts]);
+        expect(merge.stderr).not.toMatch(/error/);
+        expect(readFileSync(merged, "utf8")).toBe(readFileSync(once, "utf8"));
+    });
+});
+
+describe("a second writer is refused while the first writes, for every output format and every name of the file", () => {
+    it("merge into a file a scoring run writes is refused, and two merges into one file: one merges, the other gets one line", async () => {
+        const folder = newDir("merge");
+        const out = join(folder, "scored.jsonl");
+        const first = heldRun(["-o", out]);
+        await claimed(`${out}.lock`);
+        const parts = [0, 1].map((k) => join(folder, `part-${k}.jsonl`));
+        for (const [k, part] of parts.entries()) writeFileSync(part, Array.from({ length: 50_000 }, (_, i) => `{"id":${2 * i + k}}\n`).join(""));
+        const into = await runBuiltCli(["merge", out, ...parts]);
+        expect(into.stderr).toMatch(/is being written by another run/);
+        expect(into.code).toBe(2);
+        expect((await first.finish()).code).toBe(0);
+        expect(parseJsonl(readFileSync(out, "utf8")).map((r) => r.id)).toEqual([1, 2, 3, 4, 5]);
+
+        const merged = join(folder, "merged.jsonl");
+        const both = await Promise.all([runBuiltCli(["merge", merged, ...parts]), runBuiltCli(["merge", merged, ...parts])]);
+        const codes = both.map((r) => r.code).sort();
+        expect(codes[0]).toBe(0);
+        if (codes[1] !== 0) expect(both.find((r) => r.code !== 0)!.stderr).toMatch(/^nemoreward: error: .* is being written by another run/);
+        expect(both.map((r) => r.stderr).join("")).not.toMatch(/ENOENT|rename/);
+        expect(readFileSync(merged, "utf8")).toBe(Array.from({ length: 100_000 }, (_, i) => `{"id":${i}}\n`).join(""));
+        expect(readdirSync(folder).filter((name) => name.startsWith("merged"))).toEqual(["merged.jsonl"]);
+    });
+});
+
+describe("a run that fails a check leaves every file as it was", () => {
+    it("merge refused (a shard missing) or interrupted leaves its output as it was", async () => {
+        const folder = newDir("merge-refused");
+        const merged = join(folder, "merged.jsonl");
+        writeFileSync(merged, "old merged\n");
+        const part = join(folder, "part-0.jsonl");
+        writeFileSync(part, '{"id":0}\n');
+        writeFileSync(`${part}.shard`, '{"index":0,"count":2,"rows":1,"complete":true}\n');
+        const before = snapshot(folder);
+        const run = await runInProcess(["merge", merged, part]);
+        expect(run.stderr).toBe("nemoreward: error: shard 1/2 is missing\n");
+        expect(snapshot(folder)).toEqual(before);
+    });
+});
