@@ -1,37 +1,56 @@
+import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { linkSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
 
 /** How often the holder of a lock marks it as alive, and how long a lock from another machine is trusted without. */
 const beatMs = 5_000, staleMs = 30_000;
-/** How long a run on this host that holds the lock is given to end before a second run is refused. */
+/** How long a run whose supervisor is gone (it is ending itself) is given to end before a second run is refused. */
 const endingMs = 3_000;
 
-/** The locks this process holds: a lock file with this process's pid is live only when it is one of them. */
+/** The locks this process holds: a lock file naming this very process is live only when it is one of them. */
 const held = new Set<string>();
+
+/** A process on this machine, told apart from a later one given the same pid by when it started. */
+type Proc = { pid: number; started?: number };
+
+/** What a lock file holds. */
+type LockText = Proc & { host: string; token: string; supervisor?: Proc };
 
 /**
  * Takes `FILE.lock` beside the file's real path (target.ts: every name of a file leads there), so that one run at a
- * time writes FILE and its records: created only if absent (O_EXCL), holding this process's pid and host. A lock left
- * by a run that is gone (killed, its machine lost) is taken over: on this host when its pid no longer runs, from
- * another host when it has not been marked alive for 30 s. `shown`: the file as the user named it. Returns the release.
+ * time writes FILE and its records: created only if absent (O_EXCL), naming this process (pid and start time), its
+ * supervisor, its host and a token of its own. A second run is refused while the holder runs. A lock left by a run
+ * that is gone (killed, its machine lost) is taken over: on this host when its process no longer runs (a pid given
+ * to another process since, in a restarted container, counts as gone: its start time differs), from another host
+ * when it has not been marked alive for 30 s. A holder whose supervisor is gone is ending itself: it is given 3 s.
+ * Taking over moves that very lock aside (a rename only one run can make) and checks it was the one judged stale, so
+ * that two runs that find one stale lock never both take it. `shown`: the file as the user named it. Returns the
+ * release.
  */
 export function takeLock(real: string, shown: string): () => void {
     const lockPath = `${real}.lock`;
-    for (let attempt = 0; ; attempt++) {
+    const self = thisProcess();
+    const lock: LockText = { ...self, host: hostname(), token: randomUUID(), ...(process.send !== undefined ? { supervisor: processOf(process.ppid) } : {}) };
+    const mine = `${JSON.stringify(lock)}\n`;
+    let holder: string | undefined;
+    for (let attempt = 0; attempt < 5 && holder === undefined; attempt++) {
         try {
-            writeFileSync(lockPath, `${JSON.stringify({ pid: process.pid, host: hostname() })}\n`, { flag: "wx" });
+            writeFileSync(lockPath, mine, { flag: "wx" });
             held.add(lockPath);
-            break;
+            return keepAlive(lockPath);
         } catch (error) {
             if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-            const holder = ending(lockPath);
-            if (attempt > 0 || holder !== undefined)
-                throw new UsageError(`${shown} is being written by another run (${holder ?? "unknown"}): wait for it to finish, ` +
-                    `or remove ${lockPath} if no such run is going on`);
-            rmSync(lockPath, { force: true });
         }
+        const judged = judge(lockPath);
+        holder = judged.holder;
+        if (holder === undefined && judged.text !== undefined) moveAside(lockPath, judged.text);
     }
+    throw new UsageError(`${shown} is being written by another run (${holder ?? "unknown"}): wait for it to finish, ` +
+        `or remove ${lockPath} if no such run is going on`);
+}
+
+function keepAlive(lockPath: string): () => void {
     const beat = setInterval(() => {
         try {
             const now = new Date();
@@ -49,37 +68,92 @@ export function takeLock(real: string, shown: string): () => void {
 }
 
 /**
- * Who holds the lock after giving a run on this host a moment to end: a run killed with its supervisor (bin/) ends
- * itself a little later, and its lock with it.
+ * Removes the stale lock whose text is `text`, and only it: a lock another run took meanwhile (it removed the stale
+ * one first) is put back where it was.
  */
-function ending(lockPath: string): string | undefined {
-    const pause = new Int32Array(new SharedArrayBuffer(4));
-    let holder = lockHolder(lockPath);
-    if (held.has(lockPath)) return holder; // this very process: it cannot end while it waits here
-    for (let waited = 0; holder !== undefined && holder.endsWith(` on ${hostname()}`) && waited < endingMs; waited += 50) {
-        Atomics.wait(pause, 0, 0, 50);
-        holder = lockHolder(lockPath);
+function moveAside(lockPath: string, text: string): void {
+    const aside = `${lockPath}.${process.pid}.${randomUUID()}.aside`;
+    try {
+        renameSync(lockPath, aside);
+    } catch {
+        return; // gone meanwhile: look again
     }
-    return holder;
+    try {
+        if (readFileSync(aside, "utf8") !== text) linkSync(aside, lockPath); // not the one judged: put back (never over a newer one)
+    } catch { /* a newer lock is in place: it is the holder now */ }
+    rmSync(aside, { force: true });
 }
 
-/** Who holds the lock, or undefined when it was left by a run that is gone. */
-function lockHolder(lockPath: string): string | undefined {
-    let holder: { pid?: unknown; host?: unknown } = {};
+/**
+ * Who holds the lock (undefined: nobody, it may be taken over), and the lock's text that judgement was made on. A
+ * holder that is ending (its supervisor gone) is waited for, a moment.
+ */
+function judge(lockPath: string): { holder: string | undefined; text: string | undefined } {
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    let judged = lockHolder(lockPath);
+    for (let waited = 0; judged.ending && waited < endingMs; waited += 50) {
+        Atomics.wait(pause, 0, 0, 50);
+        judged = lockHolder(lockPath);
+    }
+    return judged;
+}
+
+/** Who holds the lock (undefined when it was left by a run that is gone), and its text. */
+function lockHolder(lockPath: string): { holder: string | undefined; text: string | undefined; ending?: boolean } {
     const stat = statSync(lockPath, { throwIfNoEntry: false });
-    if (stat === undefined) return undefined; // released meanwhile
+    if (stat === undefined) return { holder: undefined, text: undefined }; // released meanwhile
     const age = Date.now() - stat.mtimeMs;
+    let text: string | undefined;
+    let lock: Partial<LockText> = {};
     try {
-        holder = JSON.parse(readFileSync(lockPath, "utf8")) as typeof holder;
+        text = readFileSync(lockPath, "utf8");
+        lock = JSON.parse(text) as typeof lock;
     } catch { /* gone meanwhile, or being written: judged by its age */ }
-    const named = `pid ${String(holder.pid)} on ${String(holder.host)}`;
-    if (typeof holder.pid !== "number" || holder.host !== hostname()) return age < staleMs ? named : undefined;
-    // this process: live when it holds the lock now; else a restarted container runs with the pid its killed run had
-    if (holder.pid === process.pid) return held.has(lockPath) ? named : undefined;
+    const named = `pid ${String(lock.pid)} on ${String(lock.host)}`;
+    const judged = (live: boolean, ending = false) => ({ holder: live ? named : undefined, text, ending });
+    if (typeof lock.pid !== "number" || lock.host !== hostname()) return judged(age < staleMs);
+    // this process: live when it holds the lock now
+    if (lock.pid === process.pid && lock.started === thisProcess().started) return judged(held.has(lockPath));
+    if (!runs(lock as Proc)) return judged(false);
+    // its supervisor gone (SIGKILLed), the run ends itself at once: a resumed run started meanwhile waits for it
+    return judged(true, lock.supervisor !== undefined && !runs(lock.supervisor));
+}
+
+/** Whether a process runs: the same pid, and (where the system tells) the same start. */
+function runs(proc: Proc): boolean {
+    if (typeof proc.started === "number") {
+        const started = startOf(proc.pid);
+        if (started !== undefined || procFolder) return started === proc.started;
+    }
     try {
-        process.kill(holder.pid, 0);
-        return named;
+        process.kill(proc.pid, 0);
+        return true;
     } catch (error) {
-        return (error as NodeJS.ErrnoException).code === "EPERM" ? named : undefined;
+        return (error as NodeJS.ErrnoException).code === "EPERM";
+    }
+}
+
+/** Whether the system has /proc (Linux): a process's start time is read there. */
+const procFolder = statSync("/proc/self/stat", { throwIfNoEntry: false }) !== undefined;
+
+function thisProcess(): Proc {
+    return processOf(process.pid);
+}
+
+function processOf(pid: number): Proc {
+    const started = startOf(pid);
+    return started === undefined ? { pid } : { pid, started };
+}
+
+/** When a process started, in clock ticks since boot (/proc/PID/stat, field 22); undefined where there is no such process or no /proc. */
+function startOf(pid: number): number | undefined {
+    try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+        // the command name, in parentheses, may hold spaces: the fields are counted after its closing one
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        const started = Number(fields[19]);
+        return Number.isFinite(started) ? started : undefined;
+    } catch {
+        return undefined;
     }
 }
