@@ -1,8 +1,8 @@
 import { quoteField, splitFields } from "../records/csvText.js";
 import { fieldCell, where, type InputRow } from "../records/row.js";
 import type { OutRow } from "../conversation/scoringTask.js";
-import { ownNames, renameFields, renameReporter, type OwnNames } from "../records/toolFields.js";
-import { cellText, type Fields, type Value } from "../records/values.js";
+import { ownNames, recordFits, renameFields, renameReporter, type OwnNames } from "../records/toolFields.js";
+import { cellText, isValueProblem, type Fields, type Value } from "../records/values.js";
 import type { Encoder, EncoderOptions } from "./encoder.js";
 
 /** Rows without a record held back while waiting for one that shows the columns; past this many, the columns are `line`. */
@@ -32,8 +32,10 @@ export function delimitedEncoder(delimiter: "," | "\t", { layoutOf, warn, onErro
         const header = input?.source.header;
         const names = input === undefined ? [] : header?.names ?? (input.record === undefined ? [] : Object.keys(input.record));
         const layout = addedFor(input);
-        const rescoring = ownNames(names, layout, { always: ["error"] }).ours.length > 0;
-        own = ownNames(continuing?.names ?? names, layout, { always: ["error"] });
+        // the first record's values tell whether its fields named like the tool's hold what the tool writes there
+        const fits = input?.record === undefined ? undefined : recordFits(input.record, layout[0]?.name, input.source.format === "csv" || input.source.format === "tsv");
+        const rescoring = ownNames(names, layout, { always: ["error"], fits }).ours.length > 0;
+        own = continuing !== undefined ? ownNames(continuing.names, layout, { always: ["error"] }) : ownNames(names, layout, { always: ["error"], fits });
         reportRenames(own, where);
         added = layout.map((f) => own.rename.get(f.name)!);
         if (continuing !== undefined) return resume(continuing, rescoring);
@@ -82,8 +84,18 @@ export function delimitedEncoder(delimiter: "," | "\t", { layoutOf, warn, onErro
             // the tool's other fields stay empty: only `error`, which every header has, says why
             return line({ input: { ...input, record: record === undefined ? undefined : pick(record, columns) }, fields: { error: message } }, columns);
         }
-        const tool = (name: string) => cellText(fields[name] ?? null);
-        const extra = join(added.map(tool));
+        // each cell exactly, or the row is an error row naming the value a CSV cell cannot hold (a lone surrogate)
+        const problems: string[] = [];
+        const cell = (name: string, text: () => string) => {
+            try {
+                return text();
+            } catch (error) {
+                if (!isValueProblem(error)) throw error;
+                problems.push(`column ${name}: ${error.message}`);
+                return "";
+            }
+        };
+        const tool = (name: string) => cell(name, () => cellText(fields[name] ?? null));
         const header = input.source.header;
         let text: string;
         if (header?.delimiter === delimiter && sameNames(header.names, columns) && replaced.length === 0 &&
@@ -92,7 +104,14 @@ export function delimitedEncoder(delimiter: "," | "\t", { layoutOf, warn, onErro
         } else if (record === undefined) {
             text = join(columns.map((c) => (replaced.includes(c) ? tool(c) : c === "line" ? String(input.line) : "")));
         } else {
-            text = join(columns.map((c) => (replaced.includes(c) ? tool(c) : Object.hasOwn(record, c) ? fieldCell(input, c) : "")));
+            text = join(columns.map((c) => (replaced.includes(c) ? tool(c) : Object.hasOwn(record, c) ? cell(c, () => fieldCell(input, c)) : "")));
+        }
+        const extra = join(added.map(tool));
+        if (problems.length > 0) {
+            const message = problems.join("; ");
+            onError(input, message);
+            const written = Object.fromEntries(Object.entries(record ?? {}).filter(([name]) => !problems.some((p) => p.startsWith(`column ${name}: `))));
+            return line({ input: { ...input, text: "", record: record === undefined ? undefined : written }, fields: { error: message } }, columns);
         }
         return added.length === 0 ? `${text}${eol}` : `${text}${delimiter}${extra}${eol}`;
     };

@@ -1,8 +1,8 @@
 import { spliceJson } from "../records/json.js";
 import { isJsonRow, where, type InputRow } from "../records/row.js";
 import type { OutRow } from "../conversation/scoringTask.js";
-import { ownNames, renameFields, renameReporter, valueFits } from "../records/toolFields.js";
-import { jsonText, ValueError, type Value } from "../records/values.js";
+import { ownNames, recordFits, renameFields, renameReporter } from "../records/toolFields.js";
+import { isValueProblem, jsonText, ValueError, type Value } from "../records/values.js";
 import { asErrorRow, type Encoder, type EncoderOptions } from "./encoder.js";
 
 /** JSONL (a line per row) or a JSON array (a row per item). */
@@ -29,16 +29,12 @@ function jsonLines({ layoutOf, warn, onError }: EncoderOptions): (out: OutRow) =
         const layout = layoutOf(input);
         const record = input.record;
         if (record === undefined) return objectText({ line: input.line, ...out.fields });
-        // a whole number where the reward field is, is not a reward the tool wrote (a logit): it is the user's label
-        const reward = layout[0]?.name;
-        const own = ownNames(Object.keys(record), layout, {
-            fits: (name, kind) => valueFits(record[name], kind) && !(name.replace(/^(nemoreward_)+/, "") === reward && Number.isInteger(record[name])),
-        });
+        const own = ownNames(Object.keys(record), layout, { fits: recordFits(record, layout[0]?.name, false) });
         report(own, where(input));
         try {
             return recordLine(input, renameFields(out.fields, own));
         } catch (error) {
-            if (!(error instanceof ValueError)) throw error;
+            if (!isValueProblem(error)) throw error;
             onError(input, error.message);
             return recordLine(input, renameFields(asErrorRow(out, layout, error.message).fields, own), true);
         }
@@ -59,7 +55,7 @@ function valueText(value: Value, name: string, lenient: boolean): string {
     try {
         return jsonText(value);
     } catch (error) {
-        if (!(error instanceof ValueError)) throw error;
+        if (!isValueProblem(error)) throw error;
         if (lenient) return "null";
         throw new ValueError(`column ${name}: ${error.message}`);
     }

@@ -5,7 +5,7 @@ import { physicalSchema, writeValue } from "../records/parquetValues.js";
 import { fieldJson, isJsonRow, where, type ParquetColumn } from "../records/row.js";
 import type { OutRow } from "../conversation/scoringTask.js";
 import { ownNames, renameReporter, type FieldKind, type Layout, type OwnNames } from "../records/toolFields.js";
-import { JsonText, jsonText, ValueError, type Fields, type Value } from "../records/values.js";
+import { isValueProblem, JsonText, jsonText, type Fields, type Value } from "../records/values.js";
 import { batchBytes, sizeOf } from "../memory.js";
 import type { Encoder, EncoderOptions } from "./encoder.js";
 
@@ -68,10 +68,14 @@ function kindOf(tree: SchemaTree | undefined): FieldKind | undefined {
     return item !== undefined && !item.endsWith("s") ? `${item}s` as FieldKind : undefined;
 }
 
-/** A column of the tool's own ordering: statistics on physical values sort wrong for unsigned, byte-array decimals, halves, intervals. */
+/**
+ * A column whose statistics hyparquet-writer computes right: not one of the tool's own ordering (unsigned, byte-array
+ * decimals, halves, intervals), and not a decimal at all: the footer's logical type makes it scale the unscaled
+ * statistics of an INT32/INT64 decimal again (10^scale too large: readers then skip the row groups that hold a value).
+ */
 function ordersAsLogical(e: SchemaElement): boolean {
     if (/^UINT_/.test(e.converted_type ?? "") || (e.logical_type?.type === "INTEGER" && !e.logical_type.isSigned)) return false;
-    if ((e.converted_type === "DECIMAL" || e.logical_type?.type === "DECIMAL") && (e.type === "BYTE_ARRAY" || e.type === "FIXED_LEN_BYTE_ARRAY")) return false;
+    if (e.converted_type === "DECIMAL" || e.logical_type?.type === "DECIMAL") return false;
     return e.type !== "INT96" && e.converted_type !== "INTERVAL" && e.logical_type?.type !== "FLOAT16" && e.logical_type?.type !== "INTERVAL";
 }
 
@@ -87,7 +91,7 @@ function inferredColumn(name: string, values: Value[]): Column {
     const all = (test: (v: Value) => boolean) => present.length > 0 && present.every(test);
     const kind: Scalar = present.length === 0 || all((v) => typeof v === "string") ? "string"
         : all((v) => typeof v === "boolean") ? "boolean"
-        : all((v) => (typeof v === "number" && Number.isInteger(v)) || typeof v === "bigint") ? "int64"
+        : all((v) => (typeof v === "number" && Number.isInteger(v) && !Object.is(v, -0)) || typeof v === "bigint") ? "int64" // -0: a double's sign
         : all((v) => typeof v === "number") ? "double"
         : "json";
     return column([optional(name, scalars[kind])], kind === "json" ? { json: true } : {});
@@ -160,7 +164,7 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
                 const value: Value = c.json ? new JsonText(isJsonRow(input) ? fieldJson(input, c.name) : jsonText(record[c.name]!)) : record[c.name]!;
                 return writeValue(c.tree, value);
             } catch (error) {
-                if (!(error instanceof ValueError)) throw error;
+                if (!isValueProblem(error)) throw error;
                 problems.push(`column ${c.name}: ${error.message}`);
                 return null;
             }
@@ -175,7 +179,7 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
             try {
                 return writeValue(c.tree, tool[c.tool] ?? null);
             } catch (error) {
-                if (!(error instanceof ValueError)) throw error;
+                if (!isValueProblem(error)) throw error;
                 onError(input, `${c.tool}: ${error.message}`);
                 return null;
             }

@@ -1,6 +1,6 @@
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema, type FileMetaData, type SchemaTree } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
-import { physicalMetadata, readValue } from "../records/parquetValues.js";
+import { physicalMetadata, rawName, readValue, setField } from "../records/parquetValues.js";
 import type { InputRow, ParquetColumn, Source } from "../records/row.js";
 import { ValueError, type Fields } from "../records/values.js";
 import { batchBytes } from "../memory.js";
@@ -82,7 +82,7 @@ function typedRow(source: Source, line: number, trees: SchemaTree[], raw: Record
     for (const tree of trees) {
         const name = tree.element.name;
         try {
-            record[name] = readValue(tree, raw[name]);
+            setField(record, name, readValue(tree, raw[rawName(name)]));
         } catch (error) {
             if (!(error instanceof ValueError)) throw error;
             return { source, line, text: "", problem: `column ${name}: ${error.message}` };

@@ -91,6 +91,7 @@ const rules: { when: (x: Facts) => boolean; say: (x: Facts) => string }[] = [
     { when: (x) => x.flags.shard !== undefined && !formats[x.format].resumable, say: (x) => `--shard writes parts that \`nemoreward merge\` joins row by row: write jsonl, csv or tsv, not ${x.format}` },
     { when: (x) => x.format === "parquet" && x.flags.output === undefined && x.stdoutIsTTY, say: () => "Parquet is binary: give -o FILE.parquet, or redirect standard output" },
     { when: (x) => collidingField(x.flags.field ?? "reward") !== undefined, say: (x) => `--field ${x.flags.field}: the reward field would be named like nemoreward's own "${collidingField(x.flags.field!)}"; choose another name` },
+    { when: (x) => x.flags.field === "__proto__", say: () => "--field __proto__: JavaScript objects cannot hold a field of that name as data; choose another name" },
     { when: (x) => (x.flags.field ?? "reward").startsWith(ownPrefix), say: (x) => `--field ${x.flags.field}: names beginning with ${ownPrefix} are nemoreward's own; choose another` },
     {
         when: (x) => x.command === "eval" && x.flags.output !== undefined && ["csv", "tsv", "parquet"].includes(formatOfName(x.flags.output, "output") ?? ""),
@@ -153,7 +154,7 @@ export async function plan(command: CommandName, inputs: string[], flags: Flags,
     const outputs: OutputSpec[] = [];
     let rows: string | undefined, report: Plan["report"];
     const resumable = (command === "score" || render) && !flags.rank && !filters && flags.output !== undefined && formats[facts.format].resumable;
-    const rowSettings = { modelPath, field, rewardToken: engine.rewardToken, precise: engine.precise, flashAttention: engine.flashAttention ?? false,
+    const rowSettings = { rows: command, modelPath, field, rewardToken: engine.rewardToken, precise: engine.precise, flashAttention: engine.flashAttention ?? false,
         contextSize: scoring.contextSize, maxRecordBytes, onOverlong: scoring.onOverlong, contentSpecial: scoring.contentSpecial, fields: conversation, shard: flags.shard };
     if (command === "eval") {
         if (flags.perRow !== undefined) outputs.push({ flag: rows = "--per-row", path: flags.perRow, format: formatOfName(flags.perRow, "output") ?? "jsonl" });

@@ -42,9 +42,10 @@ export function splitFields(text: string, delimiter: string): string[] {
  * One field. CSV: quoted as RFC 4180 wants when it holds a comma, a quote or a line break. TSV: a quote inside a value
  * is text, as nemoreward's reader takes it (so a TSV scored again stays as it was); a value holding a tab or a line
  * break, which plain TSV cannot hold, or starting with a quote, which the reader would take for quoting, is quoted
- * the CSV way.
+ * the CSV way. Both: a value starting with U+FEFF is quoted, so that as a file's first field it is not taken for
+ * the byte order mark readers drop.
  */
 export function quoteField(value: string, delimiter: string): string {
-    const needs = delimiter === "\t" ? /[\t\r\n]|^"/ : /[",\r\n]/;
+    const needs = delimiter === "\t" ? /[\t\r\n]|^["\ufeff]/ : /[",\r\n]|^\ufeff/;
     return needs.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }

@@ -1,5 +1,5 @@
 import type { FileMetaData, SchemaElement, SchemaTree } from "hyparquet";
-import { Decimal, Float32, Interval, isFields, JsonText, MapValue, ValueError, type Fields, type Value } from "./values.js";
+import { Decimal, Float32, Interval, isFields, JsonText, MapValue, ValueError, wellFormed, type Fields, type Value } from "./values.js";
 
 /**
  * Parquet values, exactly. hyparquet reads the physical values (the logical types taken off the schema it is given,
@@ -9,11 +9,40 @@ import { Decimal, Float32, Interval, isFields, JsonText, MapValue, ValueError, t
  */
 
 const day = 86_400_000;
+/** The milliseconds from 1970 a JavaScript Date holds, either way. */
+const maxDate = 8.64e15;
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** The metadata with every logical type taken off the leaves, and map annotations off their groups. */
 export function physicalMetadata(metadata: FileMetaData): FileMetaData {
-    return { ...metadata, schema: metadata.schema.map((element) => (element.type !== undefined || isMap(element) ? bare(element) : element)) };
+    const renamed = metadata.schema.some((element) => rawName(element.name) !== element.name);
+    return {
+        ...metadata,
+        schema: metadata.schema.map((element) => {
+            const physical = element.type !== undefined || isMap(element) ? bare(element) : element;
+            return { ...physical, name: rawName(physical.name) };
+        }),
+        // the column chunks name their column by the path of names in the schema: renamed likewise
+        row_groups: !renamed ? metadata.row_groups : metadata.row_groups.map((group) => ({
+            ...group,
+            columns: group.columns.map((chunk) => chunk.meta_data === undefined ? chunk
+                : { ...chunk, meta_data: { ...chunk.meta_data, path_in_schema: chunk.meta_data.path_in_schema.map(rawName) } }),
+        })),
+    };
+}
+
+/**
+ * The name hyparquet reads a column or field under: `__proto__` would set the prototype of the object it builds
+ * (and be lost), so it reads it under another name.
+ */
+export function rawName(name: string): string {
+    return name === "__proto__" ? "__proto__\u0000" : name;
+}
+
+/** Sets a field, also one named `__proto__` (a field like any other in a record). */
+export function setField(fields: Fields, name: string, value: Value): void {
+    if (name === "__proto__") Object.defineProperty(fields, name, { value, writable: true, enumerable: true, configurable: true });
+    else fields[name] = value;
 }
 
 /** The schema hyparquet-writer encodes with: leaves physical only; lists and maps annotated the way it reads them. */
@@ -81,11 +110,11 @@ export function readValue(tree: SchemaTree, raw: unknown): Value {
     if (item !== undefined) return (raw as unknown[]).map((v) => readValue(item, v));
     const map = mapEntries(tree);
     if (map !== undefined) {
-        const entries = ((raw as Record<string, unknown>)[map.group.element.name] ?? []) as Record<string, unknown>[];
-        return new MapValue(entries.map((entry) => [readValue(map.key, entry[map.key.element.name]), readValue(map.value, entry[map.value.element.name])] as const));
+        const entries = ((raw as Record<string, unknown>)[rawName(map.group.element.name)] ?? []) as Record<string, unknown>[];
+        return new MapValue(entries.map((entry) => [readValue(map.key, entry[rawName(map.key.element.name)]), readValue(map.value, entry[rawName(map.value.element.name)])] as const));
     }
     const fields: Fields = {};
-    for (const child of tree.children) fields[child.element.name] = readValue(child, (raw as Record<string, unknown>)[child.element.name]);
+    for (const child of tree.children) setField(fields, child.element.name, readValue(child, (raw as Record<string, unknown>)[rawName(child.element.name)]));
     return fields;
 }
 
@@ -99,13 +128,14 @@ function readLeaf(e: SchemaElement, raw: unknown): Value {
         case "INT32": {
             const v = raw as number;
             if (isDecimal(e)) return new Decimal(BigInt(v), scale(e));
-            if (isDate(e)) return new Date(v * day);
+            // a date a JavaScript Date cannot hold (past year 275760) stays its count of days
+            if (isDate(e)) return Math.abs(v * day) <= maxDate ? new Date(v * day) : v;
             return isUnsigned(e) ? v >>> 0 : v;
         }
         case "INT64": {
             const v = raw as bigint;
             if (isDecimal(e)) return new Decimal(v, scale(e));
-            if (isMillis(e)) return new Date(Number(v));
+            if (isMillis(e)) return v >= -maxDate && v <= maxDate ? new Date(Number(v)) : v;
             return isUnsigned(e) ? BigInt.asUintN(64, v) : v; // micro- and nanosecond times and timestamps: their count
         }
         case "INT96": {
@@ -204,9 +234,9 @@ function writeLeaf(e: SchemaElement, value: Value): unknown {
         }
         default: {
             if (isDecimal(e)) return twosComplement(unscaled(value, e, e.type === "FIXED_LEN_BYTE_ARRAY" ? 8 * e.type_length! : Infinity), e.type_length);
-            if (isString(e) && typeof value === "string") return Buffer.from(value, "utf8");
+            if (isString(e) && typeof value === "string") return Buffer.from(wellFormed(value), "utf8");
             if (isJson(e)) {
-                if (value instanceof JsonText) return Buffer.from(value.text, "utf8");
+                if (value instanceof JsonText) return Buffer.from(wellFormed(value.text), "utf8");
                 break;
             }
             const logical = e.logical_type?.type;

@@ -100,6 +100,36 @@ export function valueFits(value: unknown, kind: FieldKind): boolean {
     }
 }
 
+/**
+ * `fits` for a record's own values: a JSON value by its type, a CSV/TSV cell (`text`) by the form of its text (a
+ * number, a whole number, true or false, a JSON list); and where the reward field is, never a whole number: the tool
+ * writes a logit there, a whole number is someone's label.
+ */
+export function recordFits(record: Readonly<Record<string, unknown>>, reward: string | undefined, text: boolean): (name: string, kind: FieldKind) => boolean {
+    return (name, kind) => {
+        const value = record[name] ?? null;
+        const fits = text && typeof value === "string" ? textFits(value, kind) : valueFits(value, kind);
+        const number = typeof value === "string" ? (text && value !== "" ? Number(value) : undefined) : value;
+        return fits && !(name.replace(/^(nemoreward_)+/, "") === reward && typeof number === "number" && Number.isInteger(number));
+    };
+}
+
+/** Whether a CSV/TSV cell's text is what the tool writes in a field of this kind (an empty cell always is). */
+function textFits(text: string, kind: FieldKind): boolean {
+    if (text === "" || kind === "string") return true;
+    switch (kind) {
+        case "double": return /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(text);
+        case "integer": return /^-?\d+$/.test(text);
+        case "boolean": return text === "true" || text === "false";
+        default:
+            try {
+                return valueFits(JSON.parse(text), kind);
+            } catch {
+                return false;
+            }
+    }
+}
+
 /** Tells, once per name, that a field of the tool's went under another name than its own. */
 export function renameReporter(warn: (message: string) => void): (own: OwnNames, where: string) => void {
     const reported = new Set<string>();

@@ -24,6 +24,7 @@ export class Float32 {
     /** The shortest text that reads back as this single (as a double's text is for a double). */
     toString(): string {
         if (!Number.isFinite(this.value)) return String(this.value);
+        if (Object.is(this.value, -0)) return "-0";
         for (let digits = 1; digits < 9; digits++) {
             const text = String(Number(this.value.toPrecision(digits)));
             if (Math.fround(Number(text)) === this.value) return text;
@@ -92,6 +93,11 @@ export class ValueError extends Error {
     override name = "ValueError";
 }
 
+/** A value an output cannot write as it is: a ValueError, or a value nested deeper than writing it can go. */
+export function isValueProblem(error: unknown): error is Error {
+    return error instanceof ValueError || error instanceof RangeError;
+}
+
 export function isFields(value: Value | undefined): value is Fields {
     return typeof value === "object" && value !== null && !Array.isArray(value) && Object.getPrototypeOf(value) === Object.prototype;
 }
@@ -107,8 +113,9 @@ export function jsonText(value: Value, lenient = false): string {
     if (value === null) return "null";
     switch (typeof value) {
         case "string":
-            return JSON.stringify(value);
+            return JSON.stringify(value); // a lone surrogate stays an escape: JSON text is ASCII-safe for it
         case "number":
+            if (Object.is(value, -0)) return "-0";
             if (!Number.isFinite(value)) {
                 if (lenient) return String(value);
                 throw new ValueError(`${value} cannot be written as JSON`);
@@ -133,13 +140,26 @@ export function jsonText(value: Value, lenient = false): string {
 /** A value as the text of a CSV/TSV cell: empty for null, a string as it is, anything else as its JSON text. */
 export function cellText(value: Value): string {
     if (value === null) return "";
-    if (typeof value === "string") return value;
+    if (typeof value === "string") return wellFormed(value);
     if (typeof value === "number" && !Number.isFinite(value)) return String(value); // NaN, Infinity: as pandas reads them
+    if (Object.is(value, -0)) return "-0";
     if (value instanceof Float32) return value.toString();
     if (value instanceof Uint8Array) return base64(value);
     if (value instanceof Date) return value.toISOString();
-    if (value instanceof JsonText) return value.text;
+    if (value instanceof JsonText) return wellFormed(value.text);
     return jsonText(value);
+}
+
+const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * A string as UTF-8 can carry it: a lone surrogate (JSON text may escape one, `"\ud800"`) has no UTF-8 form, and a
+ * writer would put U+FFFD in its place; it is a ValueError instead.
+ */
+export function wellFormed(text: string): string {
+    const at = loneSurrogate.exec(text);
+    if (at === null) return text;
+    throw new ValueError(`a lone surrogate (\\u${at[0].charCodeAt(0).toString(16)}) has no UTF-8 form`);
 }
 
 /** A map key as an object key: a string as it is, any other key as its JSON text. */

@@ -221,6 +221,97 @@ describe("the tool's fields never replace the user's", () => {
     });
 });
 
+describe("values that once came out altered", () => {
+    it("a Parquet column and a struct field named __proto__ are columns like any other, in every format", async () => {
+        const input = await duckParquet("proto.parquet", `SELECT 'Say hi.' AS prompt, 'Hello.' AS response, 5 AS "__proto__", {'__proto__': 1, 'a': 2} AS s`);
+        const jsonlOut = join(tmp, "proto.jsonl"), csvOut = join(tmp, "proto.csv"), parquetOut = join(tmp, "proto-out.parquet");
+        for (const out of [jsonlOut, csvOut, parquetOut]) expect((await score([input, "-o", out])).code).toBe(0);
+        const line = readFileSync(jsonlOut, "utf8");
+        expect(line.startsWith('{"prompt":"Say hi.","response":"Hello.","__proto__":5,"s":{"__proto__":1,"a":2},"reward":')).toBe(true);
+        expect(readFileSync(csvOut, "utf8").split("\n").slice(0, 2).map((l) => l.split(",").slice(0, 5).join(","))).toEqual(
+            ["prompt,response,__proto__,s,reward", 'Say hi.,Hello.,5,"{""__proto__"":1,""a"":2}"']);
+        expect(await duck(`SELECT "__proto__"::VARCHAR AS c, s::VARCHAR AS s, error FROM '${parquetOut}'`)).toEqual([{ c: "5", s: "{'__proto__': 1, 'a': 2}", error: null }]);
+    });
+
+    it("Parquet to Parquet: a DECIMAL of any width is found by DuckDB's filters (its statistics are right or absent)", async () => {
+        const input = await duckParquet("decimals-filter.parquet", `SELECT 'Say hi.' AS prompt, 'Hello.' AS response, -999.99::DECIMAL(5,2) AS d52,
+            12345.6789::DECIMAL(9,4) AS d94, 99.99::DECIMAL(4,2) AS d42, 1.5::DECIMAL(18,1) AS d181, 1.5::DECIMAL(30,1) AS d301`);
+        const out = join(tmp, "decimals-filter-out.parquet");
+        expect((await score([input, "-o", out])).code).toBe(0);
+        for (const where of ["d52 = -999.99", "d94 = 12345.6789", "d94 > 12000", "d42 = 99.99", "d42 < 100", "d181 = 1.5", "d301 = 1.5"]) {
+            expect(await duck(`SELECT count(*) AS n FROM '${input}' WHERE ${where}`), where).toEqual([{ n: "1" }]);
+            expect(await duck(`SELECT count(*) AS n FROM '${out}' WHERE ${where}`), where).toEqual([{ n: "1" }]);
+        }
+    });
+
+    it("-0 keeps its sign: Parquet DOUBLE and FLOAT to JSONL and CSV, and JSONL -0.0 to a Parquet DOUBLE", async () => {
+        const input = await duckParquet("negative-zero.parquet", "SELECT 'Say hi.' AS prompt, 'Hello.' AS response, '-0.0'::DOUBLE AS d, '-0.0'::FLOAT AS f, ['-0.0'::DOUBLE] AS l");
+        const jsonlOut = join(tmp, "negative-zero.jsonl"), csvOut = join(tmp, "negative-zero.csv");
+        for (const out of [jsonlOut, csvOut]) expect((await score([input, "-o", out])).code).toBe(0);
+        expect(readFileSync(jsonlOut, "utf8")).toMatch(/^\{"prompt":"Say hi\.","response":"Hello\.","d":-0,"f":-0,"l":\[-0\],"reward":/);
+        expect(readFileSync(csvOut, "utf8").split("\n")[1]).toMatch(/^Say hi\.,Hello\.,-0,-0,\[-0\],/);
+        const jsonl = join(tmp, "negative-zero-in.jsonl"), parquetOut = join(tmp, "negative-zero-out.parquet");
+        writeFileSync(jsonl, '{"prompt":"Say hi.","response":"Hello.","x":-0.0}\n');
+        expect((await score([jsonl, "-o", parquetOut])).code).toBe(0);
+        expect(await duck(`SELECT typeof(x) AS t, signbit(x) AS negative FROM '${parquetOut}'`)).toEqual([{ t: "DOUBLE", negative: true }]);
+    });
+
+    it("a DATE or TIMESTAMP_MS beyond what a JavaScript Date holds: the row scored, the value its count of days or milliseconds", async () => {
+        const input = await duckParquet("far-dates.parquet", `SELECT * FROM (VALUES ('Say hi.', 'Hello.', DATE '2000-01-01', TIMESTAMP_MS '2000-01-01 00:00:00'),
+            ('Say hi.', 'Hi.', DATE '5881580-07-10', TIMESTAMP_MS '294247-01-01 00:00:00')) AS t(prompt, response, d, ts)`);
+        const out = join(tmp, "far-dates.jsonl");
+        const run = await score([input, "-o", out]);
+        expect(run.code).toBe(0);
+        const [near, far] = parseJsonl(readFileSync(out, "utf8"));
+        expect([near!.d, near!.ts]).toEqual(["2000-01-01T00:00:00.000Z", "2000-01-01T00:00:00.000Z"]);
+        const [counts] = await duck(`SELECT (d - DATE '1970-01-01')::BIGINT AS days, epoch_ms(ts)::VARCHAR AS ms FROM '${input}' WHERE response = 'Hi.'`);
+        expect(far!.d).toBe(Number(counts!.days));
+        expect(String(readFileSync(out, "utf8").split("\n")[1]!.match(/"ts":(\d+)/)![1])).toBe(counts!.ms);
+        expect(typeof far!.reward).toBe("number");
+    });
+
+    it("a first column named with a leading U+FEFF survives CSV and TSV: it is not taken for the byte order mark", async () => {
+        const input = join(tmp, "bom-key.jsonl");
+        writeFileSync(input, '{"\\ufeffk":"v","prompt":"Say hi.","response":"Hello."}\n');
+        for (const format of ["csv", "tsv"]) {
+            const out = join(tmp, `bom-key.${format}`), back = join(tmp, `bom-key-back-${format}.jsonl`);
+            expect((await score([input, "-o", out])).code).toBe(0);
+            expect((await score([out, "-o", back])).code).toBe(0);
+            expect(Object.keys(parseJsonl(readFileSync(back, "utf8"))[0]!).slice(0, 3)).toEqual(["\ufeffk", "prompt", "response"]);
+        }
+    });
+
+    it("a lone surrogate escape (no UTF-8 form) to CSV, TSV or Parquet: an error row naming the column, never U+FFFD", async () => {
+        const input = join(tmp, "surrogate.jsonl");
+        writeFileSync(input, '{"prompt":"Say hi.","response":"Hello.","x":"a\\ud800b"}\n{"prompt":"Say hi.","response":"Hi.","x":"fine"}\n');
+        for (const format of ["csv", "tsv", "parquet"]) {
+            const out = join(tmp, `surrogate-out.${format}`);
+            const run = await score([input, "-o", out]);
+            expect(run.stderr).toMatch(/surrogate\.jsonl:1: column x: a lone surrogate \(\\ud800\) has no UTF-8 form/);
+            expect(run.code).toBe(3);
+            const bytes = readFileSync(out);
+            expect(bytes.includes(Buffer.from("\ufffd"))).toBe(false);
+            if (format === "parquet") expect(await duck(`SELECT x, error IS NULL AS ok FROM '${out}'`)).toEqual([{ x: null, ok: false }, { x: "fine", ok: true }]);
+            else expect(bytes.toString().split("\n").filter(Boolean)).toHaveLength(3);
+        }
+    });
+
+    it("CSV and TSV output keeps the user's reward and error columns whatever they hold; the tool's go under nemoreward_", async () => {
+        const input = join(tmp, "labels.csv");
+        writeFileSync(input, "prompt,response,reward,error\nSay hi.,Hello.,excellent,my note\nSay hi.,Hi.,0.5,see ticket 7\n");
+        for (const format of ["csv", "tsv"]) {
+            const out = join(tmp, `labels-out.${format}`);
+            const run = await score([input, "-o", out]);
+            expect(run.code).toBe(0);
+            const sep = format === "csv" ? "," : "\t";
+            const lines = readFileSync(out, "utf8").trimEnd().split("\n").map((l) => l.split(sep));
+            expect(lines[0]).toEqual(["prompt", "response", "reward", "error", "nemoreward_reward", "nemoreward_error"]);
+            expect(lines.slice(1).map((l) => l.slice(0, 4))).toEqual([["Say hi.", "Hello.", "excellent", "my note"], ["Say hi.", "Hi.", "0.5", "see ticket 7"]]);
+            expect(Number(lines[1]![4])).toBeCloseTo(referenceReward("Say hi.", "Hello."), 5);
+        }
+    });
+});
+
 describe("a line is blank only when it holds nothing but JSON whitespace", () => {
     it("lines of a vertical tab, form feed, no-break space, byte-order mark, U+2028 or U+3000 are error rows, and progress counts what is read", async () => {
         const odd = ["\u000b", "\f", "\u00a0", "\ufeff", "\u2028", "\u3000"];

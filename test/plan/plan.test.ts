@@ -29,6 +29,7 @@ describe("the rules between flags, checked before anything runs", () => {
         ["score", { shard: { index: 0, count: 2 }, format: "table" }, "--shard writes parts that `nemoreward merge` joins row by row: write jsonl, csv or tsv, not table"],
         ["score", { field: "error" }, "--field error: the reward field would be named like nemoreward's own \"error\"; choose another name"],
         ["score", { field: "z" }, "--field z: the reward field would be named like nemoreward's own \"z\"; choose another name"],
+        ["score", { field: "__proto__" }, "--field __proto__: JavaScript objects cannot hold a field of that name as data; choose another name"],
         ["score", { field: "nemoreward_score" }, "--field nemoreward_score: names beginning with nemoreward_ are nemoreward's own; choose another"],
         ["eval", { output: "report.csv" }, "eval writes a report, not csv: name -o FILE .json (JSON) or .txt (the table); --per-row FILE for the scored rows"],
         ["pairs", { output: "pairs.parquet" }, "pairs writes JSONL, not parquet: name -o FILE.jsonl"],

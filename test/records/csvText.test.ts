@@ -38,9 +38,17 @@ describe("CSV and TSV syntax", () => {
         expect(compared).toBeGreaterThan(1000);
     });
 
+    it("a value starting with U+FEFF is quoted: as a file's first field it is not taken for the byte order mark", async () => {
+        for (const delimiter of [",", "\t"] as const) {
+            const text = [["\ufeffk", "v"], ["\ufeff", "x"]].map((row) => row.map((v) => quoteField(v, delimiter)).join(delimiter)).join("\n") + "\n";
+            expect(text.startsWith('"\ufeff')).toBe(true);
+            expect(await split(text, delimiter, 3)).toEqual([["\ufeffk", "v"], ["\ufeff", "x"]]);
+        }
+    });
+
     it("what quoteField writes, splitFields reads back, in CSV and TSV", () => {
         const next = random(5);
-        const alphabet = ["a", ",", "\t", '"', "\n", "\r", " ", "漢"];
+        const alphabet = ["a", ",", "\t", '"', "\n", "\r", " ", "漢", "\ufeff"];
         for (let n = 0; n < 2000; n++) {
             const values = Array.from({ length: 1 + Math.floor(next() * 4) }, () =>
                 Array.from({ length: Math.floor(next() * 8) }, () => alphabet[Math.floor(next() * alphabet.length)]).join(""));

@@ -48,6 +48,25 @@ describe("Parquet values both ways, exactly", () => {
         for (const [i, [column, raw]] of cases.entries()) expect(bytes(writeValue(column, typed[i]!))).toEqual(bytes(raw));
     });
 
+    it("a DATE or millisecond TIMESTAMP beyond what a JavaScript Date holds stays its count, never an error or another day", () => {
+        const date = leaf({ type: "INT32", converted_type: "DATE" }), millis = leaf({ type: "INT64", logical_type: { type: "TIMESTAMP", isAdjustedToUTC: true, unit: "MILLIS" } });
+        expect(readValue(date, 1)).toEqual(new Date(86_400_000));
+        expect(readValue(date, 2_147_483_646)).toBe(2_147_483_646);
+        expect(readValue(date, -2_147_483_647)).toBe(-2_147_483_647);
+        expect(readValue(millis, 8_640_000_000_000_000n)).toEqual(new Date(8.64e15));
+        expect(readValue(millis, 9_223_371_244_800_000n)).toBe(9_223_371_244_800_000n);
+    });
+
+    it("a struct field or a map's parts named __proto__ are fields like any other", () => {
+        const struct = tree({ name: "s", repetition_type: "OPTIONAL", num_children: 2 }, { name: "__proto__", type: "INT64", repetition_type: "OPTIONAL" },
+            { name: "a", type: "INT64", repetition_type: "OPTIONAL" });
+        const read = readValue(struct, { ["__proto__\u0000"]: 1n, a: 2n }) as Record<string, Value>;
+        expect(Object.keys(read)).toEqual(["__proto__", "a"]);
+        expect(Object.getPrototypeOf(read)).toBe(Object.prototype);
+        expect(read["__proto__"]).toBe(1n);
+        expect(Object.entries(writeValue(struct, read) as object)).toEqual([["__proto__", 1n], ["a", 2n]]);
+    });
+
     it("text is UTF-8 or a ValueError; structs and maps keep their fields, and a field with no place is a ValueError", () => {
         expect(() => readValue(leaf({ type: "BYTE_ARRAY", converted_type: "UTF8" }), new Uint8Array([0xff]))).toThrow("not valid UTF-8 text");
         const struct = tree({ name: "s", repetition_type: "OPTIONAL", num_children: 1 }, { name: "a", type: "INT64", repetition_type: "REQUIRED" });

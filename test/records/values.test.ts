@@ -18,7 +18,7 @@ describe("the exact text of each value", () => {
     });
 
     it("a single-precision float as the shortest text that reads back as the same single: 0.1, not 0.10000000149011612", () => {
-        expect([0.1, 1 / 3, 16777217, 3.4e38, -0, 1e-45].map((x) => String(new Float32(Math.fround(x))))).toEqual(["0.1", "0.33333334", "16777216", "3.4e+38", "0", "1e-45"]);
+        expect([0.1, 1 / 3, 16777217, 3.4e38, -0, 1e-45].map((x) => String(new Float32(Math.fround(x))))).toEqual(["0.1", "0.33333334", "16777216", "3.4e+38", "-0", "1e-45"]);
         for (let i = 0; i < 1000; i++) {
             const single = Math.fround((i * 7919.123) / 977 - 3);
             expect(Math.fround(Number(jsonText(new Float32(single))))).toBe(single);
@@ -30,6 +30,20 @@ describe("the exact text of each value", () => {
     it("a double JSON cannot hold, or JSON text that is not JSON, is a ValueError, never another value", () => {
         for (const value of [NaN, Infinity, -Infinity, new JsonText("{not json")]) expect(() => jsonText({ x: value })).toThrow(ValueError);
         expect(jsonText([NaN, -Infinity], true)).toBe("[NaN,-Infinity]");
+    });
+
+    it("-0 keeps its sign in JSON and CSV text, also inside a list", () => {
+        expect([jsonText(-0), jsonText([-0, 0]), cellText(-0), cellText(new Float32(-0)), jsonText({ x: -0 })]).toEqual(["-0", "[-0,0]", "-0", "-0", '{"x":-0}']);
+        expect(Object.is(JSON.parse(jsonText(-0)), -0)).toBe(true);
+    });
+
+    it("a lone surrogate (no UTF-8 form) as a CSV cell is a ValueError, never U+FFFD; JSON text keeps it as an escape", () => {
+        for (const text of ["a\ud800b", "\udfff", "x\udc00\ud800"]) {
+            expect(() => cellText(text)).toThrow(ValueError);
+            expect(JSON.parse(cellText([text]))).toEqual([text]); // inside JSON text, an escape
+            expect(JSON.parse(jsonText(text, true))).toBe(text);
+        }
+        expect(cellText("😀 \ud83d\ude00")).toBe("😀 😀"); // a pair is a character
     });
 
     it("CSV cells: text as it is, NaN and Infinity by name, everything else its JSON text", () => {
