@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, createWriteStream, existsSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync,
+import { chmodSync, closeSync, createWriteStream, existsSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync,
     writeSync, type Stats, type WriteStream } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,7 +9,8 @@ import { formats, type OutputFormat } from "../formats.js";
 import { readHeader } from "../input/delimited.js";
 import { LineWriter } from "./lineWriter.js";
 import { takeLock } from "./lock.js";
-import { inspectRecord, recordedRows, resumeHeader, rowHash, type Recorded, type ResumeSettings } from "./resumeLog.js";
+import { createHash, type Hash } from "node:crypto";
+import { inspectRecord, recordedRows, recordLine, resumeHeader, rowHash, textHash, type Recorded, type ResumeSettings } from "./resumeLog.js";
 import { identity, recordPath, recordSuffixes, resolveTarget, standardInput, type Target } from "./target.js";
 
 /** Bytes for an output: text, or a binary format's bytes. */
@@ -34,8 +35,36 @@ export type OutputSpec = {
 /** A file the run reads, which no output may be: an input, a part of the model, the chat template, a shard to merge. */
 export type ReadFile = { path: string; what: string };
 
-/** What a shard's run leaves in `FILE.shard`. */
-export type ShardRecord = { index: number; count: number; rows: number; complete: boolean };
+/**
+ * What a shard's run leaves in `FILE.shard`; once complete, also what `merge` checks the shards against: that every
+ * shard was scored from the same input with the same settings, and that FILE is still the file its run wrote.
+ */
+export type ShardRecord = {
+    index: number;
+    count: number;
+    rows: number;
+    complete: boolean;
+    /** Fingerprint of the run's settings but the shard (resumeLog's settings). */
+    settings?: string;
+    /** Fingerprint of every input row (all shards' rows: each shard's run reads them all). */
+    input?: string;
+    /** FILE's size and SHA-256 when its run finished. */
+    bytes?: number;
+    sha256?: string;
+};
+
+/** A shard's run's fingerprint of every input row it read, for FILE.shard (`ShardRecord.input`). */
+export function inputPrint(): { row(identity: string): void; digest(): string } {
+    const hash = createHash("sha256");
+    let rows = 0;
+    return {
+        row: (identity) => {
+            rows++;
+            hash.update(rowHash(identity));
+        },
+        digest: () => `${rows} rows, ${hash.digest("hex").slice(0, 16)}`,
+    };
+}
 
 /**
  * The one owner of every file a command writes: the main output, `--rejects`, `--per-row`, a report, a merge, and
@@ -62,7 +91,7 @@ export class Outputs {
         const outputs = new Outputs(io);
         try {
             const targets = specs.map((spec) => (spec.path === undefined ? { kind: "stdout" as const } : resolveTarget(spec.path)));
-            refuseReadFiles(targets, reads);
+            refuseReadFiles(targets, reads, io.stdout === process.stdout ? standardOutput() : undefined);
             refuseOverlaps(specs, targets);
             for (const [i, spec] of specs.entries()) outputs.files.push(await outputs.claimOne(spec, targets[i]!));
         } catch (error) {
@@ -89,9 +118,8 @@ export class Outputs {
                 throw new UsageError(`${log} is ${kept.isSymbolicLink() ? "a symbolic link" : kept.isFile() ? "a file of several names (hard links)" : "not a file"}: ` +
                     `a record nemoreward continues is a file of its own; remove ${target.shown} and ${log} to start over`);
             if (kept !== undefined) {
-                recorded = await inspectRecord(log, spec.records.settings, target.shown);
-                if ((stat?.size ?? 0) < recorded.end)
-                    throw new UsageError(`${target.shown} is shorter than ${log} records: it was changed since; remove both to start over`);
+                if (stat === undefined) throw new UsageError(`${target.shown} is gone but its ${log} record is there: remove ${log} to start over`);
+                recorded = await inspectRecord(log, target.real, spec.records.settings, target.shown);
             } else if ((stat?.size ?? 0) > 0) {
                 throw new UsageError(`${target.shown} exists but has no ${log} record to resume from; remove it or drop --resume`);
             }
@@ -113,9 +141,12 @@ export class Outputs {
         for (const file of this.files) file.open();
     }
 
-    /** Completes every output: records closed, partial files given their names. `complete`: the run read all its input. */
-    async finish(complete: boolean): Promise<void> {
-        for (const file of this.files) await file.finish(complete);
+    /**
+     * Completes every output: records closed, partial files given their names. `complete`: the run read all its input;
+     * `input`: its fingerprint (`inputPrint`), for a shard's record.
+     */
+    async finish(complete: boolean, input?: string): Promise<void> {
+        for (const file of this.files) await file.finish(complete, input);
     }
 
     /** Lets go of every output whether or not it was finished; a partial file that was not finished is removed. Safe twice. */
@@ -142,6 +173,10 @@ export class OutputFile {
     private rows = 0;
     private buffered: Uint8Array[] = [];
     private bufferedBytes = 0;
+    /** With records: the hash of the bytes written since the last record line. */
+    private readonly text = textHash();
+    /** With a shard record: the SHA-256 of FILE's bytes so far. */
+    private content: Hash | undefined;
 
     constructor(
         readonly spec: OutputSpec,
@@ -176,13 +211,14 @@ export class OutputFile {
 
     open(): void {
         const target = this.target;
+        if (this.spec.shard !== undefined) this.content = this.recorded?.content ?? createHash("sha256");
         if (target.kind === "stdout") {
             this.lines = new LineWriter(this.io.stdout);
             return;
         }
         if (target.kind === "stream") {
-            // opened in the background: a FIFO's open waits for its reader
-            this.stream = createWriteStream(target.path);
+            // opened in the background: a FIFO's open waits for its reader; appended to: `-o /dev/stdout >> log` keeps the log
+            this.stream = createWriteStream(target.path, { flags: "a" });
             this.lines = new LineWriter(this.stream);
             return;
         }
@@ -242,28 +278,37 @@ export class OutputFile {
         }
         writeAll(this.fd!, bytes, this.offset, this.target);
         this.offset += bytes.length;
+        this.text.update(bytes);
+        this.content?.update(bytes);
         if (this.log !== undefined && this.waiting.length > 0) {
-            const lines = Buffer.from(this.waiting.map(({ hash, failed }) => `${hash} ${this.offset}${failed ? " e" : ""}\n`).join(""));
+            // the first row's line holds the hash of every byte since the last line; rows that share an END, of none
+            const lines = Buffer.from(this.waiting.map(({ hash, failed }) => recordLine(hash, this.offset, this.text.digest(), failed)).join(""));
             writeAll(this.log, lines, this.logOffset, this.target);
             this.logOffset += lines.length;
             this.waiting = [];
         }
     }
 
-    async finish(complete: boolean): Promise<void> {
+    async finish(complete: boolean, input?: string): Promise<void> {
         if (this.finished) return;
-        this.finished = true;
         if (this.stream !== undefined) {
             this.stream.end();
             if (!this.stream.writableFinished && !this.stream.destroyed) await once(this.stream, "close").catch(() => undefined);
         }
-        if (this.lines !== undefined) return;
-        if (this.cut !== undefined) this.cut = undefined; // nothing written after the resumed rows: the file stays as it was
-        this.flush();
-        this.closeFiles();
-        if (this.target.kind !== "file") return;
-        if (this.spec.records === undefined) renameSync(this.writePath!, this.target.real);
-        if (this.spec.shard !== undefined) this.writeShardRecord(complete);
+        if (this.lines === undefined) {
+            if (this.cut !== undefined) {
+                // nothing written after the resumed rows: what follows the last recorded row (a row cut short) goes now
+                ftruncateSync(this.fd!, this.cut);
+                ftruncateSync(this.log!, this.logOffset);
+                this.cut = undefined;
+            }
+            this.flush();
+            this.closeFiles();
+            if (this.target.kind === "file" && this.spec.records === undefined) renameSync(this.writePath!, this.target.real);
+            if (this.spec.shard !== undefined) this.writeShardRecord(complete, input);
+        }
+        // only now: a file whose last bytes could not be written (a full disk) is a partial file release removes
+        this.finished = true;
     }
 
     /** The rows this run wrote (a resumed run's earlier rows not counted). */
@@ -280,8 +325,15 @@ export class OutputFile {
         this.offset += bytes.length;
     }
 
-    private writeShardRecord(complete: boolean): void {
+    private writeShardRecord(complete: boolean, input?: string): void {
         const record: ShardRecord = { ...this.spec.shard!, rows: (this.recorded?.rows ?? 0) + this.rows, complete };
+        if (complete) {
+            const { shard: _, ...settings } = this.spec.records?.settings ?? {};
+            Object.assign(record, {
+                settings: createHash("sha256").update(resumeHeader(settings)).digest("hex").slice(0, 16),
+                input, bytes: this.offset, sha256: this.content!.digest("hex"),
+            });
+        }
         const fd = createOwn(this.recordFile(".shard")!);
         try {
             writeAll(fd, Buffer.from(`${JSON.stringify(record)}\n`), 0, this.target);
@@ -337,17 +389,28 @@ function writeAll(fd: number, bytes: Uint8Array, position: number, target: Targe
     }
 }
 
-/** An output must not be a file the run reads: opening it would destroy what is read. */
-function refuseReadFiles(targets: readonly Target[], reads: readonly ReadFile[]): void {
+/**
+ * An output must not be a file the run reads: opening it would destroy what is read, and appending to it (standard
+ * output or `/dev/stdout` sent `>>` to an input) would feed the run its own rows.
+ */
+function refuseReadFiles(targets: readonly Target[], reads: readonly ReadFile[], stdout: Stats | undefined): void {
     for (const target of targets) {
-        if (target.kind === "stdout") continue;
-        const out = identity(statSync(target.kind === "file" ? target.real : target.path, { throwIfNoEntry: false }));
-        if (out === undefined) continue;
+        const stat = target.kind === "stdout" ? stdout : statSync(target.kind === "file" ? target.real : target.path, { throwIfNoEntry: false });
+        if (stat === undefined || !stat.isFile()) continue;
+        const shown = target.kind === "stdout" ? "standard output" : target.shown;
         for (const { path, what } of reads) {
-            const stat = path === "-" ? standardInput() : statSync(path, { throwIfNoEntry: false });
-            if (stat?.isFile() && identity(stat) === out && target.kind === "file")
-                throw new UsageError(`${target.shown} is also ${what} (${path}): writing it would destroy ${what === "an input" ? "that input" : what}`);
+            const read = path === "-" ? standardInput() : statSync(path, { throwIfNoEntry: false });
+            if (read?.isFile() && identity(read) === identity(stat))
+                throw new UsageError(`${shown} is also ${what} (${path}): writing it would destroy ${what === "an input" ? "that input" : what}`);
         }
+    }
+}
+
+function standardOutput(): Stats | undefined {
+    try {
+        return fstatSync(1);
+    } catch {
+        return undefined;
     }
 }
 

@@ -1,9 +1,9 @@
 import { closeSync, createReadStream, openSync, readSync, statSync } from "node:fs";
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { UsageError } from "../errors.js";
 
 /** The version of the `.resume` record: rows recorded by another version are not read (their hashes differ). */
-const version = 2;
+const version = 3;
 
 /** What the text of a row depends on: a resumed file is never finished with other settings. */
 export type ResumeSettings = Record<string, string | number | boolean>;
@@ -11,6 +11,27 @@ export type ResumeSettings = Record<string, string | number | boolean>;
 /** A short fingerprint of an input row (records/row.ts rowIdentity), for matching a resumed run to its input. */
 export function rowHash(identity: string): string {
     return createHash("sha1").update(identity).digest("hex").slice(0, 16);
+}
+
+/**
+ * A short fingerprint of output bytes: each record line holds the one of FILE's bytes since the line before it, so
+ * that a resumed FILE is known to be the very file its record describes (not edited, not another shard's).
+ */
+export function textHash(): { update(bytes: Uint8Array): void; digest(): string } {
+    let hash = createHash("sha1");
+    return {
+        update: (bytes) => void hash.update(bytes),
+        digest: () => {
+            const digest = hash.digest("hex").slice(0, 16);
+            hash = createHash("sha1");
+            return digest;
+        },
+    };
+}
+
+/** One record line: the input row's hash, where its text ends in FILE, the hash of FILE's bytes since the line before, "e" for an error row. */
+export function recordLine(row: string, end: number, text: string, failed: boolean): string {
+    return `${row} ${end} ${text}${failed ? " e" : ""}\n`;
 }
 
 /** The header line of a record written with these settings. */
@@ -28,38 +49,91 @@ export type Recorded = {
     end: number;
     /** Where the last complete record line ends: a torn line after it (a run killed mid-write) is cut. */
     logEnd: number;
+    /** SHA-256 of FILE's first `end` bytes, to be continued with the bytes a resumed run appends (for FILE.shard). */
+    content: Hash;
 };
 
 /**
- * Reads `logPath` (FILE.resume) for `--resume`: checks its header against this run's settings, and counts its records
- * by streaming it. Lines are `HASH END` or `HASH END e` (an error row); only complete lines (ending in a newline) count.
+ * Reads `logPath` (FILE.resume) for `--resume`: checks its header against this run's settings, then each record
+ * against FILE, streaming both (a run of millions of rows resumes in flat memory). Lines are `HASH END TEXT` or
+ * `HASH END TEXT e` (an error row); only complete lines (ending in a newline) count. Refused: a line that is not a
+ * record, an END before the one above it or past FILE's end, FILE's bytes up to END not those recorded (FILE edited,
+ * or another file in its place).
  */
-export async function inspectRecord(logPath: string, settings: ResumeSettings, shown: string): Promise<Recorded> {
+export async function inspectRecord(logPath: string, filePath: string, settings: ResumeSettings, shown: string): Promise<Recorded> {
     const header = firstLine(logPath);
     const expected = resumeHeader(settings);
     if (header !== expected) throw settingsChanged(header, settings, shown, logPath);
-    let rows = 0, failed = 0, end = 0, logEnd = Buffer.byteLength(header) + 1, at = 0, lines = 0;
-    let line: Buffer[] = [];
-    for await (const chunk of createReadStream(logPath) as AsyncIterable<Buffer>) {
-        let start = 0;
-        for (let newline = chunk.indexOf(10); newline !== -1; newline = chunk.indexOf(10, start)) {
-            line.push(chunk.subarray(start, newline));
-            if (lines++ > 0) {
-                const [hash, offset, flag] = Buffer.concat(line).toString("latin1").split(" ");
-                if (hash === undefined || offset === undefined || !/^\d+$/.test(offset))
-                    throw new UsageError(`${logPath} is damaged at record ${rows + 1}: remove ${shown} and ${logPath} to start over`);
-                rows++;
-                if (flag === "e") failed++;
-                end = Number(offset);
-                logEnd = at + newline + 1;
+    const file = new FileBytes(filePath);
+    try {
+        let rows = 0, failed = 0, end = 0, logEnd = Buffer.byteLength(header) + 1, at = 0, lines = 0;
+        let line: Buffer[] = [];
+        const damaged = (why: string) => new UsageError(`${logPath} does not describe ${shown} at record ${rows + 1} (${why}): ` +
+            `one of them was changed since; remove both to start over`);
+        for await (const chunk of createReadStream(logPath) as AsyncIterable<Buffer>) {
+            let start = 0;
+            for (let newline = chunk.indexOf(10); newline !== -1; newline = chunk.indexOf(10, start)) {
+                line.push(chunk.subarray(start, newline));
+                if (lines++ > 0) {
+                    const [row, offset, text, flag, ...rest] = Buffer.concat(line).toString("latin1").split(" ");
+                    if (!/^[0-9a-f]{16}$/.test(row ?? "") || !/^\d+$/.test(offset ?? "") || !/^[0-9a-f]{16}$/.test(text ?? "") || (flag !== undefined && flag !== "e") || rest.length > 0)
+                        throw damaged("not a record line");
+                    const next = Number(offset);
+                    if (next < end) throw damaged(`its row ends at byte ${next}, before the row above it`);
+                    if (next > file.size) throw damaged(`its row ends at byte ${next}, past the file's end at ${file.size}`);
+                    if (file.hashTo(next) !== text) throw damaged(`the bytes up to ${next} are not those it recorded`);
+                    rows++;
+                    if (flag === "e") failed++;
+                    end = next;
+                    logEnd = at + newline + 1;
+                }
+                line = [];
+                start = newline + 1;
             }
-            line = [];
-            start = newline + 1;
+            if (start < chunk.length) line.push(chunk.subarray(start));
+            at += chunk.length;
         }
-        if (start < chunk.length) line.push(chunk.subarray(start));
-        at += chunk.length;
+        return { rows, failed, end, logEnd, content: file.content };
+    } finally {
+        file.close();
     }
-    return { rows, failed, end, logEnd };
+}
+
+/** FILE read forward once, in large reads: the text hash of each span up to an END, and the SHA-256 of all of it. */
+class FileBytes {
+    readonly size: number;
+    readonly content = createHash("sha256");
+    private readonly fd: number;
+    private readonly buffer = Buffer.alloc(1 << 20);
+    private start = 0; // file position of buffer[0]
+    private filled = 0;
+    private at = 0;
+    private readonly text = textHash();
+
+    constructor(path: string) {
+        this.fd = openSync(path, "r");
+        this.size = statSync(path).size;
+    }
+
+    /** The text hash of the bytes from the last END to `end` (end >= the last END, <= size). */
+    hashTo(end: number): string {
+        while (this.at < end) {
+            if (this.at >= this.start + this.filled) {
+                this.start = this.at;
+                this.filled = readSync(this.fd, this.buffer, 0, this.buffer.length, this.start);
+                if (this.filled === 0) break;
+            }
+            const take = this.buffer.subarray(this.at - this.start, Math.min(this.filled, end - this.start));
+            this.text.update(take);
+            this.content.update(take);
+            this.at += take.length;
+        }
+        return this.text.digest();
+    }
+
+    close(): void {
+        closeSync(this.fd);
+    }
 }
 
 /** Streams the hashes of the first `rows` records of `logPath`, in order, with whether each row failed. */
@@ -72,7 +146,7 @@ export async function* recordedRows(logPath: string, rows: number): AsyncIterabl
         carry = lines.pop()!;
         for (const line of lines) {
             if (seen++ < 0) continue;
-            const [hash, , flag] = line.split(" ");
+            const [hash, , , flag] = line.split(" ");
             yield { hash: hash!, failed: flag === "e" };
             if (seen === rows) return;
         }

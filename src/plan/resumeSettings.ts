@@ -9,6 +9,8 @@ import type { Shard } from "./shard.js";
 
 /** What of a run's plan the text of its rows depends on. */
 export type RowSettings = {
+    /** What the rows hold: rewards (score) or the rendered text (render). */
+    rows: string;
     modelPath: string;
     field: string;
     rewardToken: number;
@@ -28,6 +30,7 @@ export type RowSettings = {
  */
 export function resumeSettings(options: RowSettings, format: OutputFormat, templateSource: string | undefined): ResumeSettings {
     return {
+        rows: options.rows,
         format,
         model: modelIdentity(options.modelPath),
         chatTemplate: templateSource === undefined ? "the model's" : createHash("sha256").update(templateSource).digest("hex").slice(0, 16),

@@ -1,4 +1,6 @@
-import { createReadStream } from "node:fs";
+import { createHash, type Hash } from "node:crypto";
+import { createReadStream, statSync } from "node:fs";
+import { Transform } from "node:stream";
 import { exitCodes, NemoError, UsageError } from "../errors.js";
 import { formatOfName, formats } from "../formats.js";
 import type { CliIo } from "../io.js";
@@ -6,21 +8,22 @@ import { createLog, type Log } from "../log.js";
 import { readDelimited } from "../input/delimited.js";
 import { readJsonl } from "../input/jsonl.js";
 import { findInputs, sourceName } from "../input/sources.js";
-import { Outputs, readShardRecord, type OutputFile } from "../outputs/outputs.js";
+import { Outputs, readShardRecord, type OutputFile, type ShardRecord } from "../outputs/outputs.js";
 import { recordSuffixes } from "../outputs/target.js";
 import type { InputRow, Source } from "../records/row.js";
 
 /**
  * Interleaves the outputs of `--shard K/N` runs back into input order: row i comes from shard i mod N. Shards are
  * ordered by their `FILE.shard` records (or taken in the order given when there are none), and the merge fails when
- * a shard is missing, unfinished, or short of rows. The merged file goes through the outputs owner: locked (a second
+ * a shard is missing, unfinished, short of rows, scored from other input or with other settings than the others,
+ * or not the file its run wrote (its bytes are checked against its record as they are read). The merged file goes through the outputs owner: locked (a second
  * merge, or a run writing it, is refused), written beside itself and given its name only when the merge succeeded.
  * Aborting `signal` (Ctrl-C) stops it, exit 130, with the output left as it was.
  */
 export async function runMerge(output: string, given: string[], io: CliIo, quiet: boolean): Promise<number> {
     const log = createLog(io.stderr, { quiet });
     const inputs = findInputs(withoutRecords(given), undefined);
-    const shards = orderShards(inputs.map((input) => input.path), log);
+    const { shards, records } = orderShards(inputs.map((input) => input.path), log);
     const format = inputs[0]!.format;
     if (!formats[format].resumable) throw new UsageError("merge works on jsonl, csv and tsv shard outputs");
     const named = formatOfName(output, "output");
@@ -28,7 +31,7 @@ export async function runMerge(output: string, given: string[], io: CliIo, quiet
     const outputs = await Outputs.claim([{ flag: "merge", path: output, format }], shards.map((path) => ({ path, what: "an input" })), io);
     try {
         outputs.open();
-        const counts = await interleave(shards, format === "jsonl" ? "jsonl" : format === "csv" ? "," : "\t", outputs.get("merge"), io.signal);
+        const counts = await interleave(shards, records, format === "jsonl" ? "jsonl" : format === "csv" ? "," : "\t", outputs.get("merge"), io.signal);
         await outputs.finish(true);
         const total = counts.reduce((a, b) => a + b, 0);
         log.info(`merged ${total} rows from ${shards.length} shards into ${output}`);
@@ -39,10 +42,16 @@ export async function runMerge(output: string, given: string[], io: CliIo, quiet
 }
 
 /** Row i from shard i mod N; every shard under the same header; returns the rows taken from each shard. */
-async function interleave(shards: string[], syntax: "jsonl" | "," | "\t", out: OutputFile, signal?: AbortSignal): Promise<number[]> {
+async function interleave(shards: string[], records: (ShardRecord | undefined)[], syntax: "jsonl" | "," | "\t", out: OutputFile, signal?: AbortSignal): Promise<number[]> {
     const sources: Source[] = shards.map((path) => ({ name: sourceName(path), format: syntax === "jsonl" ? "jsonl" : syntax === "," ? "csv" : "tsv" }));
+    const hashes: Hash[] = shards.map(() => createHash("sha256"));
     const iterators = shards.map((path, k) => {
-        const stream = createReadStream(path);
+        const stream = createReadStream(path).pipe(new Transform({
+            transform(chunk: Buffer, _, done) {
+                hashes[k]!.update(chunk);
+                done(null, chunk);
+            },
+        }));
         // no size limit: a shard row is as long as the run that wrote it made it, and is carried whole
         const rows = syntax === "jsonl" ? readJsonl(stream, sources[k]!, Infinity) : readDelimited(stream, sources[k]!, syntax, Infinity);
         return rows[Symbol.asyncIterator]();
@@ -59,9 +68,7 @@ async function interleave(shards: string[], syntax: "jsonl" | "," | "\t", out: O
         if (own !== undefined) {
             // each shard's header came from its own first row: shards begun in input files of other columns differ
             if (header === undefined) await out.write(`${header = own.text}${own.eol}`);
-            else if (own.text !== header)
-                throw new UsageError(`${shards[k]} has other columns than ${shards[0]} (${own.text} vs ${header}): ` +
-                    "score files with different columns apart, or to JSONL, before merging");
+            else if (own.text !== header) throw otherColumns(shards[k]!, shards[0]!, own.text, header);
         }
         await out.write(`${row.text}${own?.eol ?? "\n"}`);
         counts[k]!++;
@@ -71,11 +78,22 @@ async function interleave(shards: string[], syntax: "jsonl" | "," | "\t", out: O
     for (let k = 0; k < shards.length; k++) {
         const rest = await iterators[k]!.next();
         if (!rest.done) throw new UsageError(`${shards[k]} has more rows than the shards before it: a shard is missing rows or the shards are out of order`);
-        const record = readShardRecord(shards[k]!);
+        const record = records[k];
         if (record !== undefined && record.rows !== counts[k])
             throw new UsageError(`${shards[k]} holds ${counts[k]} rows but its run wrote ${record.rows}`);
+        if (record !== undefined && hashes[k]!.digest("hex") !== record.sha256)
+            throw new UsageError(`${shards[k]} is not the file its run wrote (its bytes differ from those its .shard record holds): was it changed, or swapped with another shard?`);
+        // shards without rows: the header still heads the merged file (a merge of one shard is that shard)
+        const own = sources[k]!.header;
+        if (own === undefined) continue;
+        if (header === undefined) await out.write(`${header = own.text}${own.eol}`);
+        else if (own.text !== header) throw otherColumns(shards[k]!, shards[0]!, own.text, header);
     }
     return counts;
+}
+
+function otherColumns(shard: string, first: string, own: string, header: string): UsageError {
+    return new UsageError(`${shard} has other columns than ${first} (${own} vs ${header}): score files with different columns apart, or to JSONL, before merging`);
 }
 
 /** The shard files among the paths given: `part-*` also matches each shard's own record files, which are not shards. */
@@ -84,22 +102,38 @@ function withoutRecords(paths: string[]): string[] {
     return paths.filter((path) => !recordSuffixes.some((suffix) => path.endsWith(suffix) && given.has(path.slice(0, -suffix.length))));
 }
 
-function orderShards(paths: string[], log: Log): string[] {
-    const records = paths.map((path) => ({ path, record: readShardRecord(path) }));
-    if (records.every((r) => r.record === undefined)) {
+/**
+ * The shards in order, by their records; every shard's run finished, of the same count, with the same settings and
+ * input, and the file the same size as when its run finished (its bytes are checked as the merge reads them).
+ */
+function orderShards(paths: string[], log: Log): { shards: string[]; records: (ShardRecord | undefined)[] } {
+    const found = paths.map((path) => ({ path, record: readShardRecord(path) }));
+    if (found.every((r) => r.record === undefined)) {
         log.warn("no .shard records beside the shard files: taking them in the order given, as shards 0, 1, ...");
-        return paths;
+        return { shards: paths, records: paths.map(() => undefined) };
     }
-    const missing = records.find((r) => r.record === undefined);
+    const missing = found.find((r) => r.record === undefined);
     if (missing) throw new UsageError(`${missing.path} has no ${missing.path}.shard record: was it written with --shard K/N -o FILE?`);
-    const count = records[0]!.record!.count;
-    const ordered: string[] = [];
-    for (const { path, record } of records) {
-        if (record!.count !== count) throw new UsageError(`${path} is shard ${record!.index}/${record!.count}, not one of ${count}`);
-        if (!record!.complete) throw new UsageError(`${path}: the run of shard ${record!.index}/${count} did not finish; resume it first`);
-        if (ordered[record!.index] !== undefined) throw new UsageError(`shard ${record!.index}/${count} is given twice`);
-        ordered[record!.index] = path;
+    const count = found[0]!.record!.count;
+    const ordered: { path: string; record: ShardRecord }[] = [];
+    for (const { path, record } of found as { path: string; record: ShardRecord }[]) {
+        if (record.count !== count) throw new UsageError(`${path} is shard ${record.index}/${record.count}, not one of ${count}`);
+        if (!record.complete) throw new UsageError(`${path}: the run of shard ${record.index}/${count} did not finish; resume it first`);
+        if (ordered[record.index] !== undefined) throw new UsageError(`shard ${record.index}/${count} is given twice`);
+        ordered[record.index] = { path, record };
     }
     for (let k = 0; k < count; k++) if (ordered[k] === undefined) throw new UsageError(`shard ${k}/${count} is missing`);
-    return ordered;
+    const first = ordered[0]!;
+    for (const { path, record } of ordered) {
+        if (record.settings === undefined || record.input === undefined || record.sha256 === undefined || record.bytes === undefined)
+            throw new UsageError(`${path}.shard was written by another version of nemoreward: score its shard again`);
+        if (record.settings !== first.record.settings)
+            throw new UsageError(`${path} was scored with other settings than ${first.path} (model, template, --field, --precise, ...): shards merge only from one run's settings`);
+        if (record.input !== first.record.input)
+            throw new UsageError(`${path} was scored from other input than ${first.path} (${record.input} vs ${first.record.input}): shards merge only from one input`);
+        const size = statSync(path).size;
+        if (size !== record.bytes)
+            throw new UsageError(`${path} is not the file its run wrote (${size} bytes, its .shard record says ${record.bytes}): was it changed, or swapped with another shard?`);
+    }
+    return { shards: ordered.map((o) => o.path), records: ordered.map((o) => o.record) };
 }

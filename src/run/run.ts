@@ -3,7 +3,7 @@ import type { CliIo } from "../io.js";
 import { createLog, type Log } from "../log.js";
 import { createEncoder } from "../encode/createEncoder.js";
 import { countRows, readRows } from "../input/sources.js";
-import { Outputs, type OutputFile } from "../outputs/outputs.js";
+import { inputPrint, Outputs, type OutputFile } from "../outputs/outputs.js";
 import { rowHash } from "../outputs/resumeLog.js";
 import { readFiles, type Plan } from "../plan/plan.js";
 import { rowIdentity, where, type InputRow, type Source } from "../records/row.js";
@@ -112,6 +112,8 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
         warn: (message) => progress.interrupt(() => log.warn(message)), onSource: (source) => sources.push(source),
     })[Symbol.asyncIterator]();
     const records = resumed > 0 ? rowsFile!.recordedRows()[Symbol.asyncIterator]() : undefined;
+    // a shard's run reads every row: its record says which input it was, so that merge joins shards of one input only
+    const print = rowsFile?.spec.shard !== undefined ? inputPrint() : undefined;
     let index = -1, mine = -1;
     let readError: unknown;
     for (;;) {
@@ -130,6 +132,7 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
         if (next.done) break;
         const row = next.value;
         index++;
+        print?.row(rowIdentity(row));
         if (plan.shard !== undefined && index % plan.shard.count !== plan.shard.index) continue;
         mine++;
         if (mine < resumed) {
@@ -158,7 +161,7 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
     if (stopped !== undefined) progress.interrupt(() => log.warn(stopped!));
     progress.finish(scorer.summary() + summary());
     await after(outputs);
-    await outputs.finish(stopped === undefined && readError === undefined && !(rowsFile?.closed ?? false));
+    await outputs.finish(stopped === undefined && readError === undefined && !(rowsFile?.closed ?? false), print?.digest());
     if (readError !== undefined) throw readError;
     if (io.signal?.aborted) return exitCodes.interrupted;
     if (rowsFile?.closed) return exitCodes.outputClosed;

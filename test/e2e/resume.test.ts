@@ -210,6 +210,25 @@ describe("a resumed run reads the input it was started on", () => {
     });
 });
 
+describe("--resume continues only what the same command wrote", () => {
+    it("a file render wrote is not continued by score: refused, the file as it was", async () => {
+        for (const format of ["jsonl", "csv"]) {
+            const folder = join(tmp, `render-then-score-${format}`);
+            mkdirSync(folder);
+            const input = join(folder, "in.jsonl"), out = join(folder, `out.${format}`);
+            const lines = readFileSync(demoConversations, "utf8").trim().split("\n");
+            writeFileSync(input, `${lines.slice(0, 2).join("\n")}\n`);
+            expect((await runInProcess(["render", input, "-m", tinyModel, "-o", out])).code).toBe(0);
+            writeFileSync(input, `${lines.join("\n")}\n`);
+            const before = readFileSync(out);
+            const resumed = await runInProcess(["score", input, "-m", tinyModel, "-o", out, "--resume"]);
+            expect(resumed.stderr).toMatch(/was written with other settings \(rows "render" → "score"\)/);
+            expect(resumed.code).toBe(2);
+            expect(readFileSync(out)).toEqual(before);
+        }
+    });
+});
+
 describe("--resume is flat in memory, as scoring is", () => {
     it("resumes a 2,000,000-row output under a 64 MB heap: every recorded row checked against the input, the rest appended", { timeout: 600_000 }, async () => {
         const rows = 2_000_000;
@@ -222,7 +241,7 @@ describe("--resume is flat in memory, as scoring is", () => {
         const written = readFileSync(out, "utf8").trimEnd();
         expect(written.startsWith('{"id":0,"reward":null,"error":')).toBe(true);
         // 2,000,000 rows as that run would have written them: the file, and its record of each row (a hash of the
-        // row's text, where its output ends, "e" for an error row)
+        // input row's text, where its output ends, a hash of its output's bytes, "e" for an error row)
         const inputFd = openSync(input, "w"), outFd = openSync(out, "w"), logFd = openSync(`${out}.resume`, "w");
         writeSync(logFd, `${header}\n`);
         let offset = 0, chunk = "", outChunk = "", logChunk = "";
@@ -232,7 +251,8 @@ describe("--resume is flat in memory, as scoring is", () => {
             const outLine = `${written.replace('{"id":0,', `{"id":${i},`)}\n`;
             outChunk += outLine;
             offset += Buffer.byteLength(outLine);
-            logChunk += `${createHash("sha1").update(text).digest("hex").slice(0, 16)} ${offset} e\n`;
+            const sha1 = (bytes: string) => createHash("sha1").update(bytes).digest("hex").slice(0, 16);
+            logChunk += `${sha1(text)} ${offset} ${sha1(outLine)} e\n`;
             if (chunk.length > 1 << 20) {
                 writeSync(inputFd, chunk);
                 writeSync(outFd, outChunk);

@@ -47,7 +47,7 @@ describe("shards", () => {
         writeFileSync(parts[0]!, readFileSync(parts[0]!, "utf8").split("\n").slice(0, 1).join("\n") + "\n");
         const short = await runInProcess(["merge", join(tmp, "m2.jsonl"), ...parts]);
         expect(short.code).toBe(2);
-        expect(short.stderr).toMatch(/more rows than the shards before it|holds 1 rows but its run wrote 3/);
+        expect(short.stderr).toMatch(/small-0\.jsonl is not the file its run wrote/);
     });
 });
 
@@ -176,7 +176,7 @@ describe("a second writer is refused while the first writes, for every output fo
         const both = await Promise.all([runBuiltCli(["merge", merged, ...parts]), runBuiltCli(["merge", merged, ...parts])]);
         const codes = both.map((r) => r.code).sort();
         expect(codes[0]).toBe(0);
-        if (codes[1] !== 0) expect(both.find((r) => r.code !== 0)!.stderr).toMatch(/^nemoreward: error: .* is being written by another run/);
+        if (codes[1] !== 0) expect(both.find((r) => r.code !== 0)!.stderr).toMatch(/^nemoreward: error: .* is being written by another run/m);
         expect(both.map((r) => r.stderr).join("")).not.toMatch(/ENOENT|rename/);
         expect(readFileSync(merged, "utf8")).toBe(Array.from({ length: 100_000 }, (_, i) => `{"id":${i}}\n`).join(""));
         expect(readdirSync(folder).filter((name) => name.startsWith("merged"))).toEqual(["merged.jsonl"]);
@@ -195,5 +195,81 @@ describe("a run that fails a check leaves every file as it was", () => {
         const run = await runInProcess(["merge", merged, part]);
         expect(run.stderr).toBe("nemoreward: error: shard 1/2 is missing\n");
         expect(snapshot(folder)).toEqual(before);
+    });
+});
+
+describe("merge joins only the shards of one run, as their runs wrote them", () => {
+    const rows = (n: number, prefix = "") => Array.from({ length: n }, (_, i) => JSON.stringify({ id: i, prompt: `${prefix}p${i}`, response: `r${i}` })).join("\n") + "\n";
+    const shardsOf = async (folder: string, source: string, name: string, extra: string[][] = [[], []]) => {
+        const parts = [0, 1].map((k) => join(folder, `${name}-${k}.jsonl`));
+        for (const [k, part] of parts.entries()) expect((await runInProcess(["score", source, "-m", tinyModel, "--shard", `${k}/2`, "-o", part, ...extra[k]!])).code).toBe(0);
+        return parts;
+    };
+
+    it("two shards' files swapped (their records not): merge refuses, and so does --resume of either; every file as it was", async () => {
+        const folder = newDir("swapped");
+        const source = join(folder, "in.jsonl");
+        writeFileSync(source, rows(6));
+        const parts = await shardsOf(folder, source, "p");
+        const [a, b] = parts.map((part) => readFileSync(part));
+        writeFileSync(parts[0]!, b!);
+        writeFileSync(parts[1]!, a!);
+        const before = snapshot(folder);
+        const merge = await runInProcess(["merge", join(folder, "merged.jsonl"), ...parts]);
+        expect(merge.stderr).toMatch(/p-0\.jsonl is not the file its run wrote/);
+        expect(merge.code).toBe(2);
+        for (const [k, part] of parts.entries()) {
+            const resumed = await runInProcess(["score", source, "-m", tinyModel, "--shard", `${k}/2`, "-o", part, "--resume"]);
+            expect(resumed.stderr).toMatch(new RegExp(`p-${k}\\.jsonl\\.resume does not describe .*p-${k}\\.jsonl at record 1`));
+            expect(resumed.code).toBe(2);
+        }
+        expect(snapshot(folder)).toEqual(before);
+    });
+
+    it("a shard whose rows were edited in place (the same size) is refused by the bytes its record holds", async () => {
+        const folder = newDir("edited");
+        const source = join(folder, "in.jsonl");
+        writeFileSync(source, rows(6));
+        const parts = await shardsOf(folder, source, "p");
+        writeFileSync(parts[1]!, readFileSync(parts[1]!, "utf8").replace('"p1"', '"P1"'));
+        const merge = await runInProcess(["merge", join(folder, "merged.jsonl"), ...parts]);
+        expect(merge.stderr).toMatch(/p-1\.jsonl is not the file its run wrote \(its bytes differ/);
+        expect(merge.code).toBe(2);
+        expect(existsSync(join(folder, "merged.jsonl"))).toBe(false);
+    });
+
+    it("shards of another input, or scored with other settings (--field, --precise, another template), are refused", async () => {
+        const folder = newDir("mixed");
+        const a = join(folder, "a.jsonl"), b = join(folder, "b.jsonl");
+        writeFileSync(a, rows(4));
+        writeFileSync(b, rows(4, "changed "));
+        const [a0] = await shardsOf(folder, a, "a");
+        const [, b1] = await shardsOf(folder, b, "b");
+        const inputs = await runInProcess(["merge", join(folder, "m.jsonl"), a0!, b1!]);
+        expect(inputs.stderr).toMatch(/b-1\.jsonl was scored from other input than .*a-0\.jsonl/);
+        expect(inputs.code).toBe(2);
+        const template = join(folder, "t.jinja");
+        writeFileSync(template, "{{ bos_token }}{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}");
+        for (const other of [["--field", "score"], ["--precise"], ["--chat-template", template]]) {
+            const parts = await shardsOf(folder, a, `s${other[0]!.slice(2)}`, [[], other]);
+            const merge = await runInProcess(["merge", join(folder, "m.jsonl"), ...parts]);
+            expect(merge.stderr, other.join(" ")).toMatch(/-1\.jsonl was scored with other settings than .*-0\.jsonl/);
+            expect(merge.code).toBe(2);
+        }
+        expect(existsSync(join(folder, "m.jsonl"))).toBe(false);
+    });
+
+    it("shards of a header-only CSV merge to the header the unsharded run writes", async () => {
+        const folder = newDir("header-only");
+        const source = join(folder, "h.csv");
+        writeFileSync(source, "prompt,response,label\n");
+        const whole = join(folder, "whole.csv");
+        expect((await runInProcess(["score", source, "-m", tinyModel, "-o", whole])).code).toBe(0);
+        const parts = [0, 1].map((k) => join(folder, `part-${k}.csv`));
+        for (const [k, part] of parts.entries()) expect((await runInProcess(["score", source, "-m", tinyModel, "--shard", `${k}/2`, "-o", part])).code).toBe(0);
+        const merged = join(folder, "merged.csv");
+        expect((await runInProcess(["merge", merged, ...parts])).code).toBe(0);
+        expect(readFileSync(merged, "utf8")).toBe(readFileSync(whole, "utf8"));
+        expect(readFileSync(merged, "utf8")).toBe("prompt,response,label,reward,error\n");
     });
 });

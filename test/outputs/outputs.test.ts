@@ -1,4 +1,5 @@
-import { existsSync, linkSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, linkSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
@@ -21,7 +22,7 @@ describe("the outputs owner", () => {
         await first.get("-o").row("", () => "row 1", true);
         first.release(); // killed here: the held row is not in the file, so a resumed run must do it again
         const again = await claim([spec]);
-        expect(again.get("-o").recorded).toEqual({ rows: 0, failed: 0, end: 0, logEnd: expect.any(Number) });
+        expect(again.get("-o").recorded).toMatchObject({ rows: 0, failed: 0, end: 0 });
         again.open();
         await again.get("-o").row("", () => "row 1", true);
         await again.get("-o").row("h\n1\n2\n", () => "row 2", false);
@@ -112,7 +113,8 @@ describe("the files the owner keeps beside an output are its own", () => {
         outputs.release();
         expect(readFileSync(precious, "utf8")).toBe("keep me\n");
         expect(readFileSync(parquet, "utf8")).toBe("bytes");
-        expect(readFileSync(`${out}.shard`, "utf8")).toBe('{"index":0,"count":2,"rows":1,"complete":true}\n');
+        expect(JSON.parse(readFileSync(`${out}.shard`, "utf8"))).toMatchObject({ index: 0, count: 2, rows: 1, complete: true, bytes: 4,
+            sha256: createHash("sha256").update("row\n").digest("hex") });
     });
 
     it("--resume refuses a record that is a link or has other names, leaving it as it was", async () => {
@@ -144,3 +146,66 @@ describe("the files the owner keeps beside an output are its own", () => {
         (await claim([{ flag: "-o", path: alias, format: "parquet" }])).release();
     });
 });
+
+describe("--resume continues only the very file its record describes", () => {
+    /** A file of three rows written with records, as a run leaves it; returns its path. */
+    async function written(folder: string, name = "out.jsonl", rows = ["a", "bb", "ccc"]): Promise<string> {
+        const path = join(folder, name);
+        const outputs = await claim([{ flag: "-o", path, format: "jsonl", records: { settings, resume: false } }]);
+        outputs.open();
+        for (const row of rows) await outputs.get("-o").row(`{"row":"${row}"}\n`, () => row, false);
+        await outputs.finish(true);
+        outputs.release();
+        return path;
+    }
+    const resume = (path: string) => claim([{ flag: "-o", path, format: "jsonl", records: { settings, resume: true } }]);
+    /** The record's lines with one line's fields changed. */
+    const recordWith = (path: string, line: number, change: (fields: string[]) => string[]) => {
+        const lines = readFileSync(`${path}.resume`, "utf8").split("\n");
+        lines[line] = change(lines[line]!.split(" ")).join(" ");
+        writeFileSync(`${path}.resume`, lines.join("\n"));
+    };
+
+    it("the record as written resumes: every row's end and bytes check out", async () => {
+        const path = await written(dir());
+        const outputs = await resume(path);
+        expect(outputs.get("-o").recorded).toMatchObject({ rows: 3, failed: 0, end: statSync(path).size });
+        outputs.release();
+    });
+
+    it("a row's end moved inside a row, before the row above, or past the file: refused, both files as they were", async () => {
+        for (const change of [(f: string[]) => [f[0]!, String(Number(f[1]) - 5), ...f.slice(2)], (_: string[]) => [], (f: string[]) => [f[0]!, "3", ...f.slice(2)],
+            (f: string[]) => [f[0]!, "100000", ...f.slice(2)], (f: string[]) => [f[0]!, f[1]!, "0123456789abcdef"]]) {
+            const folder = dir();
+            const path = await written(folder);
+            recordWith(path, 3, change);
+            const before = snapshot(folder);
+            await expect(resume(path)).rejects.toThrow(/out\.jsonl\.resume does not describe .*out\.jsonl at record 3 \(/);
+            expect(snapshot(folder)).toEqual(before);
+        }
+    });
+
+    it("a byte of the file changed, or another run's file put in its place: refused at the first row that differs", async () => {
+        const folder = dir();
+        const path = await written(folder);
+        writeFileSync(path, readFileSync(path, "utf8").replace('"bb"', '"bB"'));
+        await expect(resume(path)).rejects.toThrow(/at record 2 \(the bytes up to \d+ are not those it recorded\)/);
+        const other = await written(folder, "other.jsonl", ["x", "yy", "zzz"]); // the same sizes, other bytes
+        const mine = await written(folder, "mine.jsonl");
+        writeFileSync(mine, readFileSync(other));
+        await expect(resume(mine)).rejects.toThrow(/mine\.jsonl\.resume does not describe .*mine\.jsonl at record 1/);
+    });
+
+    it("the bytes after the last recorded row (a row cut short by a kill) are cut, once the run finishes", async () => {
+        const folder = dir();
+        const path = await written(folder);
+        const whole = readFileSync(path, "utf8");
+        writeFileSync(path, `${whole}{"row":"dd`);
+        const outputs = await resume(path);
+        outputs.open();
+        await outputs.finish(true);
+        outputs.release();
+        expect(readFileSync(path, "utf8")).toBe(whole);
+    });
+});
+
