@@ -5,6 +5,9 @@ import { guardStderr } from "../io.js";
 
 const signal = stopRequests(); // first, before the modules that take a while to load
 guardStderr(process.stderr);
+// A file grown past the size limit (`ulimit -f`) is a write that fails (EFBIG), reported and cleaned up as a full
+// disk is, never a run killed with its partial files left behind.
+process.on("SIGXFSZ", () => undefined);
 const { main } = await import("./main.js");
 
 // A reader gone before text that no writer of ours watches (the help, with `--help | head`): exit as a shell reports

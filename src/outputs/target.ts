@@ -5,7 +5,8 @@ import { UsageError } from "../errors.js";
 /**
  * Where an output goes. A file is known by its real path: symlinks, `./` and relative names all lead there, and its
  * lock and records (`.lock`, `.resume`, `.shard`, `.partial`) sit beside it, so that every name of one file meets
- * the same lock. A pipe or a device (`/dev/stdout`, a FIFO) is written as a stream, without records.
+ * the same lock. A pipe or a device (a FIFO, `/dev/null`), and a descriptor the run was given (`/dev/stdout`,
+ * `/dev/fd/N`, `>(cmd)`, whatever it leads to), is written as a stream, appended to, without records.
  */
 export type Target =
     | { kind: "stdout" }
@@ -15,6 +16,7 @@ export type Target =
 /** Resolves `-o FILE` (and the like) before anything is written; a usage error for what cannot be written. */
 export function resolveTarget(path: string): Target {
     const real = realPath(path);
+    if (descriptor.test(real)) return { kind: "stream", shown: path, path: real };
     // a record file of an output, by its name or through a link: another run's record must never be this run's file
     if (recordSuffixes.some((suffix) => path.endsWith(suffix) || real.endsWith(suffix)))
         throw new UsageError(`cannot write ${path}: names ending in ${recordSuffixes.join(", ")} are the files nemoreward keeps beside its outputs; name it otherwise`);
@@ -33,10 +35,20 @@ export function resolveTarget(path: string): Target {
     return { kind: "file", shown: path, real, exists: stat !== undefined };
 }
 
-/** The path every name of a file leads to: symlinks followed (also a dangling one, to where it would create the file). */
+/**
+ * A descriptor of a process (`/dev/stdout` leads to `/proc/self/fd/1`): its link's text is no path (`pipe:[123]`,
+ * or the name a file had when it was opened), so it is opened as it is, never followed.
+ */
+const descriptor = /^\/(proc\/[^/]+|dev)\/fd\/\d+$|^\/dev\/std(in|out|err)$/;
+
+/**
+ * The path every name of a file leads to: symlinks followed (also a dangling one, to where it would create the file),
+ * up to a process's descriptor, which is returned as it is.
+ */
 function realPath(path: string): string {
     let at = resolve(path);
     for (let hops = 0; hops < 40; hops++) {
+        if (descriptor.test(at)) return at;
         const link = lstatSync(at, { throwIfNoEntry: false });
         if (link === undefined) {
             const folder = dirname(at);

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, linkSync, mkdtempSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -199,5 +199,66 @@ describe("stderr is for people: its reader going away never stops the data", () 
         expect(parseJsonl(readFileSync(out, "utf8")).map((r) => r.id)).toEqual(Array.from({ length: 300 }, (_, i) => i));
         expect(existsSync(`${out}.lock`)).toBe(false);
         expect(statSync(`${out}.resume`).size).toBeGreaterThan(300 * 17);
+    });
+});
+
+/** Runs the built CLI from bash (`script` may use "$0" for node, "$1" for the CLI, "$2".. for `args`); its exit status and stderr. */
+function inBash(script: string, args: string[], stdout: "pipe" | number = "pipe"): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+        const child = spawn("bash", ["-c", script, process.execPath, cli, ...args], { stdio: ["ignore", stdout, "pipe"] });
+        let out = "", err = "";
+        child.stdout?.on("data", (c) => (out += c));
+        child.stderr!.on("data", (c) => (err += c));
+        child.on("close", (code) => resolve({ code, stdout: out, stderr: err }));
+    });
+}
+
+describe("a write that fails leaves every file as it was", () => {
+    it.each(["json", "txt", "parquet"])("-o x.%s on a full disk (a file size limit): exit 1, one line naming the file, the old file kept, no .partial left", async (format) => {
+        const folder = newDir(`full-${format}`);
+        const input = join(folder, "in.jsonl"), out = join(folder, `out.${format}`);
+        // about 100 KB of output: under the 1 MiB the owner holds before writing, so the last write is the one that fails
+        writeFileSync(input, Array.from({ length: 200 }, (_, i) => JSON.stringify({ ...JSON.parse(demoLines[i % 5]!), id: i, pad: Array.from({ length: 80 }, (_, j) => ((i * 7919 + j * 104729) % 99991).toString(36)).join("") })).join("\n") + "\n");
+        writeFileSync(out, "the old bytes");
+        const before = snapshot(folder);
+        const run = await inBash(`ulimit -f 16; exec "$0" "$1" score "$2" -m "$3" -o "$4" -q`, [input, tinyModel, out]);
+        expect(run.stderr).toMatch(new RegExp(`^nemoreward: error: cannot write ${out.replace(/[.]/g, "[.]")}: EFBIG`));
+        expect(run.code).toBe(1);
+        expect(snapshot(folder)).toEqual(before);
+    });
+});
+
+describe("a descriptor given as -o (/dev/stdout, /dev/fd/N) is written as a stream, appended to", () => {
+    it("-o /dev/stdout into a pipe: the rows; appended (>>) to a file: its earlier lines kept, no record beside it", async () => {
+        const folder = newDir("dev-stdout");
+        const piped = await inBash(`"$0" "$1" score "$2" -m "$3" -o /dev/stdout --format jsonl -q | cat`, [demoConversations, tinyModel]);
+        expect(piped.stderr).toBe("");
+        expect(parseJsonl(piped.stdout)).toHaveLength(5);
+        for (const [name, format] of [["log.jsonl", "jsonl"], ["log.parquet", "parquet"]] as const) {
+            const log = join(folder, name);
+            writeFileSync(log, "an earlier line\n");
+            for (const device of ["/dev/stdout", "/dev/fd/1"]) {
+                const appended = await inBash(`"$0" "$1" score "$2" -m "$3" -o ${device} --format ${format} -q >> "$4"`, [demoConversations, tinyModel, log]);
+                expect(appended.stderr).toBe("");
+                expect(appended.code).toBe(0);
+            }
+            const text = readFileSync(log);
+            expect(text.subarray(0, 16).toString()).toBe("an earlier line\n");
+            if (format === "jsonl") expect(parseJsonl(text.subarray(16).toString()).map((r) => r.id)).toEqual([1, 2, 3, 4, 5, 1, 2, 3, 4, 5]);
+            else expect(text.subarray(16, 20).toString()).toBe("PAR1");
+        }
+        expect(readdirSync(folder).sort()).toEqual(["log.jsonl", "log.parquet"]);
+    });
+
+    it("standard output appended to an input (>> FILE, -o /dev/stdout >> FILE) is refused: the run would read its own rows", async () => {
+        const folder = newDir("stdout-input");
+        const input = join(folder, "in.jsonl");
+        writeFileSync(input, readFileSync(demoConversations));
+        for (const output of [[], ["-o", "/dev/stdout"]]) {
+            const run = await inBash(`"$0" "$1" score "$2" -m "$3" ${output.join(" ")} --format jsonl >> "$2"`, [input, tinyModel]);
+            expect(run.stderr).toMatch(/is also an input \(.*in\.jsonl\): writing it would destroy that input/);
+            expect(run.code).toBe(2);
+        }
+        expect(readFileSync(input)).toEqual(readFileSync(demoConversations));
     });
 });
