@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { expect } from "vitest";
+import { beforeAll, expect } from "vitest";
 import { main } from "../src/cli/main.js";
 import type { InputFormat } from "../src/formats.js";
 import { defaultMaxRecordBytes } from "../src/input/jsonl.js";
@@ -12,7 +12,7 @@ import { findInputs, readRows } from "../src/input/sources.js";
 import type { InputRow } from "../src/records/row.js";
 import { ChatTemplate } from "../src/template/chatTemplate.js";
 import { llama31Template } from "../src/template/llama31Template.js";
-import type { ReferenceModel } from "./reference/referenceModel.js";
+import { loadReferenceModel, type ReferenceModel } from "./reference/referenceModel.js";
 
 export const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 export const tinyModel = fileURLToPath(new URL("../fixtures/models/tiny-reward.gguf", import.meta.url));
@@ -185,6 +185,24 @@ export async function duckParquet(path: string, select: string, options = ""): P
 }
 
 const llama31 = new ChatTemplate(llama31Template, { bos_token: "<|begin_of_text|>", eos_token: "<|eot_id|>" });
+
+/** Five JSONL rows of one prompt, the third of which cannot be read: a group the unreadable row must not split. */
+export const groupWithUnreadableRow = [
+    JSON.stringify({ prompt: "Name a colour.", response: "Red." }),
+    JSON.stringify({ prompt: "Name a colour.", response: "Blue, the colour of the sky." }),
+    '{"prompt": "Name a colour.", "response": ',
+    JSON.stringify({ prompt: "Name a colour.", response: "Green" }),
+    JSON.stringify({ prompt: "Name a colour.", response: "I would rather not." }),
+].join("\n") + "\n";
+
+/** The float64 reference model of the tiny model, loaded before a test file's tests: its reward for a prompt and response. */
+export function referenceRewards(): (prompt: string, response: string) => number {
+    let reference: ReferenceModel;
+    beforeAll(async () => {
+        reference = await loadReferenceModel(tinyModel);
+    });
+    return (prompt, response) => referenceReward(reference, prompt, response);
+}
 
 /** The float64 reference's reward for a user prompt and the assistant's response, rendered with the Llama 3.1 template. */
 export function referenceReward(reference: ReferenceModel, prompt: string, response: string): number {

@@ -2,12 +2,10 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadReferenceModel, type ReferenceModel } from "../reference/referenceModel.js";
-import { jsonl, offered, parseJsonl, referenceReward, runBuiltCli, runInProcess, stderrLines, tinyModel } from "../helpers.js";
+import { jsonl, offered, parseJsonl, referenceRewards, runBuiltCli, runInProcess, stderrLines, tinyModel } from "../helpers.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "nemoreward-eval-"));
-let reference: ReferenceModel;
-const rewardOf = (prompt: string, response: string) => referenceReward(reference, prompt, response);
+const rewardOf = referenceRewards();
 
 const answers = ["Paris.", "It is Paris, the capital.", "Lyon", "I cannot say.", "Paris!!", "The answer is Paris."];
 const pairs = [
@@ -20,7 +18,6 @@ const pairs = [
 let file: string;
 
 beforeAll(async () => {
-    reference = await loadReferenceModel(tinyModel);
     file = join(tmp, "prefs.jsonl");
     writeFileSync(file, pairs.map((p) => JSON.stringify(p)).join("\n") + "\n");
 });

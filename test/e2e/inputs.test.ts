@@ -5,20 +5,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
-import { loadReferenceModel, type ReferenceModel } from "../reference/referenceModel.js";
-import { cli, demoConversations, jsonl, parseJsonl, referenceReward, runBuiltCli, runInProcess, stderrLines, tinyModel } from "../helpers.js";
+import { cli, demoConversations, jsonl, parseJsonl, referenceRewards, runBuiltCli, runInProcess, stderrLines, tinyModel } from "../helpers.js";
 
 const dir = "fixtures/formats";
 const tmp = mkdtempSync(join(tmpdir(), "nemoreward-inputs-"));
-let reference: ReferenceModel;
-const rewardOf = (prompt: string, response: string) => referenceReward(reference, prompt, response);
+const rewardOf = referenceRewards();
 const rewardsOf = (rows: Record<string, any>[]) => rows.map((r) => r.reward);
-
-beforeAll(async () => {
-    reference = await loadReferenceModel(tinyModel);
-});
 
 describe("every input shape and file format gives the same rewards for the same conversations", () => {
     it("HelpSteer2 CSV (multi-turn prompt), ShareGPT JSONL, a JSON array, gzipped JSONL", async () => {

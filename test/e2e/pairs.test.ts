@@ -1,17 +1,11 @@
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
-import { loadReferenceModel, type ReferenceModel } from "../reference/referenceModel.js";
-import { jsonl, offered, parseJsonl, referenceReward, runInProcess, stderrLines, tinyModel } from "../helpers.js";
+import { describe, expect, it } from "vitest";
+import { groupWithUnreadableRow, jsonl, offered, parseJsonl, referenceRewards, runInProcess, stderrLines, tinyModel } from "../helpers.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "nemoreward-pairs-"));
-let reference: ReferenceModel;
-const rewardOf = (prompt: string, response: string) => referenceReward(reference, prompt, response);
-
-beforeAll(async () => {
-    reference = await loadReferenceModel(tinyModel);
-});
+const rewardOf = referenceRewards();
 
 describe("nemoreward pairs", () => {
     it("writes best vs worst per best-of-N row and per run of rows sharing a prompt; --min-margin drops unclear pairs", async () => {
@@ -125,14 +119,7 @@ describe("pairs says what it wrote and what it dropped", () => {
 });
 
 describe("groups of rows sharing a prompt", () => {
-    // five rows of one prompt; the third cannot be read
-    const rows = [
-        JSON.stringify({ prompt: "Name a colour.", response: "Red." }),
-        JSON.stringify({ prompt: "Name a colour.", response: "Blue, the colour of the sky." }),
-        '{"prompt": "Name a colour.", "response": ',
-        JSON.stringify({ prompt: "Name a colour.", response: "Green" }),
-        JSON.stringify({ prompt: "Name a colour.", response: "I would rather not." }),
-    ].join("\n") + "\n";
+    const rows = groupWithUnreadableRow;
 
     it("pairs: an unreadable row in the middle does not split the group", async () => {
         const { stdout } = await runInProcess(["pairs", "-", "-m", tinyModel], rows);

@@ -1,17 +1,11 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
-import { loadReferenceModel, type ReferenceModel } from "../reference/referenceModel.js";
-import { demoConversations, parseJsonl, referenceReward, runInProcess, tinyModel } from "../helpers.js";
+import { describe, expect, it } from "vitest";
+import { demoConversations, groupWithUnreadableRow, parseJsonl, referenceRewards, runInProcess, tinyModel } from "../helpers.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "nemoreward-responses-"));
-let reference: ReferenceModel;
-const rewardOf = (prompt: string, response: string) => referenceReward(reference, prompt, response);
-
-beforeAll(async () => {
-    reference = await loadReferenceModel(tinyModel);
-});
+const rewardOf = referenceRewards();
 
 describe("scoring pairs and best-of-N rows", () => {
     it("adds reward_chosen/reward_rejected/margin, reward_1/reward_2/margin/preferred, rewards/best", async () => {
@@ -69,14 +63,7 @@ describe("scoring pairs and best-of-N rows", () => {
 });
 
 describe("groups of rows sharing a prompt", () => {
-    // five rows of one prompt; the third cannot be read
-    const rows = [
-        JSON.stringify({ prompt: "Name a colour.", response: "Red." }),
-        JSON.stringify({ prompt: "Name a colour.", response: "Blue, the colour of the sky." }),
-        '{"prompt": "Name a colour.", "response": ',
-        JSON.stringify({ prompt: "Name a colour.", response: "Green" }),
-        JSON.stringify({ prompt: "Name a colour.", response: "I would rather not." }),
-    ].join("\n") + "\n";
+    const rows = groupWithUnreadableRow;
 
     it("--rank: an unreadable row in the middle does not split the group", async () => {
         const { code, stdout } = await runInProcess(["score", "-", "-m", tinyModel, "--rank"], rows);
