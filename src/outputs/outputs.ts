@@ -10,7 +10,7 @@ import { readHeader } from "../input/delimited.js";
 import { LineWriter } from "./lineWriter.js";
 import { takeLock } from "./lock.js";
 import { createHash, type Hash } from "node:crypto";
-import { inspectRecord, recordedRows, recordLine, resumeHeader, rowHash, textHash, type Recorded, type ResumeSettings } from "./resumeLog.js";
+import { continueCrc, inspectRecord, recordedRows, recordLine, resumeHeader, rowHash, type Recorded, type ResumeSettings } from "./resumeLog.js";
 import { identity, recordPath, recordSuffixes, resolveTarget, standardInput, type Target } from "./target.js";
 
 /** Bytes for an output: text, or a binary format's bytes. */
@@ -173,8 +173,8 @@ export class OutputFile {
     private rows = 0;
     private buffered: Uint8Array[] = [];
     private bufferedBytes = 0;
-    /** With records: the hash of the bytes written since the last record line. */
-    private readonly text = textHash();
+    /** With records: the CRC-32 of FILE's bytes so far. */
+    private crc = 0;
     /** With a shard record: the SHA-256 of FILE's bytes so far. */
     private content: Hash | undefined;
 
@@ -212,6 +212,7 @@ export class OutputFile {
     open(): void {
         const target = this.target;
         if (this.spec.shard !== undefined) this.content = this.recorded?.content ?? createHash("sha256");
+        this.crc = this.recorded?.crc ?? 0;
         if (target.kind === "stdout") {
             this.lines = new LineWriter(this.io.stdout);
             return;
@@ -278,11 +279,10 @@ export class OutputFile {
         }
         writeAll(this.fd!, bytes, this.offset, this.target);
         this.offset += bytes.length;
-        this.text.update(bytes);
+        this.crc = continueCrc(this.crc, bytes);
         this.content?.update(bytes);
         if (this.log !== undefined && this.waiting.length > 0) {
-            // the first row's line holds the hash of every byte since the last line; rows that share an END, of none
-            const lines = Buffer.from(this.waiting.map(({ hash, failed }) => recordLine(hash, this.offset, this.text.digest(), failed)).join(""));
+            const lines = Buffer.from(this.waiting.map(({ hash, failed }) => recordLine(hash, this.offset, this.crc, failed)).join(""));
             writeAll(this.log, lines, this.logOffset, this.target);
             this.logOffset += lines.length;
             this.waiting = [];

@@ -1,5 +1,6 @@
 import { closeSync, createReadStream, openSync, readSync, statSync } from "node:fs";
-import { createHash, type Hash } from "node:crypto";
+import { createHash, hash, type Hash } from "node:crypto";
+import { crc32 } from "node:zlib";
 import { UsageError } from "../errors.js";
 
 /** The version of the `.resume` record: rows recorded by another version are not read (their hashes differ). */
@@ -10,28 +11,20 @@ export type ResumeSettings = Record<string, string | number | boolean>;
 
 /** A short fingerprint of an input row (records/row.ts rowIdentity), for matching a resumed run to its input. */
 export function rowHash(identity: string): string {
-    return createHash("sha1").update(identity).digest("hex").slice(0, 16);
+    return hash("sha1", identity).slice(0, 16);
 }
 
 /**
- * A short fingerprint of output bytes: each record line holds the one of FILE's bytes since the line before it, so
- * that a resumed FILE is known to be the very file its record describes (not edited, not another shard's).
+ * The CRC-32 of FILE's bytes from its start, continued with `bytes`: each record line holds the one up to its row's
+ * end, so that a resumed FILE is known to be the very file its record describes (not edited, not another shard's).
  */
-export function textHash(): { update(bytes: Uint8Array): void; digest(): string } {
-    let hash = createHash("sha1");
-    return {
-        update: (bytes) => void hash.update(bytes),
-        digest: () => {
-            const digest = hash.digest("hex").slice(0, 16);
-            hash = createHash("sha1");
-            return digest;
-        },
-    };
+export function continueCrc(crc: number, bytes: Uint8Array): number {
+    return crc32(bytes, crc);
 }
 
-/** One record line: the input row's hash, where its text ends in FILE, the hash of FILE's bytes since the line before, "e" for an error row. */
-export function recordLine(row: string, end: number, text: string, failed: boolean): string {
-    return `${row} ${end} ${text}${failed ? " e" : ""}\n`;
+/** One record line: the input row's hash, where its text ends in FILE, the CRC-32 of FILE up to there, "e" for an error row. */
+export function recordLine(row: string, end: number, crc: number, failed: boolean): string {
+    return `${row} ${end} ${crc.toString(16).padStart(8, "0")}${failed ? " e" : ""}\n`;
 }
 
 /** The header line of a record written with these settings. */
@@ -49,14 +42,16 @@ export type Recorded = {
     end: number;
     /** Where the last complete record line ends: a torn line after it (a run killed mid-write) is cut. */
     logEnd: number;
+    /** The CRC-32 of FILE's first `end` bytes, continued by the bytes a resumed run appends. */
+    crc: number;
     /** SHA-256 of FILE's first `end` bytes, to be continued with the bytes a resumed run appends (for FILE.shard). */
     content: Hash;
 };
 
 /**
  * Reads `logPath` (FILE.resume) for `--resume`: checks its header against this run's settings, then each record
- * against FILE, streaming both (a run of millions of rows resumes in flat memory). Lines are `HASH END TEXT` or
- * `HASH END TEXT e` (an error row); only complete lines (ending in a newline) count. Refused: a line that is not a
+ * against FILE, streaming both (a run of millions of rows resumes in flat memory). Lines are `HASH END CRC` or
+ * `HASH END CRC e` (an error row); only complete lines (ending in a newline) count. Refused: a line that is not a
  * record, an END before the one above it or past FILE's end, FILE's bytes up to END not those recorded (FILE edited,
  * or another file in its place).
  */
@@ -75,13 +70,12 @@ export async function inspectRecord(logPath: string, filePath: string, settings:
             for (let newline = chunk.indexOf(10); newline !== -1; newline = chunk.indexOf(10, start)) {
                 line.push(chunk.subarray(start, newline));
                 if (lines++ > 0) {
-                    const [row, offset, text, flag, ...rest] = Buffer.concat(line).toString("latin1").split(" ");
-                    if (!/^[0-9a-f]{16}$/.test(row ?? "") || !/^\d+$/.test(offset ?? "") || !/^[0-9a-f]{16}$/.test(text ?? "") || (flag !== undefined && flag !== "e") || rest.length > 0)
-                        throw damaged("not a record line");
+                    const [row, offset, crc, flag, ...rest] = (line.length === 1 ? line[0]! : Buffer.concat(line)).toString("latin1").split(" ");
+                    if (!recordFields.test(`${row} ${offset} ${crc}`) || (flag !== undefined && flag !== "e") || rest.length > 0) throw damaged("not a record line");
                     const next = Number(offset);
                     if (next < end) throw damaged(`its row ends at byte ${next}, before the row above it`);
                     if (next > file.size) throw damaged(`its row ends at byte ${next}, past the file's end at ${file.size}`);
-                    if (file.hashTo(next) !== text) throw damaged(`the bytes up to ${next} are not those it recorded`);
+                    if (file.crcTo(next) !== parseInt(crc!, 16)) throw damaged(`the bytes up to ${next} are not those it recorded`);
                     rows++;
                     if (flag === "e") failed++;
                     end = next;
@@ -93,30 +87,32 @@ export async function inspectRecord(logPath: string, filePath: string, settings:
             if (start < chunk.length) line.push(chunk.subarray(start));
             at += chunk.length;
         }
-        return { rows, failed, end, logEnd, content: file.content };
+        return { rows, failed, end, logEnd, crc: file.crc, content: file.content };
     } finally {
         file.close();
     }
 }
 
-/** FILE read forward once, in large reads: the text hash of each span up to an END, and the SHA-256 of all of it. */
+const recordFields = /^[0-9a-f]{16} \d+ [0-9a-f]{8}$/;
+
+/** FILE read forward once, in large reads: its CRC-32 up to each END, and the SHA-256 of all of it. */
 class FileBytes {
     readonly size: number;
     readonly content = createHash("sha256");
+    crc = 0;
     private readonly fd: number;
     private readonly buffer = Buffer.alloc(1 << 20);
     private start = 0; // file position of buffer[0]
     private filled = 0;
     private at = 0;
-    private readonly text = textHash();
 
     constructor(path: string) {
         this.fd = openSync(path, "r");
         this.size = statSync(path).size;
     }
 
-    /** The text hash of the bytes from the last END to `end` (end >= the last END, <= size). */
-    hashTo(end: number): string {
+    /** The CRC-32 of the bytes up to `end` (end >= the last END, <= size). */
+    crcTo(end: number): number {
         while (this.at < end) {
             if (this.at >= this.start + this.filled) {
                 this.start = this.at;
@@ -124,11 +120,11 @@ class FileBytes {
                 if (this.filled === 0) break;
             }
             const take = this.buffer.subarray(this.at - this.start, Math.min(this.filled, end - this.start));
-            this.text.update(take);
+            this.crc = continueCrc(this.crc, take);
             this.content.update(take);
             this.at += take.length;
         }
-        return this.text.digest();
+        return this.crc;
     }
 
     close(): void {

@@ -1,8 +1,9 @@
 import { spawn, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { crc32 } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { tinySpec, writeModel } from "../../fixtures/makeModel.js";
 import { dataset, demoConversations, newDir, parseJsonl, repoRoot, runBuiltCli, runInProcess, snapshot, tinyModel, uninterruptedOutput } from "../helpers.js";
@@ -241,18 +242,18 @@ describe("--resume is flat in memory, as scoring is", () => {
         const written = readFileSync(out, "utf8").trimEnd();
         expect(written.startsWith('{"id":0,"reward":null,"error":')).toBe(true);
         // 2,000,000 rows as that run would have written them: the file, and its record of each row (a hash of the
-        // input row's text, where its output ends, a hash of its output's bytes, "e" for an error row)
+        // input row's text, where its output ends, the CRC-32 of the file up to there, "e" for an error row)
         const inputFd = openSync(input, "w"), outFd = openSync(out, "w"), logFd = openSync(`${out}.resume`, "w");
         writeSync(logFd, `${header}\n`);
-        let offset = 0, chunk = "", outChunk = "", logChunk = "";
+        let offset = 0, crc = 0, chunk = "", outChunk = "", logChunk = "";
         for (let i = 0; i < rows; i++) {
             const text = line(i);
             chunk += `${text}\n`;
             const outLine = `${written.replace('{"id":0,', `{"id":${i},`)}\n`;
             outChunk += outLine;
             offset += Buffer.byteLength(outLine);
-            const sha1 = (bytes: string) => createHash("sha1").update(bytes).digest("hex").slice(0, 16);
-            logChunk += `${sha1(text)} ${offset} ${sha1(outLine)} e\n`;
+            crc = crc32(outLine, crc);
+            logChunk += `${hash("sha1", text).slice(0, 16)} ${offset} ${crc.toString(16).padStart(8, "0")} e\n`;
             if (chunk.length > 1 << 20) {
                 writeSync(inputFd, chunk);
                 writeSync(outFd, outChunk);
