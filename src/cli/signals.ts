@@ -3,6 +3,7 @@ import { constants } from "node:os";
 import { fileURLToPath } from "node:url";
 import { exitCodes } from "../errors.js";
 import { guardStderr } from "../io.js";
+import { namedDescriptors } from "./descriptors.js";
 
 /** The signals that stop a run: Ctrl-C, `kill`, a closed terminal or ssh session. */
 const stopSignals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
@@ -17,7 +18,18 @@ export function supervise(args: string[]): void {
     // a closed stderr must not end this process: the run it stands for would end with it
     guardStderr(process.stderr);
     const entry = fileURLToPath(new URL("./cliProcess.js", import.meta.url));
-    const child = spawn(process.execPath, [...process.execArgv, entry, ...args], { stdio: ["inherit", "inherit", "inherit", "ipc"] });
+    // descriptors the command line names (`-o /dev/fd/5`) go to the run at their numbers; the channel takes a free one
+    const named = namedDescriptors(args);
+    if ("refused" in named) {
+        process.stderr.write(`nemoreward: error: ${named.refused}\n`);
+        process.exitCode = exitCodes.usage;
+        return;
+    }
+    const stdio: ("inherit" | "ipc" | "ignore" | number)[] = ["inherit", "inherit", "inherit"];
+    for (const fd of named.fds) stdio[fd] = fd;
+    const channel = [...stdio.keys(), stdio.length].find((k) => k > 2 && stdio[k] === undefined)!;
+    stdio[channel] = "ipc";
+    const child = spawn(process.execPath, [...process.execArgv, entry, ...args], { stdio: Array.from(stdio, (s) => s ?? "ignore") });
     let stopping = false;
     const onSignal = () => {
         if (stopping) {

@@ -21,6 +21,7 @@ export function delimitedEncoder(delimiter: "," | "\t", { layoutOf, warn, onErro
     let head = "";
     let eol = "\n";
     let held: OutRow[] = [];
+    let provisional = false;
     const join = (values: readonly string[]) => values.map((v) => quoteField(v, delimiter)).join(delimiter);
     // output columns an earlier run of the tool added (a scored file scored again): their values are replaced in place
     let replaced: readonly string[] = [];
@@ -144,8 +145,10 @@ export function delimitedEncoder(delimiter: "," | "\t", { layoutOf, warn, onErro
             start(held[0]!.input, where(held[0]!.input));
             const text = `${head}${held.map((row) => line(row, columns!)).join("")}`;
             held = [];
+            provisional = true;
             return text;
         },
+        provisional: () => provisional,
     };
 }
 

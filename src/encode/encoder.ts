@@ -10,7 +10,15 @@ import type { Fields } from "../records/values.js";
  * bracket, Parquet's footer, the header of an output of no rows). An encoder writes each value exactly (values.ts),
  * or, when the format cannot hold one (NaN in JSON), writes the row as an error row that says why.
  */
-export type Encoder = { row(out: OutRow): Chunk; end(): Chunk };
+export type Encoder = {
+    row(out: OutRow): Chunk;
+    end(): Chunk;
+    /**
+     * After `end`: the rows it wrote stand under columns no record gave (CSV/TSV whose rows so far hold no record,
+     * written under `line`): a longer input would give other columns, so a resumed run must write them again.
+     */
+    provisional?(): boolean;
+};
 
 export type EncoderOptions = {
     /** The tool's fields a row like this one gains, in order (no row: a single conversation's). */

@@ -1,4 +1,4 @@
-import { closeSync, constants, createReadStream, openSync, readdirSync, readSync, statSync } from "node:fs";
+import { closeSync, constants, createReadStream, openSync, readdirSync, readSync, realpathSync, statSync } from "node:fs";
 import { Socket } from "node:net";
 import { join } from "node:path";
 import { addAbortSignal, type Readable } from "node:stream";
@@ -54,7 +54,8 @@ export function formatOf(path: string, override: InputFormat | undefined): Input
     if (override !== undefined) return override;
     if (path === "-") return "jsonl";
     if (startsWith(path, parquetMagic)) return "parquet";
-    const format = formatOfName(path, "input") as InputFormat | undefined;
+    // a descriptor (`/dev/fd/5` with `5< data.csv`) is named by the file it leads to
+    const format = (formatOfName(path, "input") ?? formatOfName(realpathSync(path), "input")) as InputFormat | undefined;
     if (format !== undefined) return format;
     if (stream) return "jsonl"; // `<(zcat f.gz)` is /dev/fd/63
     throw new UsageError(`cannot tell the format of ${path}: name it ${namesOf("input")}, or give --input-format`);

@@ -91,8 +91,11 @@ export class Outputs {
         const outputs = new Outputs(io);
         try {
             const targets = specs.map((spec) => (spec.path === undefined ? { kind: "stdout" as const } : resolveTarget(spec.path)));
-            refuseReadFiles(targets, reads, io.stdout === process.stdout ? standardOutput() : undefined);
-            refuseOverlaps(specs, targets);
+            // what each output is now (standard output sent to a file: that file), to tell one file under two names
+            const stdout = io.stdout === process.stdout ? standardOutput() : undefined;
+            const stats = targets.map((t) => (t.kind === "stdout" ? stdout : statSync(t.kind === "file" ? t.real : t.path, { throwIfNoEntry: false })));
+            refuseReadFiles(targets, stats, reads);
+            refuseOverlaps(specs, targets, stats);
             for (const [i, spec] of specs.entries()) outputs.files.push(await outputs.claimOne(spec, targets[i]!));
         } catch (error) {
             outputs.release();
@@ -258,8 +261,13 @@ export class OutputFile {
         await this.write(chunk);
     }
 
-    /** Writes bytes that are no row of their own (a header, a footer, a report). */
-    async write(chunk: Chunk): Promise<void> {
+    /**
+     * Writes bytes that are no row of their own (a header, a footer, a report). `provisional`: the rows waiting for
+     * their text in the file (encoders.ts `provisional`) are written but not recorded, so that a resumed run writes
+     * them again.
+     */
+    async write(chunk: Chunk, provisional = false): Promise<void> {
+        if (provisional) this.waiting = [];
         if (chunk.length === 0) return;
         if (this.lines !== undefined) return this.lines.write(chunk);
         const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
@@ -393,11 +401,11 @@ function writeAll(fd: number, bytes: Uint8Array, position: number, target: Targe
  * An output must not be a file the run reads: opening it would destroy what is read, and appending to it (standard
  * output or `/dev/stdout` sent `>>` to an input) would feed the run its own rows.
  */
-function refuseReadFiles(targets: readonly Target[], reads: readonly ReadFile[], stdout: Stats | undefined): void {
-    for (const target of targets) {
-        const stat = target.kind === "stdout" ? stdout : statSync(target.kind === "file" ? target.real : target.path, { throwIfNoEntry: false });
+function refuseReadFiles(targets: readonly Target[], stats: readonly (Stats | undefined)[], reads: readonly ReadFile[]): void {
+    for (const [i, target] of targets.entries()) {
+        const stat = stats[i];
         if (stat === undefined || !stat.isFile()) continue;
-        const shown = target.kind === "stdout" ? "standard output" : target.shown;
+        const shown = shownOf(target);
         for (const { path, what } of reads) {
             const read = path === "-" ? standardInput() : statSync(path, { throwIfNoEntry: false });
             if (read?.isFile() && identity(read) === identity(stat))
@@ -414,8 +422,24 @@ function standardOutput(): Stats | undefined {
     }
 }
 
-/** No two outputs may be one file, nor one output another's record (`--rejects out.jsonl.resume`). */
-function refuseOverlaps(specs: readonly OutputSpec[], targets: readonly Target[]): void {
+function shownOf(target: Target): string {
+    return target.kind === "stdout" ? "standard output" : target.shown;
+}
+
+/**
+ * No two outputs may be one file (by name, or by identity: standard output sent `>>` to the file `--rejects` names),
+ * nor one output another's record (`--rejects out.jsonl.resume`).
+ */
+function refuseOverlaps(specs: readonly OutputSpec[], targets: readonly Target[], stats: readonly (Stats | undefined)[]): void {
+    const files = new Map<string, string>();
+    for (const [i, target] of targets.entries()) {
+        const stat = stats[i];
+        if (stat === undefined || !stat.isFile()) continue;
+        const what = `${specs[i]!.flag === "-o" && target.kind === "stdout" ? "" : `${specs[i]!.flag} `}${shownOf(target)}`;
+        const other = files.get(identity(stat)!);
+        if (other !== undefined) throw new UsageError(`${what} and ${other} are one file: each output needs a file of its own`);
+        files.set(identity(stat)!, what);
+    }
     const seen = new Map<string, string>();
     for (const [i, target] of targets.entries()) {
         if (target.kind !== "file") continue;

@@ -48,6 +48,10 @@ const descriptor = /^\/(proc\/[^/]+|dev)\/fd\/\d+$|^\/dev\/std(in|out|err)$/;
 function realPath(path: string): string {
     let at = resolve(path);
     for (let hops = 0; hops < 40; hops++) {
+        // the folder's own links first (`fd/1` where fd leads to /proc/self/fd): a descriptor under any name is one
+        try {
+            at = join(realpathSync(dirname(at)), basename(at));
+        } catch { /* no such folder: resolveTarget says so */ }
         if (descriptor.test(at)) return at;
         const link = lstatSync(at, { throwIfNoEntry: false });
         if (link === undefined) {

@@ -154,7 +154,7 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
     await written;
     await records?.return?.();
     await write(transform.end());
-    if (rowsEncoder !== undefined) await rowsFile!.write(rowsEncoder.end());
+    if (rowsEncoder !== undefined) await rowsFile!.write(rowsEncoder.end(), rowsEncoder.provisional?.() ?? false);
     if (rejectsEncoder !== undefined) await rejectsFile!.write(rejectsEncoder.end());
     if (mine + 1 < resumed)
         throw new UsageError(`${shownOf(rowsFile!)} holds ${resumed} rows but the input has only ${mine + 1}: it was written from other input`);

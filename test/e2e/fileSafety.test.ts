@@ -250,6 +250,51 @@ describe("a descriptor given as -o (/dev/stdout, /dev/fd/N) is written as a stre
         expect(readdirSync(folder).sort()).toEqual(["log.jsonl", "log.parquet"]);
     });
 
+    it("-o /dev/fd/N and an input /dev/fd/N are the descriptor the shell gave, whatever its number; one not given is refused", async () => {
+        const folder = newDir("dev-fd");
+        const csv = join(folder, "in.csv");
+        writeFileSync(csv, "prompt,response\nSay hi.,Hello.\nSay hi.,Hi.\n");
+        const expected = (await runBuiltCli(["score", csv, "-m", tinyModel, "--format", "jsonl", "-q"])).stdout;
+        // 3: where the run's channel to its supervisor was; 9: among the supervisor's own descriptors
+        for (const fd of [3, 9]) {
+            const log = join(folder, `log${fd}`);
+            writeFileSync(log, "an earlier line\n");
+            const run = await inBash(`"$0" "$1" score "$2" -m "$3" -o /dev/fd/${fd} --format jsonl -q ${fd}>> "$4"`, [csv, tinyModel, log]);
+            expect(run.stderr, `fd ${fd}`).toBe("");
+            expect(readFileSync(log, "utf8"), `fd ${fd}`).toBe(`an earlier line\n${expected}`);
+        }
+        const read = await inBash(`"$0" "$1" score /dev/fd/5 -m "$3" --format jsonl -q 5< "$2"`, [csv, tinyModel]);
+        expect(read.stdout).toBe(expected);
+        const unopened = await inBash(`"$0" "$1" score "$2" -m "$3" -o /dev/fd/7 --format jsonl`, [csv, tinyModel]);
+        expect(unopened.stderr).toBe("nemoreward: error: /dev/fd/7 names descriptor 7, which was not open when nemoreward started (open it: 7> FILE, 7< FILE)\n");
+        expect(unopened.code).toBe(2);
+        // standard output by a link to the folder of descriptors: the same stream
+        symlinkSync("/proc/self/fd", join(folder, "fds"));
+        const log = join(folder, "linked.jsonl");
+        writeFileSync(log, "an earlier line\n");
+        const linked = await inBash(`cd "$4" && "$0" "$1" score "$2" -m "$3" -o fds/1 --format jsonl -q >> linked.jsonl`, [csv, tinyModel, folder]);
+        expect(linked.code, linked.stderr).toBe(0);
+        expect(readFileSync(log, "utf8")).toBe(`an earlier line\n${expected}`);
+        expect(existsSync(`${log}.resume`)).toBe(false);
+    });
+
+    it("standard output and --rejects or --per-row sent to one file are refused: each output needs a file of its own", async () => {
+        const folder = newDir("stdout-rejects");
+        const rejects = join(folder, "rej.jsonl"), perRow = join(folder, "pr.jsonl");
+        writeFileSync(rejects, "an earlier line\n");
+        writeFileSync(perRow, "an earlier line\n");
+        const before = snapshot(folder);
+        const score = await inBash(`"$0" "$1" score "$2" -m "$3" --min-reward 0 --rejects "$4" --format jsonl >> "$4"`, [demoConversations, tinyModel, rejects]);
+        expect(score.stderr).toMatch(/^nemoreward: error: --rejects .*rej\.jsonl and standard output are one file/);
+        expect(score.code).toBe(2);
+        const preferences = join(folder, "prefs.jsonl");
+        writeFileSync(preferences, '{"prompt":"Say hi.","chosen":"Hello.","rejected":"Go away."}\n');
+        const evalRun = await inBash(`"$0" "$1" eval "$2" -m "$3" --per-row "$4" >> "$4"`, [preferences, tinyModel, perRow]);
+        expect(evalRun.stderr).toMatch(/one file: each output needs a file of its own/);
+        expect(evalRun.code).toBe(2);
+        expect(snapshot(folder)).toEqual({ ...before, "prefs.jsonl": expect.any(String) });
+    });
+
     it("standard output appended to an input (>> FILE, -o /dev/stdout >> FILE) is refused: the run would read its own rows", async () => {
         const folder = newDir("stdout-input");
         const input = join(folder, "in.jsonl");

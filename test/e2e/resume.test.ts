@@ -230,6 +230,23 @@ describe("--resume continues only what the same command wrote", () => {
     });
 });
 
+describe("CSV whose first rows hold no record", () => {
+    it("rows written under `line` columns (no record yet) are written again by a resumed run: the same bytes as one run", async () => {
+        const folder = join(tmp, "held-rows");
+        mkdirSync(folder);
+        const input = join(folder, "in.jsonl"), out = join(folder, "out.csv"), whole = join(folder, "whole.csv");
+        const lines = readFileSync(demoConversations, "utf8").trim().split("\n");
+        writeFileSync(input, "not json\n");
+        expect((await runInProcess(["score", input, "-m", tinyModel, "-o", out])).code).toBe(3);
+        expect(readFileSync(out, "utf8").split("\n")[0]).toBe("line,reward,error");
+        writeFileSync(input, `not json\n${lines.slice(0, 3).join("\n")}\n`);
+        expect((await runInProcess(["score", input, "-m", tinyModel, "-o", out, "--resume"])).code).toBe(3);
+        expect((await runInProcess(["score", input, "-m", tinyModel, "-o", whole])).code).toBe(3);
+        expect(readFileSync(out, "utf8")).toBe(readFileSync(whole, "utf8"));
+        expect(readFileSync(out, "utf8").split("\n")[0]).not.toBe("line,reward,error");
+    });
+});
+
 describe("--resume is flat in memory, as scoring is", () => {
     it("resumes a 2,000,000-row output under a 64 MB heap: every recorded row checked against the input, the rest appended", { timeout: 600_000 }, async () => {
         const rows = 2_000_000;
