@@ -431,15 +431,6 @@ function shownOf(target: Target): string {
  * nor one output another's record (`--rejects out.jsonl.resume`).
  */
 function refuseOverlaps(specs: readonly OutputSpec[], targets: readonly Target[], stats: readonly (Stats | undefined)[]): void {
-    const files = new Map<string, string>();
-    for (const [i, target] of targets.entries()) {
-        const stat = stats[i];
-        if (stat === undefined || !stat.isFile()) continue;
-        const what = `${specs[i]!.flag === "-o" && target.kind === "stdout" ? "" : `${specs[i]!.flag} `}${shownOf(target)}`;
-        const other = files.get(identity(stat)!);
-        if (other !== undefined) throw new UsageError(`${what} and ${other} are one file: each output needs a file of its own`);
-        files.set(identity(stat)!, what);
-    }
     const seen = new Map<string, string>();
     for (const [i, target] of targets.entries()) {
         if (target.kind !== "file") continue;
@@ -450,6 +441,15 @@ function refuseOverlaps(specs: readonly OutputSpec[], targets: readonly Target[]
             if (other !== undefined) throw new UsageError(`${what} and ${other} would both write ${name}: each output needs a file of its own`);
         }
         for (const name of names) seen.set(name, what);
+    }
+    const files = new Map<string, string>();
+    for (const [i, target] of targets.entries()) {
+        const stat = stats[i];
+        if (stat === undefined || !stat.isFile()) continue;
+        const what = `${specs[i]!.flag === "-o" && target.kind === "stdout" ? "" : `${specs[i]!.flag} `}${shownOf(target)}`;
+        const other = files.get(identity(stat)!);
+        if (other !== undefined) throw new UsageError(`${what} and ${other} are one file: each output needs a file of its own`);
+        files.set(identity(stat)!, what);
     }
 }
 
