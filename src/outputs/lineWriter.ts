@@ -30,6 +30,36 @@ export class LineWriter {
         this.throwIfFailed();
     }
 
+    /**
+     * Waits until every byte written has gone out (or failed), so that a last write that fails (a full disk, a reader
+     * that quit) is an error here rather than lost at exit. `own`: the stream is this writer's to end (a FIFO, a
+     * device); standard output is not ended, only drained.
+     */
+    async end(own: boolean): Promise<void> {
+        const stream = this.stream;
+        if (own) {
+            if (!stream.destroyed) {
+                const ended = new Promise<void>((resolve) => {
+                    const done = () => resolve();
+                    stream.once("close", done).once("error", done).once("finish", done);
+                });
+                stream.end();
+                await ended;
+            }
+        } else if (stream.writableLength > 0 && !stream.destroyed) {
+            await new Promise<void>((resolve) => {
+                const done = () => {
+                    stream.off("drain", done).off("close", done).off("error", done);
+                    resolve();
+                };
+                stream.on("drain", done).on("close", done).on("error", done);
+            });
+        }
+        // an error of the last write is emitted on the next turn
+        await new Promise((resolve) => setImmediate(resolve));
+        this.throwIfFailed();
+    }
+
     private throwIfFailed(): void {
         if (this.failure !== undefined)
             throw new NemoError(`cannot write the output: ${this.failure.message}`, exitCodes.failure, { cause: this.failure });

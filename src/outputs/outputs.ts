@@ -2,7 +2,6 @@ import { chmodSync, closeSync, createWriteStream, existsSync, fstatSync, ftrunca
     writeSync, type Stats, type WriteStream } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { once } from "node:events";
 import type { Writable } from "node:stream";
 import { exitCodes, NemoError, UsageError } from "../errors.js";
 import { formats, type OutputFormat } from "../formats.js";
@@ -299,10 +298,7 @@ export class OutputFile {
 
     async finish(complete: boolean, input?: string): Promise<void> {
         if (this.finished) return;
-        if (this.stream !== undefined) {
-            this.stream.end();
-            if (!this.stream.writableFinished && !this.stream.destroyed) await once(this.stream, "close").catch(() => undefined);
-        }
+        await this.lines?.end(this.stream !== undefined);
         if (this.lines === undefined) {
             if (this.cut !== undefined) {
                 // nothing written after the resumed rows: what follows the last recorded row (a row cut short) goes now

@@ -56,8 +56,9 @@ describe("broken models: one clear line on stderr, exit 1, no stack trace", () =
     });
 });
 
-it("a full disk: one clear line on stderr and exit 1, not a crash", async () => {
-    const { code, stderr } = await runBuiltCli(["score", demoConversations, "-m", tinyModel, "-q", "-o", "/dev/full", "--format", "jsonl"]);
+// Parquet is written in one go at the end, JSON's last bytes too: a write that fails last is as much an error as the first
+it.each(["jsonl", "json", "parquet", "csv"])("a full disk (%s): one clear line on stderr and exit 1, not a crash", async (format) => {
+    const { code, stderr } = await runBuiltCli(["score", demoConversations, "-m", tinyModel, "-q", "-o", "/dev/full", "--format", format]);
     expect(code).toBe(1);
     expect(stderr.trim()).toMatch(/^nemoreward: error: cannot write the output: ENOSPC/);
     expect(stderr.trim().split("\n")).toHaveLength(1);
