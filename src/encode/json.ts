@@ -1,4 +1,4 @@
-import { spliceJson } from "../records/json.js";
+import { fieldSpans, spliceJson } from "../records/json.js";
 import { isJsonRow, where, type InputRow } from "../records/row.js";
 import type { OutRow } from "../conversation/scoringTask.js";
 import { ownNames, recordFits, renameFields, renameReporter } from "../records/toolFields.js";
@@ -29,7 +29,8 @@ function jsonLines({ layoutOf, warn, onError }: EncoderOptions): (out: OutRow) =
         const layout = layoutOf(input);
         const record = input.record;
         if (record === undefined) return objectText({ line: input.line, ...out.fields });
-        const own = ownNames(Object.keys(record), layout, { fits: recordFits(record, layout[0]?.name, false) });
+        const names = input.repeated === undefined ? Object.keys(record) : fieldSpans(input.text).map(({ key }) => key);
+        const own = ownNames(names, layout, { fits: recordFits(record, layout[0]?.name, false) });
         report(own, where(input));
         try {
             return recordLine(input, renameFields(out.fields, own));

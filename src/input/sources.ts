@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { addAbortSignal, type Readable } from "node:stream";
 import { UsageError } from "../errors.js";
 import { formatOfName, formats, gzipMagic, namesOf, parquetMagic, type InputFormat } from "../formats.js";
-import type { InputRow, Source } from "../records/row.js";
+import { where, type InputRow, type Source } from "../records/row.js";
 import { byteOrderMark, isBlankByte } from "./blank.js";
 import { readDelimited } from "./delimited.js";
 import { BrokenGzip, inputBytes } from "./gzip.js";
@@ -110,8 +110,14 @@ export async function* readRows(inputs: readonly InputSpec[], options: ReadOptio
             const rows = format === "jsonl" ? readJsonl(bytes, source, options.maxRecordBytes)
                 : format === "json" ? readJsonArray(bytes, source, options.maxRecordBytes)
                 : readDelimited(bytes, source, formats[format].delimiter!, options.maxRecordBytes);
+            const told = new Set<string>();
             for await (const row of rows) {
                 if (last === undefined && path === "-" && !options.formatGiven) refuseDelimitedStdin(row);
+                for (const key of row.repeated ?? []) {
+                    if (told.has(key)) continue;
+                    told.add(key);
+                    options.warn(`${where(row)}: the key "${key}" is given more than once: its last value is the one read, and the only one CSV, TSV and Parquet output hold; JSON and JSONL output keep them all`);
+                }
                 last = row;
                 yield row;
             }

@@ -1,7 +1,7 @@
 import { Decimal, oneLine, type Fields, type Value } from "./values.js";
 
 /** Parses one JSON record (an object) with every number exact (values.ts); anything else is the row's problem. */
-export function parseRecord(text: string): { record: Fields; problem?: undefined } | { record?: undefined; problem: string } {
+export function parseRecord(text: string): { record: Fields; repeated?: string[]; problem?: undefined } | { record?: undefined; problem: string } {
     let value: unknown;
     try {
         value = JSON.parse(text);
@@ -9,7 +9,37 @@ export function parseRecord(text: string): { record: Fields; problem?: undefined
         return { problem: `not valid JSON (${(error as Error).message})` };
     }
     if (value === null || typeof value !== "object" || Array.isArray(value)) return { problem: "not a JSON object" };
-    return { record: mayHoldInexactNumbers(text) ? parseExact(text) as Fields : value as Fields };
+    const record = mayHoldInexactNumbers(text) ? parseExact(text) as Fields : value as Fields;
+    if (topLevelKeyCount(text) === Object.keys(record).length) return { record };
+    const keys = fieldSpans(text).map(({ key }) => key);
+    return { record, repeated: [...new Set(keys.filter((key, i) => keys.indexOf(key) !== i))] };
+}
+
+/**
+ * How many keys a JSON object's text gives at its top level, a key given twice counted twice: more than the parsed
+ * object has means a key is repeated. Strings are skipped a quote at a time, so that it costs little beside the parse.
+ */
+function topLevelKeyCount(text: string): number {
+    let depth = 0, keys = 0, key = false;
+    for (let i = 0; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if (c === 0x22) {
+            if (key) keys++;
+            key = false;
+            // to the closing quote: one not preceded by an odd run of backslashes
+            for (;;) {
+                i = text.indexOf('"', i + 1);
+                let slash = i - 1;
+                while (text.charCodeAt(slash) === 0x5c) slash--;
+                if ((i - 1 - slash) % 2 === 0) break;
+            }
+        } else if (c === 0x7b || c === 0x5b) {
+            depth++;
+            key = depth === 1 && c === 0x7b;
+        } else if (c === 0x7d || c === 0x5d) depth--;
+        else if (c === 0x2c && depth === 1) key = true;
+    }
+    return keys;
 }
 
 /**

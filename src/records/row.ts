@@ -31,6 +31,11 @@ export type InputRow = {
     record?: Fields;
     /** Why the row holds no record (not JSON, not UTF-8, too long, ragged, ...). */
     problem?: string;
+    /**
+     * JSON: the top-level keys the row's text gives more than once. The record holds each one's last value (as
+     * JSON.parse reads it); JSON and JSONL output keep the text, with both.
+     */
+    repeated?: string[];
     /** The JSON text of each top-level field, found once when first needed. */
     spans?: Map<string, string>;
 };

@@ -54,7 +54,8 @@ export type OwnNames = {
  * The own-name rule, for every format. A row whose fields are `names` reads as one a run of the tool wrote when it
  * has this run's reward field (`added[0]`, under its own name or `nemoreward_` ones) and every field from there to the
  * end is one of the tool's, each holding what the tool writes there (`fits`: a JSON value or a Parquet column of the
- * field's kind), among them every field the format always gets (`always`: `error` in CSV, TSV and Parquet).
+ * field's kind), among them every field the format always gets (`always`: `error` in CSV, TSV and Parquet), and
+ * none given twice (`names` holds a repeated JSON key as often as the text gives it).
  * Those fields are the tool's: they get their new values in place. Any other field named like one of the tool's is
  * the user's and stays as it is; the tool's then goes in `nemoreward_NAME` (prefixed again while that is taken).
  */
@@ -64,9 +65,11 @@ export function ownNames(names: readonly string[], added: Layout, { fits = () =>
     const bare = (name: string) => name.replace(/^(nemoreward_)+/, "");
     const reward = added[0]?.name;
     // the earlier run's part: from a field holding this run's reward field (under its name or a nemoreward_ one) to the end
+    // a name given twice (a JSON key repeated) is the user's: which of its values would the tool's be?
+    const once = (name: string) => names.indexOf(name) === names.lastIndexOf(name);
     const scored = (start: number) => {
         const tail = names.slice(start);
-        return tail.every((name) => kinds.has(bare(name)) && fits(name, kinds.get(bare(name))!)) && always.every((name) => tail.some((own) => bare(own) === name));
+        return tail.every((name) => once(name) && kinds.has(bare(name)) && fits(name, kinds.get(bare(name))!)) && always.every((name) => tail.some((own) => bare(own) === name));
     };
     const start = reward === undefined ? -1 : names.findIndex((name, i) => bare(name) === reward && scored(i));
     const ours = start === -1 ? [] : names.slice(start);

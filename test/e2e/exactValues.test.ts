@@ -312,6 +312,22 @@ describe("values that once came out altered", () => {
     });
 });
 
+describe("a JSON key given twice", () => {
+    it("is the user's in JSONL (both values kept byte for byte, the tool's reward beside them) and a warning names it", async () => {
+        const input = join(tmp, "twice.jsonl");
+        const line = '{"prompt":"Say hi.","response":"Hello.","reward":"excellent","reward":null,"label":"first","label":"second"}';
+        writeFileSync(input, `${line}\n`);
+        const run = await score([input]);
+        expect(run.code).toBe(0);
+        const reward = referenceReward("Say hi.", "Hello.");
+        expect(run.stdout.startsWith(`${line.slice(0, -1)},"nemoreward_reward":`)).toBe(true);
+        expect(parseJsonl(run.stdout)[0]!.nemoreward_reward as number).toBeCloseTo(reward, 5);
+        for (const key of ["reward", "label"]) expect(run.stderr).toContain(`twice.jsonl:1: the key "${key}" is given more than once`);
+        const csv = await score([input, "--format", "csv"]);
+        expect(csv.stderr).toContain('the key "label" is given more than once: its last value is the one read, and the only one CSV, TSV and Parquet output hold');
+    });
+});
+
 describe("a line is blank only when it holds nothing but JSON whitespace", () => {
     it("lines of a vertical tab, form feed, no-break space, byte-order mark, U+2028 or U+3000 are error rows, and progress counts what is read", async () => {
         const odd = ["\u000b", "\f", "\u00a0", "\ufeff", "\u2028", "\u3000"];

@@ -93,3 +93,23 @@ describe("parseRecord: every number exactly as written", () => {
         expect(jsonText(parseRecord(text).record!)).toBe(text);
     });
 });
+
+describe("parseRecord: keys given twice", () => {
+    // a record written by hand, keys drawn from a small set so that some repeat; the expected repeats are counted here
+    const keys = ["a", "b", "reward", "k\"q", "é"];
+    const texts = (key: string) => [JSON.stringify(key), JSON.stringify(key).replace(/[a-z]/, (c) => `\\u00${c.charCodeAt(0).toString(16)}`)];
+    const values = ['1', '"x\\\\"', '"\\"a\\": 1, \\"a\\": 2"', '{"a": 1, "a": [2, {"b": 3}]}', '[{"reward": 1}, "}"]', "null"];
+    it("names each top-level key the text gives more than once, whatever its escapes, and no nested one (1,000 random records)", () => {
+        let seed = 7;
+        const pick = <T>(list: readonly T[]) => list[(seed = (seed * 1103515245 + 12345) % 2 ** 31) % list.length]!;
+        for (let n = 0; n < 1000; n++) {
+            const count = pick([0, 1, 2, 3, 4, 5]);
+            const chosen = Array.from({ length: count }, () => pick(keys));
+            const text = `{${chosen.map((key) => `${pick(texts(key))} : ${pick(values)}`).join(" ,")}}`;
+            const repeated = keys.filter((key) => chosen.filter((k) => k === key).length > 1);
+            const parsed = parseRecord(text);
+            expect(parsed.record, text).toBeDefined();
+            expect([...(parsed.repeated ?? [])].sort(), text).toEqual([...repeated].sort());
+        }
+    });
+});

@@ -30,6 +30,13 @@ describe("the own-name rule: where the tool's fields go beside the row's own", (
             .toEqual({ rename: { reward: "nemoreward_reward", rank: "rank", z: "z", error: "error" }, ours: ["nemoreward_reward", "error"] });
     });
 
+    it("a key a JSON record gives twice is the user's: the tool cannot tell which of its values would be its own", () => {
+        expect(own(["prompt", "reward", "reward"])).toMatchObject({ rename: { reward: "nemoreward_reward" }, ours: [] });
+        expect(own(["prompt", "reward", "error", "error"])).toMatchObject({ rename: { reward: "nemoreward_reward", error: "nemoreward_error" }, ours: [] });
+        // a repeat before the tool's part leaves it the tool's
+        expect(own(["label", "label", "reward", "error"]).ours).toEqual(["reward", "error"]);
+    });
+
     it("a format that always gets `error` (CSV, TSV, Parquet) takes a row without it for the user's", () => {
         expect(own(["prompt", "reward"], () => true, ["error"])).toMatchObject({ rename: { reward: "nemoreward_reward" }, ours: [] });
         expect(own(["prompt", "reward", "error"], () => true, ["error"]).ours).toEqual(["reward", "error"]);
