@@ -116,7 +116,13 @@ export function delimitedEncoder(delimiter: "," | "\t", { layoutOf, warn, onErro
         }
         return added.length === 0 ? `${text}${eol}` : `${text}${delimiter}${extra}${eol}`;
     };
+    let waited = 0;
     return {
+        see(input) {
+            if (columns !== undefined) return;
+            if (input.record === undefined && input.source.header === undefined && ++waited <= maxHeld) return;
+            start(input, where(input));
+        },
         row(out) {
             if (columns === undefined) {
                 if (out.input.record === undefined && out.input.source.header === undefined && held.length < maxHeld) {
@@ -132,20 +138,22 @@ export function delimitedEncoder(delimiter: "," | "\t", { layoutOf, warn, onErro
             return text;
         },
         end() {
-            if (held.length === 0) {
-                if (columns !== undefined) return "";
+            if (columns === undefined && held.length === 0) {
                 // no row at all: the header alone, the first input's columns and the tool's
                 const source = sources()[0];
                 const names = source?.header?.names ?? source?.columns?.map((c) => c.name);
                 const empty: InputRow | undefined = source === undefined || names === undefined ? undefined
                     : { source: source.header !== undefined ? source : { ...source, header: { names, text: join(names), delimiter, eol: "\n" } }, line: 1, text: "" };
                 start(empty, source === undefined ? "the output" : `${source.name}:1`);
-                return head;
+            } else if (columns === undefined) {
+                // the rows so far hold no record: laid out under `line`, which a longer input would not give them
+                start(held[0]!.input, where(held[0]!.input));
+                provisional = true;
             }
-            start(held[0]!.input, where(held[0]!.input));
+            // the header of an output none of whose rows came (another shard's), or the rows held for the columns
             const text = `${head}${held.map((row) => line(row, columns!)).join("")}`;
+            head = "";
             held = [];
-            provisional = true;
             return text;
         },
         provisional: () => provisional,

@@ -14,6 +14,12 @@ export type Encoder = {
     row(out: OutRow): Chunk;
     end(): Chunk;
     /**
+     * Every input row, in input order, as it is read, whether or not it is written here (another shard's row, a row
+     * a filter drops): CSV/TSV take their columns from the input's first row with a record, so that every shard of
+     * one input, and every run of it, has the same header.
+     */
+    see?(input: InputRow): void;
+    /**
      * After `end`: the rows it wrote stand under columns no record gave (CSV/TSV whose rows so far hold no record,
      * written under `line`): a longer input would give other columns, so a resumed run must write them again.
      */

@@ -133,6 +133,7 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
         const row = next.value;
         index++;
         print?.row(rowIdentity(row));
+        if (plan.transforms.pairs === undefined) rowsEncoder?.see?.(row);
         if (plan.shard !== undefined && index % plan.shard.count !== plan.shard.index) continue;
         mine++;
         if (mine < resumed) {

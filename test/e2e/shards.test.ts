@@ -30,7 +30,7 @@ describe("shards", () => {
     it("merge refuses a missing shard and a shard short of rows", async () => {
         const parts = [0, 1].map((k) => join(tmp, `small-${k}.jsonl`));
         for (const [k, part] of parts.entries()) await runInProcess(["score", demoConversations, "-m", tinyModel, "--shard", `${k}/2`, "-o", part]);
-        // CSV shards of other columns (each shard's header comes from its own first row) are refused, leaving nothing
+        // CSV files of other columns are refused, leaving nothing
         const [a, b] = [join(tmp, "cols-a.csv"), join(tmp, "cols-b.csv")];
         writeFileSync(a, "prompt,response,reward\nP,R,1\n");
         writeFileSync(b, "response,prompt,reward\nR,P,2\n");
@@ -271,5 +271,28 @@ describe("merge joins only the shards of one run, as their runs wrote them", () 
         expect((await runInProcess(["merge", merged, ...parts])).code).toBe(0);
         expect(readFileSync(merged, "utf8")).toBe(readFileSync(whole, "utf8"));
         expect(readFileSync(merged, "utf8")).toBe("prompt,response,label,reward,error\n");
+    });
+
+    it("CSV/TSV shards take their columns from the input's first record, as one run does, whichever shard holds it", async () => {
+        const folder = newDir("first-record");
+        const conversation = (answer: string) => ({ messages: [{ role: "user", content: "q" }, { role: "assistant", content: answer }] });
+        const inputs = {
+            // the first record has a field the others lack; one not JSON and one with no record come before it
+            "fields.jsonl": ["not json", JSON.stringify({ ...conversation("a"), extra: 1 }), JSON.stringify(conversation("b")), JSON.stringify(conversation("c"))],
+            "none-first.jsonl": ["bad0", JSON.stringify({ id: 1, ...conversation("a") }), "bad2", JSON.stringify({ id: 3, ...conversation("b") })],
+        };
+        const runs = [["fields.jsonl", "csv", 2], ["none-first.jsonl", "tsv", 3]] as const;
+        for (const [name, format, count] of runs) {
+            const source = join(folder, name);
+            writeFileSync(source, `${inputs[name].join("\n")}\n`);
+            const whole = join(folder, `${name}.whole.${format}`);
+            await runInProcess(["score", source, "-m", tinyModel, "-o", whole]);
+            const parts = Array.from({ length: count }, (_, k) => join(folder, `${name}.${k}-${count}.${format}`));
+            for (const [k, part] of parts.entries()) await runInProcess(["score", source, "-m", tinyModel, "--shard", `${k}/${count}`, "-o", part]);
+            const merged = join(folder, `${name}.merged.${format}`);
+            const merge = await runInProcess(["merge", merged, ...parts]);
+            expect(merge.stderr, name).not.toMatch(/error/);
+            expect(readFileSync(merged, "utf8"), name).toBe(readFileSync(whole, "utf8"));
+        }
     });
 });
