@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { linkSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { linkSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
 
 /** How often the holder of a lock marks it as alive, and how long a lock from another machine is trusted without. */
@@ -14,16 +14,28 @@ const held = new Set<string>();
 /** A process on this machine, told apart from a later one given the same pid by when it started. */
 type Proc = { pid: number; started?: number };
 
-/** What a lock file holds. */
-type LockText = Proc & { host: string; token: string; supervisor?: Proc };
+/**
+ * What a lock file holds. `pids`: the process's pid namespace (Linux): runs in two containers of one host share its
+ * name but not their pids, so a pid from another namespace says nothing here.
+ */
+type LockText = Proc & { host: string; pids?: string; token: string; supervisor?: Proc };
+
+/** This process's pid namespace (`pid:[4026531836]`), where the system tells. */
+const pidNamespace = (() => {
+    try {
+        return readlinkSync("/proc/self/ns/pid");
+    } catch {
+        return undefined;
+    }
+})();
 
 /**
  * Takes `FILE.lock` beside the file's real path (target.ts: every name of a file leads there), so that one run at a
  * time writes FILE and its records: created only if absent (O_EXCL), naming this process (pid and start time), its
- * supervisor, its host and a token of its own. A second run is refused while the holder runs. A lock left by a run
- * that is gone (killed, its machine lost) is taken over: on this host when its process no longer runs (a pid given
- * to another process since, in a restarted container, counts as gone: its start time differs), from another host
- * when it has not been marked alive for 30 s. A holder whose supervisor is gone is ending itself: it is given 3 s.
+ * supervisor, its host (and pid namespace) and a token of its own. A second run is refused while the holder runs. A
+ * lock left by a run that is gone (killed, its machine lost) is taken over: on this host and in this pid namespace
+ * when its process no longer runs (a pid given to another process since counts as gone: its start time differs),
+ * from another host or another container's pid namespace when it has not been marked alive for 30 s. A holder whose supervisor is gone is ending itself: it is given 3 s.
  * Taking over moves that very lock aside (a rename only one run can make) and checks it was the one judged stale, so
  * that two runs that find one stale lock never both take it. `shown`: the file as the user named it. Returns the
  * release.
@@ -31,7 +43,7 @@ type LockText = Proc & { host: string; token: string; supervisor?: Proc };
 export function takeLock(real: string, shown: string): () => void {
     const lockPath = `${real}.lock`;
     const self = thisProcess();
-    const lock: LockText = { ...self, host: hostname(), token: randomUUID(), ...(process.send !== undefined ? { supervisor: processOf(process.ppid) } : {}) };
+    const lock: LockText = { ...self, host: hostname(), ...(pidNamespace !== undefined ? { pids: pidNamespace } : {}), token: randomUUID(), ...(process.send !== undefined ? { supervisor: processOf(process.ppid) } : {}) };
     const mine = `${JSON.stringify(lock)}\n`;
     let holder: string | undefined;
     for (let attempt = 0; attempt < 5 && holder === undefined; attempt++) {
@@ -111,7 +123,8 @@ function lockHolder(lockPath: string): { holder: string | undefined; text: strin
     } catch { /* gone meanwhile, or being written: judged by its age */ }
     const named = `pid ${String(lock.pid)} on ${String(lock.host)}`;
     const judged = (live: boolean, ending = false) => ({ holder: live ? named : undefined, text, ending });
-    if (typeof lock.pid !== "number" || lock.host !== hostname()) return judged(age < staleMs);
+    // another machine, or another container of this one (its pids are not ours to look up): judged by its heartbeat
+    if (typeof lock.pid !== "number" || lock.host !== hostname() || (lock.pids !== undefined && lock.pids !== pidNamespace)) return judged(age < staleMs);
     // this process: live when it holds the lock now
     if (lock.pid === process.pid && lock.started === thisProcess().started) return judged(held.has(lockPath));
     if (!runs(lock as Proc)) return judged(false);

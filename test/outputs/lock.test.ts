@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -73,6 +73,21 @@ describe("one run at a time holds a file's lock", () => {
         expect(() => takeLock(join(folder, "other.jsonl"), "other.jsonl")).toThrow(/is being written by another run/);
         release();
         takeLock(join(folder, "other.jsonl"), "other.jsonl")();
+    });
+
+    it.runIf(linux)("a lock from another pid namespace of this host (another container) is judged by its heartbeat, not by our pids", () => {
+        const folder = dir();
+        const real = join(folder, "out.jsonl");
+        // a pid that does not run here, in a namespace that is not ours: the run may well be alive in its container
+        const other = { pid: deadPid(), started: 1, host: hostname(), pids: "pid:[1]", token: "other" };
+        writeFileSync(`${real}.lock`, `${JSON.stringify(other)}\n`);
+        expect(() => takeLock(real, "out.jsonl")).toThrow(`out.jsonl is being written by another run (pid ${other.pid} on ${hostname()})`);
+        // not marked alive for over 30 s: gone, taken over
+        const old = new Date(Date.now() - 31_000);
+        utimesSync(`${real}.lock`, old, old);
+        const release = takeLock(real, "out.jsonl");
+        expect((JSON.parse(readFileSync(`${real}.lock`, "utf8")) as { pids: string }).pids).toBe(readlinkSync("/proc/self/ns/pid"));
+        release();
     });
 
     it.runIf(linux)("a lock naming a pid that now is another process (a restarted container gives pids anew) is taken over", () => {
