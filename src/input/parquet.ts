@@ -1,4 +1,5 @@
-import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema, type FileMetaData, type SchemaTree } from "hyparquet";
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema, type AsyncBuffer, type FileMetaData, type SchemaTree } from "hyparquet";
+import { deserializeTCompactProtocol } from "hyparquet/src/thrift.js";
 import { compressors } from "hyparquet-compressors";
 import { physicalMetadata, rawName, readValue, setField } from "../records/parquetValues.js";
 import type { InputRow, ParquetColumn, Source } from "../records/row.js";
@@ -12,7 +13,10 @@ export class UnreadableParquet extends Error {}
 /** A Parquet file's footer: its schema, row groups and row count, read without reading any rows. */
 export async function parquetFooter(path: string): Promise<FileMetaData> {
     try {
-        return await parquetMetadataAsync(await asyncBufferFromFile(path));
+        const file = await asyncBufferFromFile(path);
+        const metadata = await parquetMetadataAsync(file);
+        await keepByteOrderMarks(metadata, file);
+        return metadata;
     } catch (error) {
         const message = (error as Error).message;
         const why = /footer|magic|PAR1|outside the bounds|metadata length/i.test(message)
@@ -20,6 +24,30 @@ export async function parquetFooter(path: string): Promise<FileMetaData> {
         throw new UnreadableParquet(`not a readable Parquet file: ${why}`, { cause: error });
     }
 }
+
+/**
+ * Names as the file writes them: hyparquet decodes them as text, which drops a leading U+FEFF (a column "\ufeffk"
+ * beside a column "k" would be lost). Where the footer holds those bytes at all, its names (schema and each column
+ * chunk's path) are decoded again, exactly.
+ */
+async function keepByteOrderMarks(metadata: FileMetaData, file: AsyncBuffer): Promise<void> {
+    const tail = new DataView(await file.slice(file.byteLength - 8));
+    const length = tail.getUint32(0, true);
+    const footer = new Uint8Array(await file.slice(file.byteLength - 8 - length, file.byteLength - 8));
+    if (Buffer.from(footer.buffer, footer.byteOffset, footer.byteLength).indexOf(byteOrderMark) === -1) return;
+    type Raw = { field_2: { field_4?: Uint8Array }[]; field_4: { field_1: { field_3?: { field_3: Uint8Array[] } }[] }[] };
+    const raw = deserializeTCompactProtocol({ view: new DataView(footer.buffer, footer.byteOffset, footer.byteLength), offset: 0 }) as unknown as Raw;
+    const exact = new TextDecoder("utf-8", { ignoreBOM: true });
+    for (const [i, element] of raw.field_2.entries()) if (element.field_4 !== undefined) metadata.schema[i]!.name = exact.decode(element.field_4);
+    for (const [g, group] of raw.field_4.entries()) {
+        for (const [c, column] of group.field_1.entries()) {
+            const meta = metadata.row_groups[g]!.columns[c]!.meta_data;
+            if (meta !== undefined && column.field_3 !== undefined) meta.path_in_schema = column.field_3.field_3.map((name) => exact.decode(name));
+        }
+    }
+}
+
+const byteOrderMark = Buffer.from([0xef, 0xbb, 0xbf]);
 
 /** A file's top-level columns, each with its schema elements depth first. */
 export function columnsOf(metadata: FileMetaData): ParquetColumn[] {

@@ -89,6 +89,23 @@ describe("Parquet input", () => {
         expect(stderr).toMatch(/scored 1 of 3 rows/);
     });
 
+    it("keeps column and field names exactly, a leading U+FEFF too (a column \"\\ufeffk\" beside \"k\" is not lost)", async () => {
+        const bom = "\ufeff";
+        const file = await duckParquet(join(tmp, "bom.parquet"),
+            `SELECT 'Say hi.' AS prompt, 'Hi!' AS response, 1 AS k, 2 AS "${bom}k", 3 AS "${bom}", {'${bom}f': 4} AS s`);
+        const run = await score([file]);
+        expect(run.code).toBe(0);
+        const row = parseJsonl(run.stdout)[0]!;
+        expect(Object.keys(row)).toEqual(["prompt", "response", "k", `${bom}k`, bom, "s", "reward"]);
+        expect([row.k, row[`${bom}k`], row[bom], row.s]).toEqual([1, 2, 3, { [`${bom}f`]: 4 }]);
+        const out = join(tmp, "bom-out.parquet");
+        expect((await score([file, "-o", out])).code).toBe(0);
+        // as bytes: DuckDB's client decodes names as text too
+        const hex = (name: string) => Buffer.from(name).toString("hex").toUpperCase();
+        expect((await duck(`SELECT to_hex(encode(name)) AS h FROM parquet_schema('${out}')`)).map((r) => r.h))
+            .toEqual(["root", "prompt", "response", "k", `${bom}k`, bom, "s", `${bom}f`, "reward", "error"].map(hex));
+    });
+
     it("reads a folder in file name order (the Hugging Face layout), skipping files it does not read", async () => {
         const data = join(tmp, "hf", "data");
         mkdirSync(data, { recursive: true });
