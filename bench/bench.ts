@@ -79,6 +79,29 @@ const rows = { push: (line: string) => process.stdout.write(`${line}\n`) };
     }
 }
 
+// Worker processes (--workers N, the path --gpus takes with a GPU each) against one process with the same cores:
+// tiny rows and long ones, each alternating between the two, best of the reps; the outputs must be byte-identical.
+if (threads >= 2) {
+    const cases = [
+        { name: "tiny rows", conversations: Array.from({ length: quick ? 100 : 400 }, () => conversation(text(40), text(30))) },
+        { name: "long rows", conversations: Array.from({ length: quick ? 4 : 16 }, () => conversation(text(1000), text(450))) },
+    ];
+    for (const { name, conversations } of cases) {
+        const { jsonl } = writeCase(`workers-${name.split(" ")[0]}`, conversations);
+        const oneArgs = cliThreads(jsonl, threads), workerArgs = cliThreads(jsonl, 1, "--workers", String(threads));
+        const one: ReturnType<typeof run>[] = [], workers: ReturnType<typeof run>[] = [];
+        for (let rep = 0; rep < reps; rep++) {
+            one.push(run(oneArgs));
+            workers.push(run(workerArgs));
+        }
+        const [a, b] = [one, workers].map((runs) => runs.reduce((x, y) => (y.seconds < x.seconds ? y : x)));
+        const n = conversations.length;
+        rows.push(`| ${name} (${n}), --workers ${threads} --threads 1 vs --threads ${threads} | ${fmt(n / b!.seconds, 1)} rows/s ` +
+            `| ${fmt(n / a!.seconds, 1)} rows/s (one process) | ${fmt(a!.seconds / b!.seconds, 2)}× | ${fmt(b!.peakMiB ?? NaN)} MiB (the largest process) |`);
+        if (a!.stdout !== b!.stdout) throw new Error(`--workers ${threads} wrote other bytes than one process on ${name}`);
+    }
+}
+
 // Best-of-8: eight responses per prompt on consecutive rows; prefix reuse evaluates each prompt once.
 {
     const n = quick ? 8 : 64;
@@ -120,24 +143,27 @@ for (const line of (await import("./memory.js")).memoryCase(quick, threads)) row
     }
 }
 
-// Threads: the default (auto) against fixed counts, on an idle machine and beside one CPU-bound process.
+// Threads: the default (auto) and explicit counts (a ceiling, backed off like auto) against a fixed count, on an
+// idle machine and beside one CPU-bound process: an explicit --threads must stay within 1.5× of the best.
 {
     const n = quick ? 50 : 100;
     const { jsonl } = writeCase("threads", Array.from({ length: n }, () => conversation(text(40), text(30))));
     const { NEMOREWARD_THREADS: _, ...env } = process.env;
     const byDefault = ["node", "bin/nemoreward.js", "score", jsonl, "-m", modelPath, "-q"];
     const counts = [...new Set([1, threads])];
-    process.stdout.write(`\n| ${n} tiny rows | default threads (auto) | ${counts.map((t) => `--threads ${t}`).join(" | ")} | default / best | load (1 min) |\n` +
-        `|---|---|${counts.map(() => "---|").join("")}---|---|\n`);
+    process.stdout.write(`\n| ${n} tiny rows | default threads (auto) | ${counts.map((t) => `--threads ${t}`).join(" | ")} | --threads ${threads} --fixed-threads ` +
+        `| --threads ${threads} / best | load (1 min) |\n|---|---|${counts.map(() => "---|").join("")}---|---|---|\n`);
     for (const busy of [false, true]) {
         const competitor = busy ? spawn(process.execPath, ["-e", "for (;;);"], { stdio: "ignore" }) : undefined;
         try {
             const before = load();
             const auto = run(byDefault, env);
-            const fixed = counts.map((t) => run(cliThreads(jsonl, t)));
-            const bestSeconds = Math.min(auto.seconds, ...fixed.map((r) => r.seconds));
+            const explicit = counts.map((t) => run(cliThreads(jsonl, t)));
+            const fixed = run(cliThreads(jsonl, threads, "--fixed-threads"));
+            const bestSeconds = Math.min(auto.seconds, fixed.seconds, ...explicit.map((r) => r.seconds));
             rows.push(`| ${busy ? "beside one CPU-bound process" : "no competing process started"} | ${fmt(n / auto.seconds, 1)} rows/s | ` +
-                `${fixed.map((r) => `${fmt(n / r.seconds, 1)} rows/s`).join(" | ")} | ${fmt(auto.seconds / bestSeconds, 2)}× | ${before}, ${load()} |`);
+                `${explicit.map((r) => `${fmt(n / r.seconds, 1)} rows/s`).join(" | ")} | ${fmt(n / fixed.seconds, 1)} rows/s | ` +
+                `${fmt(explicit.at(-1)!.seconds / bestSeconds, 2)}× | ${before}, ${load()} |`);
         } finally {
             competitor?.kill();
         }

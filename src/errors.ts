@@ -1,9 +1,15 @@
-/** Exit statuses are a contract with the shell scripts that call nemoreward. */
+/**
+ * Exit statuses are a contract with the shell scripts and schedulers that call nemoreward. Worth retrying: 1 (the
+ * model or a write failed), 75 (another run holds an output), 130 and 143 (interrupted: a resumed run continues).
+ * Not: 2 (the command or its input is wrong, and will be again), 3 (finished, some rows are error rows: done).
+ */
 export const exitCodes = {
     ok: 0,
     failure: 1,
     usage: 2,
     someRowsFailed: 3,
+    /** Another run is writing an output (its lock is held): the same command later will do (EX_TEMPFAIL). */
+    busy: 75,
     interrupted: 130,
     /** The reader closed the output (`| head`) before every row was written; as a shell reports SIGPIPE. */
     outputClosed: 141,

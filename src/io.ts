@@ -8,7 +8,12 @@ export type Io = {
 };
 
 /** The process's streams, whether stdin is a terminal, and the signal that SIGINT/SIGTERM abort. */
-export type CliIo = Io & { stdinIsTTY: boolean; signal?: AbortSignal };
+export type CliIo = Io & {
+    stdinIsTTY: boolean;
+    signal?: AbortSignal;
+    /** The environment the run reads (a scheduler's variables for `--shard auto`); the process's by default. */
+    env?: Readonly<Record<string, string | undefined>>;
+};
 
 const guarded = new WeakSet<Writable>();
 

@@ -42,9 +42,9 @@ export async function runInProcess(args: string[], stdin = ""): Promise<CliResul
 }
 
 /** Spawns the built CLI (`bin/nemoreward.js`), as a user's shell would. */
-export function runBuiltCli(args: string[], stdin?: string): Promise<CliResult> {
+export function runBuiltCli(args: string[], stdin?: string, env?: Record<string, string>): Promise<CliResult> {
     return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [cli, ...args], { cwd: repoRoot });
+        const child = spawn(process.execPath, [cli, ...args], { cwd: repoRoot, ...(env !== undefined ? { env: { ...process.env, ...env } } : {}) });
         let stdout = "", stderr = "";
         child.stdout.on("data", (c) => (stdout += c));
         child.stderr.on("data", (c) => (stderr += c));

@@ -35,8 +35,13 @@ export type EngineOptions = {
     modelPath: string;
     gpu: GpuChoice;
     gpuLayers: GpuLayers;
-    /** "auto": the available cores that other processes leave free, re-counted while running. */
+    /**
+     * "auto": the available cores that other processes leave free, re-counted while running; a number is the most,
+     * backed off the same way (llama.cpp's threads spin: two on a core another process holds run many times slower).
+     */
     threads: number | "auto";
+    /** With a number of threads: exactly that many, even while other processes keep cores busy. */
+    fixedThreads?: boolean;
     contextSize: number;
     /** Sequences evaluated side by side in one context; "auto" picks what the benchmarks found fastest. */
     parallel: number | "auto";
@@ -51,6 +56,11 @@ export type EngineOptions = {
     vocabOnly?: boolean;
     verbose?: boolean;
 };
+
+/** Whether the threads follow the free cores (auto, and a number as a ceiling), or stay at a fixed number. */
+export function followsFreeCores(options: Pick<EngineOptions, "threads" | "fixedThreads">): boolean {
+    return options.threads === "auto" || options.fixedThreads !== true;
+}
 
 /** A loaded reward model: tokenizes conversations and rates them with the logit of the reward token. */
 export class RewardEngine {
@@ -77,7 +87,7 @@ export class RewardEngine {
     ) {
         this.tokenizer = new Tokenizer(model);
         this.batchSize = context?.batchSize ?? 0;
-        this.stopThreads = options.threads === "auto" && context !== undefined
+        this.stopThreads = followsFreeCores(options) && context !== undefined
             ? followFreeCores(maxThreads, (threads) => { llama.maxThreads = threads; }, { since: loadStarted }).stop
             : () => {};
         this.slots = context === undefined ? [] : Array.from({ length: parallel }, () =>
@@ -133,7 +143,7 @@ export class RewardEngine {
         const { threads, precise, flashAttention } = this.options;
         const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
         return `${backendName(this.llama)} backend, ${this.model.gpuLayers} of ${this.model.fileInsights.totalLayers} layers on the GPU, ` +
-            `${threads === "auto" ? `up to ${plural(this.maxThreads, "thread")} (fewer while other processes keep cores busy)` : plural(threads, "thread")}, ` +
+            `${followsFreeCores(this.options) ? `up to ${plural(this.maxThreads, "thread")} (fewer while other processes keep cores busy)` : `${plural(this.maxThreads, "thread")} (fixed)`}, ` +
             `${plural(this.parallel, "sequence")}` +
             `${precise ? ", precise (f32 KV cache)" : ""}${flashAttention ? ", flash attention" : ""}${cpuEngineNote(this.llama)}`;
     }

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { linkSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
-import { UsageError } from "../errors.js";
+import { exitCodes, NemoError } from "../errors.js";
 
 /** How often the holder of a lock marks it as alive, and how long a lock from another machine is trusted without. */
 const beatMs = 5_000, staleMs = 30_000;
@@ -58,8 +58,8 @@ export function takeLock(real: string, shown: string): () => void {
         holder = judged.holder;
         if (holder === undefined && judged.text !== undefined) moveAside(lockPath, judged.text);
     }
-    throw new UsageError(`${shown} is being written by another run (${holder ?? "unknown"}): wait for it to finish, ` +
-        `or remove ${lockPath} if no such run is going on`);
+    throw new NemoError(`${shown} is being written by another run (${holder ?? "unknown"}): wait for it to finish, ` +
+        `or remove ${lockPath} if no such run is going on`, exitCodes.busy);
 }
 
 function keepAlive(lockPath: string): () => void {

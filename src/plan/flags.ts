@@ -2,6 +2,7 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import { inputFormats, outputFormats, type InputFormat, type OutputFormat } from "../formats.js";
 import { defaultFields } from "../conversation/toConversation.js";
 import { parseShard, type Shard } from "./shard.js";
+import type { AutoShard } from "./scheduler.js";
 import type { GpuChoice, GpuLayers } from "../engine/rewardEngine.js";
 
 /**
@@ -35,6 +36,14 @@ function margin(value: string): number {
     const n = finiteNumber(value);
     if (n < 0) throw new InvalidArgumentError("expected a number of at least 0.");
     return n;
+}
+
+/** `--gpus`: all, or CUDA device ids (0,1,3), each once. */
+function gpuList(value: string): "all" | string[] {
+    if (value.trim() === "all") return "all";
+    const ids = value.split(",").map((id) => id.trim());
+    if (ids.some((id) => !/^\d+$/.test(id)) || new Set(ids).size !== ids.length) throw new InvalidArgumentError("expected all, or device ids such as 0,1,3, each once.");
+    return ids;
 }
 
 function gpuLayers(value: string): GpuLayers {
@@ -71,8 +80,17 @@ export const flagTable = {
     gpuLayers: { flags: "--gpu-layers <n|max|auto>", help: "layers to offload to the GPU", parse: gpuLayers, default: "auto" },
     threads: {
         flags: "--threads <n|auto>", parse: countOrAuto,
-        help: "CPU threads (default: $NEMOREWARD_THREADS, else auto: the cores available to this process that other processes leave free, re-counted every second)",
+        help: "the most CPU threads, fewer while other processes keep cores busy (re-counted every second); auto: the cores available to this process (default: $NEMOREWARD_THREADS, else auto)",
     },
+    workers: {
+        flags: "--workers <n>", parse: integer(1),
+        help: "score with N worker processes, each with its own model copy and the cores split between them (--threads: per worker); output as one process's",
+    },
+    gpus: {
+        flags: "--gpus <all|ids>", parse: gpuList,
+        help: "one worker per GPU (all, or ids such as 0,1,3, as CUDA_VISIBLE_DEVICES numbers them), each with its own model copy; output as one process's",
+    },
+    fixedThreads: { flags: "--fixed-threads", help: "use exactly --threads N, even beside busy processes (may run many times slower there)" },
     field: { flags: "--field <name>", help: "name of the reward field or column", default: "reward" },
     precise: { flags: "--precise", help: "f32 KV cache: slower, closest to the exact reward" },
     flashAttention: { flags: "--flash-attention", help: "faster attention on long rows; rewards move about 2e-3 from the default (README, Reproducibility)" },
@@ -86,7 +104,11 @@ export const flagTable = {
     rank: { flags: "--rank", help: "add rank (1 = best) and z (reward standardised) within each run of rows sharing a prompt" },
     groupBy: { flags: "--group-by <field>", help: "with --rank or --top-k: group rows by this field instead of by prompt" },
     resume: { flags: "--resume", help: "with -o FILE: keep the rows FILE already holds (checked against the input) and append the rest" },
-    shard: { flags: "--shard <K/N>", help: "score only rows i with i mod N == K (0-based); `nemoreward merge` joins the parts", parse: parseShard },
+    shard: {
+        flags: "--shard <K/N|auto|auto/N>",
+        help: "score only rows i with i mod N == K (0-based); auto: K and N from the scheduler's array variables (Slurm, Kubernetes with auto/N, AWS Batch, Google Batch, Cloud Run), with --resume; `nemoreward merge` joins the parts",
+        parse: parseShard,
+    },
     minReward: { flags: "--min-reward <x>", help: "keep rows whose reward is at least X", parse: finiteNumber },
     maxReward: { flags: "--max-reward <x>", help: "keep rows whose reward is at most X", parse: finiteNumber },
     topK: {
@@ -108,9 +130,9 @@ export type Flags = {
     maxErrors?: number; maxRecordMb: number; chatTemplate?: string; contentSpecial: "special" | "text";
     quiet?: boolean; progressSeconds: number; verbose?: boolean;
     contextSize?: number; gpu?: GpuChoice; gpuLayers?: GpuLayers; threads?: number | "auto"; field?: string;
-    precise?: boolean; flashAttention?: boolean; rewardToken?: number; parallel?: number | "auto"; reuse?: boolean;
+    precise?: boolean; fixedThreads?: boolean; workers?: number; gpus?: "all" | string[]; flashAttention?: boolean; rewardToken?: number; parallel?: number | "auto"; reuse?: boolean;
     onOverlong?: "error" | "skip" | "truncate";
-    rank?: boolean; groupBy?: string; resume?: boolean; shard?: Shard;
+    rank?: boolean; groupBy?: string; resume?: boolean; shard?: Shard | AutoShard;
     minReward?: number; maxReward?: number; topK?: number; rejects?: string;
     json?: boolean; perRow?: string; minMargin?: number;
 };
@@ -119,7 +141,7 @@ export type Flags = {
 const reading: FlagName[] = ["model", "output", "inputFormat", "messagesField", "promptField", "responseField", "systemField", "maxErrors",
     "maxRecordMb", "chatTemplate", "contentSpecial", "quiet", "progressSeconds", "verbose"];
 /** The flags that run the model and change how rewards are computed. */
-const scoring: FlagName[] = ["contextSize", "gpu", "gpuLayers", "threads", "field", "precise", "flashAttention", "rewardToken", "parallel", "reuse", "onOverlong"];
+const scoring: FlagName[] = ["contextSize", "gpu", "gpus", "gpuLayers", "threads", "fixedThreads", "workers", "field", "precise", "flashAttention", "rewardToken", "parallel", "reuse", "onOverlong"];
 
 /** Which flags each command takes, and the help a command gives a flag of its own meaning. */
 export const commandFlags: Record<"score" | "render" | "eval" | "pairs", { names: FlagName[]; help?: Partial<Record<FlagName, string>> }> = {

@@ -16,6 +16,7 @@ import { ChatTemplate } from "../template/chatTemplate.js";
 import type { FilterPlan } from "../transforms/filter.js";
 import { resumeSettings } from "./resumeSettings.js";
 import type { Shard } from "./shard.js";
+import { shardFromEnvironment, shardName } from "./scheduler.js";
 
 /** The commands that read conversations and run the model (or its vocabulary). */
 export type CommandName = "score" | "render" | "eval" | "pairs";
@@ -35,6 +36,8 @@ export type Plan = {
     /** `--chat-template FILE`'s text, read and checked; else the model's own template. */
     templateSource?: string;
     engine: EngineOptions;
+    /** `--workers N` or `--gpus`: worker processes with a model copy each (`all`: every CUDA device, found when the run starts). */
+    workers?: { count: number } | { gpus: "all" | string[] };
     scoring: ScoringPlan;
     /** The fields the command adds to a row of each kind of task, in order. */
     layout: (kind: TaskKind) => Layout;
@@ -82,6 +85,12 @@ const rules: { when: (x: Facts) => boolean; say: (x: Facts) => string }[] = [
     { when: (x) => x.flags.rank === true && x.flags.resume === true, say: () => "--rank cannot be combined with --resume: a group is written only when it is complete" },
     { when: (x) => x.flags.rank === true && x.flags.shard !== undefined, say: () => "--rank cannot be combined with --shard: shards take every Nth row, splitting groups" },
     { when: (x) => x.flags.resume === true && x.flags.output === undefined, say: () => "--resume needs -o FILE: it continues that file" },
+    { when: (x) => x.flags.workers !== undefined && x.flags.gpus !== undefined, say: () => "--workers and --gpus cannot be combined: --gpus starts a worker per GPU" },
+    { when: (x) => x.flags.gpus !== undefined && (x.flags.gpu === "cpu" || x.flags.gpu === "vulkan"), say: (x) => `--gpus starts a worker per CUDA device; it cannot go with --gpu ${x.flags.gpu}` },
+    {
+        when: (x) => x.flags.fixedThreads === true && (x.flags.threads ?? process.env["NEMOREWARD_THREADS"] ?? "auto") === "auto",
+        say: () => "--fixed-threads needs --threads N: the number of threads to keep",
+    },
     {
         when: (x) => x.format === "parquet" && (x.flags.resume === true || x.flags.shard !== undefined),
         say: (x) => `${x.flags.resume ? "--resume" : "--shard"} cannot continue or merge Parquet output (its footer is written last): ` +
@@ -104,7 +113,16 @@ const rules: { when: (x: Facts) => boolean; say: (x: Facts) => string }[] = [
 ];
 
 /** The run's plan for one of the commands that read conversations, from the flags and inputs given. */
-export async function plan(command: CommandName, inputs: string[], flags: Flags, context: { stdinIsTTY: boolean; stdoutIsTTY: boolean }): Promise<Plan> {
+export async function plan(command: CommandName, inputs: string[], given: Flags,
+    context: { stdinIsTTY: boolean; stdoutIsTTY: boolean; env?: Readonly<Record<string, string | undefined>> }): Promise<Plan> {
+    // the shard (`auto`: from the scheduler's variables) and the output named for it (`part-{shard}-of-{shards}.jsonl`)
+    const shard = given.shard !== undefined && "auto" in given.shard ? shardFromEnvironment(given.shard, context.env ?? {}) : given.shard;
+    const flags: Flags & { shard?: Shard } = {
+        ...given, shard,
+        ...(given.output !== undefined ? { output: shardName(given.output, shard) } : {}),
+        // a scheduler's task started again (requeued, a replacement pod) continues its part
+        ...(given.shard !== undefined && "auto" in given.shard && given.output !== undefined ? { resume: true } : {}),
+    };
     if (inputs.length === 0) {
         if (context.stdinIsTTY) throw new UsageError("no input: name a file, or pipe one to standard input ('-')");
         inputs = ["-"];
@@ -131,6 +149,7 @@ export async function plan(command: CommandName, inputs: string[], flags: Flags,
         gpu: render ? "cpu" : flags.gpu ?? "auto",
         gpuLayers: flags.gpuLayers ?? "auto",
         threads: flags.threads ?? defaultThreads(),
+        fixedThreads: flags.fixedThreads ?? false,
         contextSize: scoring.contextSize,
         parallel: flags.parallel ?? "auto",
         precise: flags.precise ?? false,
@@ -183,6 +202,7 @@ export async function plan(command: CommandName, inputs: string[], flags: Flags,
         layout,
         transforms,
         outputs,
+        ...(flags.gpus !== undefined ? { workers: { gpus: flags.gpus } } : flags.workers !== undefined && flags.workers > 1 ? { workers: { count: flags.workers } } : {}),
         rows,
         rejects: flags.rejects === undefined ? undefined : "--rejects",
         report,

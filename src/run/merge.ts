@@ -1,5 +1,6 @@
 import { createHash, type Hash } from "node:crypto";
-import { createReadStream, statSync } from "node:fs";
+import { createReadStream, existsSync, readdirSync, statSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { Transform } from "node:stream";
 import { exitCodes, NemoError, UsageError } from "../errors.js";
 import { formatOfName, formats } from "../formats.js";
@@ -22,7 +23,7 @@ import type { InputRow, Source } from "../records/row.js";
  */
 export async function runMerge(output: string, given: string[], io: CliIo, quiet: boolean): Promise<number> {
     const log = createLog(io.stderr, { quiet });
-    const inputs = findInputs(withoutRecords(given), undefined);
+    const inputs = findInputs(withoutRecords(given.flatMap(expandPattern)), undefined);
     const { shards, records } = orderShards(inputs.map((input) => input.path), log);
     const format = inputs[0]!.format;
     if (!formats[format].resumable) throw new UsageError("merge works on jsonl, csv and tsv shard outputs");
@@ -96,6 +97,27 @@ function otherColumns(shard: string, first: string, own: string, header: string)
     return new UsageError(`${shard} has other columns than ${first} (${own} vs ${header}): score files with different columns apart, or to JSONL, before merging`);
 }
 
+/**
+ * A quoted pattern (`'out/part-*'`, which the shell left as it is: too many parts for one command line) as the files
+ * it matches, in name order: `*`, `?` and `[...]` in the file name, not in the folders above it.
+ */
+function expandPattern(path: string): string[] {
+    const name = basename(path);
+    if (!/[*?[]/.test(name) || existsSync(path)) return [path];
+    const folder = dirname(path);
+    const source = name.replace(/[.+^${}()|\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".").replace(/\[!/g, "[^");
+    const pattern = new RegExp(`^${source}$`);
+    let names: string[];
+    try {
+        // the files nemoreward keeps beside its outputs are no parts, whether or not their part is still there
+        names = readdirSync(folder).filter((entry) => pattern.test(entry) && !recordSuffixes.some((suffix) => entry.endsWith(suffix))).sort();
+    } catch {
+        names = [];
+    }
+    if (names.length === 0) throw new UsageError(`no file matches ${path}`);
+    return names.map((entry) => (folder === "." && !path.startsWith("./") ? entry : join(folder, entry)));
+}
+
 /** The shard files among the paths given: `part-*` also matches each shard's own record files, which are not shards. */
 function withoutRecords(paths: string[]): string[] {
     const given = new Set(paths);
@@ -112,28 +134,38 @@ function orderShards(paths: string[], log: Log): { shards: string[]; records: (S
         log.warn("no .shard records beside the shard files: taking them in the order given, as shards 0, 1, ...");
         return { shards: paths, records: paths.map(() => undefined) };
     }
-    const missing = found.find((r) => r.record === undefined);
-    if (missing) throw new UsageError(`${missing.path} has no ${missing.path}.shard record: was it written with --shard K/N -o FILE?`);
-    const count = found[0]!.record!.count;
-    const ordered: { path: string; record: ShardRecord }[] = [];
-    for (const { path, record } of found as { path: string; record: ShardRecord }[]) {
-        if (record.count !== count) throw new UsageError(`${path} is shard ${record.index}/${record.count}, not one of ${count}`);
-        if (!record.complete) throw new UsageError(`${path}: the run of shard ${record.index}/${count} did not finish; resume it first`);
-        if (ordered[record.index] !== undefined) throw new UsageError(`shard ${record.index}/${count} is given twice`);
-        ordered[record.index] = { path, record };
+    // every part that cannot be merged is named, not only the first
+    const problems: string[] = [];
+    const count = found.find((r) => r.record !== undefined)!.record!.count;
+    const ordered: ({ path: string; record: ShardRecord } | undefined)[] = Array.from({ length: count }, () => undefined);
+    for (const { path, record } of found) {
+        if (record === undefined) problems.push(`${path} has no .shard record (was it written with --shard K/N -o FILE?)`);
+        else if (record.count !== count) problems.push(`${path} is shard ${record.index}/${record.count}, not one of ${count}`);
+        else if (ordered[record.index] !== undefined) problems.push(`shard ${record.index}/${count} is given twice (${ordered[record.index]!.path} and ${path})`);
+        else ordered[record.index] = { path, record };
     }
-    for (let k = 0; k < count; k++) if (ordered[k] === undefined) throw new UsageError(`shard ${k}/${count} is missing`);
-    const first = ordered[0]!;
-    for (const { path, record } of ordered) {
-        if (record.settings === undefined || record.input === undefined || record.sha256 === undefined || record.bytes === undefined)
-            throw new UsageError(`${path}.shard was written by another version of nemoreward: score its shard again`);
-        if (record.settings !== first.record.settings)
-            throw new UsageError(`${path} was scored with other settings than ${first.path} (model, template, --field, --precise, ...): shards merge only from one run's settings`);
-        if (record.input !== first.record.input)
-            throw new UsageError(`${path} was scored from other input than ${first.path} (${record.input} vs ${first.record.input}): shards merge only from one input`);
+    for (const [k, part] of ordered.entries()) if (part === undefined) problems.push(`shard ${k}/${count} is missing`);
+    const first = ordered.find((o) => o !== undefined && o.record.complete && o.record.settings !== undefined);
+    for (const part of ordered) {
+        if (part === undefined) continue;
+        const { path, record } = part;
+        if (!record.complete) {
+            problems.push(`${path} is short: the run of shard ${record.index}/${count} did not finish (${record.rows} rows so far); resume it first`);
+            continue;
+        }
+        if (record.settings === undefined || record.input === undefined || record.sha256 === undefined || record.bytes === undefined) {
+            problems.push(`${path}.shard was written by another version of nemoreward: score its shard again`);
+            continue;
+        }
+        if (record.settings !== first!.record.settings)
+            problems.push(`${path} was scored with other settings than ${first!.path} (model, template, --field, --precise, ...): shards merge only from one run's settings`);
+        if (record.input !== first!.record.input)
+            problems.push(`${path} was scored from other input than ${first!.path} (${record.input} vs ${first!.record.input}): shards merge only from one input`);
         const size = statSync(path).size;
         if (size !== record.bytes)
-            throw new UsageError(`${path} is not the file its run wrote (${size} bytes, its .shard record says ${record.bytes}): was it changed, or swapped with another shard?`);
+            problems.push(`${path} is not the file its run wrote (${size} bytes, its .shard record says ${record.bytes}): was it changed, or swapped with another shard?`);
     }
-    return { shards: ordered.map((o) => o.path), records: ordered.map((o) => o.record) };
+    if (problems.length > 0) throw new UsageError(problems.length === 1 ? problems[0]! : `cannot merge: ${problems.join("; ")}`);
+    const parts = ordered as { path: string; record: ShardRecord }[];
+    return { shards: parts.map((o) => o.path), records: parts.map((o) => o.record) };
 }

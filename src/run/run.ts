@@ -15,6 +15,7 @@ import { groupKey } from "../transforms/groups.js";
 import { pairsReport, pairsTransform } from "../transforms/pairs.js";
 import { rankTransform } from "../transforms/rank.js";
 import { chain, type Emitted, type Transform } from "../transforms/transform.js";
+import type { RewardModel } from "../engine/workerPool.js";
 import { Progress } from "./progress.js";
 import { kindOf, taskScorer, type Scored } from "./scoreTask.js";
 
@@ -28,8 +29,7 @@ export async function run(plan: Plan, io: CliIo, chatTemplatePath: string | unde
     const log = createLog(io.stderr, plan.log);
     const outputs = await Outputs.claim(plan.outputs, readFiles(plan, chatTemplatePath), io);
     try {
-        const { RewardEngine } = await import("../engine/rewardEngine.js");
-        const engine = await RewardEngine.load(plan.engine, log);
+        const engine = await loadModel(plan, log);
         try {
             const template = loadTemplate(engine, plan.templateSource, log);
             if (plan.scoring.mode !== "render") log.info(engine.description);
@@ -45,6 +45,18 @@ export async function run(plan: Plan, io: CliIo, chatTemplatePath: string | unde
 }
 
 type Scorer = ReturnType<typeof taskScorer>;
+
+/** The model in this process, or in worker processes (`--workers`, `--gpus`) behind the same interface. */
+async function loadModel(plan: Plan, log: Log): Promise<RewardModel> {
+    if (plan.workers === undefined) {
+        const { RewardEngine } = await import("../engine/rewardEngine.js");
+        return RewardEngine.load(plan.engine, log);
+    }
+    const { WorkerPool, cudaDevices } = await import("../engine/workerPool.js");
+    if ("count" in plan.workers) return WorkerPool.start(plan.engine, { count: plan.workers.count }, log);
+    const devices = plan.workers.gpus === "all" ? await cudaDevices(log) : plan.workers.gpus;
+    return WorkerPool.start(plan.engine, { count: devices.length, devices }, log);
+}
 
 async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, parallel: number, scorer: Scorer): Promise<number> {
     const rowsFile = plan.rows === undefined ? undefined : outputs.get(plan.rows);

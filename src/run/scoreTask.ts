@@ -1,7 +1,7 @@
 import { RowError, SkippedRow } from "../errors.js";
 import { rewardFields, taskKind, toScoringTask, type ScoringTask, type TaskKind } from "../conversation/scoringTask.js";
 import type { Conversation, ConversationFields } from "../conversation/toConversation.js";
-import type { RewardEngine } from "../engine/rewardEngine.js";
+import type { RewardModel } from "../engine/workerPool.js";
 import type { Tokenized } from "../engine/tokenizer.js";
 import type { ScoringPlan } from "../plan/plan.js";
 import type { InputRow } from "../records/row.js";
@@ -32,7 +32,7 @@ export function kindOf(row: InputRow | undefined): TaskKind {
  * rewarded (score, pairs, eval) or described (render). A row that cannot be is an error row (or a skipped row), with
  * the command's fields empty.
  */
-export function taskScorer(scoring: ScoringPlan, fields: ConversationFields, layout: (kind: TaskKind) => Layout, engine: RewardEngine, template: ChatTemplate) {
+export function taskScorer(scoring: ScoringPlan, fields: ConversationFields, layout: (kind: TaskKind) => Layout, engine: RewardModel, template: ChatTemplate) {
     const stats = { min: Infinity, max: -Infinity, sum: 0, count: 0, special: 0 };
     // render counts every token; scoring stops counting past the context
     const limit = scoring.mode === "render" ? undefined : scoring.contextSize;

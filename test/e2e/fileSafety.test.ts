@@ -17,7 +17,7 @@ const tmp = mkdtempSync(join(tmpdir(), "nemoreward-file-safety-"));
 const demoLines = readFileSync(demoConversations, "utf8").split(/(?<=\n)/);
 
 describe("a second writer is refused while the first writes, for every output format and every name of the file", () => {
-    it.each(["parquet", "json", "jsonl", "csv"])("-o x.%s: the second run gets one line and exit 2; the first finishes a whole file", async (format) => {
+    it.each(["parquet", "json", "jsonl", "csv"])("-o x.%s: the second run gets one line and exit 75 (busy); the first finishes a whole file", async (format) => {
         const folder = newDir(format);
         const out = join(folder, `x.${format}`);
         const first = heldRun(["-o", out]);
@@ -27,7 +27,7 @@ describe("a second writer is refused while the first writes, for every output fo
         for (const path of [out, link, join(folder, ".", `x.${format}`)]) {
             const second = await runBuiltCli(["score", demoConversations, "-m", tinyModel, "-o", path]);
             expect(second.stderr).toMatch(new RegExp(`^nemoreward: error: ${path.replace(/[.]/g, "[.]")} is being written by another run \\(pid \\d+ on [^)]+\\)`));
-            expect(second.code).toBe(2);
+            expect(second.code).toBe(75);
         }
         const done = await first.finish();
         expect(done.stderr).toBe("");

@@ -152,7 +152,7 @@ describe("-o FILE: resumable, one run at a time", () => {
         expect(readFileSync(out, "utf8")).toBe(await uninterrupted());
     });
 
-    it("a second run on the same -o FILE gets one line and exit 2 while the first goes on undisturbed", async () => {
+    it("a second run on the same -o FILE gets one line and exit 75 (busy: retry later) while the first goes on undisturbed", async () => {
         const out = join(tmp, "locked.jsonl");
         // the first run reads a pipe the test holds open, so that it is surely still running when the others start
         const first = spawn(process.execPath, [`${repoRoot}bin/nemoreward.js`, "score", "-", "-m", tinyModel, "-q", "-o", out, "--resume"],
@@ -167,7 +167,7 @@ describe("-o FILE: resumable, one run at a time", () => {
             const run = await runBuiltCli(["score", ...args, "-m", tinyModel, "-q", "-o", out], "");
             expect(run.stderr).toMatch(new RegExp(`^nemoreward: error: ${out} is being written by another run \\(pid \\d+ on [^)]+\\): ` +
                 `wait for it to finish, or remove ${out}.lock if no such run is going on\n$`));
-            expect(run.code).toBe(2);
+            expect(run.code).toBe(75);
         }
         first.stdin!.end(lines.slice(10).join(""));
         expect(await firstExit).toBe(0);

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -168,7 +168,7 @@ describe("a second writer is refused while the first writes, for every output fo
         for (const [k, part] of parts.entries()) writeFileSync(part, Array.from({ length: 50_000 }, (_, i) => `{"id":${2 * i + k}}\n`).join(""));
         const into = await runBuiltCli(["merge", out, ...parts]);
         expect(into.stderr).toMatch(/is being written by another run/);
-        expect(into.code).toBe(2);
+        expect(into.code).toBe(75);
         expect((await first.finish()).code).toBe(0);
         expect(parseJsonl(readFileSync(out, "utf8")).map((r) => r.id)).toEqual([1, 2, 3, 4, 5]);
 
@@ -193,7 +193,7 @@ describe("a run that fails a check leaves every file as it was", () => {
         writeFileSync(`${part}.shard`, '{"index":0,"count":2,"rows":1,"complete":true}\n');
         const before = snapshot(folder);
         const run = await runInProcess(["merge", merged, part]);
-        expect(run.stderr).toBe("nemoreward: error: shard 1/2 is missing\n");
+        expect(run.stderr).toMatch(/^nemoreward: error: cannot merge: shard 1\/2 is missing; /);
         expect(snapshot(folder)).toEqual(before);
     });
 });
@@ -294,5 +294,62 @@ describe("merge joins only the shards of one run, as their runs wrote them", () 
             expect(merge.stderr, name).not.toMatch(/error/);
             expect(readFileSync(merged, "utf8"), name).toBe(readFileSync(whole, "utf8"));
         }
+    });
+});
+
+describe("--shard auto: each scheduler's array task finds its part, and parts merge to one run's bytes", () => {
+    const small = join(tmp, "small.jsonl");
+    writeFileSync(small, dataset(90));
+    const smallOutput = uninterruptedOutput(small);
+    // the variables each scheduler gives task k of 3 (Slurm: --array=1-5:2, ids 1, 3, 5)
+    const schedulers: Record<string, (k: number) => Record<string, string>> = {
+        slurm: (k) => ({ SLURM_ARRAY_TASK_ID: String(1 + 2 * k), SLURM_ARRAY_TASK_MIN: "1", SLURM_ARRAY_TASK_MAX: "5", SLURM_ARRAY_TASK_STEP: "2", SLURM_ARRAY_TASK_COUNT: "3" }),
+        kubernetes: (k) => ({ JOB_COMPLETION_INDEX: String(k) }),
+        aws: (k) => ({ AWS_BATCH_JOB_ARRAY_INDEX: String(k), AWS_BATCH_JOB_ARRAY_SIZE: "3" }),
+    };
+
+    it.each(Object.keys(schedulers))("%s: every task started twice at once (a replacement pod, a requeue), then again: exactly its rows; merge of the folder", async (name) => {
+        const folder = newDir(`auto-${name}`);
+        const shardFlag = name === "kubernetes" ? "auto/3" : "auto";
+        const args = ["score", small, "-m", tinyModel, "-q", "--threads", "1", "--shard", shardFlag, "-o", join(folder, "part-{shard}-of-{shards}.jsonl")];
+        const runs = await Promise.all([0, 1, 2].flatMap((k) => [runBuiltCli(args, "", schedulers[name]!(k)), runBuiltCli(args, "", schedulers[name]!(k))]));
+        for (const [i, run] of runs.entries()) {
+            // the second copy of a task is refused while the first writes (75: retry later), or finds the part complete
+            expect([0, 75], run.stderr).toContain(run.code);
+            if (run.code === 75) expect(run.stderr).toMatch(/is being written by another run/);
+            if (i % 2 === 1) expect([runs[i - 1]!.code, run.code]).toContain(0);
+        }
+        // the scheduler starts the task again: it finds its part complete and changes no byte
+        const before = snapshot(folder);
+        expect((await runBuiltCli(args, "", schedulers[name]!(1))).code).toBe(0);
+        expect(snapshot(folder)).toEqual(before);
+        expect(readdirSync(folder).filter((f) => f.endsWith(".jsonl")).sort()).toEqual(["part-0-of-3.jsonl", "part-1-of-3.jsonl", "part-2-of-3.jsonl"]);
+        const merged = join(tmp, `merged-${name}.jsonl`);
+        const merge = await runInProcess(["merge", merged, folder]);
+        expect(merge.stderr).toMatch(/merged 90 rows from 3 shards/);
+        expect(readFileSync(merged, "utf8")).toBe(await smallOutput());
+    });
+
+    it("no scheduler's variables: refused at once (exit 2), one line naming what was looked for", async () => {
+        const run = await runInProcess(["score", small, "-m", tinyModel, "--shard", "auto", "-o", join(tmp, "none-{shard}.jsonl")]);
+        expect(run.code).toBe(2);
+        expect(run.stderr).toMatch(/^nemoreward: error: --shard auto: no scheduler's array variables are set \(looked for SLURM_ARRAY_TASK_ID.*CLOUD_RUN_TASK_INDEX.*\): give --shard K\/N\n$/);
+    });
+
+    it("merge of a quoted pattern names every part that is missing or short, and writes nothing", async () => {
+        const folder = newDir("merge-problems");
+        const parts = [0, 1, 2, 3].map((k) => join(folder, `part-${k}.jsonl`));
+        for (const [k, part] of parts.entries()) expect((await runInProcess(["score", small, "-m", tinyModel, "--shard", `${k}/4`, "-o", part])).code).toBe(0);
+        rmSync(parts[1]!);
+        rmSync(`${parts[1]!}.shard`);
+        // what a run killed part-way leaves: its record not complete
+        const record = JSON.parse(readFileSync(`${parts[3]!}.shard`, "utf8")) as Record<string, unknown>;
+        writeFileSync(`${parts[3]!}.shard`, `${JSON.stringify({ index: record.index, count: record.count, rows: 7, complete: false })}\n`);
+        const merged = join(tmp, "problems.jsonl");
+        const merge = await runInProcess(["merge", merged, join(folder, "part-*")]);
+        expect(merge.code).toBe(2);
+        expect(merge.stderr).toBe(`nemoreward: error: cannot merge: shard 1/4 is missing; ${parts[3]} is short: the run of shard 3/4 did not finish (7 rows so far); resume it first\n`);
+        expect(existsSync(merged)).toBe(false);
+        expect((await runInProcess(["merge", merged, join(folder, "nothing-*")])).stderr).toMatch(/no file matches .*nothing-\*/);
     });
 });

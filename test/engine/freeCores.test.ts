@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { PassThrough } from "node:stream";
 import { followFreeCores, freeCores, type CpuSample } from "../../src/engine/freeCores.js";
 import { defaultThreads } from "../../src/engine/availableCores.js";
-import { RewardEngine } from "../../src/engine/rewardEngine.js";
+import { followsFreeCores, RewardEngine } from "../../src/engine/rewardEngine.js";
 import { createLog } from "../../src/log.js";
 import { demoConversations, runInProcess, tinyModel } from "../helpers.js";
 
@@ -61,9 +61,9 @@ describe("the default --threads", () => {
     });
 
     it("says how many threads it may use, in words that agree with the number", async () => {
-        const describe = async (threads: number | "auto") => {
+        const describe = async (threads: number | "auto", fixedThreads = false) => {
             const engine = await RewardEngine.load({
-                modelPath: tinyModel, gpu: "cpu", gpuLayers: 0, threads, contextSize: 512, parallel: 1,
+                modelPath: tinyModel, gpu: "cpu", gpuLayers: 0, threads, fixedThreads, contextSize: 512, parallel: 1,
                 precise: false, rewardToken: 0, reuse: true,
             }, createLog(new PassThrough(), { quiet: true }));
             try {
@@ -72,8 +72,14 @@ describe("the default --threads", () => {
                 await engine.dispose();
             }
         };
-        expect(await describe(1)).toMatch(/, 1 thread,/);
+        expect(await describe(2)).toMatch(/, up to 2 threads \(fewer while other processes keep cores busy\),/);
+        expect(await describe(2, true)).toMatch(/, 2 threads \(fixed\),/);
         expect(await describe("auto")).toMatch(/, up to \d+ threads? \(fewer while other processes keep cores busy\),/);
+    });
+
+    it("an explicit --threads N is a ceiling that backs off like auto; --fixed-threads keeps N", () => {
+        expect([followsFreeCores({ threads: "auto" }), followsFreeCores({ threads: 4 }), followsFreeCores({ threads: 4, fixedThreads: true }),
+            followsFreeCores({ threads: "auto", fixedThreads: true })]).toEqual([true, true, false, true]);
     });
 });
 

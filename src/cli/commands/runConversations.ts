@@ -9,7 +9,7 @@ import type { CommandName } from "../../plan/plan.js";
 export function runConversations(command: CommandName, io: CliIo, setExit: (code: number) => void) {
     return async (inputs: string[], flags: Flags): Promise<void> => {
         const { plan } = await import("../../plan/plan.js");
-        const planned = await plan(command, inputs, flags, { stdinIsTTY: io.stdinIsTTY, stdoutIsTTY: io.stdout.isTTY === true });
+        const planned = await plan(command, inputs, flags, { stdinIsTTY: io.stdinIsTTY, stdoutIsTTY: io.stdout.isTTY === true, env: io.env ?? process.env });
         const { run } = await import("../../run/run.js");
         setExit(await run(planned, io, flags.chatTemplate));
     };

@@ -30,10 +30,13 @@ Examples:
   nemoreward score samples.jsonl -m model.gguf --rank                  rank responses to the same prompt
   nemoreward score big.jsonl -m model.gguf -o scored.jsonl --resume     continue after an interruption
   nemoreward score big.jsonl -m model.gguf --shard 2/8 -o part-2.jsonl  one of 8 machines
+  nemoreward score big.jsonl -m model.gguf --shard auto -o out/part-{shard}-of-{shards}.jsonl
+                                            a task of a Slurm, AWS Batch, Google Batch or Cloud Run array
   nemoreward score data/ -m model.gguf -o scored.parquet                a folder of Parquet files (HF layout)
   nemoreward score bon.parquet -m model.gguf --top-k 1 --min-reward -2 -o best.parquet --rejects dropped.parquet
 
-Exit status: 0 all rows scored, 1 model or run failure, 2 usage error, 3 some rows not scored, 130 interrupted,
-141 the reader closed the output early.`)
+Exit status: 0 all rows scored, 1 model or run failure (retry), 2 usage error or bad input (do not retry),
+3 some rows not scored (done), 75 another run is writing the output (retry later), 130 interrupted (retry:
+--resume continues), 141 the reader closed the output early.`)
         .action(runConversations("score", io, setExit));
 }
