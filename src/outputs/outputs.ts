@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, createWriteStream, existsSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync,
+import { chmodSync, closeSync, createReadStream, createWriteStream, existsSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync,
     writeSync, type Stats, type WriteStream } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -329,12 +329,31 @@ export class OutputFile {
         this.offset += bytes.length;
     }
 
+    /** The fingerprint of this run's settings, but for the shard: what merge and a finished shard's record compare. */
+    private settingsPrint(): string {
+        const { shard: _, ...settings } = this.spec.records?.settings ?? {};
+        return createHash("sha256").update(resumeHeader(settings)).digest("hex").slice(0, 16);
+    }
+
+    /**
+     * A shard output its run finished (a task started again after it): its record complete, for this shard and these
+     * settings, and the file the bytes the record holds. The caller still checks the input against `input`.
+     */
+    async finishedShard(): Promise<ShardRecord | undefined> {
+        if (this.spec.shard === undefined || this.recorded === undefined) return undefined;
+        const record = readShardRecord(this.target.kind === "file" ? this.target.real : "");
+        if (record?.complete !== true || record.index !== this.spec.shard.index || record.count !== this.spec.shard.count) return undefined;
+        if (record.settings !== this.settingsPrint() || statSync(this.target.kind === "file" ? this.target.real : "").size !== record.bytes) return undefined;
+        const hash = createHash("sha256");
+        for await (const chunk of createReadStream((this.target as { real: string }).real)) hash.update(chunk as Buffer);
+        return hash.digest("hex") === record.sha256 ? record : undefined;
+    }
+
     private writeShardRecord(complete: boolean, input?: string): void {
         const record: ShardRecord = { ...this.spec.shard!, rows: (this.recorded?.rows ?? 0) + this.rows, complete };
         if (complete) {
-            const { shard: _, ...settings } = this.spec.records?.settings ?? {};
             Object.assign(record, {
-                settings: createHash("sha256").update(resumeHeader(settings)).digest("hex").slice(0, 16),
+                settings: this.settingsPrint(),
                 input, bytes: this.offset, sha256: this.content!.digest("hex"),
             });
         }

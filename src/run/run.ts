@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { exitCodes, UsageError } from "../errors.js";
 import type { CliIo } from "../io.js";
 import { createLog, type Log } from "../log.js";
@@ -29,6 +30,8 @@ export async function run(plan: Plan, io: CliIo, chatTemplatePath: string | unde
     const log = createLog(io.stderr, plan.log);
     const outputs = await Outputs.claim(plan.outputs, readFiles(plan, chatTemplatePath), io);
     try {
+        const finished = await finishedShard(plan, io, log, outputs);
+        if (finished !== undefined) return finished;
         const engine = await loadModel(plan, log);
         try {
             const template = loadTemplate(engine, plan.templateSource, log);
@@ -45,6 +48,25 @@ export async function run(plan: Plan, io: CliIo, chatTemplatePath: string | unde
 }
 
 type Scorer = ReturnType<typeof taskScorer>;
+
+/**
+ * A shard's task started again after its run finished (a scheduler's retry, a duplicate pod): its part complete, for
+ * this shard, these settings and this input, the file as its record says. Nothing to do, and no model to load (minutes
+ * for a 70B one): the exit status the run had. Undefined when there is work.
+ */
+async function finishedShard(plan: Plan, io: CliIo, log: Log, outputs: Outputs): Promise<number | undefined> {
+    // input read twice: files only (a pipe read here would be gone for the run)
+    const files = plan.inputs.every(({ path }) => path !== "-" && statSync(path, { throwIfNoEntry: false })?.isFile() === true);
+    const file = plan.rows === undefined || !plan.resume || plan.shard === undefined || !files ? undefined : outputs.get(plan.rows);
+    const record = await file?.finishedShard();
+    if (record === undefined) return undefined;
+    const print = inputPrint();
+    for await (const row of readRows(plan.inputs, { stdin: io.stdin, maxRecordBytes: plan.read.maxRecordBytes, signal: io.signal, formatGiven: plan.read.formatGiven, warn: () => undefined }))
+        print.row(rowIdentity(row));
+    if (print.digest() !== record.input) return undefined;
+    log.info(`shard ${record.index}/${record.count} is complete in ${file!.target.kind === "file" ? file!.target.shown : "its output"} (${record.rows} rows): nothing to do`);
+    return (file!.recorded?.failed ?? 0) > 0 ? exitCodes.someRowsFailed : exitCodes.ok;
+}
 
 /** The model in this process, or in worker processes (`--workers`, `--gpus`) behind the same interface. */
 async function loadModel(plan: Plan, log: Log): Promise<RewardModel> {
