@@ -24,6 +24,8 @@ const schedulers: { names: string; read: (env: Env) => Found | undefined }[] = [
             const max = integer(env, "SLURM_ARRAY_TASK_MAX");
             const step = integer(env, "SLURM_ARRAY_TASK_STEP") ?? 1;
             const count = integer(env, "SLURM_ARRAY_TASK_COUNT") ?? (max === undefined ? undefined : Math.floor((max - min) / step) + 1);
+            if (id < min || (max !== undefined && id > max))
+                throw new UsageError(`--shard auto: SLURM_ARRAY_TASK_ID=${id} is outside the array (${min}-${max ?? "?"}) that SLURM_ARRAY_TASK_MIN and _MAX give`);
             if (step < 1 || (id - min) % step !== 0 || (max !== undefined && count !== Math.floor((max - min) / step) + 1))
                 throw new UsageError(`--shard auto: the Slurm array (ids ${min}-${max ?? "?"}, step ${step}, ${count ?? "?"} tasks) is not an evenly spaced range, ` +
                     "so a task's id does not say its place: give --shard K/N, or submit --array=A-B[:STEP]");
@@ -72,7 +74,7 @@ export function shardFromEnvironment(auto: AutoShard, env: Env): Shard {
     const count = auto.count ?? said;
     if (count === undefined)
         throw new UsageError(`--shard auto: ${first!.scheduler} gives no task count (${first!.names}): give --shard auto/N, N the job's completions`);
-    if (first!.index >= count)
+    if (first!.index < 0 || first!.index >= count)
         throw new UsageError(`--shard auto: ${first!.scheduler}'s task ${first!.index} (${first!.names}) is not one of ${count}`);
     return { index: first!.index, count };
 }

@@ -22,6 +22,11 @@ describe("--shard auto reads the scheduler's variables", () => {
         }
     });
 
+    it("Slurm: an id outside MIN-MAX is refused, not taken for a shard", () => {
+        const env = { SLURM_ARRAY_TASK_MIN: "1", SLURM_ARRAY_TASK_MAX: "4", SLURM_ARRAY_TASK_STEP: "1", SLURM_ARRAY_TASK_COUNT: "4" };
+        for (const id of ["0", "5"]) expect(() => auto({ ...env, SLURM_ARRAY_TASK_ID: id }), id).toThrow(/is outside the array \(1-4\)/);
+    });
+
     it("Slurm: an array of listed ids (--array=1,3,7) is refused, as its ids do not say a place", () => {
         const env = { SLURM_ARRAY_TASK_ID: "3", SLURM_ARRAY_TASK_MIN: "1", SLURM_ARRAY_TASK_MAX: "7", SLURM_ARRAY_TASK_STEP: "1", SLURM_ARRAY_TASK_COUNT: "3" };
         expect(() => auto(env)).toThrow(/not an evenly spaced range/);
