@@ -120,12 +120,13 @@ export function delimitedEncoder(delimiter: "," | "\t", { layoutOf, warn, onErro
     return {
         see(input) {
             if (columns !== undefined) return;
-            if (input.record === undefined && input.source.header === undefined && ++waited <= maxHeld) return;
+            // a row with no record waits (also a CSV row under a header: the next file's rows may be the first records)
+            if (input.record === undefined && ++waited <= maxHeld) return;
             start(input, where(input));
         },
         row(out) {
             if (columns === undefined) {
-                if (out.input.record === undefined && out.input.source.header === undefined && held.length < maxHeld) {
+                if (out.input.record === undefined && held.length < maxHeld) {
                     held.push(out);
                     return "";
                 }

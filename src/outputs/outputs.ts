@@ -32,7 +32,11 @@ export type OutputSpec = {
 };
 
 /** A file the run reads, which no output may be: an input, a part of the model, the chat template, a shard to merge. */
-export type ReadFile = { path: string; what: string };
+/**
+ * A file the run reads, which no output may be. `hold`: another run's output (a shard merge reads): its lock is
+ * taken too, so that a run still writing it is waited for (exit 75) and none starts while it is read.
+ */
+export type ReadFile = { path: string; what: string; hold?: boolean };
 
 /**
  * What a shard's run leaves in `FILE.shard`; once complete, also what `merge` checks the shards against: that every
@@ -95,6 +99,10 @@ export class Outputs {
             const stats = targets.map((t) => (t.kind === "stdout" ? stdout : statSync(t.kind === "file" ? t.real : t.path, { throwIfNoEntry: false })));
             refuseReadFiles(targets, stats, reads);
             refuseOverlaps(specs, targets, stats);
+            for (const read of reads.filter((r) => r.hold === true)) {
+                const target = resolveTarget(read.path);
+                if (target.kind === "file") outputs.unlocks.push(takeLock(target.real, target.shown));
+            }
             for (const [i, spec] of specs.entries()) outputs.files.push(await outputs.claimOne(spec, targets[i]!));
         } catch (error) {
             outputs.release();

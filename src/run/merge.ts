@@ -24,13 +24,14 @@ import type { InputRow, Source } from "../records/row.js";
 export async function runMerge(output: string, given: string[], io: CliIo, quiet: boolean): Promise<number> {
     const log = createLog(io.stderr, { quiet });
     const inputs = findInputs(withoutRecords(given.flatMap(expandPattern)), undefined);
-    const { shards, records } = orderShards(inputs.map((input) => input.path), log);
     const format = inputs[0]!.format;
     if (!formats[format].resumable) throw new UsageError("merge works on jsonl, csv and tsv shard outputs");
     const named = formatOfName(output, "output");
     if (named !== undefined && named !== format) throw new UsageError(`the shards are ${format}; ${output} names ${named}`);
-    const outputs = await Outputs.claim([{ flag: "merge", path: output, format }], shards.map((path) => ({ path, what: "an input" })), io);
+    // the shards' locks are held while they are read: a shard still being written is waited for, not taken as short
+    const outputs = await Outputs.claim([{ flag: "merge", path: output, format }], inputs.map(({ path }) => ({ path, what: "an input", hold: true })), io);
     try {
+        const { shards, records } = orderShards(inputs.map((input) => input.path), log);
         outputs.open();
         const counts = await interleave(shards, records, format === "jsonl" ? "jsonl" : format === "csv" ? "," : "\t", outputs.get("merge"), io.signal);
         await outputs.finish(true);
@@ -150,7 +151,7 @@ function orderShards(paths: string[], log: Log): { shards: string[]; records: (S
         if (part === undefined) continue;
         const { path, record } = part;
         if (!record.complete) {
-            problems.push(`${path} is short: the run of shard ${record.index}/${count} did not finish (${record.rows} rows so far); resume it first`);
+            problems.push(`${path} is short: the run of shard ${record.index}/${count} did not finish; resume it first`);
             continue;
         }
         if (record.settings === undefined || record.input === undefined || record.sha256 === undefined || record.bytes === undefined) {

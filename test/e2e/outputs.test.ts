@@ -78,6 +78,18 @@ describe("CSV/TSV columns", () => {
         expect(stderr).toMatch(/mixed\.jsonl:4: the output has no column for chosen, rejected, reward_chosen, reward_rejected, margin\b/);
     });
 
+    it("a CSV whose rows cannot be read waits too: the columns are those of the first row with a record, in the next file", async () => {
+        const [bad, good] = [join(tmp, "ragged-only.csv"), join(tmp, "good-after.csv")];
+        writeFileSync(bad, "q,r\nx,y,z\n");
+        writeFileSync(good, "prompt,response\nHi,Hello\nHi,Yo\n");
+        const { code, stdout } = await runInProcess(["score", bad, good, "-m", tinyModel, "--format", "csv"]);
+        expect(code).toBe(3);
+        expect(stdout.split("\n")[0]).toBe("prompt,response,reward,error");
+        const rows = csvRows(stdout);
+        expect(rows.map((r) => [r.prompt, r.response, r.reward === "", r.error.slice(0, 19)])).toEqual(
+            [["", "", true, "expected 2 columns,"], ["Hi", "Hello", false, ""], ["Hi", "Yo", false, ""]]);
+    });
+
     it("CSV files with different headers: columns matched by name", async () => {
         const [first, second] = [join(tmp, "h1.csv"), join(tmp, "h2.csv")];
         writeFileSync(first, "prompt,response\nHi,Hello\n");

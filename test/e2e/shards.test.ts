@@ -338,6 +338,22 @@ describe("--shard auto: each scheduler's array task finds its part, and parts me
         expect(run.stderr).toMatch(/^nemoreward: error: --shard auto: no scheduler's array variables are set \(looked for SLURM_ARRAY_TASK_ID.*CLOUD_RUN_TASK_INDEX.*\): give --shard K\/N\n$/);
     });
 
+    it("merge while a part is still being written: exit 75 (retry later) naming it; once written, the merge goes through", async () => {
+        const folder = newDir("merge-busy");
+        const parts = [0, 1].map((k) => join(folder, `part-${k}.jsonl`));
+        expect((await runInProcess(["score", demoConversations, "-m", tinyModel, "--shard", "0/2", "-o", parts[0]!])).code).toBe(0);
+        const writing = heldRun(["--shard", "1/2", "-o", parts[1]!]);
+        await claimed(parts[1]!);
+        const merged = join(folder, "merged.jsonl");
+        const busy = await runInProcess(["merge", merged, folder]);
+        expect(busy.stderr).toMatch(new RegExp(`^nemoreward: error: ${parts[1]!.replace(/[.]/g, "[.]")} is being written by another run \\(pid \\d+ on .*\\): wait for it to finish`));
+        expect(busy.code).toBe(75);
+        expect(existsSync(merged)).toBe(false);
+        expect((await writing.finish()).code).toBe(0);
+        const merge = await runInProcess(["merge", merged, folder]);
+        expect(merge.stderr).toMatch(/merged 5 rows from 2 shards/);
+    });
+
     it("merge of a quoted pattern names every part that is missing or short, and writes nothing", async () => {
         const folder = newDir("merge-problems");
         const parts = [0, 1, 2, 3].map((k) => join(folder, `part-${k}.jsonl`));
@@ -350,7 +366,7 @@ describe("--shard auto: each scheduler's array task finds its part, and parts me
         const merged = join(tmp, "problems.jsonl");
         const merge = await runInProcess(["merge", merged, join(folder, "part-*")]);
         expect(merge.code).toBe(2);
-        expect(merge.stderr).toBe(`nemoreward: error: cannot merge: shard 1/4 is missing; ${parts[3]} is short: the run of shard 3/4 did not finish (7 rows so far); resume it first\n`);
+        expect(merge.stderr).toBe(`nemoreward: error: cannot merge: shard 1/4 is missing; ${parts[3]} is short: the run of shard 3/4 did not finish; resume it first\n`);
         expect(existsSync(merged)).toBe(false);
         expect((await runInProcess(["merge", merged, join(folder, "nothing-*")])).stderr).toMatch(/no file matches .*nothing-\*/);
     });
