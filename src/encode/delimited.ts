@@ -1,5 +1,5 @@
 import { quoteField, splitFields } from "../records/csvText.js";
-import { fieldCell, where, type InputRow } from "../records/row.js";
+import { fieldCell, isJsonRow, where, type InputRow } from "../records/row.js";
 import type { OutRow } from "../conversation/scoringTask.js";
 import { ownNames, recordFits, renameFields, renameReporter, type OwnNames } from "../records/toolFields.js";
 import { cellText, isValueProblem, type Fields, type Value } from "../records/values.js";
@@ -112,7 +112,9 @@ export function delimitedEncoder(delimiter: "," | "\t", { layoutOf, warn, onErro
             const message = problems.join("; ");
             onError(input, message);
             const written = Object.fromEntries(Object.entries(record ?? {}).filter(([name]) => !problems.some((p) => p.startsWith(`column ${name}: `))));
-            return line({ input: { ...input, text: "", record: record === undefined ? undefined : written }, fields: { error: message } }, columns);
+            // a JSON row keeps its text, so that the values written are still its own (1.0 stays 1.0); a CSV row is
+            // laid out from the record, without the value it cannot hold
+            return line({ input: { ...input, text: isJsonRow(input) ? input.text : "", record: record === undefined ? undefined : written }, fields: { error: message } }, columns);
         }
         return added.length === 0 ? `${text}${eol}` : `${text}${delimiter}${extra}${eol}`;
     };

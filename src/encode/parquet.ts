@@ -134,7 +134,7 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
             always: ["error"],
             fits: (name, kind) => kindOf(cols.find((c) => c.name === name)?.tree) === kind,
         });
-        reportRenames(own, first === undefined ? "the output" : where(first.input));
+        reportRenames(own, first === undefined ? "the output" : first.input.source.name);
         for (const field of layout) {
             const name = own.rename.get(field.name)!;
             const existing = cols.find((c) => c.name === name);

@@ -19,23 +19,30 @@ export type FromWorker =
 
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => undefined);
 
-const send = (message: FromWorker) => process.send!(message);
-const log = createLog(process.stderr, { quiet: true, verbose: process.env["NEMOREWARD_VERBOSE"] === "1" });
-const { RewardEngine } = await import("./rewardEngine.js");
-let engine: Awaited<ReturnType<typeof RewardEngine.load>> | undefined;
-
+// the run gone (ended, killed) or done with this worker: it ends too, whatever it is doing (loading included)
+let engine: { dispose(): Promise<void> } | undefined;
 process.on("disconnect", () => {
     void (engine?.dispose() ?? Promise.resolve()).finally(() => process.exit(0));
 });
+if (!process.connected) process.exit(0);
+
+const send = (message: FromWorker) => {
+    if (process.connected) process.send!(message);
+};
+const log = createLog(process.stderr, { quiet: true, verbose: process.env["NEMOREWARD_VERBOSE"] === "1" });
+const { RewardEngine } = await import("./rewardEngine.js");
+if (!process.connected) process.exit(0);
+let loaded: Awaited<ReturnType<typeof RewardEngine.load>> | undefined;
 process.on("message", (message: ToWorker) => {
     if (message.type === "load") {
-        RewardEngine.load(message.options, log).then((loaded) => {
-            engine = loaded;
-            send({ type: "ready", description: loaded.description, parallel: loaded.parallel });
+        RewardEngine.load(message.options, log).then((model) => {
+            engine = loaded = model;
+            if (!process.connected) process.exit(0);
+            send({ type: "ready", description: model.description, parallel: model.parallel });
         }, (error: Error) => send({ type: "failed", message: error.message }));
         return;
     }
-    engine!.reward(Array.from(message.tokens) as Token[]).then(
+    loaded!.reward(Array.from(message.tokens) as Token[]).then(
         (reward) => send({ type: "reward", id: message.id, reward }),
         (error: Error) => send({ type: "error", id: message.id, message: error.message }),
     );

@@ -8,7 +8,7 @@ export class LineWriter {
     /** A write that failed (a full disk, a lost mount): the run stops with it, as one clear error. */
     private failure: Error | undefined;
 
-    constructor(private readonly stream: Writable) {
+    constructor(private readonly stream: Writable, private readonly name: string) {
         stream.on("error", (error: NodeJS.ErrnoException) => {
             if (error.code === "EPIPE") this.closed = true;
             else this.failure = error;
@@ -62,6 +62,6 @@ export class LineWriter {
 
     private throwIfFailed(): void {
         if (this.failure !== undefined)
-            throw new NemoError(`cannot write the output: ${this.failure.message}`, exitCodes.failure, { cause: this.failure });
+            throw new NemoError(`cannot write ${this.name}: ${this.failure.message}`, exitCodes.failure, { cause: this.failure });
     }
 }

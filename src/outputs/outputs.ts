@@ -224,13 +224,13 @@ export class OutputFile {
         if (this.spec.shard !== undefined) this.content = this.recorded?.content ?? createHash("sha256");
         this.crc = this.recorded?.crc ?? 0;
         if (target.kind === "stdout") {
-            this.lines = new LineWriter(this.io.stdout);
+            this.lines = new LineWriter(this.io.stdout, "standard output");
             return;
         }
         if (target.kind === "stream") {
             // opened in the background: a FIFO's open waits for its reader; appended to: `-o /dev/stdout >> log` keeps the log
             this.stream = createWriteStream(target.path, { flags: "a" });
-            this.lines = new LineWriter(this.stream);
+            this.lines = new LineWriter(this.stream, target.path);
             return;
         }
         const records = this.spec.records;

@@ -4,7 +4,7 @@ import { formatOfName, formats, namesOf, type InputFormat, type OutputFormat } f
 import { defaultContextSize, type Flags } from "./flags.js";
 import type { ConversationFields } from "../conversation/toConversation.js";
 import type { TaskKind } from "../conversation/scoringTask.js";
-import { defaultThreads } from "../engine/availableCores.js";
+import { availableCores, defaultThreads } from "../engine/availableCores.js";
 import type { EngineOptions } from "../engine/rewardEngine.js";
 import { findInputs, type InputSpec } from "../input/sources.js";
 import { findModel, modelParts } from "../model/findModel.js";
@@ -85,6 +85,10 @@ const rules: { when: (x: Facts) => boolean; say: (x: Facts) => string }[] = [
     { when: (x) => x.flags.rank === true && x.flags.resume === true, say: () => "--rank cannot be combined with --resume: a group is written only when it is complete" },
     { when: (x) => x.flags.rank === true && x.flags.shard !== undefined, say: () => "--rank cannot be combined with --shard: shards take every Nth row, splitting groups" },
     { when: (x) => x.flags.resume === true && x.flags.output === undefined, say: () => "--resume needs -o FILE: it continues that file" },
+    {
+        when: (x) => (x.flags.workers ?? 1) > availableCores(),
+        say: (x) => `--workers ${x.flags.workers}: this process may use ${availableCores()} cores, and each worker needs one (with its own copy of the model): give at most ${availableCores()}`,
+    },
     { when: (x) => x.flags.workers !== undefined && x.flags.gpus !== undefined, say: () => "--workers and --gpus cannot be combined: --gpus starts a worker per GPU" },
     { when: (x) => x.flags.gpus !== undefined && (x.flags.gpu === "cpu" || x.flags.gpu === "vulkan"), say: (x) => `--gpus starts a worker per CUDA device; it cannot go with --gpu ${x.flags.gpu}` },
     {

@@ -26,8 +26,6 @@ describe("on a real Slurm", () => {
         const folder = newDir("slurm");
         const rows = 2400;
         writeFileSync(join(folder, "input.jsonl"), dataset(rows));
-        mkdirSync(join(folder, "out"));
-        mkdirSync(join(folder, "logs"));
         // `nemoreward` on the jobs' PATH is this checkout's CLI; the model comes from NEMOREWARD_MODEL, as in a real job
         mkdirSync(join(folder, "bin"));
         writeFileSync(join(folder, "bin", "nemoreward"), `#!/bin/sh\nexec "${process.execPath}" "${cli}" "$@"\n`);

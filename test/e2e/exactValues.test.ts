@@ -283,7 +283,7 @@ describe("values that once came out altered", () => {
 
     it("a lone surrogate escape (no UTF-8 form) to CSV, TSV or Parquet: an error row naming the column, never U+FFFD", async () => {
         const input = join(tmp, "surrogate.jsonl");
-        writeFileSync(input, '{"prompt":"Say hi.","response":"Hello.","x":"a\\ud800b"}\n{"prompt":"Say hi.","response":"Hi.","x":"fine"}\n');
+        writeFileSync(input, '{"prompt":"Say hi.","response":"Hello.","x":"a\\ud800b","n":[2.50,1.0,1E2]}\n{"prompt":"Say hi.","response":"Hi.","x":"fine","n":1.0}\n');
         for (const format of ["csv", "tsv", "parquet"]) {
             const out = join(tmp, `surrogate-out.${format}`);
             const run = await score([input, "-o", out]);
@@ -292,7 +292,11 @@ describe("values that once came out altered", () => {
             const bytes = readFileSync(out);
             expect(bytes.includes(Buffer.from("\ufffd"))).toBe(false);
             if (format === "parquet") expect(await duck(`SELECT x, error IS NULL AS ok FROM '${out}'`)).toEqual([{ x: null, ok: false }, { x: "fine", ok: true }]);
-            else expect(bytes.toString().split("\n").filter(Boolean)).toHaveLength(3);
+            else {
+                expect(bytes.toString().split("\n").filter(Boolean)).toHaveLength(3);
+                // the error row's other values are still its own text: 2.50 is not rewritten 2.5
+                expect(bytes.toString().split("\n")[1]).toContain(format === "csv" ? '"[2.50,1.0,1E2]"' : "[2.50,1.0,1E2]");
+            }
         }
     });
 

@@ -60,7 +60,7 @@ describe("broken models: one clear line on stderr, exit 1, no stack trace", () =
 it.each(["jsonl", "json", "parquet", "csv"])("a full disk (%s): one clear line on stderr and exit 1, not a crash", async (format) => {
     const { code, stderr } = await runBuiltCli(["score", demoConversations, "-m", tinyModel, "-q", "-o", "/dev/full", "--format", format]);
     expect(code).toBe(1);
-    expect(stderr.trim()).toMatch(/^nemoreward: error: cannot write the output: ENOSPC/);
+    expect(stderr.trim()).toMatch(/^nemoreward: error: cannot write \/dev\/full: ENOSPC/);
     expect(stderr.trim().split("\n")).toHaveLength(1);
 });
 

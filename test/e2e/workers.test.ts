@@ -99,6 +99,31 @@ describe("--workers N", () => {
         expect(stderr).toMatch(/worker \d died \(SIGKILL\): its \d+ rows in flight go to the 1 left/);
     });
 
+    it("the run killed (SIGKILL) while its workers start: no worker is left behind", async () => {
+        const child = spawn(process.execPath, [cli, "score", "-", "-m", tinyModel, "--workers", "2", "--threads", "1"], { cwd: repoRoot, stdio: ["pipe", "ignore", "ignore"] });
+        let workers: number[] = [];
+        for (let waited = 0; workers.length < 2; waited += 10) {
+            if (waited > 120_000) throw new Error("the workers never started");
+            await new Promise((resolve) => setTimeout(resolve, 10));
+            workers = workersUnder(child.pid!);
+        }
+        // the run is the workers' parent (the process started is its supervisor)
+        const stat = readFileSync(`/proc/${workers[0]}/stat`, "latin1");
+        process.kill(Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]), "SIGKILL");
+        const alive = () => workers.filter((pid) => {
+            try {
+                return !readFileSync(`/proc/${pid}/stat`, "latin1").slice(readFileSync(`/proc/${pid}/stat`, "latin1").lastIndexOf(")") + 2).startsWith("Z");
+            } catch {
+                return false;
+            }
+        });
+        for (let waited = 0; alive().length > 0; waited += 20) {
+            if (waited > 120_000) throw new Error(`workers left running: ${alive().join(", ")}`);
+            await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        child.stdin.end();
+    });
+
     it("every worker killed: exit 1 with one clear line, and --resume finishes the file to one process's bytes", async () => {
         const out = join(folder, "all-killed.jsonl");
         const lines = text.trimEnd().split("\n");

@@ -33,6 +33,7 @@ describe("the rules between flags, checked before anything runs", () => {
         ["score", { field: "nemoreward_score" }, "--field nemoreward_score: names beginning with nemoreward_ are nemoreward's own; choose another"],
         ["eval", { output: "report.csv" }, "eval writes a report, not csv: name -o FILE .json (JSON) or .txt (the table); --per-row FILE for the scored rows"],
         ["pairs", { output: "pairs.parquet" }, "pairs writes JSONL, not parquet: name -o FILE.jsonl"],
+        ["score", { workers: 100_000 }, "--workers 100000: this process may use"],
         ["score", { workers: 2, gpus: "all" }, "--workers and --gpus cannot be combined: --gpus starts a worker per GPU"],
         ["score", { gpus: ["0", "1"], gpu: "cpu" }, "--gpus starts a worker per CUDA device; it cannot go with --gpu cpu"],
         ["score", { fixedThreads: true, threads: "auto" }, "--fixed-threads needs --threads N: the number of threads to keep"],
