@@ -143,8 +143,19 @@ for (const line of (await import("./memory.js")).memoryCase(quick, threads)) row
     }
 }
 
+/** A run with node-llama-cpp's prebuilt binaries: the local build of `nemoreward build` is moved aside meanwhile. */
+function withPrebuilt<T>(work: () => T): T {
+    const localBuilds = localBuildsDirectory();
+    const hidden = `${localBuilds}.hidden-by-bench`;
+    if (existsSync(hidden) && !existsSync(localBuilds)) renameSync(hidden, localBuilds); // an earlier bench was stopped
+    if (!existsSync(localBuilds)) return work();
+    renameSync(localBuilds, hidden);
+    try { return work(); } finally { renameSync(hidden, localBuilds); }
+}
+
 // Threads: the default (auto) and explicit counts (a ceiling, backed off like auto) against a fixed count, on an
-// idle machine and beside one CPU-bound process: an explicit --threads must stay within 1.5× of the best.
+// idle machine and beside one CPU-bound process, with each CPU engine (the prebuilt one's threads spin, and a fixed
+// count collapsed beside a busy process): an explicit --threads must stay within 1.5× of the best.
 {
     const n = quick ? 50 : 100;
     const { jsonl } = writeCase("threads", Array.from({ length: n }, () => conversation(text(40), text(30))));
@@ -153,19 +164,22 @@ for (const line of (await import("./memory.js")).memoryCase(quick, threads)) row
     const counts = [...new Set([1, threads])];
     process.stdout.write(`\n| ${n} tiny rows | default threads (auto) | ${counts.map((t) => `--threads ${t}`).join(" | ")} | --threads ${threads} --fixed-threads ` +
         `| --threads ${threads} / best | load (1 min) |\n|---|---|${counts.map(() => "---|").join("")}---|---|---|\n`);
-    for (const busy of [false, true]) {
-        const competitor = busy ? spawn(process.execPath, ["-e", "for (;;);"], { stdio: "ignore" }) : undefined;
-        try {
-            const before = load();
-            const auto = run(byDefault, env);
-            const explicit = counts.map((t) => run(cliThreads(jsonl, t)));
-            const fixed = run(cliThreads(jsonl, threads, "--fixed-threads"));
-            const bestSeconds = Math.min(auto.seconds, fixed.seconds, ...explicit.map((r) => r.seconds));
-            rows.push(`| ${busy ? "beside one CPU-bound process" : "no competing process started"} | ${fmt(n / auto.seconds, 1)} rows/s | ` +
-                `${explicit.map((r) => `${fmt(n / r.seconds, 1)} rows/s`).join(" | ")} | ${fmt(n / fixed.seconds, 1)} rows/s | ` +
-                `${fmt(explicit.at(-1)!.seconds / bestSeconds, 2)}× | ${before}, ${load()} |`);
-        } finally {
-            competitor?.kill();
+    const engines: [string, <T>(work: () => T) => T][] = existsSync(localBuildsDirectory())
+        ? [["engine built here", (work) => work()], ["prebuilt engine", withPrebuilt]] : [["prebuilt engine", (work) => work()]];
+    for (const [engineName, using] of engines) {
+        for (const busy of [false, true]) {
+            const competitor = busy ? spawn(process.execPath, ["-e", "for (;;);"], { stdio: "ignore" }) : undefined;
+            try {
+                const before = load();
+                const [auto, explicit, fixed] = using(() => [run(byDefault, env), counts.map((t) => run(cliThreads(jsonl, t))),
+                    run(cliThreads(jsonl, threads, "--fixed-threads"))] as const);
+                const bestSeconds = Math.min(auto.seconds, fixed.seconds, ...explicit.map((r) => r.seconds));
+                rows.push(`| ${engineName}, ${busy ? "beside one CPU-bound process" : "no competing process started"} | ${fmt(n / auto.seconds, 1)} rows/s | ` +
+                    `${explicit.map((r) => `${fmt(n / r.seconds, 1)} rows/s`).join(" | ")} | ${fmt(n / fixed.seconds, 1)} rows/s | ` +
+                    `${fmt(explicit.at(-1)!.seconds / bestSeconds, 2)}× | ${before}, ${load()} |`);
+            } finally {
+                competitor?.kill();
+            }
         }
     }
 }
@@ -187,11 +201,7 @@ for (const line of (await import("./memory.js")).memoryCase(quick, threads)) row
             const build = run(["node", "bin/nemoreward.js", "build"]);
             rows.push(`\n\`nemoreward build\` took ${fmt(build.seconds)} s here.`);
         }
-        /** A run with node-llama-cpp's prebuilt binaries: the local build is moved aside meanwhile. */
-        const prebuilt = <T>(work: () => T): T => {
-            renameSync(localBuilds, hidden);
-            try { return work(); } finally { renameSync(hidden, localBuilds); }
-        };
+        const prebuilt = withPrebuilt;
         const n = quick ? 2 : 16;
         const { jsonl } = writeCase("pp2048", Array.from({ length: n }, () => conversation(text(1400), text(560))));
         const tokens = (JSON.parse(run(engine(`${dir}/pp2048.prompts.json`)).stdout) as { tokens: number }).tokens;
