@@ -35,8 +35,9 @@ export function delimitedEncoder(delimiter: "," | "\t", { layoutOf, warn, onErro
         const layout = addedFor(input);
         // the first record's values tell whether its fields named like the tool's hold what the tool writes there
         const fits = input?.record === undefined ? undefined : recordFits(input.record, layout[0]?.name, input.source.format === "csv" || input.source.format === "tsv");
-        const rescoring = ownNames(names, layout, { always: ["error"], fits }).ours.length > 0;
-        own = continuing !== undefined ? ownNames(continuing.names, layout, { always: ["error"] }) : ownNames(names, layout, { always: ["error"], fits });
+        const fromRow = ownNames(names, layout, { always: ["error"], fits });
+        const rescoring = fromRow.ours.length > 0;
+        own = continuing !== undefined ? ownNames(continuing.names, layout, { always: ["error"] }) : fromRow;
         reportRenames(own, where);
         added = layout.map((f) => own.rename.get(f.name)!);
         if (continuing !== undefined) return resume(continuing, rescoring);

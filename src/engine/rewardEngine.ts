@@ -246,7 +246,8 @@ export function batches(from: number, to: number, size: number): [number, number
     ]);
 }
 
-function sharedPrefix(a: readonly Token[], b: readonly Token[]): number {
+/** How many tokens two lists share from their start. */
+export function sharedPrefix(a: readonly Token[], b: readonly Token[]): number {
     const n = Math.min(a.length, b.length);
     let i = 0;
     while (i < n && a[i] === b[i]) i++;

@@ -3,7 +3,7 @@ import type { Token } from "node-llama-cpp";
 import { ModelError } from "../errors.js";
 import type { Log } from "../log.js";
 import { availableCores } from "./availableCores.js";
-import { RewardEngine, type EngineOptions } from "./rewardEngine.js";
+import { RewardEngine, sharedPrefix, type EngineOptions } from "./rewardEngine.js";
 import type { Tokenizer } from "./tokenizer.js";
 import type { FromWorker, ToWorker } from "./worker.js";
 
@@ -133,12 +133,10 @@ export class WorkerPool implements RewardModel {
             request.reject(new ModelError("every worker has died: nothing more can be scored (resume the run with --resume)"));
             return;
         }
-        let chosen = alive[0]!, shared = -1;
-        for (const worker of alive) {
-            const prefix = sharedPrefix(worker.last, request.tokens);
-            if (prefix > shared || (prefix === shared && worker.pending.size < chosen.pending.size)) [chosen, shared] = [worker, prefix];
-        }
-        if (shared * 2 < request.tokens.length) chosen = alive.reduce((a, b) => (b.pending.size / b.parallel < a.pending.size / a.parallel ? b : a));
+        const shared = alive.map((worker) => sharedPrefix(worker.last, request.tokens));
+        const holder = shared.indexOf(Math.max(...shared));
+        const load = (worker: Worker) => worker.pending.size / worker.parallel;
+        const chosen = shared[holder]! * 2 >= request.tokens.length ? alive[holder]! : alive.reduce((a, b) => (load(b) < load(a) ? b : a));
         chosen.last = request.tokens;
         chosen.pending.set(request.id, request);
         chosen.child.send({ type: "reward", id: request.id, tokens: Uint32Array.from(request.tokens as readonly number[]) } satisfies ToWorker);
@@ -180,11 +178,4 @@ export async function cudaDevices(log: Log): Promise<string[]> {
     // with CUDA_VISIBLE_DEVICES set, CUDA numbers the devices it names from 0
     const visible = process.env["CUDA_VISIBLE_DEVICES"]?.split(",").map((id) => id.trim()).filter(Boolean);
     return names.map((_, k) => visible?.[k] ?? String(k));
-}
-
-function sharedPrefix(a: readonly Token[], b: readonly Token[]): number {
-    const n = Math.min(a.length, b.length);
-    let i = 0;
-    while (i < n && a[i] === b[i]) i++;
-    return i;
 }

@@ -18,15 +18,7 @@ export class LineWriter {
     async write(text: string | Uint8Array): Promise<void> {
         this.throwIfFailed();
         if (this.closed || text.length === 0) return;
-        if (!this.stream.write(text)) {
-            await new Promise<void>((resolve) => {
-                const done = () => {
-                    this.stream.off("drain", done).off("close", done).off("error", done);
-                    resolve();
-                };
-                this.stream.on("drain", done).on("close", done).on("error", done);
-            });
-        }
+        if (!this.stream.write(text)) await this.drained();
         this.throwIfFailed();
     }
 
@@ -47,17 +39,22 @@ export class LineWriter {
                 await ended;
             }
         } else if (stream.writableLength > 0 && !stream.destroyed) {
-            await new Promise<void>((resolve) => {
-                const done = () => {
-                    stream.off("drain", done).off("close", done).off("error", done);
-                    resolve();
-                };
-                stream.on("drain", done).on("close", done).on("error", done);
-            });
+            await this.drained();
         }
         // an error of the last write is emitted on the next turn
         await new Promise((resolve) => setImmediate(resolve));
         this.throwIfFailed();
+    }
+
+    /** Resolves once the stream has taken what it buffered, or can take nothing more (closed, failed). */
+    private drained(): Promise<void> {
+        return new Promise((resolve) => {
+            const done = () => {
+                this.stream.off("drain", done).off("close", done).off("error", done);
+                resolve();
+            };
+            this.stream.on("drain", done).on("close", done).on("error", done);
+        });
     }
 
     private throwIfFailed(): void {

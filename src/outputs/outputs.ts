@@ -348,12 +348,13 @@ export class OutputFile {
      * settings, and the file the bytes the record holds. The caller still checks the input against `input`.
      */
     async finishedShard(): Promise<ShardRecord | undefined> {
-        if (this.spec.shard === undefined || this.recorded === undefined) return undefined;
-        const record = readShardRecord(this.target.kind === "file" ? this.target.real : "");
+        if (this.spec.shard === undefined || this.recorded === undefined || this.target.kind !== "file") return undefined;
+        const { real } = this.target;
+        const record = readShardRecord(real);
         if (record?.complete !== true || record.index !== this.spec.shard.index || record.count !== this.spec.shard.count) return undefined;
-        if (record.settings !== this.settingsPrint() || statSync(this.target.kind === "file" ? this.target.real : "").size !== record.bytes) return undefined;
+        if (record.settings !== this.settingsPrint() || statSync(real).size !== record.bytes) return undefined;
         const hash = createHash("sha256");
-        for await (const chunk of createReadStream((this.target as { real: string }).real)) hash.update(chunk as Buffer);
+        for await (const chunk of createReadStream(real)) hash.update(chunk as Buffer);
         return hash.digest("hex") === record.sha256 ? record : undefined;
     }
 

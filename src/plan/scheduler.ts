@@ -23,10 +23,11 @@ const schedulers: { names: string; read: (env: Env) => Found | undefined }[] = [
             const min = integer(env, "SLURM_ARRAY_TASK_MIN") ?? 0;
             const max = integer(env, "SLURM_ARRAY_TASK_MAX");
             const step = integer(env, "SLURM_ARRAY_TASK_STEP") ?? 1;
-            const count = integer(env, "SLURM_ARRAY_TASK_COUNT") ?? (max === undefined ? undefined : Math.floor((max - min) / step) + 1);
+            const spanned = max === undefined ? undefined : Math.floor((max - min) / step) + 1;
+            const count = integer(env, "SLURM_ARRAY_TASK_COUNT") ?? spanned;
             if (id < min || (max !== undefined && id > max))
                 throw new UsageError(`--shard auto: SLURM_ARRAY_TASK_ID=${id} is outside the array (${min}-${max ?? "?"}) that SLURM_ARRAY_TASK_MIN and _MAX give`);
-            if (step < 1 || (id - min) % step !== 0 || (max !== undefined && count !== Math.floor((max - min) / step) + 1))
+            if (step < 1 || (id - min) % step !== 0 || (spanned !== undefined && count !== spanned))
                 throw new UsageError(`--shard auto: the Slurm array (ids ${min}-${max ?? "?"}, step ${step}, ${count ?? "?"} tasks) is not an evenly spaced range, ` +
                     "so a task's id does not say its place: give --shard K/N, or submit --array=A-B[:STEP]");
             return { scheduler: "Slurm", index: (id - min) / step, count, names: "SLURM_ARRAY_TASK_*" };
