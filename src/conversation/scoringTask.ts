@@ -12,6 +12,8 @@ export type ScoringTask =
     | { kind: "single"; conversations: [Conversation] }
     | { kind: "chosenRejected"; conversations: [Conversation, Conversation] }
     | { kind: "pair"; conversations: [Conversation, Conversation] }
+    /** chosen and rejected are lists of answers (RewardBench 2, RM-Bench): the chosen ones first */
+    | { kind: "candidates"; conversations: Conversation[]; chosen: number }
     | { kind: "bestOfN"; conversations: Conversation[] };
 
 export type TaskKind = ScoringTask["kind"];
@@ -19,10 +21,11 @@ export type TaskKind = ScoringTask["kind"];
 /** A row on its way out: the input row, the fields the tool adds (by their own names, in order) and its task, if read. */
 export type OutRow = { input: InputRow; fields: Fields; task?: ScoringTask };
 
-/** The kind of task a record of these field names holds (a CSV header is enough to tell). */
-export function taskKind(names: readonly string[]): TaskKind {
+/** The kind of task a record of these field names holds (a CSV header is enough to tell; the record tells lists of answers). */
+export function taskKind(names: readonly string[], record?: Record<string, unknown>): TaskKind {
     const has = (name: string) => names.includes(name);
-    if (has("chosen") && has("rejected")) return "chosenRejected";
+    if (has("chosen") && has("rejected"))
+        return record !== undefined && answerList(record["chosen"]) !== undefined && answerList(record["rejected"]) !== undefined ? "candidates" : "chosenRejected";
     if (has("response_1") && has("response_2")) return "pair";
     if (has("responses")) return "bestOfN";
     return "single";
@@ -32,9 +35,21 @@ export function toScoringTask(record: Record<string, unknown>, fields: Conversat
     const kind = taskKind(Object.keys(record));
     if (kind === "single") return { kind, conversations: [toConversation(record, fields)] };
     const withResponse = (name: string) => responseConversation(record, fields, parsedJson(record[name], name), name);
-    if (kind === "chosenRejected") return { kind, conversations: [withResponse("chosen"), withResponse("rejected")] };
+    if (kind === "chosenRejected") {
+        const chosen = answerList(record["chosen"]), rejected = answerList(record["rejected"]);
+        if (chosen !== undefined && rejected !== undefined) {
+            const answers = [...chosen, ...rejected].map((answer) => [...promptMessages(record, fields), { role: "assistant", content: answer } as Message]);
+            return { kind: "candidates", conversations: answers, chosen: chosen.length };
+        }
+        return { kind, conversations: [withResponse("chosen"), withResponse("rejected")] };
+    }
     if (kind === "pair") return { kind, conversations: [withResponse("response_1"), withResponse("response_2")] };
-    return { kind, conversations: responsesOf(record).map((response, i) => responseConversation(record, fields, response, `responses[${i}]`)) };
+    return { kind: "bestOfN", conversations: responsesOf(record).map((response, i) => responseConversation(record, fields, response, `responses[${i}]`)) };
+}
+
+/** A non-empty list of answer texts (RewardBench 2's and RM-Bench's chosen and rejected), else undefined. */
+function answerList(value: unknown): string[] | undefined {
+    return Array.isArray(value) && value.length > 0 && value.every((x) => typeof x === "string") ? value : undefined;
 }
 
 /** A best-of-N record's responses: a list, or a JSON string of one (a CSV cell). */
@@ -74,6 +89,8 @@ export function rewardFields(task: ScoringTask, rewards: number[], field: string
             return { [`${field}_1`]: rewards[0], [`${field}_2`]: rewards[1], margin: rewards[1]! - rewards[0]!, preferred: rewards[1]! > rewards[0]! ? 2 : 1 };
         case "bestOfN":
             return { [`${field}s`]: rewards, best: rewards.indexOf(Math.max(...rewards)) };
+        case "candidates":
+            return { [`${field}_chosen`]: rewards.slice(0, task.chosen), [`${field}_rejected`]: rewards.slice(task.chosen) };
     }
 }
 
@@ -84,5 +101,6 @@ export function rewardLayout(kind: TaskKind, field: string): ToolField[] {
         case "chosenRejected": return [{ name: `${field}_chosen`, kind: "double" }, { name: `${field}_rejected`, kind: "double" }, { name: "margin", kind: "double" }];
         case "pair": return [{ name: `${field}_1`, kind: "double" }, { name: `${field}_2`, kind: "double" }, { name: "margin", kind: "double" }, { name: "preferred", kind: "integer" }];
         case "bestOfN": return [{ name: `${field}s`, kind: "doubles" }, { name: "best", kind: "integer" }];
+        case "candidates": return [{ name: `${field}_chosen`, kind: "doubles" }, { name: `${field}_rejected`, kind: "doubles" }];
     }
 }

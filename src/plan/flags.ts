@@ -118,6 +118,12 @@ export const flagTable = {
     rejects: { flags: "--rejects <file>", help: "write the rows filtered out (and rows not scored) here, with \"dropped\" saying why" },
     json: { flags: "--json", help: "print one JSON object instead of a table" },
     perRow: { flags: "--per-row <file>", help: "also write each scored row (with reward_chosen, reward_rejected, margin) here" },
+    benchmark: {
+        flags: "--benchmark <name>", choices: ["v1", "v2", "rm-bench"],
+        help: "score as RewardBench (v1), RewardBench 2 (v2) or RM-Bench (default: told from the records)",
+    },
+    maxTokens: { flags: "--max-tokens <n>", help: "cut each conversation to its first N tokens, as the official RewardBench 2 run does (2048)", parse: integer(1) },
+    compare: { flags: "--compare <what>", choices: ["published"], help: "put the numbers published for Llama-3.1-Nemotron-70B-Reward beside yours, with the difference" },
     minMargin: { flags: "--min-margin <x>", help: "keep only pairs whose rewards differ by at least this much (a tie is never a pair)", parse: margin, default: 0 },
 } as const satisfies Record<string, Definition>;
 
@@ -135,6 +141,7 @@ export type Flags = {
     rank?: boolean; groupBy?: string; resume?: boolean; shard?: Shard | AutoShard;
     minReward?: number; maxReward?: number; topK?: number; rejects?: string;
     json?: boolean; perRow?: string; minMargin?: number;
+    benchmark?: "v1" | "v2" | "rm-bench"; maxTokens?: number; compare?: "published";
 };
 
 /** The flags of reading conversations, shared by every command that does. */
@@ -148,8 +155,12 @@ export const commandFlags: Record<"score" | "render" | "eval" | "pairs", { names
     score: { names: [...reading, "format", ...scoring, "rank", "groupBy", "resume", "shard", "minReward", "maxReward", "topK", "rejects"] },
     render: { names: [...reading, "format"] },
     eval: {
-        names: [...reading, ...scoring, "json", "perRow"],
-        help: { output: "write the report here instead of stdout: FILE.json as with --json, else the table" },
+        names: [...reading, ...scoring, "resume", "shard", "json", "perRow", "benchmark", "maxTokens", "compare"],
+        help: {
+            output: "write the report here instead of stdout: FILE.json as with --json, else the table",
+            resume: "with --per-row FILE: keep the rows FILE already holds (checked against the input), score the rest; the report counts them all",
+            shard: "score only rows i with i mod N == K into --per-row FILE's part; `nemoreward merge` joins the parts, and `nemoreward eval` of the merged file reports without the model",
+        },
     },
     pairs: {
         names: [...reading, ...scoring, "minMargin", "groupBy"],

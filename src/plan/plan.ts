@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { UsageError } from "../errors.js";
 import { formatOfName, formats, namesOf, type InputFormat, type OutputFormat } from "../formats.js";
 import { defaultContextSize, type Flags } from "./flags.js";
@@ -49,6 +49,8 @@ export type Plan = {
     rejects?: string;
     /** eval: the report, as JSON or a table, to this output. */
     report?: { flag: string; json: boolean };
+    /** eval: the benchmark (undefined: told from the first record), and --compare published */
+    evaluation?: EvalPlan;
     /** Parquet output: the columns of the Parquet inputs (their types agree). */
     parquetColumns: ParquetColumn[];
     shard?: Shard;
@@ -64,6 +66,15 @@ export type ScoringPlan = {
     contextSize: number;
     onOverlong: "error" | "skip" | "truncate";
     contentSpecial: "special" | "text";
+    /** eval --max-tokens: each conversation cut to its first N tokens */
+    maxTokens?: number;
+};
+
+export type EvalPlan = {
+    benchmark?: "v1" | "v2" | "rm-bench";
+    compare: boolean;
+    /** The input is rows an earlier run scored (`--per-row` output): no model, the rewards read from the records. */
+    scored: boolean;
 };
 
 export type TransformPlan = {
@@ -84,7 +95,10 @@ const rules: { when: (x: Facts) => boolean; say: (x: Facts) => string }[] = [
     { when: (x) => x.command === "score" && x.flags.groupBy !== undefined && !x.flags.rank && x.flags.topK === undefined, say: () => "--group-by goes with --rank or --top-k" },
     { when: (x) => x.flags.rank === true && x.flags.resume === true, say: () => "--rank cannot be combined with --resume: a group is written only when it is complete" },
     { when: (x) => x.flags.rank === true && x.flags.shard !== undefined, say: () => "--rank cannot be combined with --shard: shards take every Nth row, splitting groups" },
-    { when: (x) => x.flags.resume === true && x.flags.output === undefined, say: () => "--resume needs -o FILE: it continues that file" },
+    { when: (x) => x.flags.resume === true && x.command !== "eval" && x.flags.output === undefined, say: () => "--resume needs -o FILE: it continues that file" },
+    { when: (x) => x.command === "eval" && x.flags.resume === true && x.flags.perRow === undefined, say: () => "eval --resume needs --per-row FILE: it continues that file, and the report counts its rows" },
+    { when: (x) => x.command === "eval" && x.flags.shard !== undefined && x.flags.perRow === undefined, say: () => "eval --shard needs --per-row FILE: `nemoreward merge` joins the parts, then `nemoreward eval` of the merged file reports" },
+    { when: (x) => x.flags.maxTokens !== undefined && x.flags.maxTokens > (x.flags.contextSize ?? defaultContextSize), say: (x) => `--max-tokens ${x.flags.maxTokens} is over the ${x.flags.contextSize ?? defaultContextSize}-token context: raise --context-size` },
     {
         when: (x) => (x.flags.workers ?? 1) > availableCores(),
         say: (x) => `--workers ${x.flags.workers}: this process may use ${availableCores()} cores, and each worker needs one (with its own copy of the model): give at most ${availableCores()}`,
@@ -121,11 +135,13 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
     context: { stdinIsTTY: boolean; stdoutIsTTY: boolean; env?: Readonly<Record<string, string | undefined>> }): Promise<Plan> {
     // the shard (`auto`: from the scheduler's variables) and the output named for it (`part-{shard}-of-{shards}.jsonl`)
     const shard = given.shard !== undefined && "auto" in given.shard ? shardFromEnvironment(given.shard, context.env ?? {}) : given.shard;
+    // eval's rows go to --per-row, so that is the part a shard writes
+    const rowsPath = command === "eval" ? "perRow" : "output";
     const flags: Flags & { shard?: Shard } = {
         ...given, shard,
-        ...(given.output !== undefined ? { output: shardName(given.output, shard) } : {}),
+        ...(given[rowsPath] !== undefined ? { [rowsPath]: shardName(given[rowsPath], shard) } : {}),
         // a scheduler's task started again (requeued, a replacement pod) continues its part
-        ...(given.shard !== undefined && "auto" in given.shard && given.output !== undefined ? { resume: true } : {}),
+        ...(given.shard !== undefined && "auto" in given.shard && given[rowsPath] !== undefined ? { resume: true } : {}),
     };
     if (inputs.length === 0) {
         if (context.stdinIsTTY) throw new UsageError("no input: name a file, or pipe one to standard input ('-')");
@@ -136,7 +152,11 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
     const facts: Facts = { command, flags, filters, format: rowsFormat(command, sources[0]!.format, flags, context.stdoutIsTTY), stdoutIsTTY: context.stdoutIsTTY };
     for (const rule of rules) if (rule.when(facts)) throw new UsageError(rule.say(facts));
 
-    const modelPath = findModel(flags.model);
+    // eval of rows an earlier run scored (its --per-row output, merged shards) needs no model
+    const scored = command === "eval" && await scoredInput(sources, flags.field ?? "reward");
+    if (scored && (flags.resume === true || flags.shard !== undefined || flags.perRow !== undefined))
+        throw new UsageError(`${sources[0]!.path} holds rows already scored (${flags.field ?? "reward"}_chosen, ${flags.field ?? "reward"}_rejected): eval reports on them without the model, so --per-row, --resume and --shard have nothing to do`);
+    const modelPath = scored ? "" : findModel(flags.model);
     const templateSource = readTemplate(flags.chatTemplate);
     const field = flags.field ?? "reward";
     const render = command === "render";
@@ -146,6 +166,7 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
         contextSize: flags.contextSize ?? defaultContextSize,
         onOverlong: flags.onOverlong ?? "error",
         contentSpecial: flags.contentSpecial,
+        ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}),
     };
     const engine: EngineOptions = {
         modelPath,
@@ -178,9 +199,14 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
     let rows: string | undefined, report: Plan["report"];
     const resumable = (command === "score" || render) && !flags.rank && !filters && flags.output !== undefined && formats[facts.format].resumable;
     const rowSettings = { rows: command, modelPath, field, rewardToken: engine.rewardToken, precise: engine.precise, flashAttention: engine.flashAttention ?? false,
-        contextSize: scoring.contextSize, maxRecordBytes, onOverlong: scoring.onOverlong, contentSpecial: scoring.contentSpecial, fields: conversation, shard: flags.shard };
+        contextSize: scoring.contextSize, maxRecordBytes, onOverlong: scoring.onOverlong, contentSpecial: scoring.contentSpecial, fields: conversation, shard: flags.shard,
+        maxTokens: scoring.maxTokens };
     if (command === "eval") {
-        if (flags.perRow !== undefined) outputs.push({ flag: rows = "--per-row", path: flags.perRow, format: formatOfName(flags.perRow, "output") ?? "jsonl" });
+        if (flags.perRow !== undefined) outputs.push({
+            flag: rows = "--per-row", path: flags.perRow, format: facts.format,
+            ...(formats[facts.format].resumable ? { records: { settings: resumeSettings(rowSettings, facts.format, templateSource), resume: flags.resume === true } } : {}),
+            ...(flags.shard !== undefined ? { shard: flags.shard } : {}),
+        });
         const named = flags.output === undefined ? undefined : formatOfName(flags.output, "output");
         report = { flag: "-o", json: flags.json === true || named === "json" || named === "jsonl" };
         outputs.push({ flag: "-o", path: flags.output, format: report.json ? "json" : "table" });
@@ -210,6 +236,7 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
         rows,
         rejects: flags.rejects === undefined ? undefined : "--rejects",
         report,
+        ...(command === "eval" ? { evaluation: { benchmark: flags.benchmark, compare: flags.compare === "published", scored } } : {}),
         parquetColumns,
         shard: flags.shard,
         resume: flags.resume === true,
@@ -218,11 +245,27 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
     };
 }
 
+/**
+ * Whether eval's input is rows an earlier run scored: the first record of the first input (a file, read here and
+ * again by the run) holds the rewards `--per-row` writes.
+ */
+async function scoredInput(sources: InputSpec[], field: string): Promise<boolean> {
+    const first = sources[0]!;
+    if (first.path === "-" || !statSync(first.path, { throwIfNoEntry: false })?.isFile()) return false;
+    const { readRows } = await import("../input/sources.js");
+    const rows = readRows([first], { stdin: process.stdin, maxRecordBytes: 64 * 1024 * 1024, warn: () => undefined, formatGiven: true });
+    for await (const row of rows) {
+        const record = row.record ?? {};
+        return (`${field}_chosen` in record && `${field}_rejected` in record) || (`${field}_1` in record && `${field}_2` in record);
+    }
+    return false;
+}
+
 /** The files a run reads, which no output may be. */
 export function readFiles(plan: Plan, chatTemplate: string | undefined): ReadFile[] {
     return [
         ...plan.inputs.map(({ path }) => ({ path, what: "an input" })),
-        ...modelParts(plan.engine.modelPath).map((path) => ({ path, what: "the model" })),
+        ...(plan.evaluation?.scored ? [] : modelParts(plan.engine.modelPath)).map((path) => ({ path, what: "the model" })),
         ...(chatTemplate === undefined ? [] : [{ path: chatTemplate, what: "the chat template" }]),
     ];
 }

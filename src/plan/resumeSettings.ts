@@ -22,6 +22,8 @@ export type RowSettings = {
     contentSpecial: string;
     fields: ConversationFields;
     shard?: Shard;
+    /** eval --max-tokens */
+    maxTokens?: number;
 };
 
 /**
@@ -44,6 +46,7 @@ export function resumeSettings(options: RowSettings, format: OutputFormat, templ
         contentSpecial: options.contentSpecial,
         fields: JSON.stringify(options.fields),
         shard: options.shard === undefined ? "none" : `${options.shard.index}/${options.shard.count}`,
+        ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
     };
 }
 

@@ -8,9 +8,11 @@ import { inputPrint, Outputs, type OutputFile } from "../outputs/outputs.js";
 import { rowHash } from "../outputs/resumeLog.js";
 import { readFiles, type Plan } from "../plan/plan.js";
 import { rowIdentity, where, type InputRow, type Source } from "../records/row.js";
+import type { InputFormat } from "../formats.js";
 import { named, type Layout } from "../records/toolFields.js";
 import { loadTemplate } from "../template/loadTemplate.js";
-import { describeReport, EvalTally, evalTransform } from "../transforms/evalTally.js";
+import { BenchmarkTally, comparison, describeBenchmark } from "../eval/benchmark.js";
+import { evalTransform } from "../eval/evalTransform.js";
 import { filterSummary, filterTransform } from "../transforms/filter.js";
 import { groupKey } from "../transforms/groups.js";
 import { pairsReport, pairsTransform } from "../transforms/pairs.js";
@@ -32,6 +34,12 @@ export async function run(plan: Plan, io: CliIo, chatTemplatePath: string | unde
     try {
         const finished = await finishedShard(plan, io, log, outputs);
         if (finished !== undefined) return finished;
+        if (plan.evaluation?.scored) {
+            // rows an earlier run scored: their rewards are in the records, and no model is needed
+            log.info("the input holds scored rows (an earlier --per-row output): reporting on their rewards, without the model");
+            outputs.open();
+            return await stream(plan, io, log, outputs, 1, { score: async (row) => ({ out: { input: row, fields: {} }, tokens: 0 }), summary: () => "" });
+        }
         const engine = await loadModel(plan, log);
         try {
             const template = loadTemplate(engine, plan.templateSource, log);
@@ -47,7 +55,7 @@ export async function run(plan: Plan, io: CliIo, chatTemplatePath: string | unde
     }
 }
 
-type Scorer = ReturnType<typeof taskScorer>;
+type Scorer = Pick<ReturnType<typeof taskScorer>, "score" | "summary">;
 
 /**
  * A shard's task started again after its run finished (a scheduler's retry, a duplicate pod): its part complete, for
@@ -114,7 +122,11 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
     // pairs writes records of its own (a pair per prompt), to which the tool adds no field
     const rowsEncoder = await encoderFor(rowsFile, (row) => (plan.transforms.pairs !== undefined ? [] : plan.layout(kindOf(row))));
     const rejectsEncoder = await encoderFor(rejectsFile, (row) => [...plan.layout(kindOf(row)), named("dropped")]);
-    const { transform, summary, after } = transformsOf(plan, log);
+    const { transform, summary, after, replay } = transformsOf(plan, log);
+    // eval, resumed: the rows already written are read back, so that the report counts them
+    const writtenRows = replay === undefined || resumed === 0 || rowsFile?.target.kind !== "file" ? undefined : readRows([{ path: rowsFile.target.real, format: rowsFile.spec.format as InputFormat }], {
+        stdin: io.stdin, maxRecordBytes: plan.read.maxRecordBytes, warn: () => undefined, formatGiven: true,
+    })[Symbol.asyncIterator]();
 
     /** A finished row, in input order: counted, then through the transforms, then encoded and written. */
     const emit = async (done: Scored) => {
@@ -175,6 +187,10 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
             if (record.done || record.value.hash !== rowHash(rowIdentity(row)))
                 throw new UsageError(`${shownOf(rowsFile!)} was written from other input: row ${mine + 1} (${where(row)}) differs; ` +
                     `remove ${shownOf(rowsFile!)} and ${rowsFile!.recordFile(".resume")} to start over`);
+            if (writtenRows !== undefined) {
+                const back = await writtenRows.next();
+                if (!back.done) replay!(back.value);
+            }
             continue;
         }
         const result = scorer.score(row);
@@ -188,6 +204,7 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
     }
     await written;
     await records?.return?.();
+    await writtenRows?.return?.();
     await write(transform.end());
     if (rowsEncoder !== undefined) await rowsFile!.write(rowsEncoder.end(), rowsEncoder.provisional?.() ?? false);
     if (rejectsEncoder !== undefined) await rejectsFile!.write(rejectsEncoder.end());
@@ -208,7 +225,9 @@ function shownOf(file: OutputFile): string {
 }
 
 /** The plan's transforms, chained, with what they add to the summary line and do once the rows are written. */
-function transformsOf(plan: Plan, log: Log): { transform: Transform; summary: () => string; after: (outputs: Outputs) => Promise<void> } {
+function transformsOf(plan: Plan, log: Log): {
+    transform: Transform; summary: () => string; after: (outputs: Outputs) => Promise<void>; replay?: (row: InputRow) => void;
+} {
     const list: Transform[] = [];
     let summary = () => "";
     let after = async (_: Outputs) => undefined as void;
@@ -228,15 +247,21 @@ function transformsOf(plan: Plan, log: Log): { transform: Transform; summary: ()
             else log.info(message);
         };
     }
+    let replay: ((row: InputRow) => void) | undefined;
     if (plan.transforms.eval) {
-        const tally = new EvalTally();
-        list.push(evalTransform(tally));
+        const evaluation = plan.evaluation!;
+        const tally = new BenchmarkTally(evaluation.benchmark);
+        const step = evalTransform(tally, { field: plan.scoring.field, scored: evaluation.scored });
+        list.push(step);
+        replay = step.replay;
         after = async (outputs) => {
             const report = tally.report();
-            await outputs.get(plan.report!.flag).write(plan.report!.json ? `${JSON.stringify(report)}\n` : describeReport(report));
+            const maxTokens = plan.scoring.maxTokens;
+            const json = { ...report, max_tokens: maxTokens ?? null, ...(evaluation.compare ? { published: comparison(report) } : {}) };
+            await outputs.get(plan.report!.flag).write(plan.report!.json ? `${JSON.stringify(json)}\n` : describeBenchmark(report, { maxTokens, compare: evaluation.compare }));
         };
     }
-    return { transform: chain(list), summary: () => summary(), after };
+    return { transform: chain(list), summary: () => summary(), after, replay };
 }
 
 /**

@@ -24,7 +24,7 @@ export type Scored = { out: OutRow; tokens: number; error?: string; skipped?: st
 
 /** A row's task kind from its field names, even when the row itself cannot be read as a task. */
 export function kindOf(row: InputRow | undefined): TaskKind {
-    return taskKind(row?.source.header?.names ?? Object.keys(row?.record ?? {}));
+    return taskKind(row?.source.header?.names ?? Object.keys(row?.record ?? {}), row?.record);
 }
 
 /**
@@ -33,15 +33,21 @@ export function kindOf(row: InputRow | undefined): TaskKind {
  * the command's fields empty.
  */
 export function taskScorer(scoring: ScoringPlan, fields: ConversationFields, layout: (kind: TaskKind) => Layout, engine: RewardModel, template: ChatTemplate) {
-    const stats = { min: Infinity, max: -Infinity, sum: 0, count: 0, special: 0 };
-    // render counts every token; scoring stops counting past the context
-    const limit = scoring.mode === "render" ? undefined : scoring.contextSize;
+    const stats = { min: Infinity, max: -Infinity, sum: 0, count: 0, special: 0, cut: 0 };
+    // render counts every token; scoring stops counting past the context (--max-tokens: every token, then cut)
+    const limit = scoring.mode === "render" || scoring.maxTokens !== undefined ? undefined : scoring.contextSize;
     const prepare = (conversation: Conversation): Prepared => {
         const rendered = template.render(conversation);
         const plain = scoring.contentSpecial === "text" ? contentSpans(template, conversation, rendered) : [];
         if (plain === undefined) throw new RowError("cannot find the message contents in the rendered text, to read them as plain text (--content-special text)");
         const specialInContent = conversation.some((message) => engine.tokenizer.hasSpecialText(message.content));
-        return { rendered, specialInContent, ...engine.tokenizer.tokenize(rendered, { limit, plain }) };
+        const tokenized = engine.tokenizer.tokenize(rendered, { limit, plain });
+        // eval --max-tokens: the first N tokens, as the official RewardBench 2 run truncates its inputs
+        if (scoring.maxTokens !== undefined && tokenized.tokens !== undefined && tokenized.tokens.length > scoring.maxTokens) {
+            stats.cut++;
+            return { rendered, specialInContent, tokens: tokenized.tokens.slice(0, scoring.maxTokens) };
+        }
+        return { rendered, specialInContent, ...tokenized };
     };
 
     const rewards = async (task: ScoringTask, prepared: Prepared[]): Promise<Fields> => {
@@ -84,8 +90,8 @@ export function taskScorer(scoring: ScoringPlan, fields: ConversationFields, lay
             ? { rendered: prepared[0]!.rendered, n_tokens: prepared[0]!.tokens!.length }
             : { rendered: prepared.map((p) => p.rendered), n_tokens: prepared.map((p) => p.tokens!.length) };
         if (scoring.mode === "eval") {
-            if (task.kind !== "chosenRejected" && task.kind !== "pair")
-                throw new RowError("not a preference pair: eval needs chosen + rejected, or response_1 + response_2 + preference_strength");
+            if (task.kind !== "chosenRejected" && task.kind !== "pair" && task.kind !== "candidates")
+                throw new RowError("not a preference pair: eval needs chosen + rejected (answers or lists of answers), or response_1 + response_2 + preference_strength");
             if (task.kind === "pair") preferenceStrength(record);
         }
         return rewards(task, prepared);
@@ -113,6 +119,7 @@ export function taskScorer(scoring: ScoringPlan, fields: ConversationFields, lay
         /** "; reward min -4.2, mean -3.1, max -1.0": for the summary line. */
         summary(): string {
             return (stats.count === 0 ? "" : `; reward min ${stats.min.toFixed(3)}, mean ${(stats.sum / stats.count).toFixed(3)}, max ${stats.max.toFixed(3)}`) +
+                (stats.cut === 0 ? "" : `; ${stats.cut} conversations cut to ${scoring.maxTokens} tokens (--max-tokens)`) +
                 (stats.special === 0 ? "" : `; warning: ${stats.special} rows with special-token text in a message (special_tokens_in_content)`);
         },
     };

@@ -1,6 +1,5 @@
 import { RowError } from "../errors.js";
 import { Decimal, Float32, jsonText, type Fields } from "../records/values.js";
-import type { Transform } from "./transform.js";
 
 /**
  * RewardBench's sections and the example counts that weight each subset's accuracy within them
@@ -96,35 +95,6 @@ export class EvalTally {
         const values = Object.values(categories);
         return { ...report, categories, overall: values.length === 4 ? values.reduce((a, b) => a + b, 0) / 4 : null };
     }
-}
-
-/**
- * `nemoreward eval`: each row passes on (to `--per-row`), and each scored preference pair is tallied. A pair skipped by
- * `--on-overlong skip` is left out; a response_1 + response_2 pair counts by its `preference_strength`.
- */
-export function evalTransform(tally: EvalTally): Transform {
-    return {
-        row(row) {
-            const { input, fields, task } = row;
-            if (fields["skipped"] != null) {
-                // --on-overlong skip: deliberately not evaluated
-            } else if (fields["error"] != null || task === undefined) {
-                tally.addError();
-            } else {
-                const margin = fields["margin"] as number;
-                const subset = typeof input.record?.["subset"] === "string" ? input.record["subset"] : undefined;
-                if (task.kind === "chosenRejected") tally.add(margin, subset);
-                else {
-                    // HelpSteer2-Preference: a negative strength prefers response_1, and margin is reward_2 - reward_1
-                    const strength = preferenceStrength(input.record!);
-                    if (strength === 0) tally.addNoPreference();
-                    else tally.add(strength < 0 ? -margin : margin, subset);
-                }
-            }
-            return [{ to: "main", row }];
-        },
-        end: () => [],
-    };
 }
 
 /** HelpSteer2-Preference's `preference_strength` (a number, or its text in a CSV cell); a row without one cannot be judged. */

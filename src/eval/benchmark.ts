@@ -1,0 +1,195 @@
+import { Decimal, Float32, type Fields, type Value } from "../records/values.js";
+import { describeReport, EvalTally, preferenceStrength, rewardBenchSections, type EvalReport } from "../transforms/evalTally.js";
+import { published } from "./published.js";
+import { RewardBench2Tally, rewardBench2Subsets, type RewardBench2Report } from "./rewardBench2.js";
+import { RmBenchTally, rmBenchDomains, type RmBenchReport } from "./rmBench.js";
+
+export type Benchmark = "v1" | "v2" | "rm-bench";
+
+/** A scored row's rewards: the chosen and rejected answers' (one each in RewardBench v1), or a response_1 + response_2 pair's. */
+export type Rewards = { chosen: number[]; rejected: number[] } | { pair: [number, number] };
+
+const rmBenchNames = ["chat", "code", "math", "safety-refuse", "safety-response"];
+
+/** The benchmark a record belongs to: RewardBench 2 has num_correct, RM-Bench three chosen and three rejected answers and its domains. */
+export function detectBenchmark(record: Fields): Benchmark {
+    if ("num_correct" in record) return "v2";
+    const chosen = record["chosen"], rejected = record["rejected"];
+    const lists = Array.isArray(chosen) && Array.isArray(rejected);
+    const domain = record["domain"] ?? record["subset"];
+    if (lists && chosen.length === 3 && rejected.length === 3 && typeof domain === "string" && rmBenchNames.includes(domain)) return "rm-bench";
+    if (lists && (rewardBench2Subsets as readonly Value[]).includes(record["subset"] ?? null)) return "v2";
+    return "v1";
+}
+
+/** A number from a record: a JSON or Parquet number, or its text (a CSV cell). */
+function numberOf(value: Value | undefined): number | undefined {
+    const n = typeof value === "number" ? value : typeof value === "bigint" || typeof value === "string" ? Number(value)
+        : value instanceof Decimal || value instanceof Float32 ? Number(value.toString()) : NaN;
+    return typeof value === "string" && value.trim() === "" ? undefined : Number.isNaN(n) ? undefined : n;
+}
+
+/** Rewards given as one number or a list (a JSON list's text in a CSV cell). */
+function numbersOf(value: Value | undefined): number[] | undefined {
+    if (typeof value === "string" && value.trimStart().startsWith("[")) {
+        try {
+            return numbersOf(JSON.parse(value) as Value);
+        } catch {
+            return undefined;
+        }
+    }
+    const list = Array.isArray(value) ? value.map(numberOf) : [numberOf(value)];
+    return list.every((n) => n !== undefined) ? list as number[] : undefined;
+}
+
+/** The rewards a row holds under `field` (reward_chosen + reward_rejected, or reward_1 + reward_2), if it holds them. */
+export function rewardsOf(fields: Fields, field: string): Rewards | undefined {
+    const chosen = numbersOf(fields[`${field}_chosen`]), rejected = numbersOf(fields[`${field}_rejected`]);
+    if (chosen !== undefined && rejected !== undefined) return { chosen, rejected };
+    const one = numberOf(fields[`${field}_1`]), two = numberOf(fields[`${field}_2`]);
+    if (one !== undefined && two !== undefined) return { pair: [one, two] };
+    return undefined;
+}
+
+export type BenchmarkReport = (EvalReport & { benchmark: "RewardBench" }) | RewardBench2Report | RmBenchReport;
+
+/** The tally of the benchmark given, or of the one the first record tells. */
+export class BenchmarkTally {
+    private v1?: EvalTally;
+    private v2?: RewardBench2Tally;
+    private rm?: RmBenchTally;
+    /** rows whose record does not fit the benchmark (an RM-Bench row without 3 + 3 answers, a Ties id not ref:N/tied:N) */
+    private misfits = 0;
+
+    constructor(private benchmark: Benchmark | undefined) {}
+
+    private tally(record: Fields | undefined): EvalTally | RewardBench2Tally | RmBenchTally {
+        this.benchmark ??= record === undefined ? undefined : detectBenchmark(record);
+        switch (this.benchmark ?? "v1") {
+            case "v1": return this.v1 ??= new EvalTally();
+            case "v2": return this.v2 ??= new RewardBench2Tally();
+            case "rm-bench": return this.rm ??= new RmBenchTally();
+        }
+    }
+
+    add(record: Fields, rewards: Rewards): void {
+        const tally = this.tally(record);
+        try {
+            if (tally instanceof EvalTally) {
+                const subset = typeof record["subset"] === "string" ? record["subset"] : undefined;
+                if ("pair" in rewards) {
+                    // HelpSteer2-Preference: a negative strength prefers response_1
+                    const strength = preferenceStrength(record);
+                    const margin = rewards.pair[1] - rewards.pair[0];
+                    if (strength === 0) tally.addNoPreference();
+                    else tally.add(strength < 0 ? -margin : margin, subset);
+                } else tally.add(rewards.chosen[0]! - rewards.rejected[0]!, subset);
+            } else if ("pair" in rewards) throw new RangeError("a response_1 + response_2 pair");
+            else if (tally instanceof RewardBench2Tally) {
+                tally.add({
+                    id: String(record["id"]), subset: String(record["subset"]),
+                    numCorrect: numberOf(record["num_correct"]) ?? rewards.chosen.length, scores: [...rewards.chosen, ...rewards.rejected],
+                });
+            } else tally.add({ domain: String(record["domain"] ?? record["subset"]), chosen: rewards.chosen, rejected: rewards.rejected });
+        } catch (error) {
+            if (error instanceof Error && !(error instanceof TypeError)) {
+                this.misfits++;
+                tally.addError();
+            } else throw error;
+        }
+    }
+
+    addError(record: Fields | undefined): void {
+        this.tally(record).addError();
+    }
+
+    addNoPreference(record: Fields): void {
+        const tally = this.tally(record);
+        if (tally instanceof EvalTally) tally.addNoPreference();
+    }
+
+    report(): BenchmarkReport & { not_fitting: number } {
+        const tally = this.tally(undefined);
+        const report = tally instanceof EvalTally ? { benchmark: "RewardBench" as const, ...tally.report() } : tally.report();
+        return { ...report, not_fitting: this.misfits };
+    }
+}
+
+const pct = (x: number | null | undefined) => (x == null ? "—" : (100 * x).toFixed(1));
+
+/** The leaderboard's columns and this run's values (in percent) for them; null where not computed. */
+export function leaderboardRow(report: BenchmarkReport): Record<string, number | null> {
+    const p = (x: number | null | undefined) => (x == null ? null : 100 * x);
+    switch (report.benchmark) {
+        case "RewardBench":
+            return { "Score": p(report.overall), ...Object.fromEntries(Object.keys(rewardBenchSections).map((s) => [s, p(report.categories?.[s])])) };
+        case "RewardBench 2":
+            return { "Score": p(report.overall), ...Object.fromEntries(rewardBench2Subsets.map((s) => [s, p(report.subsets[s]?.score)])) };
+        case "RM-Bench":
+            return {
+                ...Object.fromEntries(rmBenchDomains.map((d) => [d[0]!.toUpperCase() + d.slice(1), p(report.domains[d]?.score)])),
+                "Easy": p(report.easy), "Normal": p(report.normal), "Hard": p(report.hard), "Avg": p(report.overall),
+            };
+    }
+}
+
+const benchmarkKey = { "RewardBench": "v1", "RewardBench 2": "v2", "RM-Bench": "rm-bench" } as const;
+
+/** The published rows for this benchmark, and the difference of this run from each, column by column. */
+export function comparison(report: BenchmarkReport) {
+    const mine = leaderboardRow(report);
+    const { source, rows } = published[benchmarkKey[report.benchmark]];
+    return {
+        source,
+        rows: rows.map(({ model, values }) => ({
+            model, values,
+            difference: Object.fromEntries(Object.entries(values).map(([column, value]) => [column, mine[column] == null ? null : mine[column]! - value])),
+        })),
+    };
+}
+
+/** The report as the benchmark's leaderboard prints it, the details under it, and the published rows with --compare. */
+export function describeBenchmark(report: BenchmarkReport, options: { maxTokens?: number; compare: boolean }): string {
+    const mine = leaderboardRow(report);
+    const columns = Object.keys(mine);
+    const width = 44;
+    const line = (name: string, values: Record<string, number | null | undefined>, sign = false) =>
+        name.padEnd(width) + columns.map((c) => {
+            const v = values[c];
+            const text = v == null ? "—" : `${sign && v > 0 ? "+" : ""}${v.toFixed(1)}`;
+            return text.padStart(Math.max(c.length, 6) + 2);
+        }).join("");
+    const header = "".padEnd(width) + columns.map((c) => c.padStart(Math.max(c.length, 6) + 2)).join("");
+    const lines = [
+        `${report.benchmark}: ${report.rows} rows${report.errors > 0 ? `, ${report.errors} could not be scored (not counted)` : ""}; ` +
+            (options.maxTokens === undefined ? "conversations whole (no --max-tokens)" : `each conversation cut to ${options.maxTokens} tokens (--max-tokens)`),
+        "",
+        header,
+        line("this run", mine),
+    ];
+    if (options.compare) {
+        const { source, rows } = comparison(report);
+        if (rows.length === 0) lines.push(`published: ${source}`);
+        for (const row of rows) lines.push(line(`${row.model} (published)`, row.values), line("  difference (this run - published)", row.difference, true));
+        if (rows.length > 0) lines.push(`published: ${source}`);
+    }
+    if ("missing" in report && report.missing.length > 0)
+        lines.push("", `not in the input: ${report.missing.join(", ")}, so no overall (the others are scored)`);
+    lines.push("");
+    if (report.benchmark === "RewardBench") return `${lines.join("\n")}\n${describeReport(report)}`;
+    if (report.benchmark === "RewardBench 2") {
+        lines.push(`${"subset".padEnd(28)}${"rows".padStart(7)}${"score".padStart(8)}${"exact ties".padStart(12)}`);
+        for (const [name, s] of Object.entries(report.subsets))
+            lines.push(`${name.padEnd(28)}${String(s.rows).padStart(7)}${pct(s.score).padStart(8)}${(s.exact_ties === undefined ? "" : String(s.exact_ties)).padStart(12)}`);
+        const ties = report.subsets["Ties"];
+        if (ties !== undefined)
+            lines.push("", `Ties = 0.30 tied accuracy ${pct(ties.tied_accuracy)} + 0.30 ref accuracy ${pct(ties.ref_accuracy)} + 0.20 correctness preferred ` +
+                `${pct(ties.correctness_preferred)} + 0.20 correctness preferred (hard) ${pct(ties.correctness_preferred_hard)} + 0.01 margin ${ties.margin?.toFixed(3) ?? "—"}`);
+    } else {
+        lines.push(`${"domain".padEnd(10)}${"rows".padStart(7)}${"easy".padStart(8)}${"normal".padStart(8)}${"hard".padStart(8)}${"score".padStart(8)}   chosen style × rejected style (% strictly higher)`);
+        for (const [name, d] of Object.entries(report.domains))
+            lines.push(`${name.padEnd(10)}${String(d.rows).padStart(7)}${pct(d.easy).padStart(8)}${pct(d.normal).padStart(8)}${pct(d.hard).padStart(8)}${pct(d.score).padStart(8)}   ` +
+                d.matrix.map((r) => r.map((x) => pct(x)).join(" ")).join(" | "));
+    }
+    return `${lines.join("\n")}\n`;
+}
