@@ -1,0 +1,40 @@
+import { Command, Option } from "commander";
+import type { CliIo } from "../../io.js";
+import { defaultContextSize, flagTable, type FlagName } from "../../plan/flags.js";
+
+/** The flags check shares with score, defined once in the flag table. */
+const checkFlags: FlagName[] = ["model", "gpu", "gpuLayers", "threads", "precise", "flashAttention", "quiet", "verbose", "json"];
+
+export function checkCommand(io: CliIo, setExit: (code: number) => void): Command {
+    const command = new Command("check")
+        .summary("score the model card's two examples and compare with the bf16 rewards it publishes")
+        .description(
+            "Scores [user \"What is 1+1?\", assistant \"1+1=2\"] and \"1+1=3\", prints each reward beside the model card's bf16 value " +
+            "(-3.28125 and -4.28125) with the difference, and whether \"1+1=2\" still scores higher. Exit 0 when it does, 1 when the order is " +
+            "wrong; a model that is not Llama-3.1-Nemotron-70B-Reward (the tiny test model) is said to be so, with exit 0.",
+        );
+    for (const name of checkFlags) {
+        const definition: { flags: string; help: string; parse?: (value: string) => unknown; choices?: readonly string[]; default?: unknown } = flagTable[name];
+        const option = new Option(definition.flags, definition.help);
+        if (definition.choices !== undefined) option.choices(definition.choices);
+        if (definition.parse !== undefined) option.argParser(definition.parse);
+        if (definition.default !== undefined) option.default(definition.default);
+        command.addOption(option);
+    }
+    return command
+        .addHelpText("after", `
+Examples:
+  nemoreward pull Q4_K_M && nemoreward check
+  nemoreward check -m Llama-3.1-Nemotron-70B-Reward-HF-Q2_K.gguf --json`)
+        .action(async (flags: { model?: string; gpu?: "auto" | "cuda" | "vulkan" | "cpu"; gpuLayers?: number | "max" | "auto"; threads?: number | "auto";
+            precise?: boolean; flashAttention?: boolean; quiet?: boolean; verbose?: boolean; json?: boolean }) => {
+            const { findModel } = await import("../../model/findModel.js");
+            const { defaultThreads } = await import("../../engine/availableCores.js");
+            const { runCheck } = await import("../../eval/check.js");
+            setExit(await runCheck({
+                modelPath: findModel(flags.model), gpu: flags.gpu ?? "auto", gpuLayers: flags.gpuLayers ?? "auto",
+                threads: flags.threads ?? defaultThreads(), contextSize: Math.min(512, defaultContextSize), parallel: 1,
+                precise: flags.precise ?? false, flashAttention: flags.flashAttention ?? false, rewardToken: 0, reuse: false,
+            }, { json: flags.json === true, quiet: flags.quiet === true, verbose: flags.verbose === true }, io));
+        });
+}
