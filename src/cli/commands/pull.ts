@@ -10,6 +10,7 @@ export function pullCommand(io: CliIo): Command {
         .addHelpText("after", `
 Files go to $NEMOREWARD_HOME/models (default ~/.cache/nemoreward/models); an interrupted download resumes.
 The pulled model becomes the default for score, render and info.
+Then \`nemoreward check\` scores the model card's two examples and compares them with its bf16 rewards.
 
 Examples:
   nemoreward pull                 ${defaultRepository}, ${defaultQuantization} (42.5 GB)
@@ -18,7 +19,9 @@ Examples:
         .action(async (ref: string | undefined, flags: { quiet?: boolean }) => {
             const { pullModel } = await import("../../model/pullModel.js");
             const { createLog } = await import("../../log.js");
-            const path = await pullModel(ref, createLog(io.stderr, { quiet: flags.quiet }));
+            const log = createLog(io.stderr, { quiet: flags.quiet });
+            const path = await pullModel(ref, log);
             io.stdout.write(`${path}\n`);
+            log.info("check it against the model card's bf16 rewards: nemoreward check");
         });
 }
