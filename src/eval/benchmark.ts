@@ -149,7 +149,7 @@ export function comparison(report: BenchmarkReport) {
 }
 
 /** The report as the benchmark's leaderboard prints it, the details under it, and the published rows with --compare. */
-export function describeBenchmark(report: BenchmarkReport, options: { maxTokens?: number; compare: boolean }): string {
+export function describeBenchmark(report: BenchmarkReport, options: { maxTokens: number | undefined | "unknown"; compare: boolean }): string {
     const mine = leaderboardRow(report);
     const columns = Object.keys(mine);
     const width = 44;
@@ -162,7 +162,9 @@ export function describeBenchmark(report: BenchmarkReport, options: { maxTokens?
     const header = "".padEnd(width) + columns.map((c) => c.padStart(Math.max(c.length, 6) + 2)).join("");
     const lines = [
         `${report.benchmark}: ${report.rows} rows${report.errors > 0 ? `, ${report.errors} could not be scored (not counted)` : ""}; ` +
-            (options.maxTokens === undefined ? "conversations whole (no --max-tokens)" : `each conversation cut to ${options.maxTokens} tokens (--max-tokens)`),
+            (options.maxTokens === undefined ? "conversations whole (no --max-tokens)"
+                : options.maxTokens === "unknown" ? "rows scored by an earlier run, whose --max-tokens is not known (no FILE.resume record beside them)"
+                    : `each conversation cut to ${options.maxTokens} tokens (--max-tokens)`),
         "",
         header,
         line("this run", mine),

@@ -75,6 +75,8 @@ export type EvalPlan = {
     compare: boolean;
     /** The input is rows an earlier run scored (`--per-row` output): no model, the rewards read from the records. */
     scored: boolean;
+    /** --max-tokens the rows were scored with: this run's, or for scored rows the one their `.resume` record names ("unknown" without one) */
+    maxTokens: number | undefined | "unknown";
 };
 
 export type TransformPlan = {
@@ -236,7 +238,8 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
         rows,
         rejects: flags.rejects === undefined ? undefined : "--rejects",
         report,
-        ...(command === "eval" ? { evaluation: { benchmark: flags.benchmark, compare: flags.compare === "published", scored } } : {}),
+        ...(command === "eval" ? { evaluation: { benchmark: flags.benchmark, compare: flags.compare === "published", scored,
+            maxTokens: scored && flags.maxTokens === undefined ? scoredWith(sources[0]!.path) : flags.maxTokens } } : {}),
         parquetColumns,
         shard: flags.shard,
         resume: flags.resume === true,
@@ -259,6 +262,17 @@ async function scoredInput(sources: InputSpec[], field: string): Promise<boolean
         return (`${field}_chosen` in record && `${field}_rejected` in record) || (`${field}_1` in record && `${field}_2` in record);
     }
     return false;
+}
+
+/** The --max-tokens of an earlier run's --per-row FILE, from the settings its FILE.resume record starts with. */
+function scoredWith(path: string): number | undefined | "unknown" {
+    let header: Record<string, unknown>;
+    try {
+        header = JSON.parse(readFileSync(`${path}.resume`, "utf8").split("\n", 1)[0]!) as Record<string, unknown>;
+    } catch {
+        return "unknown";
+    }
+    return typeof header["maxTokens"] === "number" ? header["maxTokens"] : undefined;
 }
 
 /** The files a run reads, which no output may be. */

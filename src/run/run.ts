@@ -256,7 +256,7 @@ function transformsOf(plan: Plan, log: Log): {
         replay = step.replay;
         after = async (outputs) => {
             const report = tally.report();
-            const maxTokens = plan.scoring.maxTokens;
+            const maxTokens = evaluation.maxTokens;
             const json = { ...report, max_tokens: maxTokens ?? null, ...(evaluation.compare ? { published: comparison(report) } : {}) };
             await outputs.get(plan.report!.flag).write(plan.report!.json ? `${JSON.stringify(json)}\n` : describeBenchmark(report, { maxTokens, compare: evaluation.compare }));
         };
