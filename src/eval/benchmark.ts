@@ -60,6 +60,8 @@ export class BenchmarkTally {
     private rm?: RmBenchTally;
     /** rows whose record does not fit the benchmark (an RM-Bench row without 3 + 3 answers, a Ties id not ref:N/tied:N) */
     private misfits = 0;
+    /** rows not scored before any record told the benchmark */
+    private early = 0;
 
     constructor(private benchmark: Benchmark | undefined) {}
 
@@ -100,7 +102,8 @@ export class BenchmarkTally {
     }
 
     addError(record: Fields | undefined): void {
-        this.tally(record).addError();
+        if (this.benchmark === undefined && record === undefined) this.early++;
+        else this.tally(record).addError();
     }
 
     addNoPreference(record: Fields): void {
@@ -110,6 +113,7 @@ export class BenchmarkTally {
 
     report(): BenchmarkReport & { not_fitting: number } {
         const tally = this.tally(undefined);
+        for (; this.early > 0; this.early--) tally.addError();
         const report = tally instanceof EvalTally ? { benchmark: "RewardBench" as const, ...tally.report() } : tally.report();
         return { ...report, not_fitting: this.misfits };
     }
@@ -149,7 +153,7 @@ export function comparison(report: BenchmarkReport) {
 }
 
 /** The report as the benchmark's leaderboard prints it, the details under it, and the published rows with --compare. */
-export function describeBenchmark(report: BenchmarkReport, options: { maxTokens: number | undefined | "unknown"; compare: boolean }): string {
+export function describeBenchmark(report: BenchmarkReport & { not_fitting?: number }, options: { maxTokens: number | undefined | "unknown"; compare: boolean }): string {
     const mine = leaderboardRow(report);
     const columns = Object.keys(mine);
     const width = 44;
@@ -161,7 +165,8 @@ export function describeBenchmark(report: BenchmarkReport, options: { maxTokens:
         }).join("");
     const header = "".padEnd(width) + columns.map((c) => c.padStart(Math.max(c.length, 6) + 2)).join("");
     const lines = [
-        `${report.benchmark}: ${report.rows} rows${report.errors > 0 ? `, ${report.errors} could not be scored (not counted)` : ""}; ` +
+        `${report.benchmark}: ${report.rows} rows${report.errors > 0 ? `, ${report.errors} could not be scored (not counted)` : ""}` +
+            `${(report.not_fitting ?? 0) > 0 ? ` (${report.not_fitting} of them do not fit the benchmark: see --benchmark)` : ""}; ` +
             (options.maxTokens === undefined ? "conversations whole (no --max-tokens)"
                 : options.maxTokens === "unknown" ? "rows scored by an earlier run, whose --max-tokens is not known (no FILE.resume record beside them)"
                     : `each conversation cut to ${options.maxTokens} tokens (--max-tokens)`),
@@ -177,6 +182,8 @@ export function describeBenchmark(report: BenchmarkReport, options: { maxTokens:
     }
     if ("missing" in report && report.missing.length > 0)
         lines.push("", `not in the input: ${report.missing.join(", ")}, so no overall (the others are scored)`);
+    else if (report.benchmark === "RewardBench 2" && report.overall === null && report.subsets["Ties"] !== undefined)
+        lines.push("", "Ties has no prompt with both its ref:N and tied:N rows, so no Ties score and no overall");
     lines.push("");
     if (report.benchmark === "RewardBench") return `${lines.join("\n")}\n${describeReport(report)}`;
     if (report.benchmark === "RewardBench 2") {

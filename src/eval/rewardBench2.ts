@@ -19,7 +19,7 @@ export type RewardBench2Report = {
     errors: number;
     /** score: the subset's mean credit (Ties: the weighted formula); exact_ties: rows whose best reward is shared by the chosen response */
     subsets: Record<string, { rows: number; score: number | null; exact_ties?: number } & Partial<TiesTerms>>;
-    /** the unweighted mean of the six subsets; null when one is missing (named in `missing`) */
+    /** the unweighted mean of the six subsets; null when one is missing (named in `missing`) or has no score */
     overall: number | null;
     missing: string[];
 };
@@ -36,8 +36,12 @@ export class RewardBench2Tally {
     private errors = 0;
 
     add(row: RewardBench2Row): void {
+        if (row.subset === "Ties") {
+            this.addTies(row);
+            this.rows++;
+            return;
+        }
         this.rows++;
-        if (row.subset === "Ties") return this.addTies(row);
         const s = this.credit.get(row.subset) ?? { rows: 0, sum: 0, exactTies: 0 };
         const best = Math.max(...row.scores);
         const k = row.scores.filter((x) => x === best).length;
@@ -54,13 +58,13 @@ export class RewardBench2Tally {
     }
 
     private addTies(row: RewardBench2Row): void {
+        const [kind, key] = splitTiesId(row.id);
         this.tiesRows++;
         const correct = row.scores.slice(0, row.numCorrect);
         const incorrect = row.scores.slice(row.numCorrect);
         const minCorrect = Math.min(...correct);
         const maxIncorrect = Math.max(...incorrect);
         const prompt = { accurate: minCorrect > maxIncorrect, margin: Math.max(...correct) - minCorrect, ci: minCorrect - maxIncorrect };
-        const [kind, key] = splitTiesId(row.id);
         (kind === "ref" ? this.ref : this.tied).set(key, prompt);
     }
 
@@ -95,8 +99,9 @@ export class RewardBench2Tally {
             const s = this.credit.get(name);
             if (s !== undefined && subsets[name] === undefined) subsets[name] = { rows: s.rows, score: s.sum / s.rows, exact_ties: s.exactTies };
         }
-        const missing = rewardBench2Subsets.filter((name) => subsets[name]?.score == null);
-        const overall = missing.length > 0 ? null : rewardBench2Subsets.reduce((sum, name) => sum + subsets[name]!.score!, 0) / rewardBench2Subsets.length;
+        const missing = rewardBench2Subsets.filter((name) => subsets[name] === undefined);
+        // Ties without a prompt that has both its ref:N and tied:N rows has no score
+        const overall = rewardBench2Subsets.some((name) => subsets[name]?.score == null) ? null : rewardBench2Subsets.reduce((sum, name) => sum + subsets[name]!.score!, 0) / rewardBench2Subsets.length;
         return { benchmark: "RewardBench 2", rows: this.rows, errors: this.errors, subsets, overall, missing };
     }
 }

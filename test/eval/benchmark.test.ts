@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { BenchmarkTally, detectBenchmark, rewardsOf } from "../../src/eval/benchmark.js";
+import { RewardBench2Tally } from "../../src/eval/rewardBench2.js";
+
+describe("which benchmark a record is", () => {
+    it("RewardBench 2 by num_correct or its subsets, RM-Bench by 3 + 3 answers and its domains (or per-domain files' subset), else RewardBench", () => {
+        expect(detectBenchmark({ id: "1", prompt: "p", chosen: ["a"], rejected: ["b", "c"], num_correct: 1n, subset: "Focus" })).toBe("v2");
+        expect(detectBenchmark({ id: "1", prompt: "p", chosen: ["a"], rejected: ["b"], subset: "Precise IF" })).toBe("v2");
+        expect(detectBenchmark({ id: "1", prompt: "p", chosen: ["a", "b", "c"], rejected: ["d", "e", "f"], domain: "chat" })).toBe("rm-bench");
+        expect(detectBenchmark({ id: "1", prompt: "p", chosen: ["a", "b", "c"], rejected: ["d", "e", "f"], subset: "safety-refuse" })).toBe("rm-bench");
+        expect(detectBenchmark({ prompt: "p", chosen: "a", rejected: "b", subset: "alpacaeval-easy" })).toBe("v1");
+    });
+
+    it("reads rewards as an earlier run wrote them: numbers, lists, and a CSV cell's text", () => {
+        expect(rewardsOf({ reward_chosen: [1, 2], reward_rejected: [0] }, "reward")).toEqual({ chosen: [1, 2], rejected: [0] });
+        expect(rewardsOf({ r_chosen: "[1.5, 2]", r_rejected: "-3" }, "r")).toEqual({ chosen: [1.5, 2], rejected: [-3] });
+        expect(rewardsOf({ reward_1: 1, reward_2: 2 }, "reward")).toEqual({ pair: [1, 2] });
+        expect(rewardsOf({ reward_chosen: null, reward_rejected: 1 }, "reward")).toBeUndefined();
+        expect(rewardsOf({ reward_chosen: "", reward_rejected: 1 }, "reward")).toBeUndefined();
+    });
+});
+
+describe("the benchmark tally", () => {
+    it("an unreadable first row is counted as an error of the benchmark the later rows tell", () => {
+        const tally = new BenchmarkTally(undefined);
+        tally.addError(undefined);
+        tally.add({ id: "1", subset: "Math", num_correct: 1, chosen: ["a"], rejected: ["b"] }, { chosen: [2], rejected: [1] });
+        expect(tally.report()).toMatchObject({ benchmark: "RewardBench 2", rows: 1, errors: 1 });
+    });
+
+    it("a row that does not fit the benchmark given is an error, counted apart, not a row", () => {
+        const tally = new BenchmarkTally("rm-bench");
+        tally.add({ prompt: "p", chosen: "a", rejected: "b", domain: "chat" }, { chosen: [1], rejected: [0] });
+        tally.add({ prompt: "p", chosen: ["a", "b", "c"], rejected: ["d", "e", "f"], domain: "chat" }, { chosen: [1, 1, 1], rejected: [0, 0, 0] });
+        expect(tally.report()).toMatchObject({ benchmark: "RM-Bench", rows: 1, errors: 1, not_fitting: 1 });
+        const v2 = new BenchmarkTally("v2");
+        v2.add({ id: "7", subset: "Ties", num_correct: 1 }, { chosen: [1], rejected: [0] });
+        expect(v2.report()).toMatchObject({ rows: 0, errors: 1, not_fitting: 1 });
+    });
+
+    it("Ties rows without a prompt that has both its ref and tied rows: no Ties score and no overall, though no subset is missing", () => {
+        const t = new RewardBench2Tally();
+        for (const subset of ["Factuality", "Precise IF", "Math", "Safety", "Focus"]) t.add({ id: "x", subset, numCorrect: 1, scores: [1, 0] });
+        t.add({ id: "ref:1", subset: "Ties", numCorrect: 1, scores: [1, 0] });
+        const report = t.report();
+        expect(report.missing).toEqual([]);
+        expect(report.subsets["Ties"]).toMatchObject({ rows: 1, score: null, ref_accuracy: 1, tied_accuracy: null });
+        expect(report.overall).toBeNull();
+    });
+});
