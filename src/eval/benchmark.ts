@@ -154,6 +154,9 @@ export function comparison(report: BenchmarkReport) {
 
 /** The report as the benchmark's leaderboard prints it, the details under it, and the published rows with --compare. */
 export function describeBenchmark(report: BenchmarkReport & { not_fitting?: number }, options: { maxTokens: number | undefined | "unknown"; compare: boolean }): string {
+    // not RewardBench's subsets (HelpSteer2-Preference, a file of one's own): accuracy alone, no leaderboard to lay out
+    if (report.benchmark === "RewardBench" && report.categories === undefined)
+        return describeReport(report) + (options.compare ? "published: none to compare (the subsets are not RewardBench's)\n" : "");
     const mine = leaderboardRow(report);
     const columns = Object.keys(mine);
     const width = 44;

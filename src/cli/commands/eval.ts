@@ -5,17 +5,22 @@ import { runConversations } from "./runConversations.js";
 
 export function evalCommand(io: CliIo, setExit: (code: number) => void): Command {
     const command = new Command("eval")
-        .summary("accuracy of the reward model on a preference file (RewardBench, HelpSteer2-Preference)")
+        .summary("a benchmark's scores for the reward model: RewardBench, RewardBench 2, RM-Bench (or HelpSteer2-Preference accuracy)")
         .description(
-            "Scores each pair and prints, on stdout (or to -o FILE), accuracy overall and per \"subset\" (correct when the preferred " +
-            "response scores strictly higher; ties are shown and count as wrong), the mean margin, and for RewardBench " +
-            "subsets the Chat, Chat Hard, Safety and Reasoning scores with the official example weights and their mean.",
+            "Scores each row and prints, on stdout (or to -o FILE), the benchmark's table as its leaderboard lays it out. The benchmark is " +
+            "told from the records (--benchmark overrides): RewardBench 2 (num_correct; 1/k credit, the Ties formula, the mean of six " +
+            "subsets), RM-Bench (three chosen and three rejected answers; the 3x3 style matrix per domain, safety merged, the mean of four), " +
+            "else RewardBench (accuracy per subset, ties wrong; Chat, Chat Hard, Safety, Reasoning with the official example weights). " +
+            "An earlier run's --per-row file is reported on without the model.",
         )
-        .argument("[inputs...]", "preference files: prompt + chosen + rejected, or prompt + response_1 + response_2 + preference_strength");
+        .argument("[inputs...]", "benchmark files or dataset folders (Parquet shards, JSON, JSONL): prompt + chosen + rejected (answers or lists), " +
+            "or prompt + response_1 + response_2 + preference_strength; or an earlier eval's --per-row file");
     return addFlags(command, "eval")
         .addHelpText("after", `
 Examples:
   nemoreward eval reward-bench.jsonl -m model.gguf
-  nemoreward eval reward-bench.jsonl -m model.gguf --json --per-row scored.jsonl | jq .overall`)
+  nemoreward eval reward-bench-2/data -m model.gguf --max-tokens 2048 --per-row rb2.jsonl --resume --compare published
+  nemoreward eval RM-Bench/total_dataset.json -m model.gguf --json --per-row rm.jsonl | jq .overall
+  nemoreward eval rb2.jsonl --compare published      (the rows scored above: no model)`)
         .action(runConversations("eval", io, setExit));
 }
