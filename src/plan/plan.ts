@@ -154,10 +154,10 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
     const facts: Facts = { command, flags, filters, format: rowsFormat(command, sources[0]!.format, flags, context.stdoutIsTTY), stdoutIsTTY: context.stdoutIsTTY };
     for (const rule of rules) if (rule.when(facts)) throw new UsageError(rule.say(facts));
 
-    // eval of rows an earlier run scored (its --per-row output, merged shards) needs no model
-    const scored = command === "eval" && await scoredInput(sources, flags.field ?? "reward");
+    // eval of rows an earlier run scored (its --per-row output, merged shards) needs no model; with -m they are scored again by that one
+    const scored = command === "eval" && flags.model === undefined && await scoredInput(sources, flags.field ?? "reward");
     if (scored && (flags.resume === true || flags.shard !== undefined || flags.perRow !== undefined))
-        throw new UsageError(`${sources[0]!.path} holds rows already scored (${flags.field ?? "reward"}_chosen, ${flags.field ?? "reward"}_rejected): eval reports on them without the model, so --per-row, --resume and --shard have nothing to do`);
+        throw new UsageError(`${sources[0]!.path} holds rows already scored (${flags.field ?? "reward"}_chosen, ${flags.field ?? "reward"}_rejected): eval reports on them without the model, so --per-row, --resume and --shard have nothing to do (give -m MODEL to score them again)`);
     const modelPath = scored ? "" : findModel(flags.model);
     const templateSource = readTemplate(flags.chatTemplate);
     const field = flags.field ?? "reward";

@@ -46,10 +46,15 @@ describe("eval of RewardBench 2", () => {
             if (r.subset !== "Ties" && r.rejected[1] === r.chosen[0]) expect(rows[i]!.reward_rejected[1]).toBe(rows[i]!.reward_chosen[0]);
         });
 
-        // the per-row output evaluated again: the same report, without a model
-        const again = await runInProcess(["eval", perRow, "-m", join(tmp, "no-such-model.gguf"), "--json"]);
-        expect(again.code).toBe(0);
+        // the per-row output evaluated again: the same report, without a model (none is given, and none is found)
+        const again = await runBuiltCli(["eval", perRow, "--json"], undefined, { NEMOREWARD_MODEL: join(tmp, "no-such-model.gguf") });
+        expect(again.code, again.stderr).toBe(0);
         expect(JSON.parse(again.stdout)).toEqual(report);
+        expect(again.stderr).toMatch(/the input holds scored rows/);
+        // with -m, the rows are scored again by that model: here the same model, so the same report
+        const rescored = await runInProcess(["eval", perRow, "-m", tinyModel, "--precise", "--json"]);
+        expect(rescored.code).toBe(0);
+        expect(JSON.parse(rescored.stdout).overall).toBeCloseTo(report.overall, 4);
     });
 
     it("prints the leaderboard's columns; a missing subset is named and leaves no overall; --max-tokens is said", async () => {

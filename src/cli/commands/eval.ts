@@ -11,7 +11,7 @@ export function evalCommand(io: CliIo, setExit: (code: number) => void): Command
             "told from the records (--benchmark overrides): RewardBench 2 (num_correct; 1/k credit, the Ties formula, the mean of six " +
             "subsets), RM-Bench (three chosen and three rejected answers; the 3x3 style matrix per domain, safety merged, the mean of four), " +
             "else RewardBench (accuracy per subset, ties wrong; Chat, Chat Hard, Safety, Reasoning with the official example weights). " +
-            "An earlier run's --per-row file is reported on without the model.",
+            "An earlier run's --per-row file given without -m is reported on without the model (with -m, scored again).",
         )
         .argument("[inputs...]", "benchmark files or dataset folders (Parquet shards, JSON, JSONL): prompt + chosen + rejected (answers or lists), " +
             "or prompt + response_1 + response_2 + preference_strength; or an earlier eval's --per-row file");
