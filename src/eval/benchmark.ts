@@ -14,12 +14,24 @@ const rmBenchNames = ["chat", "code", "math", "safety-refuse", "safety-response"
 /** The benchmark a record belongs to: RewardBench 2 has num_correct, RM-Bench three chosen and three rejected answers and its domains. */
 export function detectBenchmark(record: Fields): Benchmark {
     if ("num_correct" in record) return "v2";
-    const chosen = record["chosen"], rejected = record["rejected"];
+    const chosen = listOf(record["chosen"]), rejected = listOf(record["rejected"]);
     const lists = Array.isArray(chosen) && Array.isArray(rejected);
     const domain = record["domain"] ?? record["subset"];
     if (lists && chosen.length === 3 && rejected.length === 3 && typeof domain === "string" && rmBenchNames.includes(domain)) return "rm-bench";
     if (lists && (rewardBench2Subsets as readonly Value[]).includes(record["subset"] ?? null)) return "v2";
     return "v1";
+}
+
+/** A list, or a JSON list's text (a CSV cell). */
+function listOf(value: Value | undefined): Value[] | undefined {
+    if (Array.isArray(value)) return value;
+    if (typeof value !== "string" || !value.trimStart().startsWith("[")) return undefined;
+    try {
+        const parsed = JSON.parse(value) as unknown;
+        return Array.isArray(parsed) ? parsed as Value[] : undefined;
+    } catch {
+        return undefined;
+    }
 }
 
 /** A number from a record: a JSON or Parquet number, or its text (a CSV cell). */
@@ -31,14 +43,9 @@ function numberOf(value: Value | undefined): number | undefined {
 
 /** Rewards given as one number or a list (a JSON list's text in a CSV cell). */
 function numbersOf(value: Value | undefined): number[] | undefined {
-    if (typeof value === "string" && value.trimStart().startsWith("[")) {
-        try {
-            return numbersOf(JSON.parse(value) as Value);
-        } catch {
-            return undefined;
-        }
-    }
-    const list = Array.isArray(value) ? value.map(numberOf) : [numberOf(value)];
+    const given = listOf(value);
+    if (given === undefined && typeof value === "string" && value.trimStart().startsWith("[")) return undefined;
+    const list = given !== undefined ? given.map(numberOf) : [numberOf(value)];
     return list.every((n) => n !== undefined) ? list as number[] : undefined;
 }
 

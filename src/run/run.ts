@@ -189,7 +189,7 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
                     `remove ${shownOf(rowsFile!)} and ${rowsFile!.recordFile(".resume")} to start over`);
             if (writtenRows !== undefined) {
                 const back = await writtenRows.next();
-                if (!back.done) replay!(back.value);
+                if (!back.done) replay!(row, back.value);
             }
             continue;
         }
@@ -226,7 +226,7 @@ function shownOf(file: OutputFile): string {
 
 /** The plan's transforms, chained, with what they add to the summary line and do once the rows are written. */
 function transformsOf(plan: Plan, log: Log): {
-    transform: Transform; summary: () => string; after: (outputs: Outputs) => Promise<void>; replay?: (row: InputRow) => void;
+    transform: Transform; summary: () => string; after: (outputs: Outputs) => Promise<void>; replay?: (input: InputRow, written: InputRow) => void;
 } {
     const list: Transform[] = [];
     let summary = () => "";
@@ -247,7 +247,7 @@ function transformsOf(plan: Plan, log: Log): {
             else log.info(message);
         };
     }
-    let replay: ((row: InputRow) => void) | undefined;
+    let replay: ((input: InputRow, written: InputRow) => void) | undefined;
     if (plan.transforms.eval) {
         const evaluation = plan.evaluation!;
         const tally = new BenchmarkTally(evaluation.benchmark);

@@ -153,3 +153,30 @@ describe("eval survives an interruption", () => {
         expect(report.overall).toBeCloseTo(rmReference(records).overall!, 4);
     });
 });
+
+describe("eval resumed from a CSV --per-row file", () => {
+    it("a file cut after its 4th recorded row (as a killed run leaves it) is finished by --resume: the same bytes and the same RM-Bench report", async () => {
+        const { truncateSync } = await import("node:fs");
+        const input = join(tmp, "rm-resume.json");
+        writeFileSync(input, JSON.stringify(rmRecords(2, 23)));
+        const perRow = join(tmp, "rm-resume-rows.csv");
+        const args = ["eval", input, "-m", tinyModel, "-q", "--json", "--per-row", perRow, "--resume"];
+        const whole = await runInProcess(args);
+        expect(whole.code).toBe(0);
+        const bytes = readFileSync(perRow, "utf8");
+        const record = readFileSync(`${perRow}.resume`, "utf8").split("\n");
+        // the record: a header line, then "HASH END CRC" per row
+        const end = Number(record[4]!.split(" ")[1]);
+        truncateSync(perRow, end);
+        writeFileSync(`${perRow}.resume`, record.slice(0, 5).join("\n") + "\n");
+        const resumed = await runInProcess(args);
+        expect(resumed.code).toBe(0);
+        expect(readFileSync(perRow, "utf8")).toBe(bytes);
+        expect(JSON.parse(resumed.stdout)).toEqual(JSON.parse(whole.stdout));
+        expect(JSON.parse(whole.stdout)).toMatchObject({ benchmark: "RM-Bench", rows: 10 });
+        // and the CSV file itself, reported on without the model: lists and empty error cells read back as the run wrote them
+        const fromCsv = await runInProcess(["eval", perRow, "--json"]);
+        expect(fromCsv.code, fromCsv.stderr).toBe(0);
+        expect(JSON.parse(fromCsv.stdout)).toEqual(JSON.parse(whole.stdout));
+    });
+});
