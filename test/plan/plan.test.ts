@@ -33,6 +33,10 @@ describe("the rules between flags, checked before anything runs", () => {
         ["score", { field: "nemoreward_score" }, "--field nemoreward_score: names beginning with nemoreward_ are nemoreward's own; choose another"],
         ["eval", { output: "report.csv" }, "eval writes a report, not csv: name -o FILE .json (JSON) or .txt (the table); --per-row FILE for the scored rows"],
         ["pairs", { output: "pairs.parquet" }, "pairs writes JSONL, not parquet: name -o FILE.jsonl"],
+        ["eval", { resume: true, output: "report.json" }, "eval --resume needs --per-row FILE: it continues that file, and the report counts its rows"],
+        ["eval", { shard: { index: 0, count: 2 } }, "eval --shard needs --per-row FILE: `nemoreward merge` joins the parts, then `nemoreward eval` of the merged file reports"],
+        ["eval", { maxTokens: 5000 }, "--max-tokens 5000 is over the 4096-token context: raise --context-size"],
+        ["eval", { resume: true, perRow: "rows.parquet" }, "--resume cannot continue or merge Parquet output"],
         ["score", { workers: 100_000 }, "--workers 100000: this process may use"],
         ["score", { workers: 2, gpus: "all" }, "--workers and --gpus cannot be combined: --gpus starts a worker per GPU"],
         ["score", { gpus: ["0", "1"], gpu: "cpu" }, "--gpus starts a worker per CUDA device; it cannot go with --gpu cpu"],
@@ -41,6 +45,17 @@ describe("the rules between flags, checked before anything runs", () => {
         ["score", { output: "scored.xlsx" }, "cannot tell the format of scored.xlsx: name it .jsonl, .ndjson, .json, .csv, .tsv, .parquet or .txt, or give --format"],
     ])("%s %j: %s", async (command, given, message) => {
         await expect(planOf(command, given)).rejects.toThrow(message);
+    });
+
+    it("eval of rows an earlier run scored: no model without -m, and nothing for --per-row, --resume or --shard to do; with -m, scored again", async () => {
+        const dir = mkdtempSync(join(tmpdir(), "nemoreward-plan-"));
+        const scored = join(dir, "scored.jsonl");
+        writeFileSync(scored, `${JSON.stringify({ prompt: "p", chosen: "a", rejected: "b", reward_chosen: 1, reward_rejected: 0, margin: 1 })}\n`);
+        const p = await planOf("eval", { model: undefined }, [scored]);
+        expect(p.evaluation).toMatchObject({ scored: true, maxTokens: "unknown" });
+        await expect(planOf("eval", { model: undefined, perRow: join(dir, "rows.jsonl") }, [scored])).rejects.toThrow(/holds rows already scored .*give -m MODEL to score them again/);
+        expect((await planOf("eval", {}, [scored])).evaluation!.scored).toBe(false);
+        expect((await planOf("eval", { maxTokens: 2048, shard: { index: 1, count: 2 }, perRow: "rows.jsonl" })).outputs[0]).toMatchObject({ flag: "--per-row", path: "rows.jsonl", shard: { index: 1, count: 2 } });
     });
 
     it("Parquet to a terminal is refused; redirected, it is written", async () => {
