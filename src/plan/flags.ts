@@ -171,6 +171,11 @@ export const commandFlags: Record<"score" | "render" | "eval" | "pairs", { names
 /** Adds a command's flags, in the order of the table. */
 export function addFlags(command: Command, name: keyof typeof commandFlags): Command {
     const { names, help = {} } = commandFlags[name];
+    return addNamedFlags(command, names, help);
+}
+
+/** Adds these flags of the table, in its order (`check` takes a few of score's). */
+export function addNamedFlags(command: Command, names: FlagName[], help: Partial<Record<FlagName, string>> = {}): Command {
     for (const flag of (Object.keys(flagTable) as FlagName[]).filter((f) => names.includes(f))) {
         const definition: Definition = flagTable[flag];
         const option = new Option(definition.flags, help[flag] ?? definition.help);

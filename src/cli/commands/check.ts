@@ -1,6 +1,6 @@
-import { Command, Option } from "commander";
+import { Command } from "commander";
 import type { CliIo } from "../../io.js";
-import { defaultContextSize, flagTable, type FlagName } from "../../plan/flags.js";
+import { addNamedFlags, defaultContextSize, type FlagName } from "../../plan/flags.js";
 
 /** The flags check shares with score, defined once in the flag table. */
 const checkFlags: FlagName[] = ["model", "gpu", "gpuLayers", "threads", "precise", "flashAttention", "quiet", "verbose", "json"];
@@ -13,15 +13,7 @@ export function checkCommand(io: CliIo, setExit: (code: number) => void): Comman
             "(-3.28125 and -4.28125) with the difference, and whether \"1+1=2\" still scores higher. Exit 0 when it does, 1 when the order is " +
             "wrong; a model that is not Llama-3.1-Nemotron-70B-Reward (the tiny test model) is said to be so, with exit 0.",
         );
-    for (const name of checkFlags) {
-        const definition: { flags: string; help: string; parse?: (value: string) => unknown; choices?: readonly string[]; default?: unknown } = flagTable[name];
-        const option = new Option(definition.flags, definition.help);
-        if (definition.choices !== undefined) option.choices(definition.choices);
-        if (definition.parse !== undefined) option.argParser(definition.parse);
-        if (definition.default !== undefined) option.default(definition.default);
-        command.addOption(option);
-    }
-    return command
+    return addNamedFlags(command, checkFlags)
         .addHelpText("after", `
 Examples:
   nemoreward pull Q4_K_M && nemoreward check
