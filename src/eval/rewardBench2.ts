@@ -110,7 +110,8 @@ export class RewardBench2Tally {
 function splitTiesId(id: string): ["ref" | "tied", string] {
     const match = /^(ref|tied):(.*)$/.exec(id);
     if (match === null) throw new TiesIdError(id);
-    return [match[1] as "ref" | "tied", match[2]!];
+    // the official code reads N as an integer: ref:07 and tied:7 are one prompt
+    return [match[1] as "ref" | "tied", /^\d+$/.test(match[2]!) ? String(BigInt(match[2]!)) : match[2]!];
 }
 
 export class TiesIdError extends Error {
