@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
 import { formatOfName, formats, namesOf, type InputFormat, type OutputFormat } from "../formats.js";
-import { defaultContextSize, type Flags } from "./flags.js";
+import { defaultContextSize, type Flags, type PairFormat } from "./flags.js";
 import type { ConversationFields } from "../conversation/toConversation.js";
 import type { TaskKind } from "../conversation/scoringTask.js";
 import { availableCores, defaultThreads } from "../engine/availableCores.js";
@@ -14,12 +14,13 @@ import { collidingField, named, ownPrefix, type Layout } from "../records/toolFi
 import { rewardLayout } from "../conversation/scoringTask.js";
 import { ChatTemplate } from "../template/chatTemplate.js";
 import type { FilterPlan } from "../transforms/filter.js";
+
 import { resumeSettings } from "./resumeSettings.js";
 import type { Shard } from "./shard.js";
 import { shardFromEnvironment, shardName } from "./scheduler.js";
 
 /** The commands that read conversations and run the model (or its vocabulary). */
-export type CommandName = "score" | "render" | "eval" | "pairs";
+export type CommandName = "score" | "render" | "eval" | "pairs" | "filter";
 
 /**
  * Everything a run does, decided and checked before anything runs: `plan` reads the flags once, applies every rule
@@ -35,7 +36,8 @@ export type Plan = {
     conversation: ConversationFields;
     /** `--chat-template FILE`'s text, read and checked; else the model's own template. */
     templateSource?: string;
-    engine: EngineOptions;
+    /** The model to load; none when the rewards are read from the rows (filter, pairs --scored). */
+    engine?: EngineOptions;
     /** `--workers N` or `--gpus`: worker processes with a model copy each (`all`: every CUDA device, found when the run starts). */
     workers?: { count: number } | { gpus: "all" | string[] };
     scoring: ScoringPlan;
@@ -58,8 +60,11 @@ export type Plan = {
 };
 
 export type ScoringPlan = {
-    /** What a task becomes: rewards (score, pairs), rewards of a preference pair (eval), or the rendered text (render). */
-    mode: "rewards" | "eval" | "render";
+    /**
+     * What a task becomes: rewards (score, pairs), rewards of a preference pair (eval), the rendered text (render), or
+     * the rewards the row already holds, read from its --field columns without a model (filter, pairs --scored).
+     */
+    mode: "rewards" | "eval" | "render" | "recorded";
     field: string;
     contextSize: number;
     onOverlong: "error" | "skip" | "truncate";
@@ -69,7 +74,7 @@ export type ScoringPlan = {
 export type TransformPlan = {
     rank?: { groupBy?: string };
     filter?: FilterPlan & { groupBy?: string };
-    pairs?: { groupBy?: string; minMargin: number };
+    pairs?: { groupBy?: string; minMargin: number; format: PairFormat };
     eval?: true;
 };
 
@@ -111,8 +116,17 @@ const rules: { when: (x: Facts) => boolean; say: (x: Facts) => string }[] = [
         say: (x) => `eval writes a report, not ${formatOfName(x.flags.output!, "output")}: name -o FILE .json (JSON) or .txt (the table); --per-row FILE for the scored rows`,
     },
     {
-        when: (x) => x.command === "pairs" && x.flags.output !== undefined && (formatOfName(x.flags.output, "output") ?? "jsonl") !== "jsonl",
-        say: (x) => `pairs writes JSONL, not ${formatOfName(x.flags.output!, "output")}: name -o FILE.jsonl`,
+        when: (x) => x.command === "pairs" && !["jsonl", "json", "parquet"].includes(x.format),
+        say: (x) => `pairs writes JSONL, JSON or Parquet, not ${x.format}: name -o FILE.jsonl or FILE.parquet`,
+    },
+    {
+        when: (x) => x.command === "filter" && !x.filters && x.flags.rank !== true,
+        say: () => "filter needs --min-reward, --max-reward, --top-k or --rank: what to keep",
+    },
+    { when: (x) => x.command === "filter" && x.flags.groupBy !== undefined && !x.flags.rank && x.flags.topK === undefined, say: () => "--group-by goes with --rank or --top-k" },
+    {
+        when: (x) => x.flags.scored === true && x.flags.model !== undefined,
+        say: () => "--scored pairs the rewards the rows already hold (--field): it loads no model; leave out -m, or leave out --scored to score again",
     },
 ];
 
@@ -136,18 +150,20 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
     const facts: Facts = { command, flags, filters, format: rowsFormat(command, sources[0]!.format, flags, context.stdoutIsTTY), stdoutIsTTY: context.stdoutIsTTY };
     for (const rule of rules) if (rule.when(facts)) throw new UsageError(rule.say(facts));
 
-    const modelPath = findModel(flags.model);
+    // filter and pairs --scored read the rewards the rows hold: no model
+    const recorded = command === "filter" || flags.scored === true;
+    const modelPath = recorded ? undefined : findModel(flags.model);
     const templateSource = readTemplate(flags.chatTemplate);
     const field = flags.field ?? "reward";
     const render = command === "render";
     const scoring: ScoringPlan = {
-        mode: render ? "render" : command === "eval" ? "eval" : "rewards",
+        mode: render ? "render" : command === "eval" ? "eval" : recorded ? "recorded" : "rewards",
         field,
         contextSize: flags.contextSize ?? defaultContextSize,
         onOverlong: flags.onOverlong ?? "error",
         contentSpecial: flags.contentSpecial,
     };
-    const engine: EngineOptions = {
+    const engine: EngineOptions | undefined = modelPath === undefined ? undefined : {
         modelPath,
         // render has no engine options: it loads only the vocabulary, which needs no GPU backend
         gpu: render ? "cpu" : flags.gpu ?? "auto",
@@ -168,7 +184,7 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
     const transforms: TransformPlan = {
         ...(flags.rank ? { rank: { groupBy: flags.groupBy } } : {}),
         ...(filters ? { filter: { minReward: flags.minReward, maxReward: flags.maxReward, topK: flags.topK, groupBy: flags.groupBy } } : {}),
-        ...(command === "pairs" ? { pairs: { groupBy: flags.groupBy, minMargin: flags.minMargin ?? 0 } } : {}),
+        ...(command === "pairs" ? { pairs: { groupBy: flags.groupBy, minMargin: flags.minMargin ?? 0, format: flags.pairFormat ?? "trl-conversational" } } : {}),
         ...(command === "eval" ? { eval: true as const } : {}),
     };
     const layout = layoutOf(scoring, flags.rank === true);
@@ -176,9 +192,10 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
     // the outputs: the rows (score, render, pairs: -o or stdout; eval: --per-row), the rows filtered out, eval's report
     const outputs: OutputSpec[] = [];
     let rows: string | undefined, report: Plan["report"];
-    const resumable = (command === "score" || render) && !flags.rank && !filters && flags.output !== undefined && formats[facts.format].resumable;
-    const rowSettings = { rows: command, modelPath, field, rewardToken: engine.rewardToken, precise: engine.precise, flashAttention: engine.flashAttention ?? false,
-        contextSize: scoring.contextSize, maxRecordBytes, onOverlong: scoring.onOverlong, contentSpecial: scoring.contentSpecial, fields: conversation, shard: flags.shard };
+    const resumable = engine !== undefined && (command === "score" || render) && !flags.rank && !filters && flags.output !== undefined && formats[facts.format].resumable;
+    const rowSettings = engine === undefined ? undefined : { rows: command, modelPath: engine.modelPath, field, rewardToken: engine.rewardToken, precise: engine.precise,
+        flashAttention: engine.flashAttention ?? false, contextSize: scoring.contextSize, maxRecordBytes, onOverlong: scoring.onOverlong,
+        contentSpecial: scoring.contentSpecial, fields: conversation, shard: flags.shard };
     if (command === "eval") {
         if (flags.perRow !== undefined) outputs.push({ flag: rows = "--per-row", path: flags.perRow, format: formatOfName(flags.perRow, "output") ?? "jsonl" });
         const named = flags.output === undefined ? undefined : formatOfName(flags.output, "output");
@@ -187,21 +204,22 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
     } else {
         outputs.push({
             flag: rows = "-o", path: flags.output, format: facts.format,
-            ...(resumable ? { records: { settings: resumeSettings(rowSettings, facts.format, templateSource), resume: flags.resume === true } } : {}),
+            ...(resumable ? { records: { settings: resumeSettings(rowSettings!, facts.format, templateSource), resume: flags.resume === true } } : {}),
             ...(flags.shard !== undefined && flags.output !== undefined ? { shard: flags.shard } : {}),
         });
     }
     if (flags.rejects !== undefined) outputs.push({ flag: "--rejects", path: flags.rejects, format: formatOfName(flags.rejects, "output") ?? facts.format });
 
-    const parquetColumns = outputs.some((o) => o.format === "parquet") ? await sharedParquetColumns(sources.filter((s) => s.format === "parquet").map((s) => s.path)) : [];
+    // pairs writes records of its own, not the input's columns
+    const parquetColumns = command !== "pairs" && outputs.some((o) => o.format === "parquet") ? await sharedParquetColumns(sources.filter((s) => s.format === "parquet").map((s) => s.path)) : [];
     return {
         command,
-        verb: render ? "rendered" : command === "eval" ? "evaluated" : "scored",
+        verb: render ? "rendered" : command === "eval" ? "evaluated" : recorded ? "read" : "scored",
         inputs: sources,
         read: { maxRecordBytes, formatGiven: flags.inputFormat !== undefined },
         conversation,
         templateSource,
-        engine,
+        ...(engine === undefined ? {} : { engine }),
         scoring,
         layout,
         transforms,
@@ -222,7 +240,7 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
 export function readFiles(plan: Plan, chatTemplate: string | undefined): ReadFile[] {
     return [
         ...plan.inputs.map(({ path }) => ({ path, what: "an input" })),
-        ...modelParts(plan.engine.modelPath).map((path) => ({ path, what: "the model" })),
+        ...(plan.engine === undefined ? [] : modelParts(plan.engine.modelPath).map((path) => ({ path, what: "the model" }))),
         ...(chatTemplate === undefined ? [] : [{ path: chatTemplate, what: "the chat template" }]),
     ];
 }
@@ -232,7 +250,7 @@ export function readFiles(plan: Plan, chatTemplate: string | undefined): ReadFil
  * input (CSV/TSV for CSV/TSV input, else JSONL). pairs writes JSONL; eval's rows (--per-row) JSONL unless named.
  */
 function rowsFormat(command: CommandName, input: InputFormat, flags: Flags, stdoutIsTTY: boolean): OutputFormat {
-    if (command === "pairs") return "jsonl";
+    if (command === "pairs") return flags.output === undefined ? "jsonl" : formatOfName(flags.output, "output") ?? "jsonl";
     if (command === "eval") return flags.perRow === undefined ? "jsonl" : formatOfName(flags.perRow, "output") ?? "jsonl";
     if (flags.format !== undefined) return flags.format;
     if (flags.output !== undefined) {
@@ -249,6 +267,8 @@ function layoutOf(scoring: ScoringPlan, rank: boolean): (kind: TaskKind) => Layo
     const marker = scoring.onOverlong === "skip" ? [named("skipped")] : scoring.onOverlong === "truncate" ? [named("truncated")] : [];
     return (kind) => {
         if (scoring.mode === "render") return [named("rendered", kind !== "single"), named("n_tokens", kind !== "single"), named("error")];
+        // the rows keep their own fields, the reward among them: only `error` (where a value cannot be written), and --rank's
+        if (scoring.mode === "recorded") return [named("error"), ...(rank && kind === "single" ? [named("rank"), named("z")] : [])];
         return [...rewardLayout(kind, scoring.field), ...(rank && kind === "single" ? [named("rank"), named("z")] : []), ...marker,
             named("special_tokens_in_content"), named("error")];
     };

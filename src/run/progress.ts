@@ -18,6 +18,8 @@ export class Progress {
         private readonly total?: number,
         /** How often the plain line is printed when stderr is not a terminal. */
         private readonly plainEverySeconds = 5,
+        /** Whether rows cost tokens (a model's run) to be counted; not when the rows hold their rewards. */
+        private readonly countsTokens = true,
     ) {
         // ora needs a terminal width: under `script` or some CI pseudo-terminals there is none, and it loops
         const columns = (log.stderr as { columns?: number }).columns ?? 0;
@@ -62,8 +64,9 @@ export class Progress {
         const of = this.total !== undefined ? ` of ${this.total}` : rest.length > 0 ? ` of ${this.rows}` : "";
         const left = !eta || this.total === undefined || this.rows === 0 || this.rows >= this.total ? ""
             : `, ETA ${duration((this.total - this.rows) / rate)}`;
-        return `${this.verb} ${this.rows - this.failed - this.skipped}${of} rows${errors}, ${this.tokens} tokens in ${duration(seconds)} ` +
-            `(${rate.toFixed(1)} rows/s, ${Math.round(this.tokens / seconds)} tokens/s${left})`;
+        const tokens = this.countsTokens ? [`${this.tokens} tokens`, `${Math.round(this.tokens / seconds)} tokens/s`] : ["", ""];
+        return `${this.verb} ${this.rows - this.failed - this.skipped}${of} rows${errors}${tokens[0] === "" ? "" : `, ${tokens[0]}`} in ${duration(seconds)} ` +
+            `(${rate.toFixed(1)} rows/s${tokens[1] === "" ? "" : `, ${tokens[1]}`}${left})`;
     }
 }
 

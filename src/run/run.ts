@@ -15,6 +15,8 @@ import { filterSummary, filterTransform } from "../transforms/filter.js";
 import { groupKey } from "../transforms/groups.js";
 import { pairsReport, pairsTransform } from "../transforms/pairs.js";
 import { rankTransform } from "../transforms/rank.js";
+import { recordedRewards, scoredRewards } from "../transforms/rewards.js";
+import { recordedScorer } from "./recordedScorer.js";
 import { chain, type Emitted, type Transform } from "../transforms/transform.js";
 import type { RewardModel } from "../engine/workerPool.js";
 import { Progress } from "./progress.js";
@@ -30,6 +32,11 @@ export async function run(plan: Plan, io: CliIo, chatTemplatePath: string | unde
     const log = createLog(io.stderr, plan.log);
     const outputs = await Outputs.claim(plan.outputs, readFiles(plan, chatTemplatePath), io);
     try {
+        if (plan.engine === undefined) {
+            // the rows hold their rewards (filter, pairs --scored): no model, the run goes at the speed of reading
+            outputs.open();
+            return await stream(plan, io, log, outputs, 1, recordedScorer(plan));
+        }
         const finished = await finishedShard(plan, io, log, outputs);
         if (finished !== undefined) return finished;
         const engine = await loadModel(plan, log);
@@ -47,7 +54,7 @@ export async function run(plan: Plan, io: CliIo, chatTemplatePath: string | unde
     }
 }
 
-type Scorer = ReturnType<typeof taskScorer>;
+type Scorer = Pick<ReturnType<typeof taskScorer>, "score" | "summary">;
 
 /**
  * A shard's task started again after its run finished (a scheduler's retry, a duplicate pod): its part complete, for
@@ -70,14 +77,15 @@ async function finishedShard(plan: Plan, io: CliIo, log: Log, outputs: Outputs):
 
 /** The model in this process, or in worker processes (`--workers`, `--gpus`) behind the same interface. */
 async function loadModel(plan: Plan, log: Log): Promise<RewardModel> {
+    const options = plan.engine!;
     if (plan.workers === undefined) {
         const { RewardEngine } = await import("../engine/rewardEngine.js");
-        return RewardEngine.load(plan.engine, log);
+        return RewardEngine.load(options, log);
     }
     const { WorkerPool, cudaDevices } = await import("../engine/workerPool.js");
-    if ("count" in plan.workers) return WorkerPool.start(plan.engine, { count: plan.workers.count }, log);
+    if ("count" in plan.workers) return WorkerPool.start(options, { count: plan.workers.count }, log);
     const devices = plan.workers.gpus === "all" ? await cudaDevices(log) : plan.workers.gpus;
-    return WorkerPool.start(plan.engine, { count: devices.length, devices }, log);
+    return WorkerPool.start(options, { count: devices.length, devices }, log);
 }
 
 async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, parallel: number, scorer: Scorer): Promise<number> {
@@ -85,7 +93,7 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
     const rejectsFile = plan.rejects === undefined ? undefined : outputs.get(plan.rejects);
     const resumed = rowsFile?.recorded?.rows ?? 0;
     const total = plan.shard === undefined ? await countRows(plan.inputs) : undefined;
-    const progress = new Progress(log, plan.verb, total === undefined ? undefined : total - resumed, plan.log.progressSeconds);
+    const progress = new Progress(log, plan.verb, total === undefined ? undefined : total - resumed, plan.log.progressSeconds, plan.engine !== undefined);
     let failed = rowsFile?.recorded?.failed ?? 0;
     if (resumed > 0) log.info(`resuming after the ${resumed} rows already in ${rowsFile!.target.kind === "file" ? rowsFile!.target.shown : "the output"}`);
 
@@ -105,7 +113,8 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
             encodingFailed = true;
             countFailure(row, message);
         },
-        sources: () => sources,
+        // pairs writes records of its own: no input's columns
+        sources: () => (plan.transforms.pairs !== undefined ? [] : sources),
         parquetColumns: plan.parquetColumns,
         continuing: file.continuing,
         color: log.color,
@@ -213,14 +222,16 @@ function transformsOf(plan: Plan, log: Log): { transform: Transform; summary: ()
     let summary = () => "";
     let after = async (_: Outputs) => undefined as void;
     const { filter, rank, pairs } = plan.transforms;
+    const field = plan.scoring.field;
+    const rewards = plan.scoring.mode === "recorded" ? recordedRewards(field) : scoredRewards(field);
     if (filter !== undefined) {
-        const step = filterTransform(plan.scoring.field, filter, groupKey(filter.groupBy));
+        const step = filterTransform(rewards, filter, groupKey(filter.groupBy));
         list.push(step);
         summary = () => filterSummary(step.counts, plan.rejects === undefined ? undefined : plan.outputs.find((o) => o.flag === plan.rejects)?.path);
     }
-    if (rank !== undefined) list.push(rankTransform(plan.scoring.field, groupKey(rank.groupBy)));
+    if (rank !== undefined) list.push(rankTransform(rewards, groupKey(rank.groupBy)));
     if (pairs !== undefined) {
-        const step = pairsTransform({ field: plan.scoring.field, fields: plan.conversation, minMargin: pairs.minMargin }, groupKey(pairs.groupBy));
+        const step = pairsTransform({ field, fields: plan.conversation, minMargin: pairs.minMargin, format: pairs.format, groupBy: pairs.groupBy }, rewards, groupKey(pairs.groupBy));
         list.push(step);
         after = async () => {
             const { warn, message } = pairsReport(step.outcomes, pairs.minMargin);

@@ -12,6 +12,7 @@ import type { ChatTemplate } from "../template/chatTemplate.js";
 import { contentSpans } from "../template/contentSpans.js";
 import { preferenceStrength } from "../transforms/evalTally.js";
 import { truncate } from "./truncate.js";
+import { plural } from "../plural.js";
 
 /**
  * One conversation of a task, rendered and tokenized; past the context (when scoring) only a lower bound of its
@@ -33,7 +34,7 @@ export function kindOf(row: InputRow | undefined): TaskKind {
  * the command's fields empty.
  */
 export function taskScorer(scoring: ScoringPlan, fields: ConversationFields, layout: (kind: TaskKind) => Layout, engine: RewardModel, template: ChatTemplate) {
-    const stats = { min: Infinity, max: -Infinity, sum: 0, count: 0, special: 0 };
+    const stats = rewardStats();
     // render counts every token; scoring stops counting past the context
     const limit = scoring.mode === "render" ? undefined : scoring.contextSize;
     const prepare = (conversation: Conversation): Prepared => {
@@ -63,15 +64,9 @@ export function taskScorer(scoring: ScoringPlan, fields: ConversationFields, lay
             seen.set(key, reward);
             values.push(reward);
         }
-        for (const r of values) {
-            stats.min = Math.min(stats.min, r);
-            stats.max = Math.max(stats.max, r);
-            stats.sum += r;
-            stats.count++;
-        }
         // a message that writes special tokens can forge turns of the conversation: cleaning jobs look for these rows
         const special = prepared.some((p) => p.specialInContent);
-        if (special) stats.special++;
+        stats.add(values, special);
         return {
             ...rewardFields(task, values, scoring.field) as Fields,
             ...(over !== undefined ? { truncated: true } : {}),
@@ -110,10 +105,26 @@ export function taskScorer(scoring: ScoringPlan, fields: ConversationFields, lay
                 return { out: { input: row, fields: { ...empty, error: rowError.message }, task }, tokens: 0, error: rowError.message };
             }
         },
-        /** "; reward min -4.2, mean -3.1, max -1.0": for the summary line. */
+        summary: () => stats.summary(),
+    };
+}
+
+/** The rewards of a run, for its summary line: "; reward min -4.2, mean -3.1, max -1.0", and the rows with special-token text. */
+export function rewardStats() {
+    const stats = { min: Infinity, max: -Infinity, sum: 0, count: 0, special: 0 };
+    return {
+        add(values: readonly number[], special: boolean): void {
+            for (const r of values) {
+                stats.min = Math.min(stats.min, r);
+                stats.max = Math.max(stats.max, r);
+                stats.sum += r;
+                stats.count++;
+            }
+            if (special) stats.special++;
+        },
         summary(): string {
             return (stats.count === 0 ? "" : `; reward min ${stats.min.toFixed(3)}, mean ${(stats.sum / stats.count).toFixed(3)}, max ${stats.max.toFixed(3)}`) +
-                (stats.special === 0 ? "" : `; warning: ${stats.special} rows with special-token text in a message (special_tokens_in_content)`);
+                (stats.special === 0 ? "" : `; warning: ${plural(stats.special, "row")} with special-token text in a message (special_tokens_in_content)`);
         },
     };
 }

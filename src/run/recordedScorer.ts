@@ -1,0 +1,44 @@
+import { RowError } from "../errors.js";
+import { taskKind, toScoringTask, type ScoringTask } from "../conversation/scoringTask.js";
+import type { Plan } from "../plan/plan.js";
+import type { InputRow } from "../records/row.js";
+import type { Fields } from "../records/values.js";
+import { recordedRewards } from "../transforms/rewards.js";
+import { rewardStats, type Scored } from "./scoreTask.js";
+
+/**
+ * The step from a row to its rewards when the row already holds them (filter, pairs --scored): read from its --field
+ * columns, no model. A row without one (an error row of `score`, a field missing, empty or not a number) is a row not
+ * scored, with why; a row `score` skipped stays skipped. Its conversation is read only when a transform needs it
+ * (pairs, or a group by prompt): a file of ids and rewards filters by reward as it is.
+ */
+export function recordedScorer(plan: Plan) {
+    const rewards = recordedRewards(plan.scoring.field);
+    const stats = rewardStats();
+    const { pairs, filter, rank } = plan.transforms;
+    const byPrompt = pairs !== undefined || (filter?.topK !== undefined && filter.groupBy === undefined) || (rank !== undefined && rank.groupBy === undefined);
+    return {
+        async score(row: InputRow): Promise<Scored> {
+            const record = row.record;
+            // the row's own error stays as it is (its rejects line keeps it)
+            const own: Fields = typeof record?.["error"] === "string" ? { error: record["error"] } : {};
+            let task: ScoringTask | undefined;
+            try {
+                if (record === undefined) throw new RowError(row.problem ?? "no record");
+                task = byPrompt ? toScoringTask(record, plan.conversation) : { kind: taskKind(Object.keys(record)), conversations: [] } as unknown as ScoringTask;
+            } catch (error) {
+                if (!(error instanceof RowError)) throw error;
+                return { out: { input: row, fields: { error: error.message } }, tokens: 0, error: error.message };
+            }
+            const out = { input: row, fields: own, task };
+            const read = rewards.read(out);
+            if (typeof read !== "string") {
+                stats.add(read, false);
+                return { out, tokens: 0 };
+            }
+            if (read === "skipped") return { out, tokens: 0, skipped: `${typeof record["skipped"] === "string" ? record["skipped"] : "skipped"}` };
+            return { out, tokens: 0, error: read === "error" ? `no reward: the row is an error row (${String(record["error"])})` : `no reward: ${read}` };
+        },
+        summary: () => stats.summary(),
+    };
+}
