@@ -33,7 +33,7 @@ export function recordedScorer(plan: Plan) {
             const out = { input: row, fields: own, task };
             const read = rewards.read(out);
             if (typeof read !== "string") {
-                stats.add(read, false);
+                stats.add(read);
                 return { out, tokens: 0 };
             }
             if (read === "skipped") return { out, tokens: 0, skipped: `${typeof record["skipped"] === "string" ? record["skipped"] : "skipped"}` };

@@ -19,8 +19,11 @@ import { recordedRewards, scoredRewards } from "../transforms/rewards.js";
 import { recordedScorer } from "./recordedScorer.js";
 import { chain, type Emitted, type Transform } from "../transforms/transform.js";
 import type { RewardModel } from "../engine/workerPool.js";
+import { nextUnlessAborted } from "../abortable.js";
+import { refuseDelimitedStdinEarly } from "../input/refuseDelimitedStdinEarly.js";
 import { Progress } from "./progress.js";
 import { kindOf, taskScorer, type Scored } from "./scoreTask.js";
+import { plural } from "../plural.js";
 
 /**
  * Runs a plan: rows → task → engine → transforms → encoders → outputs. Every output is claimed (checked and locked)
@@ -28,10 +31,13 @@ import { kindOf, taskScorer, type Scored } from "./scoreTask.js";
  * leaves every file as it was. Returns the exit status: 0 every row done, 3 some not, 130 interrupted, 141 the reader
  * of the output went away.
  */
-export async function run(plan: Plan, io: CliIo, chatTemplatePath: string | undefined): Promise<number> {
-    const log = createLog(io.stderr, plan.log);
-    const outputs = await Outputs.claim(plan.outputs, readFiles(plan, chatTemplatePath), io);
+export async function run(plan: Plan, given: CliIo, chatTemplatePath: string | undefined): Promise<number> {
+    const log = createLog(given.stderr, plan.log);
+    const outputs = await Outputs.claim(plan.outputs, readFiles(plan, chatTemplatePath), given);
     try {
+        // CSV piped in without --input-format: refused now, not after the model has loaded
+        const peek = !plan.read.formatGiven && plan.inputs.some(({ path, format }) => path === "-" && format === "jsonl");
+        const io = peek ? { ...given, stdin: await refuseDelimitedStdinEarly(given.stdin, given.signal) } : given;
         if (plan.engine === undefined) {
             // the rows hold their rewards (filter, pairs --scored): no model, the run goes at the speed of reading
             outputs.open();
@@ -71,7 +77,7 @@ async function finishedShard(plan: Plan, io: CliIo, log: Log, outputs: Outputs):
     for await (const row of readRows(plan.inputs, { stdin: io.stdin, maxRecordBytes: plan.read.maxRecordBytes, signal: io.signal, formatGiven: plan.read.formatGiven, warn: () => undefined }))
         print.row(rowIdentity(row));
     if (print.digest() !== record.input) return undefined;
-    log.info(`shard ${record.index}/${record.count} is complete in ${file!.target.kind === "file" ? file!.target.shown : "its output"} (${record.rows} rows): nothing to do`);
+    log.info(`shard ${record.index}/${record.count} is complete in ${file!.target.kind === "file" ? file!.target.shown : "its output"} (${plural(record.rows, "row")}): nothing to do`);
     return (file!.recorded?.failed ?? 0) > 0 ? exitCodes.someRowsFailed : exitCodes.ok;
 }
 
@@ -95,7 +101,7 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
     const total = plan.shard === undefined ? await countRows(plan.inputs) : undefined;
     const progress = new Progress(log, plan.verb, total === undefined ? undefined : total - resumed, plan.log.progressSeconds, plan.engine !== undefined);
     let failed = rowsFile?.recorded?.failed ?? 0;
-    if (resumed > 0) log.info(`resuming after the ${resumed} rows already in ${rowsFile!.target.kind === "file" ? rowsFile!.target.shown : "the output"}`);
+    if (resumed > 0) log.info(`resuming after the ${plural(resumed, "row")} already in ${rowsFile!.target.kind === "file" ? rowsFile!.target.shown : "the output"}`);
 
     const sources: Source[] = [];
     let stopped: string | undefined;
@@ -103,7 +109,7 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
         failed++;
         progress.interrupt(() => log.warn(`${where(row)}: ${message}`));
         if (plan.maxErrors !== undefined && failed >= plan.maxErrors && stopped === undefined)
-            stopped = `stopped after ${failed} rows could not be scored (--max-errors ${plan.maxErrors})`;
+            stopped = `stopped after ${plural(failed, "row")} could not be scored (--max-errors ${plan.maxErrors})`;
     };
     let encodingFailed = false;
     const encoderFor = (file: OutputFile | undefined, layoutOf: (row: InputRow | undefined) => Layout) => file === undefined ? undefined : createEncoder(file.spec.format, {
@@ -201,7 +207,7 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
     if (rowsEncoder !== undefined) await rowsFile!.write(rowsEncoder.end(), rowsEncoder.provisional?.() ?? false);
     if (rejectsEncoder !== undefined) await rejectsFile!.write(rejectsEncoder.end());
     if (mine + 1 < resumed)
-        throw new UsageError(`${shownOf(rowsFile!)} holds ${resumed} rows but the input has only ${mine + 1}: it was written from other input`);
+        throw new UsageError(`${shownOf(rowsFile!)} holds ${plural(resumed, "row")} but the input has only ${mine + 1}: it was written from other input`);
     if (stopped !== undefined) progress.interrupt(() => log.warn(stopped!));
     progress.finish(scorer.summary() + summary());
     await after(outputs);
@@ -248,22 +254,4 @@ function transformsOf(plan: Plan, log: Log): { transform: Transform; summary: ()
         };
     }
     return { transform: chain(list), summary: () => summary(), after };
-}
-
-/**
- * The next row, or undefined once the signal aborts: a signal must not wait for a row that may be long in coming on
- * a pipe. It listens only while this read is pending; a listener left on the signal (or a race with a promise that
- * never settles) per read would keep every row read alive until the end of the run.
- */
-function nextUnlessAborted<T>(rows: AsyncIterator<T>, signal: AbortSignal | undefined): Promise<IteratorResult<T> | undefined> {
-    if (signal === undefined) return rows.next();
-    if (signal.aborted) return Promise.resolve(undefined);
-    return new Promise((resolve, reject) => {
-        const onAbort = () => resolve(undefined); // the read given up on settles later, unheard
-        signal.addEventListener("abort", onAbort, { once: true });
-        rows.next().then(
-            (next) => { signal.removeEventListener("abort", onAbort); resolve(next); },
-            (error: unknown) => { signal.removeEventListener("abort", onAbort); reject(error); },
-        );
-    });
 }

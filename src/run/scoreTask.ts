@@ -1,5 +1,5 @@
 import { RowError, SkippedRow } from "../errors.js";
-import { rewardFields, taskKind, toScoringTask, type ScoringTask, type TaskKind } from "../conversation/scoringTask.js";
+import { conversationName, rewardFields, taskKind, toScoringTask, type ScoringTask, type TaskKind } from "../conversation/scoringTask.js";
 import type { Conversation, ConversationFields } from "../conversation/toConversation.js";
 import type { RewardModel } from "../engine/workerPool.js";
 import type { Tokenized } from "../engine/tokenizer.js";
@@ -47,9 +47,11 @@ export function taskScorer(scoring: ScoringPlan, fields: ConversationFields, lay
 
     const rewards = async (task: ScoringTask, prepared: Prepared[]): Promise<Fields> => {
         // tokenizing stopped past the context: the count is a lower bound
-        const over = prepared.find((p) => p.atLeast !== undefined);
+        const overAt = prepared.findIndex((p) => p.atLeast !== undefined);
+        const over = prepared[overAt];
         if (over !== undefined) {
-            const size = `the conversation is at least ${over.atLeast} tokens, over the ${scoring.contextSize}-token context (--context-size)`;
+            const name = conversationName(task.kind, overAt);
+            const size = `${name === undefined ? "" : `"${name}": `}the conversation is at least ${over.atLeast} tokens, over the ${scoring.contextSize}-token context (--context-size)`;
             if (scoring.onOverlong === "skip") throw new SkippedRow(size);
             if (scoring.onOverlong !== "truncate") throw new RowError(size);
             prepared = truncate(task.conversations, prepare, scoring.contextSize);
@@ -66,7 +68,7 @@ export function taskScorer(scoring: ScoringPlan, fields: ConversationFields, lay
         }
         // a message that writes special tokens can forge turns of the conversation: cleaning jobs look for these rows
         const special = prepared.some((p) => p.specialInContent);
-        stats.add(values, special);
+        stats.add(values, { special, empty: task.conversations.some((c) => c.at(-1)!.content.trim() === "") });
         return {
             ...rewardFields(task, values, scoring.field) as Fields,
             ...(over !== undefined ? { truncated: true } : {}),
@@ -109,11 +111,12 @@ export function taskScorer(scoring: ScoringPlan, fields: ConversationFields, lay
     };
 }
 
-/** The rewards of a run, for its summary line: "; reward min -4.2, mean -3.1, max -1.0", and the rows with special-token text. */
+/** The rewards of a run, for its summary line: "; reward min -4.2, mean -3.1, max -1.0", and the rows with an empty response or special-token text. */
 export function rewardStats() {
-    const stats = { min: Infinity, max: -Infinity, sum: 0, count: 0, special: 0 };
+    const stats = { min: Infinity, max: -Infinity, sum: 0, count: 0, special: 0, empty: 0 };
     return {
-        add(values: readonly number[], special: boolean): void {
+        /** A row's rewards; `special`: a message holds special-token text; `empty`: a response is empty (or only whitespace), scored as it is. */
+        add(values: readonly number[], { special = false, empty = false } = {}): void {
             for (const r of values) {
                 stats.min = Math.min(stats.min, r);
                 stats.max = Math.max(stats.max, r);
@@ -121,9 +124,11 @@ export function rewardStats() {
                 stats.count++;
             }
             if (special) stats.special++;
+            if (empty) stats.empty++;
         },
         summary(): string {
             return (stats.count === 0 ? "" : `; reward min ${stats.min.toFixed(3)}, mean ${(stats.sum / stats.count).toFixed(3)}, max ${stats.max.toFixed(3)}`) +
+                (stats.empty === 0 ? "" : `; ${plural(stats.empty, "row")} with an empty response (scored)`) +
                 (stats.special === 0 ? "" : `; warning: ${plural(stats.special, "row")} with special-token text in a message (special_tokens_in_content)`);
         },
     };

@@ -2,6 +2,7 @@ import { responsesOf, taskKind, type OutRow, type TaskKind } from "../conversati
 import { parsedJson } from "../conversation/toConversation.js";
 import { withField } from "../records/row.js";
 import { Decimal, Float32, type Value } from "../records/values.js";
+import { plural } from "../plural.js";
 
 /**
  * Where the transforms (filter, rank, pairs) find a row's rewards: in the fields this run added (score, pairs), or
@@ -89,7 +90,7 @@ export function recordedRewards(field: string): RewardSource {
                 } catch (error) {
                     return (error as Error).message;
                 }
-                if (responses !== values.length) return `"${field}s" holds ${values.length} rewards for ${responses} responses`;
+                if (responses !== values.length) return `"${field}s" holds ${plural(values.length, "reward")} for ${plural(responses, "response")}`;
             }
             return values;
         },
