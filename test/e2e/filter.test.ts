@@ -71,6 +71,15 @@ describe("nemoreward filter: the filters of score over the rewards the rows hold
         expect(bare.stderr).toMatch(/dropped 5 \(4 without a reward\): --rejects FILE keeps them/);
     });
 
+    it("a JSONL error row (whose `error` the first row has not) keeps its error in CSV rejects", async () => {
+        const input = write("errors.jsonl", '{"id": 1, "reward": -0.5}\n{"id": 2, "reward": null, "error": "boom"}\n');
+        const rejects = join(tmp, "errors-rejects.csv");
+        const { code, stdout } = await runBuiltCli(["filter", input, "--min-reward", "0", "-o", join(tmp, "errors-kept.csv"), "--rejects", rejects], undefined, noModel);
+        expect(code).toBe(exitCodes.someRowsFailed);
+        expect(stdout).toBe("");
+        expect(parse(readFileSync(rejects, "utf8"))).toEqual([["id", "reward", "error", "dropped"], ["1", "-0.5", "", "reward below --min-reward 0"], ["2", "", "boom", "error"]]);
+    });
+
     it("--field names the reward column: a CSV's reward cells and every other cell pass through as their text", async () => {
         const input = write("helpsteer.csv", "prompt,response,helpfulness,score\nq1,a1,3,1.50\nq1,a2,4,-0.250\nq2,a3,2,1e1\n");
         const { code, stdout } = await runBuiltCli(["filter", input, "--field", "score", "--min-reward", "0"], undefined, noModel);
