@@ -64,7 +64,7 @@ export class Progress {
         const rate = this.rows / seconds;
         const done = this.rows - this.failed - this.skipped;
         // "scored 1 row", "scored 0 of 1 row", "scored 2 of 3 rows": the noun goes with the last number
-        const of = this.total ?? (rest.length > 0 ? this.rows : undefined);
+        const of = this.total !== undefined && this.total > 0 ? this.total : rest.length > 0 ? this.rows : undefined;
         const counted = of === undefined ? plural(done, "row") : `${done} of ${plural(of, "row")}`;
         const left = !eta || this.total === undefined || this.rows === 0 || this.rows >= this.total ? ""
             : `, ETA ${duration((this.total - this.rows) / rate)}`;
