@@ -96,7 +96,7 @@ describe("--workers N", () => {
         child.stdin.end(`${lines.slice(40).join("\n")}\n`);
         expect(await exited, stderr).toBe(0);
         expect(stdout).toBe(expected);
-        expect(stderr).toMatch(/worker \d died \(SIGKILL\): its \d+ rows in flight go to the 1 left/);
+        expect(stderr).toMatch(/worker \d died \(SIGKILL\): its \d+ rows? in flight go to the 1 left/);
     });
 
     it("the run killed (SIGKILL) while its workers start: no worker is left behind", async () => {
