@@ -28,7 +28,9 @@ export function recordedScorer(plan: Plan) {
                 task = byPrompt ? toScoringTask(record, plan.conversation) : { kind: taskKind(Object.keys(record)), conversations: [] } as unknown as ScoringTask;
             } catch (error) {
                 if (!(error instanceof RowError)) throw error;
-                return { out: { input: row, fields: { error: error.message } }, tokens: 0, error: error.message };
+                // the conversation was read for its prompt, to group by: a field may group the rows instead
+                const message = pairs === undefined && record !== undefined ? `${error.message} (rows are grouped by prompt: --group-by FIELD groups them by a field)` : error.message;
+                return { out: { input: row, fields: { error: message } }, tokens: 0, error: message };
             }
             const out = { input: row, fields: own, task };
             const read = rewards.read(out);
