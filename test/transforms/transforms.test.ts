@@ -109,7 +109,7 @@ describe("rewards a row already holds (filter, pairs --scored)", () => {
         expect(read(held({ prompt: "p", response: "r", reward: null, skipped: "too long" }))).toBe("skipped");
         expect(read(held({ prompt: "p", response: "r" }))).toBe('no "reward" field');
         expect(read(held({ prompt: "p", response: "r", reward: "high" }))).toBe('"reward" is not a number');
-        expect(read(held({ prompt: "p", responses: ["a", "b"], rewards: [1] }))).toBe('"rewards" holds 1 rewards for 2 responses');
+        expect(read(held({ prompt: "p", responses: ["a", "b"], rewards: [1] }))).toBe('"rewards" holds 1 reward for 2 responses');
         expect(recordedRewards("score").read(held({ prompt: "p", response: "r", score: 3 }))).toEqual([3]);
     });
 
