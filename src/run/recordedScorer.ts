@@ -20,26 +20,32 @@ export function recordedScorer(plan: Plan) {
     return {
         async score(row: InputRow): Promise<Scored> {
             const record = row.record;
+            if (record === undefined) {
+                const problem = row.problem ?? "no record";
+                return { out: { input: row, fields: { error: problem } }, tokens: 0, error: problem };
+            }
             // the row's own error stays as it is (its rejects line keeps it)
-            const own: Fields = typeof record?.["error"] === "string" ? { error: record["error"] } : {};
-            let task: ScoringTask | undefined;
-            try {
-                if (record === undefined) throw new RowError(row.problem ?? "no record");
-                task = byPrompt ? toScoringTask(record, plan.conversation) : { kind: taskKind(Object.keys(record)), conversations: [] } as unknown as ScoringTask;
-            } catch (error) {
-                if (!(error instanceof RowError)) throw error;
-                // the conversation was read for its prompt, to group by: a field may group the rows instead
-                const message = pairs === undefined && record !== undefined ? `${error.message} (rows are grouped by prompt: --group-by FIELD groups them by a field)` : error.message;
-                return { out: { input: row, fields: { error: message } }, tokens: 0, error: message };
+            const own: Fields = typeof record["error"] === "string" ? { error: record["error"] } : {};
+            const kindOnly = { kind: taskKind(Object.keys(record)), conversations: [] } as unknown as ScoringTask;
+            const read = rewards.read({ input: row, fields: own, task: kindOnly });
+            if (read === "skipped") return { out: { input: row, fields: own, task: kindOnly }, tokens: 0, skipped: typeof record["skipped"] === "string" ? record["skipped"] : "skipped" };
+            if (typeof read === "string") {
+                const why = read === "error" ? `no reward: the row is an error row (${String(record["error"])})` : `no reward: ${read}`;
+                return { out: { input: row, fields: own, task: kindOnly }, tokens: 0, error: why };
             }
-            const out = { input: row, fields: own, task };
-            const read = rewards.read(out);
-            if (typeof read !== "string") {
-                stats.add(read);
-                return { out, tokens: 0 };
+            let task = kindOnly;
+            if (byPrompt) {
+                try {
+                    task = toScoringTask(record, plan.conversation);
+                } catch (error) {
+                    if (!(error instanceof RowError)) throw error;
+                    // the conversation was read for its prompt, to group by: a field may group the rows instead
+                    const message = pairs === undefined ? `${error.message} (rows are grouped by prompt: --group-by FIELD groups them by a field)` : error.message;
+                    return { out: { input: row, fields: { error: message } }, tokens: 0, error: message };
+                }
             }
-            if (read === "skipped") return { out, tokens: 0, skipped: `${typeof record["skipped"] === "string" ? record["skipped"] : "skipped"}` };
-            return { out, tokens: 0, error: read === "error" ? `no reward: the row is an error row (${String(record["error"])})` : `no reward: ${read}` };
+            stats.add(read);
+            return { out: { input: row, fields: own, task }, tokens: 0 };
         },
         summary: () => stats.summary(),
     };

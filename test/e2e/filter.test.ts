@@ -104,6 +104,17 @@ describe("nemoreward filter: the filters of score over the rewards the rows hold
             (await duck(`SELECT ${columns} FROM '${input}' WHERE reward < 0`)).map((r) => ({ ...r, dropped: "reward below --min-reward 0" })));
     });
 
+    it("rows of ids and rewards only: --top-k groups by --group-by FIELD; by prompt, each row says it has none and how to group", async () => {
+        const input = write("ids.jsonl", jsonl([{ batch: "a", id: 1, reward: 1 }, { batch: "a", id: 2, reward: 2 }, { batch: "b", id: 3, reward: 0 }]));
+        const grouped = await runBuiltCli(["filter", input, "--top-k", "1", "--group-by", "batch"], undefined, noModel);
+        expect(grouped.code).toBe(0);
+        expect(parseJsonl(grouped.stdout).map((r) => r.id)).toEqual([2, 3]);
+        const byPrompt = await runBuiltCli(["filter", input, "--top-k", "1"], undefined, noModel);
+        expect(byPrompt.code).toBe(exitCodes.someRowsFailed);
+        expect(byPrompt.stdout).toBe("");
+        expect(byPrompt.stderr).toMatch(/no conversation: .* \(rows are grouped by prompt: --group-by FIELD groups them by a field\)/);
+    });
+
     it("is a usage error without something to keep by; it takes no model options", async () => {
         const input = write("one.jsonl", '{"reward": 1}\n');
         const none = await runInProcess(["filter", input]);
