@@ -14,6 +14,7 @@ import { collidingField, named, ownPrefix, type Layout } from "../records/toolFi
 import { rewardLayout } from "../conversation/scoringTask.js";
 import { ChatTemplate } from "../template/chatTemplate.js";
 import type { FilterPlan } from "../transforms/filter.js";
+import { pairColumns } from "../transforms/pairs.js";
 
 import { resumeSettings } from "./resumeSettings.js";
 import type { Shard } from "./shard.js";
@@ -210,8 +211,9 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
     }
     if (flags.rejects !== undefined) outputs.push({ flag: "--rejects", path: flags.rejects, format: formatOfName(flags.rejects, "output") ?? facts.format });
 
-    // pairs writes records of its own, not the input's columns
-    const parquetColumns = command !== "pairs" && outputs.some((o) => o.format === "parquet") ? await sharedParquetColumns(sources.filter((s) => s.format === "parquet").map((s) => s.path)) : [];
+    // pairs writes records of its own, not the input's columns: its message lists typed as datasets store messages
+    const parquetColumns = command === "pairs" ? (facts.format === "parquet" ? pairColumns(transforms.pairs!.format, field) : [])
+        : outputs.some((o) => o.format === "parquet") ? await sharedParquetColumns(sources.filter((s) => s.format === "parquet").map((s) => s.path)) : [];
     return {
         command,
         verb: render ? "rendered" : command === "eval" ? "evaluated" : recorded ? "read" : "scored",

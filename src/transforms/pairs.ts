@@ -2,7 +2,8 @@ import type { OutRow } from "../conversation/scoringTask.js";
 import type { PairFormat } from "../plan/flags.js";
 import type { Conversation, ConversationFields } from "../conversation/toConversation.js";
 import { plural } from "../plural.js";
-import type { Source } from "../records/row.js";
+import type { SchemaElement } from "hyparquet";
+import type { ParquetColumn, Source } from "../records/row.js";
 import { isToolField } from "../records/toolFields.js";
 import type { Fields, Value } from "../records/values.js";
 import { groupRuns, ownGroup } from "./groups.js";
@@ -14,6 +15,30 @@ export type Outcome = "written" | "fewResponses" | "tie" | "belowMargin" | "reje
 
 
 type Candidate = { conversation: Conversation; reward: number; row: OutRow };
+
+/**
+ * Parquet columns of a pair: in the conversational format, the message lists as lists of `{role, content}` structs,
+ * as Hugging Face datasets store messages (so that `datasets` and TRL read them as message lists); the rewards and
+ * margin DOUBLE, whatever the first pairs' values. The other columns are typed from the pairs' values.
+ */
+export function pairColumns(format: PairFormat, field: string): ParquetColumn[] {
+    const text = (name: string): SchemaElement => ({ type: "BYTE_ARRAY", repetition_type: "OPTIONAL", name, converted_type: "UTF8" });
+    const messages = (name: string): ParquetColumn => ({
+        name,
+        elements: [
+            { repetition_type: "OPTIONAL", name, num_children: 1, converted_type: "LIST" },
+            { repetition_type: "REPEATED", name: "list", num_children: 1 },
+            { repetition_type: "OPTIONAL", name: "element", num_children: 2 },
+            text("role"),
+            text("content"),
+        ],
+    });
+    const double = (name: string): ParquetColumn => ({ name, elements: [{ type: "DOUBLE", repetition_type: "OPTIONAL", name }] });
+    return [
+        ...["prompt", "chosen", "rejected"].map((name) => (format === "trl-conversational" ? messages(name) : { name, elements: [text(name)] })),
+        ...[`${field}_chosen`, `${field}_rejected`, "margin"].map(double),
+    ];
+}
 
 export type PairsPlan = { field: string; fields: ConversationFields; minMargin: number; format: PairFormat; groupBy?: string };
 

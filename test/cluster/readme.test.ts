@@ -99,20 +99,22 @@ describe("the README's cleaning job, start to finish", () => {
         // 3. SFT: the best of each prompt, in Parquet
         const sft = await duck(`SELECT prompt_id, sample_idx, response, reward FROM '${join(folder, "sft.parquet")}'`);
         expect(sft).toEqual([...groups.values()].map(best).map((r) => ({ prompt_id: r.prompt_id, sample_idx: String(r.sample_idx), response: r.response, reward: r.reward })));
-        // 4. DPO, conversational: best against worst where they are at least 0.1 apart
+        // 4. DPO, conversational, in Parquet: best against worst where they are at least 0.1 apart
         const paired = [...groups.values()].filter((rows) => best(rows).reward - worst(rows).reward >= 0.1);
         expect(paired.length).toBeGreaterThan(0);
         expect(paired.length).toBeLessThan(groups.size); // --min-margin drops some: the check is of something
-        const dpo = parseJsonl(readFileSync(join(folder, "dpo.jsonl"), "utf8"));
-        expect(dpo).toEqual(paired.map((rows) => ({
+        const dpo = await duck(`SELECT to_json(prompt) AS prompt, to_json(chosen) AS chosen, to_json(rejected) AS rejected, reward_chosen, reward_rejected,
+            margin, prompt_id, chosen_sample_idx, rejected_sample_idx FROM '${join(folder, "dpo.parquet")}'`);
+        const json = (value: unknown) => (typeof value === "string" ? JSON.parse(value) : value);
+        expect(dpo.map((r) => ({ ...r, prompt: json(r.prompt), chosen: json(r.chosen), rejected: json(r.rejected) }))).toEqual(paired.map((rows) => ({
             prompt: [{ role: "user", content: rows[0]!.prompt }],
             chosen: [{ role: "assistant", content: best(rows).response }],
             rejected: [{ role: "assistant", content: worst(rows).response }],
             reward_chosen: best(rows).reward, reward_rejected: worst(rows).reward, margin: best(rows).reward - worst(rows).reward,
-            prompt_id: rows[0]!.prompt_id, chosen_sample_idx: best(rows).sample_idx, rejected_sample_idx: worst(rows).sample_idx,
+            prompt_id: rows[0]!.prompt_id, chosen_sample_idx: String(best(rows).sample_idx), rejected_sample_idx: String(worst(rows).sample_idx),
         })));
-        // 5. the same pairs as strings, in Parquet
-        const standard = await duck(`SELECT prompt, chosen, rejected, prompt_id FROM '${join(folder, "dpo.parquet")}'`);
-        expect(standard).toEqual(paired.map((rows) => ({ prompt: rows[0]!.prompt, chosen: best(rows).response, rejected: worst(rows).response, prompt_id: rows[0]!.prompt_id })));
+        // 5. the same pairs as strings, in JSONL
+        const standard = parseJsonl(readFileSync(join(folder, "dpo-standard.jsonl"), "utf8"));
+        expect(standard.map((r) => [r.prompt, r.chosen, r.rejected, r.prompt_id])).toEqual(paired.map((rows) => [rows[0]!.prompt, best(rows).response, worst(rows).response, rows[0]!.prompt_id]));
     });
 });

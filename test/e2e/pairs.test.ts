@@ -192,18 +192,26 @@ describe("pairs in TRL's preference formats (issue 20)", () => {
         expect(typeof pair!.rejected).toBe("string");
     });
 
-    it("writes Parquet (-o pairs.parquet): DuckDB reads the message lists, rewards and lineage back", async () => {
+    it("writes Parquet (-o pairs.parquet): message lists as lists of structs, rewards DOUBLE even when whole, lineage; read back with DuckDB", async () => {
         const out = join(tmp, "pairs.parquet");
         const { code, stderr } = await runInProcess(["pairs", "-", "-m", tinyModel, "--precise", "--group-by", "prompt_id", "-o", out], jsonl(samples));
         expect(code, stderr).toBe(0);
-        expect(await columnTypes(out)).toMatchObject({ reward_chosen: "DOUBLE", reward_rejected: "DOUBLE", margin: "DOUBLE", prompt_id: "VARCHAR" });
-        // the message lists as DuckDB reads them (a list of structs, or JSON, as the encoder types nested values)
-        const [row] = await duck(`SELECT CAST(prompt AS JSON) AS prompt, CAST(chosen AS JSON) AS chosen, reward_chosen - reward_rejected AS diff, margin FROM '${out}'`);
+        // message lists as datasets store messages (lists of structs), so that TRL reads them as message lists
+        const messages = 'STRUCT("role" VARCHAR, "content" VARCHAR)[]';
+        expect(await columnTypes(out)).toMatchObject({ prompt: messages, chosen: messages, rejected: messages,
+            reward_chosen: "DOUBLE", reward_rejected: "DOUBLE", margin: "DOUBLE", prompt_id: "VARCHAR" });
+        const [row] = await duck(`SELECT to_json(prompt) AS prompt, to_json(chosen) AS chosen, reward_chosen - reward_rejected AS diff, margin FROM '${out}'`);
         const [expected] = parseJsonl((await runInProcess(["pairs", "-", "-m", tinyModel, "--precise", "--group-by", "prompt_id"], jsonl(samples))).stdout);
-        expect(JSON.parse(row!.prompt)).toEqual(expected!.prompt);
-        expect(JSON.parse(row!.chosen)).toEqual(expected!.chosen);
+        expect(typeof row!.prompt === "string" ? JSON.parse(row!.prompt) : row!.prompt).toEqual(expected!.prompt);
+        expect(typeof row!.chosen === "string" ? JSON.parse(row!.chosen) : row!.chosen).toEqual(expected!.chosen);
         expect(expected!.prompt[0]).toEqual({ role: "system", content: system });
         expect(row!.diff).toBeCloseTo(row!.margin, 12);
+        // rewards that happen to be whole numbers (a file's own labels, --scored) are still DOUBLE columns
+        const whole = join(tmp, "whole.parquet");
+        const scored = jsonl([{ prompt: "p", response: "a", reward: 2 }, { prompt: "p", response: "b", reward: 1 }]);
+        expect((await runInProcess(["pairs", "-", "--scored", "--pair-format", "trl-standard", "-o", whole], scored)).code).toBe(0);
+        expect(await columnTypes(whole)).toMatchObject({ prompt: "VARCHAR", chosen: "VARCHAR", reward_chosen: "DOUBLE", margin: "DOUBLE" });
+        expect(await duck(`SELECT prompt, chosen, rejected, margin FROM '${whole}'`)).toEqual([{ prompt: "p", chosen: "a", rejected: "b", margin: 1 }]);
     });
 
     it("--scored pairs a scored file's rewards without a model: the same pairs as scoring again", async () => {
