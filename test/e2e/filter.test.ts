@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
-import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import { describe, expect, it } from "vitest";
@@ -88,6 +89,17 @@ describe("nemoreward filter: the filters of score over the rewards the rows hold
         const missing = await runBuiltCli(["filter", input, "--min-reward", "0"], undefined, noModel);
         expect(missing.code).toBe(exitCodes.someRowsFailed);
         expect(missing.stderr).toMatch(/no "reward" field/);
+    });
+
+    it("reads what score reads: a folder of a JSON array, TSV and gzipped JSONL, in name order", async () => {
+        const folder = join(tmp, "formats");
+        mkdirSync(folder);
+        writeFileSync(join(folder, "a.json"), JSON.stringify([{ id: "a1", reward: 1 }, { id: "a2", reward: -1 }], null, 2));
+        writeFileSync(join(folder, "b.tsv"), "id\treward\nb1\t-0.5\nb2\t0.25\n");
+        writeFileSync(join(folder, "c.jsonl.gz"), gzipSync('{"id":"c1","reward":3}\n{"id":"c2","reward":-3}\n'));
+        const { code, stdout, stderr } = await runBuiltCli(["filter", folder, "--min-reward", "0"], undefined, noModel);
+        expect(code, stderr).toBe(0);
+        expect(parseJsonl(stdout).map((r) => r.id)).toEqual(["a1", "b2", "c1"]);
     });
 
     it("Parquet in and out: each column keeps its type and value (BIGINT past 2^53, DECIMAL, DATE, lists), read back with DuckDB", async () => {
