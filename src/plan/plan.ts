@@ -15,7 +15,6 @@ import { rewardLayout } from "../conversation/scoringTask.js";
 import { ChatTemplate } from "../template/chatTemplate.js";
 import type { FilterPlan } from "../transforms/filter.js";
 import { pairColumns } from "../transforms/pairs.js";
-
 import { resumeSettings } from "./resumeSettings.js";
 import type { Shard } from "./shard.js";
 import { shardFromEnvironment, shardName } from "./scheduler.js";
@@ -249,7 +248,7 @@ export function readFiles(plan: Plan, chatTemplate: string | undefined): ReadFil
 
 /**
  * The format of the rows: `--format`, else the output file's extension, else a table on a terminal, else like the
- * input (CSV/TSV for CSV/TSV input, else JSONL). pairs writes JSONL; eval's rows (--per-row) JSONL unless named.
+ * input (CSV/TSV for CSV/TSV input, else JSONL). pairs and eval's rows (--per-row): JSONL unless the file is named otherwise.
  */
 function rowsFormat(command: CommandName, input: InputFormat, flags: Flags, stdoutIsTTY: boolean): OutputFormat {
     if (command === "pairs") return flags.output === undefined ? "jsonl" : formatOfName(flags.output, "output") ?? "jsonl";

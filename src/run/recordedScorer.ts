@@ -26,6 +26,7 @@ export function recordedScorer(plan: Plan) {
             }
             // the row's own error stays as it is (its rejects line keeps it)
             const own: Fields = typeof record["error"] === "string" ? { error: record["error"] } : {};
+            // the task's kind alone, from the field names: its conversations are read only for a prompt to group by
             const kindOnly = { kind: taskKind(Object.keys(record)), conversations: [] } as unknown as ScoringTask;
             const read = rewards.read({ input: row, fields: own, task: kindOnly });
             if (read === "skipped") return { out: { input: row, fields: own, task: kindOnly }, tokens: 0, skipped: typeof record["skipped"] === "string" ? record["skipped"] : "skipped" };
