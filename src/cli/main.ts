@@ -8,6 +8,7 @@ import { infoCommand } from "./commands/info.js";
 import { mergeCommand } from "./commands/merge.js";
 import { evalCommand } from "./commands/eval.js";
 import { pairsCommand } from "./commands/pairs.js";
+import { filterCommand } from "./commands/filter.js";
 import { pullCommand } from "./commands/pull.js";
 import { buildCommand } from "./commands/build.js";
 import { checkCommand } from "./commands/check.js";
@@ -31,6 +32,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         .addCommand(renderCommand(io, setExit))
         .addCommand(evalCommand(io, setExit))
         .addCommand(pairsCommand(io, setExit))
+        .addCommand(filterCommand(io, setExit))
         .addCommand(mergeCommand(io, setExit))
         .addCommand(checkCommand(io, setExit))
         .addCommand(infoCommand(io))

@@ -70,11 +70,22 @@ export function responsesOf(record: Record<string, unknown>): unknown[] {
 function responseConversation(record: Record<string, unknown>, fields: ConversationFields, response: unknown, name: string): Conversation {
     if (typeof response === "string") return [...promptMessages(record, fields), { role: "assistant", content: response }];
     if (Array.isArray(response)) {
-        const messages = toConversation({ messages: response }, { ...fields, messages: "messages" });
+        // read under its own name, so that an error names the field at fault ("rejected", "responses[2]")
+        const messages = toConversation({ [name]: response }, { ...fields, messages: name });
         // a list that holds only the answer continues the record's prompt; one with user turns stands alone
         return messages.some((m: Message) => m.role === "user") ? messages : [...promptMessages(record, fields), ...messages];
     }
     throw new RowError(`"${name}" is ${response === undefined ? "missing" : "neither a string nor a list of messages"}`);
+}
+
+/** The field each conversation of a task comes from, for messages ("rejected", "responses[2]"); none for a single conversation. */
+export function conversationName(kind: TaskKind, index: number): string | undefined {
+    switch (kind) {
+        case "single": return undefined;
+        case "chosenRejected": return ["chosen", "rejected"][index];
+        case "pair": return `response_${index + 1}`;
+        case "bestOfN": return `responses[${index}]`;
+    }
 }
 
 /** The fields a scored task adds to its row. */

@@ -114,7 +114,8 @@ export function parsedJson(value: unknown, field: string): unknown {
 
 function text(value: unknown, field: string): string {
     if (typeof value === "string") return value;
-    throw new RowError(`"${field}" is ${value === undefined ? "missing" : "not a string"}`);
+    // null is no text: an error row, where an empty string is a response, scored (and counted in the summary)
+    throw new RowError(`"${field}" is ${value === undefined ? "missing" : value === null ? "null: no text to score" : "not a string"}`);
 }
 
 /** A message list given as an array, or as a JSON string of one (a CSV cell). */

@@ -75,7 +75,9 @@ export function delimitedEncoder(delimiter: "," | "\t", { layoutOf, warn, onErro
         const optional = new Set(layoutOf(input).filter((f) => f.optional).map((f) => f.name));
         const fields = renameFields(out.fields, own) as Record<string, Value>;
         const missing = [
-            ...Object.keys(record ?? {}).filter((name) => !columns.includes(name)),
+            // a field of an earlier run of the tool (an error row's `error`, where the first row had none) goes in the
+            // tool's column when this row carries the same value there
+            ...Object.keys(record ?? {}).filter((name) => !columns.includes(name) && !(added.includes(name) && fields[name] === record![name])),
             ...Object.keys(out.fields).filter((name) => out.fields[name] !== null && !optional.has(name) &&
                 !added.includes(own.rename.get(name) ?? name) && !replaced.includes(own.rename.get(name) ?? name)),
         ];

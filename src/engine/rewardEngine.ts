@@ -15,6 +15,7 @@ import { availableCores } from "./availableCores.js";
 import { buildInProgress } from "./localBuild.js";
 import { cpuSample, followFreeCores } from "./freeCores.js";
 import type { Log } from "../log.js";
+import { plural } from "../plural.js";
 
 /**
  * The fewest tokens in one batch of a row, unless the whole row is shorter. llama.cpp picks kernels by batch size:
@@ -141,7 +142,6 @@ export class RewardEngine {
     /** One line for people: backend, GPU layers, threads, sequences, precision. */
     get description(): string {
         const { threads, precise, flashAttention } = this.options;
-        const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
         return `${backendName(this.llama)} backend, ${this.model.gpuLayers} of ${this.model.fileInsights.totalLayers} layers on the GPU, ` +
             `${followsFreeCores(this.options) ? `up to ${plural(this.maxThreads, "thread")} (fewer while other processes keep cores busy)` : `${plural(this.maxThreads, "thread")} (fixed)`}, ` +
             `${plural(this.parallel, "sequence")}` +

@@ -6,6 +6,7 @@ import { availableCores } from "./availableCores.js";
 import { RewardEngine, sharedPrefix, type EngineOptions } from "./rewardEngine.js";
 import type { Tokenizer } from "./tokenizer.js";
 import type { FromWorker, ToWorker } from "./worker.js";
+import { plural } from "../plural.js";
 
 /** What the scorer needs of a model: its vocabulary and template, and rewards. A RewardEngine, or a pool of them. */
 export type RewardModel = {
@@ -82,7 +83,7 @@ export class WorkerPool implements RewardModel {
                     child.send({ type: "load", options: workerOptions } satisfies ToWorker);
                 });
             }));
-            const pool = new WorkerPool(vocabulary, workers, log, `${plan.count} workers${plan.devices !== undefined ? ` on GPUs ${plan.devices.join(",")}` : ""}, each: ${ready[0]!.description}`);
+            const pool = new WorkerPool(vocabulary, workers, log, `${plural(plan.count, "worker")}${plan.devices !== undefined ? ` on GPUs ${plan.devices.join(",")}` : ""}, each: ${ready[0]!.description}`);
             for (const worker of workers) pool.listen(worker);
             return pool;
         } catch (error) {
@@ -157,7 +158,7 @@ export class WorkerPool implements RewardModel {
             const orphans = [...worker.pending.values()];
             worker.pending.clear();
             const left = this.workers.filter((w) => w.alive).length;
-            this.log.warn(`${worker.name} died (${signal ?? `exit code ${code}`})${left > 0 ? `: its ${orphans.length} rows in flight go to the ${left} left` : ""}`);
+            this.log.warn(`${worker.name} died (${signal ?? `exit code ${code}`})${left > 0 ? `: its ${plural(orphans.length, "row")} in flight go to the ${left} left` : ""}`);
             for (const request of orphans) this.dispatch(request);
         });
     }

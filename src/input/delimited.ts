@@ -2,7 +2,7 @@ import { isUtf8 } from "node:buffer";
 import { createReadStream } from "node:fs";
 import { splitFields } from "../records/csvText.js";
 import type { InputRow, Source } from "../records/row.js";
-import { byteOrderMark, isBlank } from "./blank.js";
+import { byteOrderMark, isBlank, isBlankByte } from "./blank.js";
 import { defaultMaxRecordBytes, notUtf8 } from "./jsonl.js";
 
 /** Where the scan of a record is (csvText.ts has the rules). */
@@ -109,6 +109,20 @@ export async function* readDelimited(stream: AsyncIterable<Buffer>, source: Sour
                 : { ...row, record: Object.fromEntries(names.map((name, i) => [name, fields[i]!])) };
         }
     }
+}
+
+/**
+ * The rows of CSV or TSV bytes, for progress and ETA: the records the reader would read, found by the same scan
+ * (a quoted cell may span lines), blank lines and the header left out; no field is parsed.
+ */
+export async function countDelimited(stream: AsyncIterable<Buffer>, delimiter: "," | "\t"): Promise<number> {
+    let records = 0;
+    for await (const { body, overSize } of delimitedRecords(stream, delimiter, defaultMaxRecordBytes)) {
+        // the reader's rule for a blank line (readDelimited), on the bytes: it stops at the first that is not blank
+        if (overSize === undefined && body.every(isBlankByte) && !body.includes(delimiter)) continue;
+        records++;
+    }
+    return Math.max(0, records - 1);
 }
 
 function countNewlines(bytes: Buffer): number {

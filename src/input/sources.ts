@@ -6,7 +6,7 @@ import { UsageError } from "../errors.js";
 import { formatOfName, formats, gzipMagic, namesOf, parquetMagic, type InputFormat } from "../formats.js";
 import { where, type InputRow, type Source } from "../records/row.js";
 import { byteOrderMark, isBlankByte } from "./blank.js";
-import { readDelimited } from "./delimited.js";
+import { countDelimited, readDelimited } from "./delimited.js";
 import { BrokenGzip, inputBytes } from "./gzip.js";
 import { readJsonArray } from "./jsonArray.js";
 import { readJsonl } from "./jsonl.js";
@@ -143,8 +143,9 @@ function openInput(path: string, signal: AbortSignal | undefined): Readable {
 
 /**
  * Rows to expect, for progress and ETA: the lines of plain JSONL files that are not blank (by the readers' own rule,
- * blank.ts), the row counts in Parquet footers. Undefined when any input cannot be counted without parsing it (standard
- * input and pipes, which can be read only once; gzip, JSON, CSV whose quoted fields may span lines; a damaged Parquet footer).
+ * blank.ts), the records of plain CSV/TSV files (by the reader's own scan: a quoted cell may span lines), the row
+ * counts in Parquet footers. Undefined when any input cannot be counted without parsing it (standard input and pipes,
+ * which can be read only once; gzip; JSON; a damaged Parquet footer).
  */
 export async function countRows(inputs: readonly InputSpec[]): Promise<number | undefined> {
     let total = 0;
@@ -158,10 +159,14 @@ export async function countRows(inputs: readonly InputSpec[]): Promise<number | 
             }
             continue;
         }
-        if (format !== "jsonl" || path === "-" || kind(path) !== "file") return undefined;
+        if (path === "-" || kind(path) !== "file" || startsWith(path, gzipMagic)) return undefined;
+        if (format === "csv" || format === "tsv") {
+            total += await countDelimited(createReadStream(path), formats[format].delimiter!);
+            continue;
+        }
+        if (format !== "jsonl") return undefined;
         let first = true, content = false, start = 0;
         for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
-            if (first && chunk.subarray(0, 2).equals(gzipMagic)) return undefined;
             start = first && chunk.subarray(0, 3).equals(byteOrderMark) ? 3 : 0;
             first = false;
             for (let i = start; i < chunk.length; i++) {

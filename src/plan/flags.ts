@@ -5,6 +5,7 @@ import { parseShard, type Shard } from "./shard.js";
 import type { AutoShard } from "./scheduler.js";
 import type { GpuChoice, GpuLayers } from "../engine/rewardEngine.js";
 
+
 /**
  * The one table of flags: each flag of every command that reads conversations, defined once (its syntax, help,
  * parser, choices and default). A command lists the flags it takes (`commandFlags`); `plan.ts` turns what the user
@@ -52,6 +53,13 @@ function gpuLayers(value: string): GpuLayers {
 }
 
 export const defaultContextSize = 4096;
+
+/**
+ * TRL's two preference formats for `pairs`. Conversational: `prompt` is the message list before the response (system
+ * message included), `chosen` and `rejected` each a list of the one assistant message. Standard: all three plain strings.
+ */
+export const pairFormats = ["trl-conversational", "trl-standard"] as const;
+export type PairFormat = (typeof pairFormats)[number];
 
 type Definition = { flags: string; help: string; parse?: (value: string) => unknown; choices?: readonly string[]; default?: unknown };
 
@@ -125,6 +133,11 @@ export const flagTable = {
     maxTokens: { flags: "--max-tokens <n>", help: "cut each conversation to its first N tokens, as the official RewardBench 2 run does (2048)", parse: integer(1) },
     compare: { flags: "--compare <what>", choices: ["published"], help: "put the numbers published for Llama-3.1-Nemotron-70B-Reward beside yours, with the difference" },
     minMargin: { flags: "--min-margin <x>", help: "keep only pairs whose rewards differ by at least this much (a tie is never a pair)", parse: margin, default: 0 },
+    pairFormat: {
+        flags: "--pair-format <format>", choices: pairFormats, default: "trl-conversational",
+        help: "TRL's preference format: trl-conversational (prompt: the messages before the response, system included; chosen, rejected: [assistant message]) or trl-standard (three strings)",
+    },
+    scored: { flags: "--scored", help: "the rows already hold their rewards (--field, as `score` wrote them): pair them without a model" },
 } as const satisfies Record<string, Definition>;
 
 export type FlagName = keyof typeof flagTable;
@@ -140,7 +153,7 @@ export type Flags = {
     onOverlong?: "error" | "skip" | "truncate";
     rank?: boolean; groupBy?: string; resume?: boolean; shard?: Shard | AutoShard;
     minReward?: number; maxReward?: number; topK?: number; rejects?: string;
-    json?: boolean; perRow?: string; minMargin?: number;
+    json?: boolean; perRow?: string; minMargin?: number; pairFormat?: PairFormat; scored?: boolean;
     benchmark?: "v1" | "v2" | "rm-bench"; maxTokens?: number; compare?: "published";
 };
 
@@ -151,7 +164,7 @@ const reading: FlagName[] = ["model", "output", "inputFormat", "messagesField", 
 const scoring: FlagName[] = ["contextSize", "gpu", "gpus", "gpuLayers", "threads", "fixedThreads", "workers", "field", "precise", "flashAttention", "rewardToken", "parallel", "reuse", "onOverlong"];
 
 /** Which flags each command takes, and the help a command gives a flag of its own meaning. */
-export const commandFlags: Record<"score" | "render" | "eval" | "pairs", { names: FlagName[]; help?: Partial<Record<FlagName, string>> }> = {
+export const commandFlags: Record<"score" | "render" | "eval" | "pairs" | "filter", { names: FlagName[]; help?: Partial<Record<FlagName, string>> }> = {
     score: { names: [...reading, "format", ...scoring, "rank", "groupBy", "resume", "shard", "minReward", "maxReward", "topK", "rejects"] },
     render: { names: [...reading, "format"] },
     eval: {
@@ -163,8 +176,16 @@ export const commandFlags: Record<"score" | "render" | "eval" | "pairs", { names
         },
     },
     pairs: {
-        names: [...reading, ...scoring, "minMargin", "groupBy"],
-        help: { output: "write the pairs (JSONL) here instead of stdout", groupBy: "group rows by this field instead of by prompt" },
+        names: [...reading, ...scoring, "minMargin", "groupBy", "pairFormat", "scored"],
+        help: { output: "write the pairs here instead of stdout (JSONL; .json, .parquet by the extension)", groupBy: "group rows by this field instead of by prompt" },
+    },
+    filter: {
+        names: ["output", "format", "inputFormat", "messagesField", "promptField", "responseField", "systemField", "maxRecordMb", "quiet", "progressSeconds",
+            "verbose", "field", "rank", "groupBy", "minReward", "maxReward", "topK", "rejects"],
+        help: {
+            field: "the column holding the rewards (best-of-N: FIELDs; chosen + rejected: FIELD_chosen, FIELD_rejected)",
+            rejects: "write the rows filtered out (and rows without a reward) here, with \"dropped\" saying why",
+        },
     },
 };
 

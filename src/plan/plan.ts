@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { UsageError } from "../errors.js";
 import { formatOfName, formats, namesOf, type InputFormat, type OutputFormat } from "../formats.js";
-import { defaultContextSize, type Flags } from "./flags.js";
+import { defaultContextSize, type Flags, type PairFormat } from "./flags.js";
 import type { ConversationFields } from "../conversation/toConversation.js";
 import type { TaskKind } from "../conversation/scoringTask.js";
 import { availableCores, defaultThreads } from "../engine/availableCores.js";
@@ -14,12 +14,13 @@ import { collidingField, named, ownPrefix, type Layout } from "../records/toolFi
 import { rewardLayout } from "../conversation/scoringTask.js";
 import { ChatTemplate } from "../template/chatTemplate.js";
 import type { FilterPlan } from "../transforms/filter.js";
+import { pairColumns } from "../transforms/pairs.js";
 import { resumeSettings } from "./resumeSettings.js";
 import type { Shard } from "./shard.js";
 import { shardFromEnvironment, shardName } from "./scheduler.js";
 
 /** The commands that read conversations and run the model (or its vocabulary). */
-export type CommandName = "score" | "render" | "eval" | "pairs";
+export type CommandName = "score" | "render" | "eval" | "pairs" | "filter";
 
 /**
  * Everything a run does, decided and checked before anything runs: `plan` reads the flags once, applies every rule
@@ -35,7 +36,8 @@ export type Plan = {
     conversation: ConversationFields;
     /** `--chat-template FILE`'s text, read and checked; else the model's own template. */
     templateSource?: string;
-    engine: EngineOptions;
+    /** The model to load; none when the rewards are read from the rows (filter, pairs --scored). */
+    engine?: EngineOptions;
     /** `--workers N` or `--gpus`: worker processes with a model copy each (`all`: every CUDA device, found when the run starts). */
     workers?: { count: number } | { gpus: "all" | string[] };
     scoring: ScoringPlan;
@@ -60,8 +62,11 @@ export type Plan = {
 };
 
 export type ScoringPlan = {
-    /** What a task becomes: rewards (score, pairs), rewards of a preference pair (eval), or the rendered text (render). */
-    mode: "rewards" | "eval" | "render";
+    /**
+     * What a task becomes: rewards (score, pairs), rewards of a preference pair (eval), the rendered text (render), or
+     * the rewards the row already holds, read from its --field columns without a model (filter, pairs --scored).
+     */
+    mode: "rewards" | "eval" | "render" | "recorded";
     field: string;
     contextSize: number;
     onOverlong: "error" | "skip" | "truncate";
@@ -82,7 +87,7 @@ export type EvalPlan = {
 export type TransformPlan = {
     rank?: { groupBy?: string };
     filter?: FilterPlan & { groupBy?: string };
-    pairs?: { groupBy?: string; minMargin: number };
+    pairs?: { groupBy?: string; minMargin: number; format: PairFormat };
     eval?: true;
 };
 
@@ -127,8 +132,17 @@ const rules: { when: (x: Facts) => boolean; say: (x: Facts) => string }[] = [
         say: (x) => `eval writes a report, not ${formatOfName(x.flags.output!, "output")}: name -o FILE .json (JSON) or .txt (the table); --per-row FILE for the scored rows`,
     },
     {
-        when: (x) => x.command === "pairs" && x.flags.output !== undefined && (formatOfName(x.flags.output, "output") ?? "jsonl") !== "jsonl",
-        say: (x) => `pairs writes JSONL, not ${formatOfName(x.flags.output!, "output")}: name -o FILE.jsonl`,
+        when: (x) => x.command === "pairs" && !["jsonl", "json", "parquet"].includes(x.format),
+        say: (x) => `pairs writes JSONL, JSON or Parquet, not ${x.format}: name -o FILE.jsonl or FILE.parquet`,
+    },
+    {
+        when: (x) => x.command === "filter" && !x.filters && x.flags.rank !== true,
+        say: () => "filter needs --min-reward, --max-reward, --top-k or --rank: what to keep",
+    },
+    { when: (x) => x.command === "filter" && x.flags.groupBy !== undefined && !x.flags.rank && x.flags.topK === undefined, say: () => "--group-by goes with --rank or --top-k" },
+    {
+        when: (x) => x.flags.scored === true && x.flags.model !== undefined,
+        say: () => "--scored pairs the rewards the rows already hold (--field): it loads no model; leave out -m, or leave out --scored to score again",
     },
 ];
 
@@ -158,19 +172,21 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
     const scored = command === "eval" && flags.model === undefined && await scoredInput(sources, flags.field ?? "reward");
     if (scored && (flags.resume === true || flags.shard !== undefined || flags.perRow !== undefined))
         throw new UsageError(`${sources[0]!.path} holds rows already scored (${flags.field ?? "reward"}_chosen, ${flags.field ?? "reward"}_rejected): eval reports on them without the model, so --per-row, --resume and --shard have nothing to do (give -m MODEL to score them again)`);
-    const modelPath = scored ? "" : findModel(flags.model);
+    // filter, pairs --scored and eval of scored rows read the rewards the rows hold: no model
+    const recorded = command === "filter" || flags.scored === true || scored;
+    const modelPath = recorded ? undefined : findModel(flags.model);
     const templateSource = readTemplate(flags.chatTemplate);
     const field = flags.field ?? "reward";
     const render = command === "render";
     const scoring: ScoringPlan = {
-        mode: render ? "render" : command === "eval" ? "eval" : "rewards",
+        mode: render ? "render" : command === "eval" ? "eval" : recorded ? "recorded" : "rewards",
         field,
         contextSize: flags.contextSize ?? defaultContextSize,
         onOverlong: flags.onOverlong ?? "error",
         contentSpecial: flags.contentSpecial,
         ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}),
     };
-    const engine: EngineOptions = {
+    const engine: EngineOptions | undefined = modelPath === undefined ? undefined : {
         modelPath,
         // render has no engine options: it loads only the vocabulary, which needs no GPU backend
         gpu: render ? "cpu" : flags.gpu ?? "auto",
@@ -191,7 +207,7 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
     const transforms: TransformPlan = {
         ...(flags.rank ? { rank: { groupBy: flags.groupBy } } : {}),
         ...(filters ? { filter: { minReward: flags.minReward, maxReward: flags.maxReward, topK: flags.topK, groupBy: flags.groupBy } } : {}),
-        ...(command === "pairs" ? { pairs: { groupBy: flags.groupBy, minMargin: flags.minMargin ?? 0 } } : {}),
+        ...(command === "pairs" ? { pairs: { groupBy: flags.groupBy, minMargin: flags.minMargin ?? 0, format: flags.pairFormat ?? "trl-conversational" } } : {}),
         ...(command === "eval" ? { eval: true as const } : {}),
     };
     const layout = layoutOf(scoring, flags.rank === true);
@@ -199,14 +215,15 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
     // the outputs: the rows (score, render, pairs: -o or stdout; eval: --per-row), the rows filtered out, eval's report
     const outputs: OutputSpec[] = [];
     let rows: string | undefined, report: Plan["report"];
-    const resumable = (command === "score" || render) && !flags.rank && !filters && flags.output !== undefined && formats[facts.format].resumable;
-    const rowSettings = { rows: command, modelPath, field, rewardToken: engine.rewardToken, precise: engine.precise, flashAttention: engine.flashAttention ?? false,
-        contextSize: scoring.contextSize, maxRecordBytes, onOverlong: scoring.onOverlong, contentSpecial: scoring.contentSpecial, fields: conversation, shard: flags.shard,
+    const resumable = engine !== undefined && (command === "score" || render) && !flags.rank && !filters && flags.output !== undefined && formats[facts.format].resumable;
+    const rowSettings = engine === undefined ? undefined : { rows: command, modelPath: engine.modelPath, field, rewardToken: engine.rewardToken, precise: engine.precise,
+        flashAttention: engine.flashAttention ?? false, contextSize: scoring.contextSize, maxRecordBytes, onOverlong: scoring.onOverlong,
+        contentSpecial: scoring.contentSpecial, fields: conversation, shard: flags.shard,
         maxTokens: scoring.maxTokens };
     if (command === "eval") {
         if (flags.perRow !== undefined) outputs.push({
             flag: rows = "--per-row", path: flags.perRow, format: facts.format,
-            ...(formats[facts.format].resumable ? { records: { settings: resumeSettings(rowSettings, facts.format, templateSource), resume: flags.resume === true } } : {}),
+            ...(formats[facts.format].resumable ? { records: { settings: resumeSettings(rowSettings!, facts.format, templateSource), resume: flags.resume === true } } : {}),
             ...(flags.shard !== undefined ? { shard: flags.shard } : {}),
         });
         const named = flags.output === undefined ? undefined : formatOfName(flags.output, "output");
@@ -215,21 +232,23 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
     } else {
         outputs.push({
             flag: rows = "-o", path: flags.output, format: facts.format,
-            ...(resumable ? { records: { settings: resumeSettings(rowSettings, facts.format, templateSource), resume: flags.resume === true } } : {}),
+            ...(resumable ? { records: { settings: resumeSettings(rowSettings!, facts.format, templateSource), resume: flags.resume === true } } : {}),
             ...(flags.shard !== undefined && flags.output !== undefined ? { shard: flags.shard } : {}),
         });
     }
     if (flags.rejects !== undefined) outputs.push({ flag: "--rejects", path: flags.rejects, format: formatOfName(flags.rejects, "output") ?? facts.format });
 
-    const parquetColumns = outputs.some((o) => o.format === "parquet") ? await sharedParquetColumns(sources.filter((s) => s.format === "parquet").map((s) => s.path)) : [];
+    // pairs writes records of its own, not the input's columns: its message lists typed as datasets store messages
+    const parquetColumns = command === "pairs" ? (facts.format === "parquet" ? pairColumns(transforms.pairs!.format, field) : [])
+        : outputs.some((o) => o.format === "parquet") ? await sharedParquetColumns(sources.filter((s) => s.format === "parquet").map((s) => s.path)) : [];
     return {
         command,
-        verb: render ? "rendered" : command === "eval" ? "evaluated" : "scored",
+        verb: render ? "rendered" : command === "eval" ? "evaluated" : recorded ? "read" : "scored",
         inputs: sources,
         read: { maxRecordBytes, formatGiven: flags.inputFormat !== undefined },
         conversation,
         templateSource,
-        engine,
+        ...(engine === undefined ? {} : { engine }),
         scoring,
         layout,
         transforms,
@@ -279,17 +298,17 @@ function scoredWith(path: string): number | undefined | "unknown" {
 export function readFiles(plan: Plan, chatTemplate: string | undefined): ReadFile[] {
     return [
         ...plan.inputs.map(({ path }) => ({ path, what: "an input" })),
-        ...(plan.evaluation?.scored ? [] : modelParts(plan.engine.modelPath)).map((path) => ({ path, what: "the model" })),
+        ...(plan.engine === undefined ? [] : modelParts(plan.engine.modelPath).map((path) => ({ path, what: "the model" }))),
         ...(chatTemplate === undefined ? [] : [{ path: chatTemplate, what: "the chat template" }]),
     ];
 }
 
 /**
  * The format of the rows: `--format`, else the output file's extension, else a table on a terminal, else like the
- * input (CSV/TSV for CSV/TSV input, else JSONL). pairs writes JSONL; eval's rows (--per-row) JSONL unless named.
+ * input (CSV/TSV for CSV/TSV input, else JSONL). pairs and eval's rows (--per-row): JSONL unless the file is named otherwise.
  */
 function rowsFormat(command: CommandName, input: InputFormat, flags: Flags, stdoutIsTTY: boolean): OutputFormat {
-    if (command === "pairs") return "jsonl";
+    if (command === "pairs") return flags.output === undefined ? "jsonl" : formatOfName(flags.output, "output") ?? "jsonl";
     if (command === "eval") return flags.perRow === undefined ? "jsonl" : formatOfName(flags.perRow, "output") ?? "jsonl";
     if (flags.format !== undefined) return flags.format;
     if (flags.output !== undefined) {
@@ -306,6 +325,8 @@ function layoutOf(scoring: ScoringPlan, rank: boolean): (kind: TaskKind) => Layo
     const marker = scoring.onOverlong === "skip" ? [named("skipped")] : scoring.onOverlong === "truncate" ? [named("truncated")] : [];
     return (kind) => {
         if (scoring.mode === "render") return [named("rendered", kind !== "single"), named("n_tokens", kind !== "single"), named("error")];
+        // the rows keep their own fields, the reward among them: only `error` (where a value cannot be written), and --rank's
+        if (scoring.mode === "recorded") return [named("error"), ...(rank && kind === "single" ? [named("rank"), named("z")] : [])];
         return [...rewardLayout(kind, scoring.field), ...(rank && kind === "single" ? [named("rank"), named("z")] : []), ...marker,
             named("special_tokens_in_content"), named("error")];
     };

@@ -39,6 +39,12 @@ export function collidingField(field: string): string | undefined {
     return rewardNames.find((name) => Object.hasOwn(namedFields, name) || name === "line");
 }
 
+/** Whether a field of a record is one the tool writes (a reward field for `--field NAME`, `margin`, `error`, ...), under its own name or a `nemoreward_` one. */
+export function isToolField(name: string, field: string): boolean {
+    const bare = name.replace(/^(nemoreward_)+/, "");
+    return Object.hasOwn(namedFields, bare) || [field, `${field}_chosen`, `${field}_rejected`, `${field}_1`, `${field}_2`, `${field}s`].includes(bare);
+}
+
 /** Where the tool's fields go in the output: each added field's name there, and the earlier run's fields replaced. */
 export type OwnNames = {
     /** Each added field's name in the output: its own, or `nemoreward_NAME` when the row has a field NAME of its own. */

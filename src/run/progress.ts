@@ -1,5 +1,6 @@
 import ora, { type Ora } from "ora";
 import type { Log } from "../log.js";
+import { plural } from "../plural.js";
 
 
 /** Rows and tokens done so far, on stderr: an ora spinner on a terminal, a plain line every few seconds elsewhere. */
@@ -18,6 +19,8 @@ export class Progress {
         private readonly total?: number,
         /** How often the plain line is printed when stderr is not a terminal. */
         private readonly plainEverySeconds = 5,
+        /** Whether rows cost tokens (a model's run) to be counted; not when the rows hold their rewards. */
+        private readonly countsTokens = true,
     ) {
         // ora needs a terminal width: under `script` or some CI pseudo-terminals there is none, and it loops
         const columns = (log.stderr as { columns?: number }).columns ?? 0;
@@ -59,11 +62,15 @@ export class Progress {
         const rest = [...(this.failed > 0 ? [`${this.failed} not`] : []), ...(this.skipped > 0 ? [`${this.skipped} skipped`] : [])];
         const errors = rest.length > 0 ? ` (${rest.join(", ")})` : "";
         const rate = this.rows / seconds;
-        const of = this.total !== undefined ? ` of ${this.total}` : rest.length > 0 ? ` of ${this.rows}` : "";
+        const done = this.rows - this.failed - this.skipped;
+        // "scored 1 row", "scored 0 of 1 row", "scored 2 of 3 rows": the noun goes with the last number
+        const of = this.total !== undefined && this.total > 0 ? this.total : rest.length > 0 ? this.rows : undefined;
+        const counted = of === undefined ? plural(done, "row") : `${done} of ${plural(of, "row")}`;
         const left = !eta || this.total === undefined || this.rows === 0 || this.rows >= this.total ? ""
             : `, ETA ${duration((this.total - this.rows) / rate)}`;
-        return `${this.verb} ${this.rows - this.failed - this.skipped}${of} rows${errors}, ${this.tokens} tokens in ${duration(seconds)} ` +
-            `(${rate.toFixed(1)} rows/s, ${Math.round(this.tokens / seconds)} tokens/s${left})`;
+        const tokens = this.countsTokens ? [`${this.tokens} tokens`, `${Math.round(this.tokens / seconds)} tokens/s`] : ["", ""];
+        return `${this.verb} ${counted}${errors}${tokens[0] === "" ? "" : `, ${tokens[0]}`} in ${duration(seconds)} ` +
+            `(${rate.toFixed(1)} rows/s${tokens[1] === "" ? "" : `, ${tokens[1]}`}${left})`;
     }
 }
 

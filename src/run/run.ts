@@ -17,10 +17,15 @@ import { filterSummary, filterTransform } from "../transforms/filter.js";
 import { groupKey } from "../transforms/groups.js";
 import { pairsReport, pairsTransform } from "../transforms/pairs.js";
 import { rankTransform } from "../transforms/rank.js";
+import { recordedRewards, scoredRewards } from "../transforms/rewards.js";
+import { recordedScorer } from "./recordedScorer.js";
 import { chain, type Emitted, type Transform } from "../transforms/transform.js";
 import type { RewardModel } from "../engine/workerPool.js";
+import { nextUnlessAborted } from "../abortable.js";
+import { refuseDelimitedStdinEarly } from "../input/refuseDelimitedStdinEarly.js";
 import { Progress } from "./progress.js";
 import { kindOf, taskScorer, type Scored } from "./scoreTask.js";
+import { plural } from "../plural.js";
 
 /**
  * Runs a plan: rows → task → engine → transforms → encoders → outputs. Every output is claimed (checked and locked)
@@ -28,18 +33,23 @@ import { kindOf, taskScorer, type Scored } from "./scoreTask.js";
  * leaves every file as it was. Returns the exit status: 0 every row done, 3 some not, 130 interrupted, 141 the reader
  * of the output went away.
  */
-export async function run(plan: Plan, io: CliIo, chatTemplatePath: string | undefined): Promise<number> {
-    const log = createLog(io.stderr, plan.log);
-    const outputs = await Outputs.claim(plan.outputs, readFiles(plan, chatTemplatePath), io);
+export async function run(plan: Plan, given: CliIo, chatTemplatePath: string | undefined): Promise<number> {
+    const log = createLog(given.stderr, plan.log);
+    const outputs = await Outputs.claim(plan.outputs, readFiles(plan, chatTemplatePath), given);
     try {
+        // CSV piped in without --input-format: refused now, not after the model has loaded
+        const peek = !plan.read.formatGiven && plan.inputs.some(({ path, format }) => path === "-" && format === "jsonl");
+        const io = peek ? { ...given, stdin: await refuseDelimitedStdinEarly(given.stdin, given.signal) } : given;
+        if (plan.engine === undefined) {
+            // the rows hold their rewards (filter, pairs --scored, eval of an earlier --per-row output): no model, the
+            // run goes at the speed of reading; eval's tally reads the rewards from the records itself
+            if (plan.evaluation?.scored) log.info("the input holds scored rows (an earlier --per-row output): reporting on their rewards, without the model");
+            outputs.open();
+            const scorer = plan.evaluation?.scored ? { score: async (row: InputRow) => ({ out: { input: row, fields: {} }, tokens: 0 }), summary: () => "" } : recordedScorer(plan);
+            return await stream(plan, io, log, outputs, 1, scorer);
+        }
         const finished = await finishedShard(plan, io, log, outputs);
         if (finished !== undefined) return finished;
-        if (plan.evaluation?.scored) {
-            // rows an earlier run scored: their rewards are in the records, and no model is needed
-            log.info("the input holds scored rows (an earlier --per-row output): reporting on their rewards, without the model");
-            outputs.open();
-            return await stream(plan, io, log, outputs, 1, { score: async (row) => ({ out: { input: row, fields: {} }, tokens: 0 }), summary: () => "" });
-        }
         const engine = await loadModel(plan, log);
         try {
             const template = loadTemplate(engine, plan.templateSource, log);
@@ -72,20 +82,21 @@ async function finishedShard(plan: Plan, io: CliIo, log: Log, outputs: Outputs):
     for await (const row of readRows(plan.inputs, { stdin: io.stdin, maxRecordBytes: plan.read.maxRecordBytes, signal: io.signal, formatGiven: plan.read.formatGiven, warn: () => undefined }))
         print.row(rowIdentity(row));
     if (print.digest() !== record.input) return undefined;
-    log.info(`shard ${record.index}/${record.count} is complete in ${file!.target.kind === "file" ? file!.target.shown : "its output"} (${record.rows} rows): nothing to do`);
+    log.info(`shard ${record.index}/${record.count} is complete in ${file!.target.kind === "file" ? file!.target.shown : "its output"} (${plural(record.rows, "row")}): nothing to do`);
     return (file!.recorded?.failed ?? 0) > 0 ? exitCodes.someRowsFailed : exitCodes.ok;
 }
 
 /** The model in this process, or in worker processes (`--workers`, `--gpus`) behind the same interface. */
 async function loadModel(plan: Plan, log: Log): Promise<RewardModel> {
+    const options = plan.engine!;
     if (plan.workers === undefined) {
         const { RewardEngine } = await import("../engine/rewardEngine.js");
-        return RewardEngine.load(plan.engine, log);
+        return RewardEngine.load(options, log);
     }
     const { WorkerPool, cudaDevices } = await import("../engine/workerPool.js");
-    if ("count" in plan.workers) return WorkerPool.start(plan.engine, { count: plan.workers.count }, log);
+    if ("count" in plan.workers) return WorkerPool.start(options, { count: plan.workers.count }, log);
     const devices = plan.workers.gpus === "all" ? await cudaDevices(log) : plan.workers.gpus;
-    return WorkerPool.start(plan.engine, { count: devices.length, devices }, log);
+    return WorkerPool.start(options, { count: devices.length, devices }, log);
 }
 
 async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, parallel: number, scorer: Scorer): Promise<number> {
@@ -93,9 +104,9 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
     const rejectsFile = plan.rejects === undefined ? undefined : outputs.get(plan.rejects);
     const resumed = rowsFile?.recorded?.rows ?? 0;
     const total = plan.shard === undefined ? await countRows(plan.inputs) : undefined;
-    const progress = new Progress(log, plan.verb, total === undefined ? undefined : total - resumed, plan.log.progressSeconds);
+    const progress = new Progress(log, plan.verb, total === undefined ? undefined : total - resumed, plan.log.progressSeconds, plan.engine !== undefined);
     let failed = rowsFile?.recorded?.failed ?? 0;
-    if (resumed > 0) log.info(`resuming after the ${resumed} rows already in ${rowsFile!.target.kind === "file" ? rowsFile!.target.shown : "the output"}`);
+    if (resumed > 0) log.info(`resuming after the ${plural(resumed, "row")} already in ${rowsFile!.target.kind === "file" ? rowsFile!.target.shown : "the output"}`);
 
     const sources: Source[] = [];
     let stopped: string | undefined;
@@ -103,7 +114,7 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
         failed++;
         progress.interrupt(() => log.warn(`${where(row)}: ${message}`));
         if (plan.maxErrors !== undefined && failed >= plan.maxErrors && stopped === undefined)
-            stopped = `stopped after ${failed} rows could not be scored (--max-errors ${plan.maxErrors})`;
+            stopped = `stopped after ${plural(failed, "row")} could not be scored (--max-errors ${plan.maxErrors})`;
     };
     let encodingFailed = false;
     const encoderFor = (file: OutputFile | undefined, layoutOf: (row: InputRow | undefined) => Layout) => file === undefined ? undefined : createEncoder(file.spec.format, {
@@ -113,7 +124,8 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
             encodingFailed = true;
             countFailure(row, message);
         },
-        sources: () => sources,
+        // pairs writes records of its own: no input's columns
+        sources: () => (plan.transforms.pairs !== undefined ? [] : sources),
         parquetColumns: plan.parquetColumns,
         continuing: file.continuing,
         color: log.color,
@@ -209,7 +221,7 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
     if (rowsEncoder !== undefined) await rowsFile!.write(rowsEncoder.end(), rowsEncoder.provisional?.() ?? false);
     if (rejectsEncoder !== undefined) await rejectsFile!.write(rejectsEncoder.end());
     if (mine + 1 < resumed)
-        throw new UsageError(`${shownOf(rowsFile!)} holds ${resumed} rows but the input has only ${mine + 1}: it was written from other input`);
+        throw new UsageError(`${shownOf(rowsFile!)} holds ${plural(resumed, "row")} but the input has only ${mine + 1}: it was written from other input`);
     if (stopped !== undefined) progress.interrupt(() => log.warn(stopped!));
     progress.finish(scorer.summary() + summary());
     await after(outputs);
@@ -232,14 +244,16 @@ function transformsOf(plan: Plan, log: Log): {
     let summary = () => "";
     let after = async (_: Outputs) => undefined as void;
     const { filter, rank, pairs } = plan.transforms;
+    const field = plan.scoring.field;
+    const rewards = plan.scoring.mode === "recorded" ? recordedRewards(field) : scoredRewards(field);
     if (filter !== undefined) {
-        const step = filterTransform(plan.scoring.field, filter, groupKey(filter.groupBy));
+        const step = filterTransform(rewards, filter, groupKey(filter.groupBy));
         list.push(step);
         summary = () => filterSummary(step.counts, plan.rejects === undefined ? undefined : plan.outputs.find((o) => o.flag === plan.rejects)?.path);
     }
-    if (rank !== undefined) list.push(rankTransform(plan.scoring.field, groupKey(rank.groupBy)));
+    if (rank !== undefined) list.push(rankTransform(rewards, groupKey(rank.groupBy)));
     if (pairs !== undefined) {
-        const step = pairsTransform({ field: plan.scoring.field, fields: plan.conversation, minMargin: pairs.minMargin }, groupKey(pairs.groupBy));
+        const step = pairsTransform({ field, fields: plan.conversation, minMargin: pairs.minMargin, format: pairs.format, groupBy: pairs.groupBy }, rewards, groupKey(pairs.groupBy));
         list.push(step);
         after = async () => {
             const { warn, message } = pairsReport(step.outcomes, pairs.minMargin);
@@ -262,22 +276,4 @@ function transformsOf(plan: Plan, log: Log): {
         };
     }
     return { transform: chain(list), summary: () => summary(), after, replay };
-}
-
-/**
- * The next row, or undefined once the signal aborts: a signal must not wait for a row that may be long in coming on
- * a pipe. It listens only while this read is pending; a listener left on the signal (or a race with a promise that
- * never settles) per read would keep every row read alive until the end of the run.
- */
-function nextUnlessAborted<T>(rows: AsyncIterator<T>, signal: AbortSignal | undefined): Promise<IteratorResult<T> | undefined> {
-    if (signal === undefined) return rows.next();
-    if (signal.aborted) return Promise.resolve(undefined);
-    return new Promise((resolve, reject) => {
-        const onAbort = () => resolve(undefined); // the read given up on settles later, unheard
-        signal.addEventListener("abort", onAbort, { once: true });
-        rows.next().then(
-            (next) => { signal.removeEventListener("abort", onAbort); resolve(next); },
-            (error: unknown) => { signal.removeEventListener("abort", onAbort); reject(error); },
-        );
-    });
 }

@@ -1,5 +1,5 @@
 import { RowError, SkippedRow } from "../errors.js";
-import { rewardFields, taskKind, toScoringTask, type ScoringTask, type TaskKind } from "../conversation/scoringTask.js";
+import { conversationName, rewardFields, taskKind, toScoringTask, type ScoringTask, type TaskKind } from "../conversation/scoringTask.js";
 import type { Conversation, ConversationFields } from "../conversation/toConversation.js";
 import type { RewardModel } from "../engine/workerPool.js";
 import type { Tokenized } from "../engine/tokenizer.js";
@@ -12,6 +12,7 @@ import type { ChatTemplate } from "../template/chatTemplate.js";
 import { contentSpans } from "../template/contentSpans.js";
 import { preferenceStrength } from "../transforms/evalTally.js";
 import { truncate } from "./truncate.js";
+import { plural } from "../plural.js";
 
 /**
  * One conversation of a task, rendered and tokenized; past the context (when scoring) only a lower bound of its
@@ -33,7 +34,7 @@ export function kindOf(row: InputRow | undefined): TaskKind {
  * the command's fields empty.
  */
 export function taskScorer(scoring: ScoringPlan, fields: ConversationFields, layout: (kind: TaskKind) => Layout, engine: RewardModel, template: ChatTemplate) {
-    const stats = { min: Infinity, max: -Infinity, sum: 0, count: 0, special: 0, cut: 0 };
+    const stats = rewardStats(scoring.maxTokens);
     // render counts every token; scoring stops counting past the context (--max-tokens: every token, then cut)
     const limit = scoring.mode === "render" || scoring.maxTokens !== undefined ? undefined : scoring.contextSize;
     const prepare = (conversation: Conversation): Prepared => {
@@ -44,7 +45,7 @@ export function taskScorer(scoring: ScoringPlan, fields: ConversationFields, lay
         const tokenized = engine.tokenizer.tokenize(rendered, { limit, plain });
         // eval --max-tokens: the first N tokens, as the official RewardBench 2 run truncates its inputs
         if (scoring.maxTokens !== undefined && tokenized.tokens !== undefined && tokenized.tokens.length > scoring.maxTokens) {
-            stats.cut++;
+            stats.cut();
             return { rendered, specialInContent, tokens: tokenized.tokens.slice(0, scoring.maxTokens) };
         }
         return { rendered, specialInContent, ...tokenized };
@@ -52,9 +53,11 @@ export function taskScorer(scoring: ScoringPlan, fields: ConversationFields, lay
 
     const rewards = async (task: ScoringTask, prepared: Prepared[]): Promise<Fields> => {
         // tokenizing stopped past the context: the count is a lower bound
-        const over = prepared.find((p) => p.atLeast !== undefined);
+        const overAt = prepared.findIndex((p) => p.atLeast !== undefined);
+        const over = prepared[overAt];
         if (over !== undefined) {
-            const size = `the conversation is at least ${over.atLeast} tokens, over the ${scoring.contextSize}-token context (--context-size)`;
+            const name = conversationName(task.kind, overAt);
+            const size = `${name === undefined ? "" : `"${name}": `}the conversation is at least ${over.atLeast} tokens, over the ${scoring.contextSize}-token context (--context-size)`;
             if (scoring.onOverlong === "skip") throw new SkippedRow(size);
             if (scoring.onOverlong !== "truncate") throw new RowError(size);
             prepared = truncate(task.conversations, prepare, scoring.contextSize);
@@ -69,15 +72,9 @@ export function taskScorer(scoring: ScoringPlan, fields: ConversationFields, lay
             seen.set(key, reward);
             values.push(reward);
         }
-        for (const r of values) {
-            stats.min = Math.min(stats.min, r);
-            stats.max = Math.max(stats.max, r);
-            stats.sum += r;
-            stats.count++;
-        }
         // a message that writes special tokens can forge turns of the conversation: cleaning jobs look for these rows
         const special = prepared.some((p) => p.specialInContent);
-        if (special) stats.special++;
+        stats.add(values, { special, empty: task.conversations.some((c) => c.at(-1)!.content.trim() === "") });
         return {
             ...rewardFields(task, values, scoring.field) as Fields,
             ...(over !== undefined ? { truncated: true } : {}),
@@ -116,11 +113,34 @@ export function taskScorer(scoring: ScoringPlan, fields: ConversationFields, lay
                 return { out: { input: row, fields: { ...empty, error: rowError.message }, task }, tokens: 0, error: rowError.message };
             }
         },
-        /** "; reward min -4.2, mean -3.1, max -1.0": for the summary line. */
+        summary: () => stats.summary(),
+    };
+}
+
+/** The rewards of a run, for its summary line: "; reward min -4.2, mean -3.1, max -1.0", and the rows with an empty response or special-token text. */
+export function rewardStats(maxTokens?: number) {
+    const stats = { min: Infinity, max: -Infinity, sum: 0, count: 0, special: 0, empty: 0, cut: 0 };
+    return {
+        /** A conversation cut to --max-tokens. */
+        cut(): void {
+            stats.cut++;
+        },
+        /** A row's rewards; `special`: a message holds special-token text; `empty`: a response is empty (or only whitespace), scored as it is. */
+        add(values: readonly number[], { special = false, empty = false } = {}): void {
+            for (const r of values) {
+                stats.min = Math.min(stats.min, r);
+                stats.max = Math.max(stats.max, r);
+                stats.sum += r;
+                stats.count++;
+            }
+            if (special) stats.special++;
+            if (empty) stats.empty++;
+        },
         summary(): string {
             return (stats.count === 0 ? "" : `; reward min ${stats.min.toFixed(3)}, mean ${(stats.sum / stats.count).toFixed(3)}, max ${stats.max.toFixed(3)}`) +
-                (stats.cut === 0 ? "" : `; ${stats.cut} conversations cut to ${scoring.maxTokens} tokens (--max-tokens)`) +
-                (stats.special === 0 ? "" : `; warning: ${stats.special} rows with special-token text in a message (special_tokens_in_content)`);
+                (stats.cut === 0 ? "" : `; ${plural(stats.cut, "conversation")} cut to ${maxTokens} tokens (--max-tokens)`) +
+                (stats.empty === 0 ? "" : `; ${plural(stats.empty, "row")} with an empty response (scored)`) +
+                (stats.special === 0 ? "" : `; warning: ${plural(stats.special, "row")} with special-token text in a message (special_tokens_in_content)`);
         },
     };
 }

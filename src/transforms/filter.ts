@@ -1,7 +1,6 @@
-import { responsesOf } from "../conversation/scoringTask.js";
-import { withField } from "../records/row.js";
 import type { OutRow } from "../conversation/scoringTask.js";
-import type { Value } from "../records/values.js";
+import { plural } from "../plural.js";
+import type { RewardSource } from "./rewards.js";
 import { groupRuns, ownGroup } from "./groups.js";
 import type { Emitted, Transform } from "./transform.js";
 
@@ -9,7 +8,7 @@ import type { Emitted, Transform } from "./transform.js";
 export type FilterPlan = { minReward?: number; maxReward?: number; topK?: number };
 
 /** What a filter did, for the summary line. */
-export type FilterCounts = { kept: number; dropped: number; errors: number };
+export type FilterCounts = { kept: number; dropped: number; unscored: number };
 
 /**
  * Keeps the rows inside the reward bounds and among the `topK` best of their group; every other row goes to the
@@ -18,11 +17,11 @@ export type FilterCounts = { kept: number; dropped: number; errors: number };
  * a kept row and a rejected one. A preference pair is kept when both its rewards are inside the bounds. Rows that
  * could not be scored (errors, skipped) always go to the rejects.
  */
-export function filterTransform(field: string, filter: FilterPlan, keyOf: (row: OutRow) => string | undefined): Transform & { counts: FilterCounts } {
-    const counts: FilterCounts = { kept: 0, dropped: 0, errors: 0 };
-    const reject = (row: OutRow, why: string): Emitted => {
+export function filterTransform(rewards: RewardSource, filter: FilterPlan, keyOf: (row: OutRow) => string | undefined): Transform & { counts: FilterCounts } {
+    const counts: FilterCounts = { kept: 0, dropped: 0, unscored: 0 };
+    const reject = (row: OutRow, why: string, unscored = false): Emitted => {
         counts.dropped++;
-        if (row.fields["error"] != null) counts.errors++;
+        if (unscored) counts.unscored++;
         return { to: "rejects", row: { ...row, fields: { ...row.fields, dropped: why } } };
     };
     const keep = (row: OutRow): Emitted => {
@@ -35,27 +34,17 @@ export function filterTransform(field: string, filter: FilterPlan, keyOf: (row: 
         : undefined;
     const notTop = `not in the top ${filter.topK} of its group`;
     /** Indexes of the `topK` highest rewards (earlier first among equals); all of them without --top-k. */
-    const best = (rewards: (number | undefined)[]): Set<number> => {
-        const order = rewards.flatMap((r, i) => (r === undefined ? [] : [i])).sort((a, b) => rewards[b]! - rewards[a]! || a - b);
+    const best = (values: (number | undefined)[]): Set<number> => {
+        const order = values.flatMap((r, i) => (r === undefined ? [] : [i])).sort((a, b) => values[b]! - values[a]! || a - b);
         return new Set(order.slice(0, filter.topK ?? order.length));
     };
 
-    const bestOfN = (row: OutRow): Emitted[] => {
-        const rewards = row.fields[`${field}s`] as number[];
-        const top = best(rewards);
-        const why = rewards.map((r, i) => outOfBounds(r) ?? (top.has(i) ? undefined : notTop));
-        const original = row.input.record!["responses"]!;
-        const responses = responsesOf(row.input.record!) as Value[];
-        const part = (indexes: number[]): OutRow => {
-            if (indexes.length === rewards.length) return row;
-            const subset = indexes.map((i) => rewards[i]!);
-            const kept = indexes.map((i) => responses[i]!);
-            // a CSV cell holds the list as JSON text: the part's cell holds the part's list
-            const value: Value = typeof original === "string" ? JSON.stringify(kept) : kept;
-            return { ...row, input: withField(row.input, "responses", value), fields: { ...row.fields, [`${field}s`]: subset, best: subset.indexOf(Math.max(...subset)) } };
-        };
-        const keptIndexes = rewards.flatMap((_, i) => (why[i] === undefined ? [i] : []));
-        const droppedIndexes = rewards.flatMap((_, i) => (why[i] === undefined ? [] : [i]));
+    const bestOfN = (row: OutRow, values: number[]): Emitted[] => {
+        const top = best(values);
+        const why = values.map((r, i) => outOfBounds(r) ?? (top.has(i) ? undefined : notTop));
+        const part = (indexes: number[]): OutRow => (indexes.length === values.length ? row : rewards.part(row, indexes));
+        const keptIndexes = values.flatMap((_, i) => (why[i] === undefined ? [i] : []));
+        const droppedIndexes = values.flatMap((_, i) => (why[i] === undefined ? [] : [i]));
         return [
             ...(droppedIndexes.length > 0 ? [reject(part(droppedIndexes), [...new Set(droppedIndexes.map((i) => why[i]))].join("; "))] : []),
             ...(keptIndexes.length > 0 ? [keep(part(keptIndexes))] : []),
@@ -63,18 +52,13 @@ export function filterTransform(field: string, filter: FilterPlan, keyOf: (row: 
     };
 
     const decide = (group: OutRow[]): Emitted[] => {
-        const rewardOf = (row: OutRow) => {
-            const r = row.fields[field];
-            return row.task?.kind === "single" && typeof r === "number" ? r : undefined;
-        };
-        const top = best(group.map(rewardOf));
+        const read = group.map((row) => rewards.read(row));
+        const top = best(group.map((row, i) => (row.task?.kind === "single" && typeof read[i] !== "string" ? read[i]![0] : undefined)));
         return group.flatMap((row, i) => {
-            const unscored = row.fields["error"] != null ? "error" : row.fields["skipped"] != null ? "skipped" : undefined;
-            if (unscored !== undefined || row.task === undefined) return [reject(row, unscored ?? "error")];
-            if (row.task.kind === "bestOfN") return bestOfN(row);
-            const rewards = row.task.kind === "single" ? [rewardOf(row)!]
-                : Object.entries(row.fields).filter(([name]) => name.startsWith(`${field}_`)).map(([, r]) => r as number);
-            const why = rewards.map(outOfBounds).find((w) => w !== undefined) ?? (row.task.kind === "single" && !top.has(i) ? notTop : undefined);
+            const values = read[i]!;
+            if (typeof values === "string" || row.task === undefined) return [reject(row, typeof values === "string" ? values : "error", true)];
+            if (row.task.kind === "bestOfN") return bestOfN(row, values);
+            const why = values.map(outOfBounds).find((w) => w !== undefined) ?? (row.task.kind === "single" && !top.has(i) ? notTop : undefined);
             return [why === undefined ? keep(row) : reject(row, why)];
         });
     };
@@ -85,8 +69,8 @@ export function filterTransform(field: string, filter: FilterPlan, keyOf: (row: 
     return { ...runs, counts };
 }
 
-/** The summary's part for a filter: "; kept 3 rows, dropped 2 (1 errors) to rejects.jsonl". */
+/** The summary's part for a filter: "; kept 3 rows, dropped 2 (1 without a reward) to rejects.jsonl". */
 export function filterSummary(counts: FilterCounts, rejects: string | undefined): string {
-    return `; kept ${counts.kept} rows, dropped ${counts.dropped} (${counts.errors} errors)` +
+    return `; kept ${plural(counts.kept, "row")}, dropped ${counts.dropped}${counts.unscored > 0 ? ` (${counts.unscored} without a reward)` : ""}` +
         (rejects !== undefined ? ` to ${rejects}` : counts.dropped > 0 ? ": --rejects FILE keeps them" : "");
 }

@@ -1,38 +1,71 @@
-import { responsesOf } from "../conversation/scoringTask.js";
-import type { ConversationFields } from "../conversation/toConversation.js";
 import type { OutRow } from "../conversation/scoringTask.js";
+import type { PairFormat } from "../plan/flags.js";
+import type { Conversation, ConversationFields } from "../conversation/toConversation.js";
+import { plural } from "../plural.js";
+import type { SchemaElement } from "hyparquet";
+import type { ParquetColumn, Source } from "../records/row.js";
+import { isToolField } from "../records/toolFields.js";
 import type { Fields, Value } from "../records/values.js";
 import { groupRuns, ownGroup } from "./groups.js";
+import type { RewardSource } from "./rewards.js";
 import type { Emitted, Transform } from "./transform.js";
 
 /** What became of a group: a pair written, or why none was. */
-export type Outcome = "written" | "fewResponses" | "tie" | "belowMargin" | "rejectedHigher";
+export type Outcome = "written" | "fewResponses" | "tie" | "belowMargin" | "rejectedHigher" | "notStandard";
 
-type Candidate = { response: Value; reward: number };
 
-export type PairsPlan = { field: string; fields: ConversationFields; minMargin: number };
+type Candidate = { conversation: Conversation; reward: number; row: OutRow };
 
 /**
- * DPO pairs `{prompt, chosen, rejected}` (plus their rewards and margin): a chosen + rejected row as it is, when
- * chosen scores higher; else the best and the worst response of each row holding several (best-of-N, response_1 +
- * response_2) or of each run of rows sharing a prompt. A tie is never a pair. `outcomes` counts what became of each group.
+ * Parquet columns of a pair: in the conversational format, the message lists as lists of `{role, content}` structs,
+ * as Hugging Face datasets store messages (so that `datasets` and TRL read them as message lists); the rewards and
+ * margin DOUBLE, whatever the first pairs' values. The other columns are typed from the pairs' values.
  */
-export function pairsTransform(plan: PairsPlan, byPrompt: (row: OutRow) => string | undefined): Transform & { outcomes: Map<Outcome, number> } {
+export function pairColumns(format: PairFormat, field: string): ParquetColumn[] {
+    const text = (name: string): SchemaElement => ({ type: "BYTE_ARRAY", repetition_type: "OPTIONAL", name, converted_type: "UTF8" });
+    const messages = (name: string): ParquetColumn => ({
+        name,
+        elements: [
+            { repetition_type: "OPTIONAL", name, num_children: 1, converted_type: "LIST" },
+            { repetition_type: "REPEATED", name: "list", num_children: 1 },
+            { repetition_type: "OPTIONAL", name: "element", num_children: 2 },
+            text("role"),
+            text("content"),
+        ],
+    });
+    const double = (name: string): ParquetColumn => ({ name, elements: [{ type: "DOUBLE", repetition_type: "OPTIONAL", name }] });
+    return [
+        ...["prompt", "chosen", "rejected"].map((name) => (format === "trl-conversational" ? messages(name) : { name, elements: [text(name)] })),
+        ...[`${field}_chosen`, `${field}_rejected`, "margin"].map(double),
+    ];
+}
+
+export type PairsPlan = { field: string; fields: ConversationFields; minMargin: number; format: PairFormat; groupBy?: string };
+
+/**
+ * DPO pairs `{prompt, chosen, rejected}` in one of TRL's formats, with their rewards, margin and the input's other
+ * columns: a chosen + rejected row as it is, when chosen scores higher; else the best and the worst response of each
+ * row holding several (best-of-N, response_1 + response_2) or of each run of rows sharing a prompt. A tie is never a
+ * pair. `outcomes` counts what became of each group.
+ */
+export function pairsTransform(plan: PairsPlan, rewards: RewardSource, byPrompt: (row: OutRow) => string | undefined): Transform & { outcomes: Map<Outcome, number> } {
     const outcomes = new Map<Outcome, number>();
     // a row that holds its own responses is a group of its own
     const keyOf = (row: OutRow) => (row.task !== undefined && row.task.kind !== "single" ? ownGroup(row) : byPrompt(row));
     const runs = groupRuns(keyOf, (group): Emitted[] => {
-        const { outcome, pair } = pairOf(group, plan);
+        const { outcome, pair } = pairOf(group, plan, rewards);
         outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
-        const first = group[0]!;
-        return pair === undefined ? [] : [{ to: "main", row: { input: { source: first.input.source, line: first.input.line, text: "", record: pair }, fields: {} } }];
+        const { source, line } = group[0]!.input;
+        // a record of the tool's own: no input text, no input columns (a Parquet output types its columns from the pairs)
+        const own: Source = { name: source.name, format: "jsonl" };
+        return pair === undefined ? [] : [{ to: "main", row: { input: { source: own, line, text: "", record: pair }, fields: {} } }];
     });
     return { ...runs, outcomes };
 }
 
-function pairOf(group: OutRow[], plan: PairsPlan): { outcome: Outcome; pair?: Fields } {
+function pairOf(group: OutRow[], plan: PairsPlan, rewards: RewardSource): { outcome: Outcome; pair?: Fields } {
     const first = group[0]!;
-    const candidates = candidatesOf(group, plan);
+    const candidates = candidatesOf(group, rewards);
     if (candidates.length < 2) return { outcome: "fewResponses" };
     // chosen + rejected keep their labels; otherwise the best response is chosen and the worst rejected
     const [chosen, rejected] = first.task?.kind === "chosenRejected" ? candidates as [Candidate, Candidate]
@@ -40,42 +73,79 @@ function pairOf(group: OutRow[], plan: PairsPlan): { outcome: Outcome; pair?: Fi
     const margin = chosen.reward - rejected.reward;
     const outcome: Outcome = margin === 0 ? "tie" : margin < 0 ? "rejectedHigher" : margin < plan.minMargin ? "belowMargin" : "written";
     if (outcome !== "written") return { outcome };
-    const record = first.input.record ?? {};
-    const prompt = record[plan.fields.prompt] ?? first.task!.conversations[0]!.slice(0, -1);
-    return { outcome, pair: { prompt, chosen: chosen.response, rejected: rejected.response, [`${plan.field}_chosen`]: chosen.reward, [`${plan.field}_rejected`]: rejected.reward, margin } };
+    const texts = trlTexts(chosen, rejected, plan);
+    if (texts === undefined) return { outcome: "notStandard" };
+    return {
+        outcome,
+        pair: { ...texts, [`${plan.field}_chosen`]: chosen.reward, [`${plan.field}_rejected`]: rejected.reward, margin, ...lineage(chosen.row, rejected.row, plan) },
+    };
 }
 
-/** The scored responses of a group, each with its reward. */
-function candidatesOf(group: OutRow[], { field, fields: names }: PairsPlan): Candidate[] {
-    const { task, fields, input } = group[0]!;
-    const record = input.record ?? {};
-    const scored = (keys: string[], rewards: unknown[]) => rewards.every((r) => typeof r === "number")
-        ? rewards.map((reward, i) => ({ response: record[keys[i]!] ?? null, reward: reward as number })) : [];
-    switch (task?.kind) {
-        case "chosenRejected":
-            return scored(["chosen", "rejected"], [fields[`${field}_chosen`], fields[`${field}_rejected`]]);
-        case "pair":
-            return scored(["response_1", "response_2"], [fields[`${field}_1`], fields[`${field}_2`]]);
-        case "bestOfN":
-            return ((fields[`${field}s`] as number[] | null) ?? []).map((reward, i) => ({ response: (responsesOf(record) as Value[])[i]!, reward }));
-        default:
-            return group.filter((row) => typeof row.fields[field] === "number").map((row) => ({
-                response: row.input.record?.[names.response] ?? row.task!.conversations[0]!.at(-1)!.content,
-                reward: row.fields[field] as number,
-            }));
+/** prompt, chosen and rejected in the plan's format; undefined when the standard format cannot hold the prompt. */
+function trlTexts(chosen: Candidate, rejected: Candidate, { format, fields }: PairsPlan): Fields | undefined {
+    const prompt = chosen.conversation.slice(0, -1);
+    const answer = (c: Candidate) => c.conversation.at(-1)!.content;
+    if (format === "trl-conversational") {
+        const message = (role: string, content: string): Fields => ({ role, content });
+        return {
+            prompt: prompt.map((m) => message(m.role, m.content)),
+            chosen: [message("assistant", answer(chosen))],
+            rejected: [message("assistant", answer(rejected))],
+        };
     }
+    // a plain-text prompt: the record's own prompt text, or the one user turn; a system message or several turns need the conversational format
+    const own = chosen.row.input.record?.[fields.prompt];
+    const text = prompt.some((m) => m.role === "system") ? undefined
+        : typeof own === "string" ? own
+        : prompt.length === 1 && prompt[0]!.role === "user" ? prompt[0]!.content : undefined;
+    return text === undefined ? undefined : { prompt: text, chosen: answer(chosen), rejected: answer(rejected) };
+}
+
+/**
+ * The input's other columns (ids, sample numbers, models, ...), which the pair's fields do not already hold: once for a
+ * pair from one row (and the --group-by column, the same in both rows), else each row's as chosen_NAME and rejected_NAME.
+ */
+function lineage(chosen: OutRow, rejected: OutRow, { field, fields, groupBy }: PairsPlan): Fields {
+    const conversation = new Set([fields.messages ?? "messages", "conversations", fields.prompt, fields.response, fields.system,
+        "chosen", "rejected", "responses", "response_1", "response_2", "instruction", "input", "output"]);
+    const others = (row: OutRow) => Object.entries(row.input.record ?? {}).filter(([name]) => !conversation.has(name) && !isToolField(name, field));
+    if (chosen === rejected) return Object.fromEntries(others(chosen));
+    const out: Fields = {};
+    const of = (row: OutRow, name: string): Value => row.input.record?.[name] ?? null;
+    const names = [...new Set([...others(chosen), ...others(rejected)].map(([name]) => name))];
+    for (const name of names) {
+        if (name === groupBy) out[name] = of(chosen, name);
+        else {
+            out[`chosen_${name}`] = of(chosen, name);
+            out[`rejected_${name}`] = of(rejected, name);
+        }
+    }
+    return out;
+}
+
+/** The scored responses of a group, each with its conversation, reward and row. */
+function candidatesOf(group: OutRow[], rewards: RewardSource): Candidate[] {
+    const first = group[0]!;
+    if (first.task !== undefined && first.task.kind !== "single") {
+        const values = rewards.read(first);
+        return typeof values === "string" ? [] : values.map((reward, i) => ({ conversation: first.task!.conversations[i]!, reward, row: first }));
+    }
+    return group.flatMap((row) => {
+        const values = row.task === undefined ? "error" : rewards.read(row);
+        return typeof values === "string" ? [] : [{ conversation: row.task!.conversations[0]!, reward: values[0]!, row }];
+    });
 }
 
 /** "wrote 2 pairs from 5 prompts; not written: 1 tie, ...": a warning when nothing was written. */
 export function pairsReport(outcomes: Map<Outcome, number>, minMargin: number): { warn: boolean; message: string } {
     const count = (outcome: Outcome) => outcomes.get(outcome) ?? 0;
-    const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
     const groups = [...outcomes.values()].reduce((a, b) => a + b, 0);
     const reasons = [
         [count("fewResponses"), "with fewer than 2 scored responses"],
         [count("tie"), count("tie") === 1 ? "tie" : "ties"],
         [count("belowMargin"), `below --min-margin ${minMargin}`],
         [count("rejectedHigher"), "where the rejected response scored higher"],
+        [count("notStandard"), "whose prompt is not one user turn (a system message or earlier turns): --pair-format trl-conversational keeps them"],
     ] as const;
     const dropped = reasons.filter(([n]) => n > 0).map(([n, why]) => `${n} ${why}`).join(", ");
     const written = count("written");

@@ -46,7 +46,7 @@ describe("special-token text inside message content", () => {
         expect(rows[0]).toMatchObject({ special_tokens_in_content: true, reward: expect.any(Number) });
         // text that only looks like a special token is no special token
         expect(rows[1]).not.toHaveProperty("special_tokens_in_content");
-        expect(stderr).toMatch(/scored 2 rows.*warning: 1 rows with special-token text in a message \(special_tokens_in_content\)/);
+        expect(stderr).toMatch(/scored 2 rows.*warning: 1 row with special-token text in a message \(special_tokens_in_content\)/);
     });
 
     it("is read as special tokens by default, as Hugging Face does, and as plain text with --content-special text", async () => {

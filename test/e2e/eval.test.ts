@@ -128,6 +128,6 @@ describe("each command's help offers what the command does", () => {
         const report = JSON.parse(stdout);
         expect(report).toMatchObject({ rows: 1, errors: 0 });
         expect(report.mean_margin).toBeCloseTo(rewardOf("2+2?", "4") - rewardOf("2+2?", "Five, I think."), 4);
-        expect(stderr).toMatch(/<stdin>:2: skipped: the conversation is at least \d+ tokens/);
+        expect(stderr).toMatch(/<stdin>:2: skipped: "(chosen|rejected)": the conversation is at least \d+ tokens/);
     });
 });

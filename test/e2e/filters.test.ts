@@ -58,7 +58,7 @@ describe("cleaning filters", () => {
         const dropped = parseJsonl(readFileSync(rejects, "utf8"));
         expect(dropped.map((r) => [r.response ?? r.messages, r.dropped])).toEqual(rows.flatMap((r, i) =>
             keptLines.includes(i) ? [] : [[r.response ?? r.messages, expected[i] === undefined ? "error" : `reward below --min-reward ${min}`]]));
-        expect(stderr).toMatch(new RegExp(`kept ${keptLines.length} rows, dropped ${rows.length - keptLines.length} \\(1 errors\\) to ${rejects}`));
+        expect(stderr).toMatch(new RegExp(`kept ${keptLines.length} rows, dropped ${rows.length - keptLines.length} \\(1 without a reward\\) to ${rejects}`));
 
         const max = widestGap(scored);
         const below = await score([input, "--max-reward", String(max)]);

@@ -21,11 +21,11 @@ describe("each command's help offers what the command does", () => {
         expect((await runInProcess(["info", "--help"])).stdout).toMatch(/--gpu-layers <n\|max>/);
     });
 
-    it("--max-errors says its default; every option score, eval and pairs offer is in the README", async () => {
+    it("--max-errors says its default; every option score, eval, pairs, render and filter offer is in the README", async () => {
         const help = (await runInProcess(["score", "--help"])).stdout.replace(/\s+/g, " ");
         expect(help).toMatch(/--max-errors <n> [^(]*\(default: no limit\)/);
         const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
-        for (const command of ["score", "eval", "pairs", "render"])
+        for (const command of ["score", "eval", "pairs", "render", "filter"])
             for (const name of await offered(command))
                 if (name !== "--help") expect(readme, `${command} ${name}`).toMatch(new RegExp(`${name}(?![\\w-])`));
     });

@@ -212,7 +212,7 @@ describe("hostile input", () => {
         const broken = await runBuiltCli(["score", unclosed, "-m", tinyModel, "--format", "jsonl"]);
         expect(broken.code).toBe(3);
         expect(parseJsonl(broken.stdout)).toMatchObject([{ line: 2, reward: null, error: "a quoted field is not closed: it runs to the end of the file" }]);
-        expect(broken.stderr).toMatch(/scored 0 of 1 rows \(1 not\)/);
+        expect(broken.stderr).toMatch(/scored 0 of 1 row \(1 not\)/);
     });
 });
 

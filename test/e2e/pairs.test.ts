@@ -2,7 +2,12 @@ import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { groupWithUnreadableRow, jsonl, offered, parseJsonl, referenceRewards, runInProcess, stderrLines, tinyModel } from "../helpers.js";
+import { beforeAll } from "vitest";
+import { columnTypes, duck } from "../duckdb.js";
+import { groupWithUnreadableRow, jsonl, offered, parseJsonl, referenceRewards, runBuiltCli, runInProcess, stderrLines, tinyModel } from "../helpers.js";
+import { loadReferenceModel, type ReferenceModel } from "../reference/referenceModel.js";
+import { ChatTemplate } from "../../src/template/chatTemplate.js";
+import { llama31Template } from "../../src/template/llama31Template.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "nemoreward-pairs-"));
 const rewardOf = referenceRewards();
@@ -16,7 +21,7 @@ describe("nemoreward pairs", () => {
             { prompt: "Say hi.", response: "hi" },
             { prompt: "Alone?", response: "Yes." },
         ].map((r) => JSON.stringify(r)).join("\n");
-        const { code, stdout } = await runInProcess(["pairs", "-", "-m", tinyModel, "--precise"], input);
+        const { code, stdout } = await runInProcess(["pairs", "--pair-format", "trl-standard", "-", "-m", tinyModel, "--precise"], input);
         expect(code).toBe(0);
         const out = parseJsonl(stdout);
         expect(out).toHaveLength(2); // "Alone?" has nothing to compare with
@@ -33,7 +38,7 @@ describe("nemoreward pairs", () => {
         expect(out[1]!.margin).toBeCloseTo(Math.max(...hiRewards) - Math.min(...hiRewards), 3);
         // a threshold between the two margins keeps only the clearer pair
         const [m0, m1] = [out[0]!.margin, out[1]!.margin];
-        const { stdout: filtered } = await runInProcess(["pairs", "-", "-m", tinyModel, "--precise", "--min-margin", String((m0 + m1) / 2)], input);
+        const { stdout: filtered } = await runInProcess(["pairs", "--pair-format", "trl-standard", "-", "-m", tinyModel, "--precise", "--min-margin", String((m0 + m1) / 2)], input);
         expect(parseJsonl(filtered).map((p) => p.prompt)).toEqual([m0 > m1 ? "Name a colour." : "Say hi."]);
     });
 
@@ -41,16 +46,16 @@ describe("nemoreward pairs", () => {
         const colours = ["Blue.", "Red, or \"crimson\"", "Green is a colour."];
         const csv = join(tmp, "bon.csv");
         writeFileSync(csv, `prompt,responses\n"Name a colour.","${JSON.stringify(colours).replaceAll('"', '""')}"\n`);
-        const { code, stdout } = await runInProcess(["pairs", csv, "-m", tinyModel, "--precise"]);
+        const { code, stdout } = await runInProcess(["pairs", "--pair-format", "trl-standard", csv, "-m", tinyModel, "--precise"]);
         expect(code).toBe(0);
         const rewards = colours.map((r) => rewardOf("Name a colour.", r));
         expect(parseJsonl(stdout)).toMatchObject([{
             chosen: colours[rewards.indexOf(Math.max(...rewards))],
             rejected: colours[rewards.indexOf(Math.min(...rewards))],
         }]);
-        const csvOut = await runInProcess(["pairs", csv, "-m", tinyModel, "-o", join(tmp, "pairs.csv")]);
+        const csvOut = await runInProcess(["pairs", "--pair-format", "trl-standard", csv, "-m", tinyModel, "-o", join(tmp, "pairs.csv")]);
         expect(csvOut.code).toBe(2);
-        expect(csvOut.stderr).toMatch(/pairs writes JSONL, not csv/);
+        expect(csvOut.stderr).toMatch(/pairs writes JSONL, JSON or Parquet, not csv/);
     });
 });
 
@@ -63,7 +68,7 @@ describe("pairs says what it wrote and what it dropped", () => {
             { prompt: "Capital of France?", chosen: "It is Paris, the capital.", rejected: "I cannot say." },
             { prompt: "Colour?", chosen: "Blue.", rejected: "Blue." },
         ];
-        const { code, stdout, stderr } = await runInProcess(["pairs", "-", "-m", tinyModel, "--precise"], jsonl(rows));
+        const { code, stdout, stderr } = await runInProcess(["pairs", "--pair-format", "trl-standard", "-", "-m", tinyModel, "--precise"], jsonl(rows));
         expect(code).toBe(0);
         const margins = rows.map((r) => rewardOf(r.prompt, r.chosen) - rewardOf(r.prompt, r.rejected));
         const kept = rows.filter((_, i) => margins[i]! > 1e-6);
@@ -81,7 +86,7 @@ describe("pairs says what it wrote and what it dropped", () => {
 
     it("rows with one response per prompt: no pairs, and a warning that says why, even with --quiet", async () => {
         const rows = [{ prompt: "a?", response: "x" }, { prompt: "b?", response: "y" }, { prompt: "c?", response: "z" }];
-        const { code, stdout, stderr } = await runInProcess(["pairs", "-", "-m", tinyModel, "--quiet"], jsonl(rows));
+        const { code, stdout, stderr } = await runInProcess(["pairs", "--pair-format", "trl-standard", "-", "-m", tinyModel, "--quiet"], jsonl(rows));
         expect(code).toBe(0);
         expect(stdout).toBe("");
         expect(stderrLines(stderr)).toHaveLength(1);
@@ -94,7 +99,7 @@ describe("pairs says what it wrote and what it dropped", () => {
             { prompt: "Name a colour.", responses: ["Blue.", "Red", "I like turtles", "Green is a colour."] },
             { prompt: "2+2?", response_1: "4", response_2: "Five, I think." },
         ];
-        const base = await runInProcess(["pairs", "-", "-m", tinyModel, "--precise"], jsonl(rows));
+        const base = await runInProcess(["pairs", "--pair-format", "trl-standard", "-", "-m", tinyModel, "--precise"], jsonl(rows));
         expect(base.code).toBe(0);
         const colours = rows[2]!.responses!.map((r) => rewardOf("Name a colour.", r));
         const sums = [rewardOf("2+2?", "4"), rewardOf("2+2?", "Five, I think.")];
@@ -108,10 +113,10 @@ describe("pairs says what it wrote and what it dropped", () => {
         expect(base.stderr).toMatch(/wrote 2 pairs from 3 prompts; not written: 1 tie\b/);
         // a threshold between the two margins keeps one pair and says so
         const threshold = (expected[0]!.margin + expected[1]!.margin) / 2;
-        const filtered = await runInProcess(["pairs", "-", "-m", tinyModel, "--precise", "--min-margin", String(threshold)], jsonl(rows));
+        const filtered = await runInProcess(["pairs", "--pair-format", "trl-standard", "-", "-m", tinyModel, "--precise", "--min-margin", String(threshold)], jsonl(rows));
         expect(parseJsonl(filtered.stdout)).toHaveLength(1);
         expect(filtered.stderr).toMatch(new RegExp(`wrote 1 pair from 3 prompts; not written: 1 tie, 1 below --min-margin ${threshold}`));
-        const negative = await runInProcess(["pairs", "-", "-m", tinyModel, "--min-margin", "-1"], jsonl(rows));
+        const negative = await runInProcess(["pairs", "--pair-format", "trl-standard", "-", "-m", tinyModel, "--min-margin", "-1"], jsonl(rows));
         expect(negative.code).toBe(2);
         expect(negative.stdout).toBe("");
         expect(negative.stderr).toMatch(/^nemoreward: error: .*--min-margin/);
@@ -122,7 +127,7 @@ describe("groups of rows sharing a prompt", () => {
     const rows = groupWithUnreadableRow;
 
     it("pairs: an unreadable row in the middle does not split the group", async () => {
-        const { stdout } = await runInProcess(["pairs", "-", "-m", tinyModel], rows);
+        const { stdout } = await runInProcess(["pairs", "--pair-format", "trl-standard", "-", "-m", tinyModel], rows);
         const pairs = parseJsonl(stdout);
         expect(pairs).toHaveLength(1);
         const ranked = parseJsonl((await runInProcess(["score", "-", "-m", tinyModel, "--rank"], rows)).stdout);
@@ -132,21 +137,106 @@ describe("groups of rows sharing a prompt", () => {
 });
 
 describe("each command's help offers what the command does", () => {
-    it("pairs: JSONL only, so no --format; -o names JSONL; --field names the reward fields", async () => {
+    it("pairs: no --format (-o names JSONL, JSON or Parquet); --field names the reward fields", async () => {
         const options = await offered("pairs");
         expect(options).not.toContain("--format");
-        expect((await runInProcess(["pairs", "--help"])).stdout).toMatch(/-o, --output <file>\s+write the pairs \(JSONL\)/);
-        const format = await runInProcess(["pairs", "-", "-m", tinyModel, "--format", "table"], "");
+        expect((await runInProcess(["pairs", "--help"])).stdout).toMatch(/-o, --output <file>\s+write the pairs here instead of stdout/);
+        const format = await runInProcess(["pairs", "--pair-format", "trl-standard", "-", "-m", tinyModel, "--format", "table"], "");
         expect(format.code).toBe(2);
         expect(format.stderr).toMatch(/^nemoreward: error: unknown option '--format'/);
         const csv = join(tmp, "dpo.csv");
-        const toCsv = await runInProcess(["pairs", "-", "-m", tinyModel, "-o", csv], "");
+        const toCsv = await runInProcess(["pairs", "--pair-format", "trl-standard", "-", "-m", tinyModel, "-o", csv], "");
         expect(toCsv.code).toBe(2);
         expect(toCsv.stderr).toMatch(/pairs writes JSONL/);
         expect(existsSync(csv)).toBe(false);
-        const named = await runInProcess(["pairs", "-", "-m", tinyModel, "--field", "score"],
+        const named = await runInProcess(["pairs", "--pair-format", "trl-standard", "-", "-m", tinyModel, "--field", "score"],
             jsonl([{ prompt: "2+2?", chosen: "4", rejected: "Five, I think." }, { prompt: "2+2?", chosen: "Five, I think.", rejected: "4" }]));
         const [pair] = parseJsonl(named.stdout);
         expect(Object.keys(pair!)).toEqual(["prompt", "chosen", "rejected", "score_chosen", "score_rejected", "margin"]);
     });
 });
+
+describe("pairs in TRL's preference formats (issue 20)", () => {
+    // best-of-4 samples of one prompt with a system message, as a generation job writes them
+    const system = "You are terse.";
+    const samples = ["Paris.", "Lyon", "It is Paris, the capital.", "I cannot say."].map((response, i) =>
+        ({ prompt_id: "q1", sample_idx: i, model: `gen-${i % 2}`, system, prompt: "Capital of France?", response }));
+    const rewardWithSystem = referenceRewardsWithSystem();
+
+    it("conversational by default: the prompt keeps the system message the rewards were computed with; chosen/rejected are [assistant message]", async () => {
+        const { code, stdout, stderr } = await runInProcess(["pairs", "-", "-m", tinyModel, "--precise", "--group-by", "prompt_id"], jsonl(samples));
+        expect(code, stderr).toBe(0);
+        const rewards = samples.map((s) => rewardWithSystem(system, s.prompt, s.response));
+        const best = rewards.indexOf(Math.max(...rewards)), worst = rewards.indexOf(Math.min(...rewards));
+        const [pair, ...rest] = parseJsonl(stdout);
+        expect(rest).toEqual([]);
+        expect(pair).toMatchObject({
+            prompt: [{ role: "system", content: system }, { role: "user", content: "Capital of France?" }],
+            chosen: [{ role: "assistant", content: samples[best]!.response }],
+            rejected: [{ role: "assistant", content: samples[worst]!.response }],
+            // lineage: the group's key once, each side's other columns
+            prompt_id: "q1", chosen_sample_idx: best, rejected_sample_idx: worst, chosen_model: `gen-${best % 2}`, rejected_model: `gen-${worst % 2}`,
+        });
+        expect(Math.abs(pair!.reward_chosen - rewards[best]!)).toBeLessThan(1e-4);
+    });
+
+    it("trl-standard: plain strings; a prompt with a system message cannot be one, so it is not written, and stderr says so", async () => {
+        const { code, stdout, stderr } = await runInProcess(["pairs", "-", "-m", tinyModel, "--pair-format", "trl-standard"], jsonl(samples));
+        expect(code).toBe(0);
+        expect(stdout).toBe("");
+        expect(stderr).toMatch(/1 whose prompt is not one user turn \(a system message or earlier turns\): --pair-format trl-conversational keeps them/);
+        const plain = samples.map(({ system: _, ...rest }) => rest);
+        const [pair] = parseJsonl((await runInProcess(["pairs", "-", "-m", tinyModel, "--pair-format", "trl-standard"], jsonl(plain))).stdout);
+        expect(typeof pair!.prompt).toBe("string");
+        expect(typeof pair!.chosen).toBe("string");
+        expect(typeof pair!.rejected).toBe("string");
+    });
+
+    it("writes Parquet (-o pairs.parquet): message lists as lists of structs, rewards DOUBLE even when whole, lineage; read back with DuckDB", async () => {
+        const out = join(tmp, "pairs.parquet");
+        const { code, stderr } = await runInProcess(["pairs", "-", "-m", tinyModel, "--precise", "--group-by", "prompt_id", "-o", out], jsonl(samples));
+        expect(code, stderr).toBe(0);
+        // message lists as datasets store messages (lists of structs), so that TRL reads them as message lists
+        const messages = 'STRUCT("role" VARCHAR, "content" VARCHAR)[]';
+        expect(await columnTypes(out)).toMatchObject({ prompt: messages, chosen: messages, rejected: messages,
+            reward_chosen: "DOUBLE", reward_rejected: "DOUBLE", margin: "DOUBLE", prompt_id: "VARCHAR" });
+        const [row] = await duck(`SELECT to_json(prompt) AS prompt, to_json(chosen) AS chosen, reward_chosen - reward_rejected AS diff, margin FROM '${out}'`);
+        const [expected] = parseJsonl((await runInProcess(["pairs", "-", "-m", tinyModel, "--precise", "--group-by", "prompt_id"], jsonl(samples))).stdout);
+        expect(typeof row!.prompt === "string" ? JSON.parse(row!.prompt) : row!.prompt).toEqual(expected!.prompt);
+        expect(typeof row!.chosen === "string" ? JSON.parse(row!.chosen) : row!.chosen).toEqual(expected!.chosen);
+        expect(expected!.prompt[0]).toEqual({ role: "system", content: system });
+        expect(row!.diff).toBeCloseTo(row!.margin, 12);
+        // rewards that happen to be whole numbers (a file's own labels, --scored) are still DOUBLE columns
+        const whole = join(tmp, "whole.parquet");
+        const scored = jsonl([{ prompt: "p", response: "a", reward: 2 }, { prompt: "p", response: "b", reward: 1 }]);
+        expect((await runInProcess(["pairs", "-", "--scored", "--pair-format", "trl-standard", "-o", whole], scored)).code).toBe(0);
+        expect(await columnTypes(whole)).toMatchObject({ prompt: "VARCHAR", chosen: "VARCHAR", reward_chosen: "DOUBLE", margin: "DOUBLE" });
+        expect(await duck(`SELECT prompt, chosen, rejected, margin FROM '${whole}'`)).toEqual([{ prompt: "p", chosen: "a", rejected: "b", margin: 1 }]);
+    });
+
+    it("--scored pairs a scored file's rewards without a model: the same pairs as scoring again", async () => {
+        const scored = join(tmp, "samples-scored.jsonl");
+        const input = join(tmp, "samples.jsonl");
+        writeFileSync(input, jsonl([...samples, { prompt: "Say hi.", responses: ["Hi!", "Hello there, friend.", "Yo"] }, { prompt: "2+2?", chosen: "4", rejected: "Five." }]));
+        expect((await runInProcess(["score", input, "-m", tinyModel, "--precise", "-o", scored])).code).toBe(0);
+        const again = await runInProcess(["pairs", input, "-m", tinyModel, "--precise"]);
+        const fromFile = await runBuiltCli(["pairs", scored, "--scored"], undefined, { NEMOREWARD_MODEL: "/nonexistent.gguf" });
+        expect(fromFile.code, fromFile.stderr).toBe(0);
+        expect(fromFile.stdout).toBe(again.stdout);
+        expect(parseJsonl(fromFile.stdout).length).toBeGreaterThan(1);
+        const withModel = await runInProcess(["pairs", scored, "--scored", "-m", tinyModel]);
+        expect(withModel.code).toBe(2);
+        expect(withModel.stderr).toMatch(/--scored .* loads no model/);
+    });
+});
+
+/** The float64 reference's reward for a system message, a user prompt and a response. */
+function referenceRewardsWithSystem(): (system: string, prompt: string, response: string) => number {
+    let reference: ReferenceModel;
+    const template = new ChatTemplate(llama31Template, { bos_token: "<|begin_of_text|>", eos_token: "<|eot_id|>" });
+    beforeAll(async () => {
+        reference = await loadReferenceModel(tinyModel);
+    });
+    return (system, prompt, response) => reference.logits(reference.tokenize(template.render([
+        { role: "system", content: system }, { role: "user", content: prompt }, { role: "assistant", content: response }])), [0])[0]!;
+}

@@ -9,6 +9,7 @@ import { filterTransform } from "../../src/transforms/filter.js";
 import { groupKey } from "../../src/transforms/groups.js";
 import { pairsTransform } from "../../src/transforms/pairs.js";
 import { rankTransform } from "../../src/transforms/rank.js";
+import { recordedRewards, scoredRewards } from "../../src/transforms/rewards.js";
 import { chain, type Transform } from "../../src/transforms/transform.js";
 
 /**
@@ -28,16 +29,16 @@ const run = (transform: Transform, rows: OutRow[]) => [...rows.flatMap((row) => 
 
 describe("filter", () => {
     it("bounds: rows outside go to the rejects with why, errors always do, kept rows stay in order", () => {
-        const step = filterTransform("reward", { minReward: -2, maxReward: 1 }, groupKey(undefined));
+        const step = filterTransform(scoredRewards("reward"), { minReward: -2, maxReward: 1 }, groupKey(undefined));
         const out = run(step, [answer("q", "a", -1), answer("q", "b", -3), answer("q", "c", 2), answer("q", "d", null, "boom"), answer("q", "e", 0.5)]);
         expect(out.map(({ to, row }) => [to, row.input.record!["response"], row.fields["dropped"] ?? null])).toEqual([
             ["main", "a", null], ["rejects", "b", "reward below --min-reward -2"], ["rejects", "c", "reward above --max-reward 1"],
             ["rejects", "d", "error"], ["main", "e", null]]);
-        expect(step.counts).toEqual({ kept: 2, dropped: 3, errors: 1 });
+        expect(step.counts).toEqual({ kept: 2, dropped: 3, unscored: 1 });
     });
 
     it("--top-k: the K best of each run of rows sharing a prompt, equal rewards in input order; an error row does not split the run", () => {
-        const step = filterTransform("reward", { topK: 2 }, groupKey(undefined));
+        const step = filterTransform(scoredRewards("reward"), { topK: 2 }, groupKey(undefined));
         const out = run(step, [answer("p", "a", 1), answer("p", "b", 3), answer("p", "x", null, "bad"), answer("p", "c", 3), answer("q", "d", 0)]);
         expect(out.filter((e) => e.to === "main").map((e) => e.row.input.record!["response"])).toEqual(["b", "c", "d"]);
         expect(out.filter((e) => e.to === "rejects").map((e) => [e.row.input.record!["response"], e.row.fields["dropped"]]))
@@ -45,7 +46,7 @@ describe("filter", () => {
     });
 
     it("best-of-N: a row's responses split into a kept row and a rejected one, each with its own rewards, its text made to match", () => {
-        const step = filterTransform("reward", { topK: 1 }, groupKey(undefined));
+        const step = filterTransform(scoredRewards("reward"), { topK: 1 }, groupKey(undefined));
         const row = scored('{"id": 12345678901234567890, "prompt": "p", "responses": ["r0", "r1", "r2"]}', { rewards: [0.5, 2, -1], best: 1 });
         const [rejected, kept] = run(step, [row]);
         expect(kept).toMatchObject({ to: "main", row: { fields: { rewards: [2], best: 0 } } });
@@ -55,7 +56,7 @@ describe("filter", () => {
     });
 
     it("a preference pair is kept when both its rewards are inside the bounds", () => {
-        const step = filterTransform("reward", { minReward: 0 }, groupKey(undefined));
+        const step = filterTransform(scoredRewards("reward"), { minReward: 0 }, groupKey(undefined));
         const out = run(step, [scored({ prompt: "p", chosen: "a", rejected: "b" }, { reward_chosen: 1, reward_rejected: -1, margin: 2 }),
             scored({ prompt: "p", chosen: "a", rejected: "b" }, { reward_chosen: 1, reward_rejected: 0.5, margin: 0.5 })]);
         expect(out.map((e) => e.to)).toEqual(["rejects", "main"]);
@@ -64,27 +65,27 @@ describe("filter", () => {
 
 describe("rank", () => {
     it("rank 1 is the highest reward of each run of rows sharing a prompt (or --group-by), z standardised in it, error last", () => {
-        const out = run(rankTransform("reward", groupKey(undefined)), [answer("p", "a", 1), answer("p", "b", 3), answer("p", "x", null, "bad"), answer("q", "c", 5)]);
+        const out = run(rankTransform(scoredRewards("reward"), groupKey(undefined)), [answer("p", "a", 1), answer("p", "b", 3), answer("p", "x", null, "bad"), answer("q", "c", 5)]);
         expect(out.map((e) => e.row.fields)).toEqual([
             { reward: 1, rank: 2, z: -1 }, { reward: 3, rank: 1, z: 1 }, { reward: null, rank: null, z: null, error: "bad" }, { reward: 5, rank: 1, z: 0 }]);
         expect(Object.keys(out[2]!.row.fields)).toEqual(["reward", "rank", "z", "error"]);
-        const byId = run(rankTransform("reward", groupKey("g")), [scored({ g: 1, prompt: "p", response: "a" }, { reward: 1 }), scored({ g: 2, prompt: "p", response: "b" }, { reward: 2 })]);
+        const byId = run(rankTransform(scoredRewards("reward"), groupKey("g")), [scored({ g: 1, prompt: "p", response: "a" }, { reward: 1 }), scored({ g: 2, prompt: "p", response: "b" }, { reward: 2 })]);
         expect(byId.map((e) => e.row.fields["rank"])).toEqual([1, 1]);
     });
 });
 
 describe("pairs", () => {
-    const plan = { field: "reward", fields: defaultFields, minMargin: 0 };
+    const plan = { field: "reward", fields: defaultFields, minMargin: 0, format: "trl-standard" as const };
 
     it("the best and the worst response of each prompt; a tie and a lone response are no pair; counted by outcome", () => {
-        const step = pairsTransform(plan, groupKey(undefined));
+        const step = pairsTransform(plan, scoredRewards("reward"), groupKey(undefined));
         const out = run(step, [answer("p", "a", 1), answer("p", "b", 3), answer("p", "c", 2), answer("q", "d", 1), answer("q", "e", 1), answer("r", "f", 0)]);
         expect(out.map((e) => e.row.input.record)).toEqual([{ prompt: "p", chosen: "b", rejected: "a", reward_chosen: 3, reward_rejected: 1, margin: 2 }]);
         expect(Object.fromEntries(step.outcomes)).toEqual({ written: 1, tie: 1, fewResponses: 1 });
     });
 
     it("a chosen + rejected row keeps its labels, and is no pair when the rejected response scored higher", () => {
-        const step = pairsTransform({ ...plan, minMargin: 0.5 }, groupKey(undefined));
+        const step = pairsTransform({ ...plan, minMargin: 0.5 }, scoredRewards("reward"), groupKey(undefined));
         const out = run(step, [
             scored({ prompt: "p", chosen: "a", rejected: "b" }, { reward_chosen: 2, reward_rejected: 1, margin: 1 }),
             scored({ prompt: "p", chosen: "a", rejected: "b" }, { reward_chosen: 1, reward_rejected: 2, margin: -1 }),
@@ -95,11 +96,65 @@ describe("pairs", () => {
     });
 });
 
+describe("rewards a row already holds (filter, pairs --scored)", () => {
+    const held = (record: Record<string, unknown> | string) => scored(record, {});
+    it("reads a reward of any number type and a best-of-N list; says why a row has none", () => {
+        const read = recordedRewards("reward").read;
+        const csvRow: OutRow = { input: { source: { name: "in.csv", format: "csv" }, line: 2, text: "", record: { prompt: "p", response: "r", reward: "-1.50" } }, fields: {} };
+        expect(read(csvRow)).toEqual([-1.5]);
+        expect(read(held('{"prompt": "p", "response": "r", "reward": 12345678901234567890}'))).toEqual([12345678901234567890]);
+        expect(read(held({ prompt: "p", responses: ["a", "b"], rewards: [1, 2.5] }))).toEqual([1, 2.5]);
+        expect(read(held({ prompt: "p", chosen: "a", rejected: "b", reward_chosen: 1, reward_rejected: 0 }))).toEqual([1, 0]);
+        expect(read(held({ prompt: "p", response: "r", reward: null, error: "too long" }))).toBe("error");
+        expect(read(held({ prompt: "p", response: "r", reward: null, skipped: "too long" }))).toBe("skipped");
+        expect(read(held({ prompt: "p", response: "r" }))).toBe('no "reward" field');
+        expect(read(held({ prompt: "p", response: "r", reward: "high" }))).toBe('"reward" is not a number');
+        expect(read(held({ prompt: "p", responses: ["a", "b"], rewards: [1] }))).toBe('"rewards" holds 1 reward for 2 responses');
+        expect(recordedRewards("score").read(held({ prompt: "p", response: "r", score: 3 }))).toEqual([3]);
+    });
+
+    it("a best-of-N row cut by --top-k keeps its responses, rewards and best in step, the record's other bytes as they were", () => {
+        const step = filterTransform(recordedRewards("reward"), { topK: 1 }, groupKey(undefined));
+        const out = run(step, [held('{"id": 7.50, "prompt": "p", "responses": ["a", "b", "c"], "rewards": [1, 3, 2], "best": 1}')]);
+        expect(out.map((e) => [e.to, e.row.input.text])).toEqual([
+            ["rejects", '{"id": 7.50, "prompt": "p", "responses": ["a","c"], "rewards": [1,2], "best": 1}'],
+            ["main", '{"id": 7.50, "prompt": "p", "responses": ["b"], "rewards": [3], "best": 0}'],
+        ]);
+    });
+});
+
+describe("pairs in TRL's formats, with the input's other columns", () => {
+    const plan = { field: "reward", fields: defaultFields, minMargin: 0, format: "trl-conversational" as const, groupBy: "prompt_id" };
+    it("conversational: the prompt's messages with the system message, chosen and rejected as one assistant message each; lineage once or per side", () => {
+        const step = pairsTransform(plan, scoredRewards("reward"), groupKey("prompt_id"));
+        const row = (i: number, response: string, reward: number) =>
+            scored({ prompt_id: "q1", sample_idx: i, model: `m${i}`, system: "Be brief.", prompt: "p", response }, { reward });
+        const out = run(step, [row(0, "a", 1), row(1, "b", 3), row(2, "c", 2)]);
+        expect(out.map((e) => e.row.input.record)).toEqual([{
+            prompt: [{ role: "system", content: "Be brief." }, { role: "user", content: "p" }],
+            chosen: [{ role: "assistant", content: "b" }], rejected: [{ role: "assistant", content: "a" }],
+            reward_chosen: 3, reward_rejected: 1, margin: 2,
+            prompt_id: "q1", chosen_sample_idx: 1, rejected_sample_idx: 0, chosen_model: "m1", rejected_model: "m0",
+        }]);
+        const one = run(pairsTransform(plan, scoredRewards("reward"), groupKey(undefined)),
+            [scored({ id: 9, prompt: "p", responses: ["x", "y"] }, { rewards: [0, 1], best: 1 })]);
+        expect(one[0]!.row.input.record).toMatchObject({ chosen: [{ role: "assistant", content: "y" }], id: 9 });
+    });
+
+    it("standard: a system message cannot go in a plain-text prompt: no pair, counted", () => {
+        const step = pairsTransform({ ...plan, format: "trl-standard" }, scoredRewards("reward"), groupKey(undefined));
+        const out = run(step, [scored({ system: "s", prompt: "p", responses: ["x", "y"] }, { rewards: [0, 1], best: 1 }),
+            scored({ prompt: "p", responses: ["x", "y"] }, { rewards: [0, 1], best: 1 })]);
+        expect(out.map((e) => e.row.input.record)).toEqual([{ prompt: "p", chosen: "y", rejected: "x", reward_chosen: 1, reward_rejected: 0, margin: 1 }]);
+        expect(Object.fromEntries(step.outcomes)).toEqual({ written: 1, notStandard: 1 });
+    });
+});
+
 describe("chain", () => {
     it("a row sent to the rejects skips the transforms after it; the others see every kept row", () => {
         const seen: string[] = [];
         const spy: Transform = { row: (row) => (seen.push(String(row.input.record!["response"])), [{ to: "main", row }]), end: () => [] };
-        const out = run(chain([filterTransform("reward", { minReward: 0 }, groupKey(undefined)), spy]), [answer("p", "a", 1), answer("p", "b", -1)]);
+        const out = run(chain([filterTransform(scoredRewards("reward"), { minReward: 0 }, groupKey(undefined)), spy]), [answer("p", "a", 1), answer("p", "b", -1)]);
         expect(out.map((e) => e.to)).toEqual(["main", "rejects"]);
         expect(seen).toEqual(["a"]);
     });

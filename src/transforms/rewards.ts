@@ -1,0 +1,125 @@
+import { responsesOf, taskKind, type OutRow, type TaskKind } from "../conversation/scoringTask.js";
+import { parsedJson } from "../conversation/toConversation.js";
+import { withField } from "../records/row.js";
+import { Decimal, Float32, type Value } from "../records/values.js";
+import { plural } from "../plural.js";
+
+/**
+ * Where the transforms (filter, rank, pairs) find a row's rewards: in the fields this run added (score, pairs), or
+ * in the row's own record, as an earlier run wrote them (filter, pairs --scored: no model).
+ */
+export type RewardSource = {
+    /** The row's rewards in its task's order (one; chosen, rejected; response_1, response_2; each response), or why it has none. */
+    read(row: OutRow): number[] | string;
+    /** A best-of-N row that keeps only the responses at `indexes` (in order): its responses and rewards cut to them. */
+    part(row: OutRow, indexes: number[]): OutRow;
+};
+
+/** The names of a task's reward fields, in the order `read` gives them (a best-of-N row's: one list). */
+export function rewardNames(kind: TaskKind, field: string): string[] {
+    switch (kind) {
+        case "single": return [field];
+        case "chosenRejected": return [`${field}_chosen`, `${field}_rejected`];
+        case "pair": return [`${field}_1`, `${field}_2`];
+        case "bestOfN": return [`${field}s`];
+        // eval's lists of answers: each side's rewards, a list
+        case "candidates": return [`${field}_chosen`, `${field}_rejected`];
+    }
+}
+
+/** A best-of-N row's responses, cut to `indexes`: a CSV cell holding the list as JSON text holds the part's list. */
+function cutResponses(row: OutRow, indexes: number[]): OutRow["input"] {
+    const original = row.input.record!["responses"]!;
+    const responses = responsesOf(row.input.record!) as Value[];
+    const kept = indexes.map((i) => responses[i]!);
+    return withField(row.input, "responses", typeof original === "string" ? JSON.stringify(kept) : kept);
+}
+
+/** The rewards this run computed, in the fields it added. A row that could not be scored (error, skipped) has none. */
+export function scoredRewards(field: string): RewardSource {
+    return {
+        read({ fields, task }) {
+            if (fields["error"] != null) return "error";
+            if (fields["skipped"] != null) return "skipped";
+            if (task === undefined) return "error";
+            const values = task.kind === "bestOfN" ? fields[`${field}s`] : rewardNames(task.kind, field).flatMap((name) => task.kind === "candidates" ? fields[name]! : [fields[name]!]);
+            return Array.isArray(values) && values.every((r) => typeof r === "number") ? values as number[] : "error";
+        },
+        part(row, indexes) {
+            const rewards = row.fields[`${field}s`] as number[];
+            const subset = indexes.map((i) => rewards[i]!);
+            return { ...row, input: cutResponses(row, indexes), fields: { ...row.fields, [`${field}s`]: subset, best: subset.indexOf(Math.max(...subset)) } };
+        },
+    };
+}
+
+/**
+ * The rewards a row already holds in its record (a file `score` wrote, or any file with a reward column named by
+ * --field): a number of any type (a double, a Parquet FLOAT, DECIMAL or integer, a CSV cell's text), a best-of-N row's
+ * a list of them (or its JSON text). A row without one says why: an error row of `score` ("error"), a skipped one,
+ * a field missing, empty or not a number.
+ */
+export function recordedRewards(field: string): RewardSource {
+    const listOf = (value: unknown): unknown => {
+        const parsed = parsedJson(value, `${field}s`);
+        if (typeof parsed !== "string") return parsed;
+        try {
+            return JSON.parse(parsed);
+        } catch {
+            return parsed;
+        }
+    };
+    return {
+        read({ input }) {
+            const record = input.record;
+            if (record === undefined) return input.problem ?? "unreadable";
+            const kind = taskKind(Object.keys(record));
+            const values: number[] = [];
+            for (const name of rewardNames(kind, field)) {
+                const value = record[name];
+                if (value === undefined) return `no "${name}" field`;
+                if (value === null || value === "") return record["error"] != null ? "error" : record["skipped"] != null ? "skipped" : `"${name}" is empty`;
+                const list = kind === "bestOfN" || kind === "candidates" ? listOf(value) : [value];
+                const numbers = Array.isArray(list) ? list.map(rewardNumber) : [];
+                if (numbers.length === 0 || numbers.includes(undefined))
+                    return kind === "bestOfN" || kind === "candidates" ? `"${name}" is not a list of numbers` : `"${name}" is not a number`;
+                values.push(...numbers as number[]);
+            }
+            if (kind === "bestOfN") {
+                let responses: number;
+                try {
+                    responses = responsesOf(record).length;
+                } catch (error) {
+                    return (error as Error).message;
+                }
+                if (responses !== values.length) return `"${field}s" holds ${plural(values.length, "reward")} for ${plural(responses, "response")}`;
+            }
+            return values;
+        },
+        part(row, indexes) {
+            const record = row.input.record!;
+            const name = `${field}s`;
+            const original = record[name]!;
+            const list = listOf(original) as Value[];
+            const subset = indexes.map((i) => list[i]!);
+            let input = cutResponses(row, indexes);
+            input = withField(input, name, typeof original === "string" ? JSON.stringify(subset) : subset);
+            if (typeof record["best"] === "number" || typeof record["best"] === "bigint" || typeof record["best"] === "string") {
+                const numbers = subset.map((r) => rewardNumber(r)!);
+                const best = numbers.indexOf(Math.max(...numbers));
+                input = withField(input, "best", typeof record["best"] === "string" ? String(best) : typeof record["best"] === "bigint" ? BigInt(best) : best);
+            }
+            return { ...row, input };
+        },
+    };
+}
+
+/** A reward as a number: a double, a Parquet FLOAT, DECIMAL or integer, or a number's text (a CSV cell). */
+export function rewardNumber(value: unknown): number | undefined {
+    const n = typeof value === "number" ? value
+        : typeof value === "bigint" || value instanceof Decimal ? Number(value.toString())
+        : value instanceof Float32 ? value.value
+        : typeof value === "string" && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(value) ? Number(value)
+        : undefined;
+    return n === undefined || Number.isNaN(n) ? undefined : n;
+}

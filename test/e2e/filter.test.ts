@@ -1,0 +1,171 @@
+import { spawnSync } from "node:child_process";
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import { join } from "node:path";
+import { parse } from "csv-parse/sync";
+import { describe, expect, it } from "vitest";
+import { exitCodes } from "../../src/errors.js";
+import { columnTypes, duck } from "../duckdb.js";
+import { cli, duckParquet, jsonl, newDir, parseJsonl, runBuiltCli, runInProcess, tinyModel } from "../helpers.js";
+
+// `nemoreward filter` keeps rows by the rewards they already hold: what `score --min-reward ...` keeps, without a model.
+
+const tmp = newDir("filter");
+const write = (name: string, text: string) => {
+    const path = join(tmp, name);
+    writeFileSync(path, text);
+    return path;
+};
+const rows = [
+    { id: 1, prompt: "Capital of France?", response: "Paris." },
+    { id: 2, prompt: "Capital of France?", response: "Lyon" },
+    { id: 3, prompt: "Capital of France?", response: "It is Paris, the capital." },
+    { id: 4, prompt: "Say hi.", messages: "not a list" },
+    { id: 5, prompt: "Say hi.", response: "Hi!" },
+    { id: 6, prompt: "Say hi.", response: "Hello there, friend." },
+    { id: 7, prompt: "Colours?", responses: ["Blue.", "Red", "I like turtles", "Green is a colour."] },
+];
+// a model-free run: no model named anywhere, none to find
+const noModel = { NEMOREWARD_MODEL: "/nonexistent/model.gguf", NEMOREWARD_HOME: join(tmp, "empty-home") };
+
+describe("nemoreward filter: the filters of score over the rewards the rows hold, no model", () => {
+    it("keeps and rejects exactly what score's filters do (--min-reward, --top-k, --group-by), byte for byte, error rows to --rejects with exit 3", async () => {
+        const input = write("rows.jsonl", jsonl(rows));
+        const scored = join(tmp, "scored.jsonl");
+        expect((await runInProcess(["score", input, "-m", tinyModel, "--precise", "-o", scored, "-q"])).code).toBe(exitCodes.someRowsFailed);
+        const rewards = parseJsonl(readFileSync(scored, "utf8")).flatMap((r) => (typeof r.reward === "number" ? [r.reward as number] : r.rewards ?? []));
+        const median = [...rewards].sort((a, b) => a - b)[Math.floor(rewards.length / 2)]!;
+        for (const filters of [["--min-reward", String(median)], ["--max-reward", String(median)], ["--top-k", "1"], ["--top-k", "2", "--group-by", "prompt"], ["--rank"]]) {
+            const [fromScore, fromFilter] = [join(tmp, "score-rejects.jsonl"), join(tmp, "filter-rejects.jsonl")];
+            const rejects = (path: string) => (filters[0] === "--rank" ? [] : ["--rejects", path]);
+            const scoring = await runInProcess(["score", input, "-m", tinyModel, "--precise", ...filters, ...rejects(fromScore)]);
+            const filtering = await runBuiltCli(["filter", scored, ...filters, ...rejects(fromFilter)], undefined, noModel);
+            expect(filtering.code, filtering.stderr).toBe(exitCodes.someRowsFailed); // the error row holds no reward
+            // --rank adds its fields after the row's own: an error row's `error` comes before them, not after
+            if (filters[0] === "--rank") expect(parseJsonl(filtering.stdout)).toEqual(parseJsonl(scoring.stdout));
+            else expect(filtering.stdout, filters.join(" ")).toBe(scoring.stdout);
+            if (filters[0] !== "--rank") expect(readFileSync(fromFilter, "utf8"), filters.join(" ")).toBe(readFileSync(fromScore, "utf8"));
+            expect(filtering.stderr).not.toMatch(/tokens|model/);
+            expect(filtering.stderr).toMatch(/read \d+ of 7 rows \(1 not\)/);
+        }
+    });
+
+    it("a row without a reward is never kept nor dropped silently: it goes to --rejects saying why, is counted, and the exit status is 3", async () => {
+        const input = write("mixed.jsonl", [
+            '{"id": 1, "reward": 0.5}',
+            '{"id": 2}',
+            '{"id": 3, "reward": "high"}',
+            '{"id": 4, "reward": null, "error": "the conversation is too long"}',
+            '{"id": 5, "reward": -3}',
+            "not json",
+        ].join("\n") + "\n");
+        const rejects = join(tmp, "mixed-rejects.jsonl");
+        const { code, stdout, stderr } = await runBuiltCli(["filter", input, "--min-reward", "0", "--rejects", rejects], undefined, noModel);
+        expect(code).toBe(exitCodes.someRowsFailed);
+        expect(stdout).toBe('{"id": 1, "reward": 0.5}\n');
+        expect(parseJsonl(readFileSync(rejects, "utf8")).map((r) => [r.id ?? r.line, r.dropped])).toEqual([
+            [2, 'no "reward" field'], [3, '"reward" is not a number'], [4, "error"], [5, "reward below --min-reward 0"], [6, expect.stringMatching(/not valid JSON/)],
+        ]);
+        expect(stderr).toMatch(/kept 1 row, dropped 5 \(4 without a reward\) to /);
+        // without --rejects, the count says where they would go
+        const bare = await runBuiltCli(["filter", input, "--min-reward", "0"], undefined, noModel);
+        expect(bare.stderr).toMatch(/dropped 5 \(4 without a reward\): --rejects FILE keeps them/);
+    });
+
+    it("a JSONL error row (whose `error` the first row has not) keeps its error in CSV rejects", async () => {
+        const input = write("errors.jsonl", '{"id": 1, "reward": -0.5}\n{"id": 2, "reward": null, "error": "boom"}\n');
+        const rejects = join(tmp, "errors-rejects.csv");
+        const { code, stdout } = await runBuiltCli(["filter", input, "--min-reward", "0", "-o", join(tmp, "errors-kept.csv"), "--rejects", rejects], undefined, noModel);
+        expect(code).toBe(exitCodes.someRowsFailed);
+        expect(stdout).toBe("");
+        expect(parse(readFileSync(rejects, "utf8"))).toEqual([["id", "reward", "error", "dropped"], ["1", "-0.5", "", "reward below --min-reward 0"], ["2", "", "boom", "error"]]);
+    });
+
+    it("--field names the reward column: a CSV's reward cells and every other cell pass through as their text", async () => {
+        const input = write("helpsteer.csv", "prompt,response,helpfulness,score\nq1,a1,3,1.50\nq1,a2,4,-0.250\nq2,a3,2,1e1\n");
+        const { code, stdout } = await runBuiltCli(["filter", input, "--field", "score", "--min-reward", "0"], undefined, noModel);
+        expect(code).toBe(0);
+        expect(parse(stdout)).toEqual([["prompt", "response", "helpfulness", "score", "error"], ["q1", "a1", "3", "1.50", ""], ["q2", "a3", "2", "1e1", ""]]);
+        const missing = await runBuiltCli(["filter", input, "--min-reward", "0"], undefined, noModel);
+        expect(missing.code).toBe(exitCodes.someRowsFailed);
+        expect(missing.stderr).toMatch(/no "reward" field/);
+    });
+
+    it("reads what score reads: a folder of a JSON array, TSV and gzipped JSONL, in name order", async () => {
+        const folder = join(tmp, "formats");
+        mkdirSync(folder);
+        writeFileSync(join(folder, "a.json"), JSON.stringify([{ id: "a1", reward: 1 }, { id: "a2", reward: -1 }], null, 2));
+        writeFileSync(join(folder, "b.tsv"), "id\treward\nb1\t-0.5\nb2\t0.25\n");
+        writeFileSync(join(folder, "c.jsonl.gz"), gzipSync('{"id":"c1","reward":3}\n{"id":"c2","reward":-3}\n'));
+        const { code, stdout, stderr } = await runBuiltCli(["filter", folder, "--min-reward", "0"], undefined, noModel);
+        expect(code, stderr).toBe(0);
+        expect(parseJsonl(stdout).map((r) => r.id)).toEqual(["a1", "b2", "c1"]);
+    });
+
+    it("Parquet in and out: each column keeps its type and value (BIGINT past 2^53, DECIMAL, DATE, lists), read back with DuckDB", async () => {
+        const input = await duckParquet(join(tmp, "scored.parquet"), `SELECT i AS id, 9007199254740993 + i AS big, (i * 1.125)::DECIMAL(18,3) AS price,
+            DATE '2024-01-01' + i::INTEGER AS day, ['a', 'b'] AS tags, 'p' || (i // 2) AS prompt, 'r' || i AS response, (i - 2.5)::DOUBLE AS reward FROM range(6) t(i)`);
+        const kept = join(tmp, "kept.parquet"), rejects = join(tmp, "dropped.parquet");
+        const { code, stderr } = await runBuiltCli(["filter", input, "--min-reward", "0", "-o", kept, "--rejects", rejects], undefined, noModel);
+        expect(code, stderr).toBe(0);
+        const types = await columnTypes(input);
+        expect(await columnTypes(kept)).toMatchObject(types);
+        const columns = "id, big, price, day, tags, prompt, response, reward";
+        expect(await duck(`SELECT ${columns} FROM '${kept}'`)).toEqual(await duck(`SELECT ${columns} FROM '${input}' WHERE reward >= 0`));
+        expect(await duck(`SELECT ${columns}, dropped FROM '${rejects}'`)).toEqual(
+            (await duck(`SELECT ${columns} FROM '${input}' WHERE reward < 0`)).map((r) => ({ ...r, dropped: "reward below --min-reward 0" })));
+    });
+
+    it("rows of ids and rewards only: --top-k groups by --group-by FIELD; by prompt, each row says it has none and how to group", async () => {
+        const input = write("ids.jsonl", jsonl([{ batch: "a", id: 1, reward: 1 }, { batch: "a", id: 2, reward: 2 }, { batch: "b", id: 3, reward: 0 }]));
+        const grouped = await runBuiltCli(["filter", input, "--top-k", "1", "--group-by", "batch"], undefined, noModel);
+        expect(grouped.code).toBe(0);
+        expect(parseJsonl(grouped.stdout).map((r) => r.id)).toEqual([2, 3]);
+        const byPrompt = await runBuiltCli(["filter", input, "--top-k", "1"], undefined, noModel);
+        expect(byPrompt.code).toBe(exitCodes.someRowsFailed);
+        expect(byPrompt.stdout).toBe("");
+        expect(byPrompt.stderr).toMatch(/no conversation: .* \(rows are grouped by prompt: --group-by FIELD groups them by a field\)/);
+    });
+
+    it("is a usage error without something to keep by; it takes no model options", async () => {
+        const input = write("one.jsonl", '{"reward": 1}\n');
+        const none = await runInProcess(["filter", input]);
+        expect(none.code).toBe(exitCodes.usage);
+        expect(none.stderr).toMatch(/filter needs --min-reward, --max-reward, --top-k or --rank/);
+        const model = await runInProcess(["filter", input, "--min-reward", "0", "-m", tinyModel]);
+        expect(model.code).toBe(exitCodes.usage);
+        expect(model.stderr).toMatch(/unknown option '-m'/);
+    });
+});
+
+describe("filter streams: flat memory", () => {
+    it("filters 300,000 scored rows through a 48 MB heap: every row kept or rejected, in order", { timeout: 600_000 }, () => {
+        const count = 300_000;
+        const input = join(tmp, "many.jsonl");
+        const fd = openSync(input, "w");
+        const filler = "x".repeat(300);
+        let chunk = "";
+        for (let i = 0; i < count; i++) {
+            chunk += `{"id":${i},"prompt":"p${i >> 2}","response":"${filler}","reward":${(i % 7) - 3}}\n`;
+            if (chunk.length > 1 << 20) {
+                writeSync(fd, chunk);
+                chunk = "";
+            }
+        }
+        writeSync(fd, chunk);
+        closeSync(fd);
+        const kept = join(tmp, "many-kept.jsonl"), rejects = join(tmp, "many-rejects.jsonl");
+        const run = spawnSync(process.execPath, ["--max-old-space-size=48", cli, "filter", input, "--top-k", "2", "--min-reward", "-2", "-o", kept, "--rejects", rejects],
+            { encoding: "utf8", env: { ...process.env, ...noModel } });
+        expect(run.status, run.stderr.slice(-2000)).toBe(0);
+        const ids = (path: string) => readFileSync(path, "utf8").split("\n").filter((l) => l !== "").map((l) => Number(/"id":(\d+)/.exec(l)![1]));
+        const [keptIds, rejectedIds] = [ids(kept), ids(rejects)];
+        expect(keptIds.length + rejectedIds.length).toBe(count);
+        expect(keptIds.every((id, i) => i === 0 || id > keptIds[i - 1]!)).toBe(true);
+        // each prompt's 4 rows: the 2 best of those at least -2 are kept
+        const expected = Array.from({ length: count / 4 }, (_, p) => [0, 1, 2, 3].map((k) => 4 * p + k).filter((i) => (i % 7) - 3 >= -2)
+            .sort((a, b) => ((b % 7) - (a % 7)) || a - b).slice(0, 2).sort((a, b) => a - b)).flat();
+        expect(keptIds).toEqual(expected);
+        expect(run.stderr).toMatch(new RegExp(`read ${count} of ${count} rows`));
+    });
+});
