@@ -12,7 +12,8 @@ import type { Fields } from "../records/values.js";
  */
 export type Encoder = {
     row(out: OutRow): Chunk;
-    end(): Chunk;
+    /** The last bytes; Parquet's rows that waited on disk for their columns' types come a row group at a time. */
+    end(): Chunk | Iterable<Uint8Array>;
     /**
      * Every input row, in input order, as it is read, whether or not it is written here (another shard's row, a row
      * a filter drops): CSV/TSV take their columns from the input's first row with a record, so that every shard of
@@ -37,6 +38,8 @@ export type EncoderOptions = {
     sources: () => readonly Source[];
     /** Parquet output: the columns of the Parquet inputs, by name (their types agree; the plan checked). */
     parquetColumns?: readonly ParquetColumn[];
+    /** Parquet output: every input is a Parquet file, whose columns (`parquetColumns`) are known before any row. */
+    typedInputs?: boolean;
     /** CSV/TSV: the header of the file being continued (a resumed run), which fixes its columns. */
     continuing?: { names: string[]; eol: string };
     color: ChalkInstance;
@@ -48,4 +51,11 @@ export type EncoderOptions = {
 export function asErrorRow(out: OutRow, layout: Layout, message: string): OutRow {
     const fields: Fields = Object.fromEntries(layout.filter((f) => !f.optional).map((f) => [f.name, null]));
     return { ...out, fields: { ...fields, error: message } };
+}
+
+/** What an encoder's `end` gives, a piece at a time. */
+export function* endChunks(encoder: Encoder): Iterable<Chunk> {
+    const end = encoder.end();
+    if (typeof end === "string" || end instanceof Uint8Array) yield end;
+    else yield* end;
 }

@@ -3,6 +3,7 @@ import { exitCodes, UsageError } from "../errors.js";
 import type { CliIo } from "../io.js";
 import { createLog, type Log } from "../log.js";
 import { createEncoder } from "../encode/createEncoder.js";
+import { endChunks } from "../encode/encoder.js";
 import { countRows, readRows } from "../input/sources.js";
 import { inputPrint, Outputs, type OutputFile } from "../outputs/outputs.js";
 import { rowHash } from "../outputs/resumeLog.js";
@@ -107,6 +108,7 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
         },
         sources: () => sources,
         parquetColumns: plan.parquetColumns,
+        typedInputs: plan.inputs.every((input) => input.format === "parquet" && input.path !== "-"),
         continuing: file.continuing,
         color: log.color,
         width: io.stdout.columns ?? 100,
@@ -189,8 +191,8 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
     await written;
     await records?.return?.();
     await write(transform.end());
-    if (rowsEncoder !== undefined) await rowsFile!.write(rowsEncoder.end(), rowsEncoder.provisional?.() ?? false);
-    if (rejectsEncoder !== undefined) await rejectsFile!.write(rejectsEncoder.end());
+    if (rowsEncoder !== undefined) for (const chunk of endChunks(rowsEncoder)) await rowsFile!.write(chunk, rowsEncoder.provisional?.() ?? false);
+    if (rejectsEncoder !== undefined) for (const chunk of endChunks(rejectsEncoder)) await rejectsFile!.write(chunk);
     if (mine + 1 < resumed)
         throw new UsageError(`${shownOf(rowsFile!)} holds ${resumed} rows but the input has only ${mine + 1}: it was written from other input`);
     if (stopped !== undefined) progress.interrupt(() => log.warn(stopped!));
