@@ -270,7 +270,7 @@ describe("merge joins only the shards of one run, as their runs wrote them", () 
         const merged = join(folder, "merged.csv");
         expect((await runInProcess(["merge", merged, ...parts])).code).toBe(0);
         expect(readFileSync(merged, "utf8")).toBe(readFileSync(whole, "utf8"));
-        expect(readFileSync(merged, "utf8")).toBe("prompt,response,label,reward,error\n");
+        expect(readFileSync(merged, "utf8")).toBe("prompt,response,label,reward,special_tokens_in_content,error\n");
     });
 
     it("CSV/TSV shards take their columns from the input's first record, as one run does, whichever shard holds it", async () => {
