@@ -18,12 +18,7 @@ export class Spill {
     count = 0;
 
     constructor() {
-        const folder = mkdtempSync(join(tmpdir(), "nemoreward-spill-"));
-        try {
-            this.fd = openSync(join(folder, "rows"), "w+");
-        } finally {
-            rmSync(folder, { recursive: true, force: true });
-        }
+        this.fd = anonymousFile();
     }
 
     /** Adds an entry; returns its size on disk. */
@@ -72,6 +67,19 @@ export class Spill {
         this.bufferedBytes = 0;
         for (let done = 0; done < bytes.length;) done += writeSync(this.fd, bytes, done, bytes.length - done, this.written + done);
         this.written += bytes.length;
+    }
+}
+
+/**
+ * A new file in the system's temporary folder ($TMPDIR), open for reading and writing, and already removed from its
+ * folder: it lives as long as its descriptor, however the process ends (SIGKILL too).
+ */
+export function anonymousFile(): number {
+    const folder = mkdtempSync(join(tmpdir(), "nemoreward-"));
+    try {
+        return openSync(join(folder, "data"), "w+");
+    } finally {
+        rmSync(folder, { recursive: true, force: true });
     }
 }
 

@@ -108,7 +108,7 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
         },
         sources: () => sources,
         parquetColumns: plan.parquetColumns,
-        typedInputs: plan.inputs.every((input) => input.format === "parquet" && input.path !== "-"),
+        typedInputs: plan.inputs.every(({ path, format }) => format === "parquet" && statSync(path, { throwIfNoEntry: false })?.isFile() === true),
         continuing: file.continuing,
         color: log.color,
         width: io.stdout.columns ?? 100,

@@ -1,6 +1,8 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { parse } from "csv-parse/sync";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadReferenceModel, type ReferenceModel } from "../reference/referenceModel.js";
@@ -8,7 +10,7 @@ import { ChatTemplate } from "../../src/template/chatTemplate.js";
 import { llama31Template } from "../../src/template/llama31Template.js";
 import type { Message } from "../../src/conversation/toConversation.js";
 import { columnTypes, duck } from "../duckdb.js";
-import { duckParquet, parseJsonl, runBuiltCli, runInProcess, tinyModel } from "../helpers.js";
+import { cli, duckParquet, parseJsonl, runBuiltCli, runInProcess, tinyModel } from "../helpers.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "nemoreward-parquet-"));
 const template = new ChatTemplate(llama31Template, { bos_token: "<|begin_of_text|>", eos_token: "<|eot_id|>" });
@@ -119,10 +121,33 @@ describe("Parquet input", () => {
         expect(stderr).toMatch(/scored 1 of 5 rows/);
     });
 
-    it("refuses Parquet on standard input with one line (exit 2)", async () => {
-        const { code, stderr } = await runBuiltCli(["score", "-", "--input-format", "parquet", "-m", tinyModel], "PAR1");
-        expect(code).toBe(2);
-        expect(stderr.trim()).toBe("nemoreward: error: Parquet cannot be read from standard input (its index is at the end of the file): save it to a file first");
+    it("knows Parquet on standard input by its magic as files are, also gzipped: the same rows as the file, and Parquet out keeps its types", async () => {
+        const file = join(tmp, "codec-zstd.parquet"); // 4,100 rows in two row groups, written by the first test
+        const bytes = readFileSync(file);
+        const fromFile = await runBuiltCli(["score", file, "-m", tinyModel, "-q"]);
+        expect(fromFile.code).toBe(3);
+        const piped = (input: Buffer, args: string[] = []) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+            const child = spawn(process.execPath, [cli, "score", "-m", tinyModel, "-q", ...args], { stdio: ["pipe", "pipe", "pipe"] });
+            let stdout = "", stderr = "";
+            child.stdout.on("data", (c: Buffer) => (stdout += c));
+            child.stderr.on("data", (c: Buffer) => (stderr += c));
+            child.on("close", (code) => resolve({ code, stdout, stderr }));
+            child.stdin.end(input);
+        });
+        for (const [input, args] of [[bytes, []], [gzipSync(bytes), []], [bytes, ["--input-format", "parquet"]], [bytes, ["-"]]] as const) {
+            const run = await piped(input, [...args]);
+            expect(run.stderr).not.toMatch(/UTF-8/);
+            expect(run.code).toBe(3);
+            expect(run.stdout).toBe(fromFile.stdout);
+        }
+        const out = join(tmp, "stdin-out.parquet");
+        expect((await piped(bytes, ["-o", out])).code).toBe(3);
+        expect(await columnTypes(out)).toMatchObject({ ...await columnTypes(file), reward: "DOUBLE" });
+        expect(await duck(`SELECT messages, id FROM '${out}'`)).toEqual(await duck(`SELECT messages, id FROM '${file}'`));
+        // a damaged Parquet on standard input is one error row naming it, as a damaged file is
+        const cut = await piped(bytes.subarray(0, 1000));
+        expect(cut.code).toBe(3);
+        expect(parseJsonl(cut.stdout)).toEqual([expect.objectContaining({ error: expect.stringMatching(/not a readable Parquet file/) })]);
     });
 });
 
