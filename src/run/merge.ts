@@ -8,7 +8,7 @@ import type { CliIo } from "../io.js";
 import { createLog, type Log } from "../log.js";
 import { readDelimited } from "../input/delimited.js";
 import { readJsonl } from "../input/jsonl.js";
-import { findInputs, sourceName } from "../input/sources.js";
+import { findInputs, formatOf, sourceName } from "../input/sources.js";
 import { Outputs, readShardRecord, type OutputFile, type ShardRecord } from "../outputs/outputs.js";
 import { recordSuffixes } from "../outputs/target.js";
 import type { InputRow, Source } from "../records/row.js";
@@ -23,7 +23,7 @@ import type { InputRow, Source } from "../records/row.js";
  */
 export async function runMerge(output: string, given: string[], io: CliIo, quiet: boolean): Promise<number> {
     const log = createLog(io.stderr, { quiet });
-    const inputs = findInputs(withoutRecords(given.flatMap(expandPattern)), undefined);
+    const inputs = findInputs(partsOf(withoutRecords(given.flatMap(expandPattern)), log), undefined);
     const format = inputs[0]!.format;
     if (!formats[format].resumable) throw new UsageError("merge works on jsonl, csv and tsv shard outputs");
     const named = formatOfName(output, "output");
@@ -123,6 +123,31 @@ function expandPattern(path: string): string[] {
 function withoutRecords(paths: string[]): string[] {
     const given = new Set(paths);
     return paths.filter((path) => !recordSuffixes.some((suffix) => path.endsWith(suffix) && given.has(path.slice(0, -suffix.length))));
+}
+
+/**
+ * The parts among the files given: those with a `.shard` record when any has one, else those of the first one's
+ * format. Any other file (a shard's log `part-0.err` that `part-*` matches, a note) is no part: skipped, and named.
+ * A part with a record is never skipped, whatever its state: its checks fail loudly.
+ */
+function partsOf(paths: string[], log: Log): string[] {
+    // a folder is taken as it is: findInputs takes the data files in it
+    const folder = (path: string) => statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
+    const recorded = paths.filter((path) => folder(path) || readShardRecord(path) !== undefined);
+    const format = (path: string) => {
+        try {
+            return formatOf(path, undefined);
+        } catch {
+            return undefined;
+        }
+    };
+    const first = paths.map(format).find((f) => f !== undefined);
+    // a file that is not there is no file to skip: findInputs names it
+    const parts = recorded.some((path) => !folder(path)) ? recorded : paths.filter((path) => folder(path) || !existsSync(path) || format(path) === first);
+    for (const path of paths.filter((path) => !parts.includes(path)))
+        log.warn(recorded.some((path) => !folder(path)) ? `${path} is no part (it has no .shard record): skipped` : `${path} is no ${first ?? "data"} file like the others: skipped`);
+    if (parts.length === 0) throw new UsageError(`no part to merge among ${paths.join(", ")}: name jsonl, csv or tsv files written with --shard K/N -o FILE`);
+    return parts;
 }
 
 /**

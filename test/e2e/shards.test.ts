@@ -95,6 +95,27 @@ describe("merge", () => {
         expect(readFileSync(merged, "utf8")).toBe(straight.stdout);
     });
 
+    it("a file the pattern matches that is no part (a shard's log, a note) is skipped and named; a damaged part is still an error", async () => {
+        const dir = mkdtempSync(join(tmp, "logs-"));
+        const parts = [0, 1].map((k) => join(dir, `part-${k}.jsonl`));
+        for (const [k, part] of parts.entries())
+            expect((await runInProcess(["score", demoConversations, "-m", tinyModel, "--shard", `${k}/2`, "-o", part])).code).toBe(0);
+        writeFileSync(join(dir, "part-0.err"), "nemoreward: scored 3 rows\n");
+        writeFileSync(join(dir, "part-1.csv"), "prompt,response\nHi,Hello\n"); // a data file, but no part of this run
+        const straight = await runInProcess(["score", demoConversations, "-m", tinyModel]);
+        const merged = join(tmp, "skipped.jsonl");
+        const run = await runInProcess(["merge", merged, join(dir, "part-*")]);
+        expect(run.stderr).toMatch(/part-0\.err is no part \(it has no \.shard record\): skipped/);
+        expect(run.stderr).toMatch(/part-1\.csv is no part \(it has no \.shard record\): skipped/);
+        expect(run.code).toBe(0);
+        expect(readFileSync(merged, "utf8")).toBe(straight.stdout);
+        // a part (it has its .shard record) that was cut short is an error, never skipped
+        writeFileSync(parts[1]!, readFileSync(parts[1]!, "utf8").split("\n")[0] + "\n");
+        const damaged = await runInProcess(["merge", join(tmp, "damaged.jsonl"), join(dir, "part-*")]);
+        expect(damaged.stderr).toMatch(/part-1\.jsonl is not the file its run wrote/);
+        expect(damaged.code).toBe(2);
+    });
+
     it("the first Ctrl-C stops a merge: exit 130, and no output, whole or partial", async () => {
         const shards = [0, 1].map((k) => {
             const path = join(tmp, `big-part-${k}.jsonl`);
