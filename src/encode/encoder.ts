@@ -4,6 +4,8 @@ import type { InputRow, ParquetColumn, Source } from "../records/row.js";
 import type { OutRow } from "../conversation/scoringTask.js";
 import type { Layout } from "../records/toolFields.js";
 import type { Fields } from "../records/values.js";
+import type { FileMetaData } from "hyparquet";
+import type { Observed } from "./parquet.js";
 
 /**
  * Turns rows into the bytes of one format, as they come; `end` closes what the format needs closed (a JSON array's
@@ -40,6 +42,14 @@ export type EncoderOptions = {
     parquetColumns?: readonly ParquetColumn[];
     /** Parquet output: every input is a Parquet file, whose columns (`parquetColumns`) are known before any row. */
     typedInputs?: boolean;
+    /**
+     * Parquet output kept with records (--resume, --shard): what every input row shows of its columns, read before the
+     * run (so that every run and every shard of one input writes the same columns). Each row group is then written
+     * with a footer of all the groups so far: the file is whole after every group, and a resumed run continues it.
+     */
+    observed?: Observed;
+    /** Parquet output being resumed: where its recorded rows end (after a footer), and that footer. */
+    continuingParquet?: { end: number; metadata: FileMetaData };
     /** CSV/TSV: the header of the file being continued (a resumed run), which fixes its columns. */
     continuing?: { names: string[]; eol: string };
     color: ChalkInstance;

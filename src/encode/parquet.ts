@@ -1,5 +1,8 @@
 import { parquetSchema, type FileMetaData, type SchemaElement, type SchemaTree } from "hyparquet";
 import { ByteWriter, ParquetWriter } from "hyparquet-writer";
+import { writeIndexes } from "hyparquet-writer/src/indexes.js";
+import { writeMetadata } from "hyparquet-writer/src/metadata.js";
+import { UsageError } from "../errors.js";
 import type { Chunk } from "../outputs/outputs.js";
 import { physicalSchema, writeValue } from "../records/parquetValues.js";
 import { fieldJson, isJsonRow, type InputRow, type ParquetColumn, type Source } from "../records/row.js";
@@ -87,6 +90,46 @@ function inputColumn({ elements }: ParquetColumn): Column {
     return column([{ ...top!, repetition_type: top!.repetition_type === "REPEATED" ? "REPEATED" : "OPTIONAL" }, ...rest]);
 }
 
+/**
+ * What rows show of the columns they need: each JSON/CSV field's shape (its names in the order first seen, a CSV
+ * file's header when its first row is), the tool's fields of every kind of row (`error` last), the first row with a
+ * record.
+ */
+export class Observed {
+    readonly names = new Set<string>();
+    readonly shapes = new Map<string, Shape>();
+    readonly tools: ToolField[] = [];
+    first: InputRow | undefined;
+    /** Rows seen. */
+    rows = 0;
+    private readonly headers = new Set<Source>();
+
+    constructor(private readonly layoutOf: EncoderOptions["layoutOf"]) {}
+
+    observe(input: InputRow): void {
+        this.rows++;
+        const header = input.source.header;
+        if (header !== undefined && !this.headers.has(input.source)) {
+            this.headers.add(input.source);
+            for (const name of header.names) this.names.add(name);
+        }
+        const record = input.record;
+        if (record === undefined) return;
+        this.first ??= input;
+        if (input.source.format !== "parquet") {
+            for (const name of Object.keys(record)) {
+                this.names.add(name);
+                this.shapes.set(name, widen(this.shapes.get(name), shapeOf(record[name]!)));
+            }
+        }
+        for (const field of this.layoutOf(input)) {
+            if (this.tools.some((f) => f.name === field.name)) continue;
+            const error = this.tools.findIndex((f) => f.name === "error");
+            this.tools.splice(error === -1 ? this.tools.length : error, 0, field);
+        }
+    }
+}
+
 /** What the encoder keeps of a row while its output's columns are not known: its values go to disk (spill.ts). */
 type Spilled = { source: number; line: number; text: string; record?: Fields; problem?: string; fields: Fields };
 
@@ -100,7 +143,7 @@ type Spilled = { source: number; line: number; text: string; record?: Fields; pr
  * each group's bytes returned as soon as it is written. Otherwise the rows wait on disk (spill.ts) until the last one
  * has shown every column's type, and are then written group by group: memory holds one group either way.
  */
-export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumns = [], typedInputs = false }: EncoderOptions): Encoder {
+export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumns = [], typedInputs = false, observed, continuingParquet }: EncoderOptions): Encoder {
     let columns: Column[] | undefined;
     let own: OwnNames | undefined;
     let writer: ParquetWriter | undefined;
@@ -109,41 +152,20 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
     let pendingBytes = 0;
     const groupBytes = batchBytes();
     const reportRenames = renameReporter(warn);
-    // what the rows so far show: each JSON/CSV field's shape, the tool's fields, the first row with a record
-    const names = new Set<string>();
-    const shapes = new Map<string, Shape>();
-    const tools: ToolField[] = [];
-    let first: InputRow | undefined;
-    const observe = ({ input }: OutRow) => {
-        const record = input.record;
-        if (record === undefined) return;
-        first ??= input;
-        if (input.source.format !== "parquet") {
-            for (const name of Object.keys(record)) {
-                names.add(name);
-                shapes.set(name, widen(shapes.get(name), shapeOf(record[name]!)));
-            }
-        }
-        // the tool's fields of every kind of row, in order, `error` last
-        for (const field of layoutOf(input)) {
-            if (tools.some((f) => f.name === field.name)) continue;
-            const error = tools.findIndex((f) => f.name === "error");
-            tools.splice(error === -1 ? tools.length : error, 0, field);
-        }
-    };
-
-    const start = (anyRow: boolean): Column[] => {
+    const seen = observed ?? new Observed(layoutOf);
+    const observe = (out: OutRow) => seen.observe(out.input);
+    const start = (): Column[] => {
         const cols = parquetColumns.map(inputColumn);
         // Parquet read from standard input: its columns are known once it is read
         for (const source of sources()) for (const c of source.columns ?? []) if (!cols.some((known) => known.name === c.name)) cols.push(inputColumn(c));
-        const all: string[] = [];
-        for (const source of sources()) all.push(...source.header?.names ?? []);
-        for (const name of new Set([...all, ...names])) {
+        const { names, shapes, tools, first } = seen;
+        // then the header of a CSV file of no rows
+        for (const name of new Set([...names, ...sources().flatMap((source) => source.header?.names ?? [])])) {
             if (cols.some((c) => c.name === name)) continue;
             const { elements, json } = shapeElements(name, shapes.get(name));
             cols.push(column(elements, json ? { json } : {}));
         }
-        if (cols.length === 0 && anyRow && first === undefined) cols.push(column([optional("line", scalars.int64)]));
+        if (cols.length === 0 && seen.rows > 0 && first === undefined) cols.push(column([optional("line", scalars.int64)]));
         // every field the tool may add, in every format: a column is there whether or not a row has its value
         const layout: Layout = tools.length > 0 ? tools : layoutOf(undefined);
         // a tool's field the input already has: in place when an earlier run of the tool wrote it (typed as the tool types
@@ -203,29 +225,52 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
         });
     };
 
+    const open = (): ParquetWriter => {
+        if (writer !== undefined) return writer;
+        writer = new ParquetWriter({ writer: bytes, schema: physicalSchema(schemaOf(columns!)), createdBy: "nemoreward" });
+        if (continuingParquet !== undefined) {
+            // a resumed file: its row groups stay, and the next ones follow them (the magic is there already)
+            const { end, metadata } = continuingParquet;
+            if (!sameSchema(metadata.schema, schemaOf(columns!)))
+                throw new UsageError("the Parquet output being resumed has other columns than this run gives: it was written from other input or settings; remove it and its .resume record to start over");
+            bytes.index = 0;
+            bytes.offset = end;
+            writer.row_groups = metadata.row_groups;
+            writer.num_rows = metadata.num_rows;
+        }
+        return writer;
+    };
     const group = (rows: OutRow[]): Uint8Array => {
-        writer ??= new ParquetWriter({ writer: bytes, schema: physicalSchema(schemaOf(columns!)), createdBy: "nemoreward" });
+        const parquet = open();
         if (rows.length > 0) {
             const written = rows.map(values);
             const columnData = columns!.map((c, j) => ({ name: c.name, data: written.map((row) => row[j]), statistics: c.statistics }));
-            void writer.write({ columnData, rowGroupSize: rows.length });
+            void parquet.write({ columnData, rowGroupSize: rows.length });
+            // resumable: each group ends in a footer of every group so far, so that the file is whole after any group
+            if (observed !== undefined) interimFooter(parquet, bytes, schemaOf(columns!));
         }
         return take();
     };
     const flush = (): Chunk => {
         if (pending.length === 0) return "";
         if (columns === undefined) for (const row of pending) observe(row);
-        columns ??= start(true);
+        columns ??= start();
         const rows = pending;
         pending = [];
         pendingBytes = 0;
         return group(rows);
     };
     const footer = (): Uint8Array => {
-        writer ??= new ParquetWriter({ writer: bytes, schema: physicalSchema(schemaOf(columns!)), createdBy: "nemoreward" });
+        const written = writer !== undefined;
+        const parquet = open();
+        // resumable: the last group's footer is the file's, unless there was none (no rows)
+        if (observed !== undefined) {
+            if (!written && continuingParquet === undefined) interimFooter(parquet, bytes, schemaOf(columns!));
+            return take();
+        }
         // the footer gets the columns' logical types; the pages were written from physical values
-        writer.schema = schemaOf(columns!);
-        void writer.finish();
+        parquet.schema = schemaOf(columns!);
+        void parquet.finish();
         return take();
     };
     const take = (): Uint8Array => {
@@ -234,15 +279,13 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
         return out;
     };
 
-    if (!typedInputs) {
+    if (!typedInputs && observed === undefined) {
         // the columns' types wait for the last row: the rows wait on disk
         const spill = new Spill();
         const seen: Source[] = [];
-        let anyRow = false;
         return {
             row(out) {
                 observe(out);
-                anyRow = true;
                 const { input } = out;
                 let source = seen.indexOf(input.source);
                 if (source === -1) source = seen.push(input.source) - 1;
@@ -253,7 +296,7 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
             },
             *end() {
                 try {
-                    columns = start(anyRow);
+                    columns = start();
                     let rows: OutRow[] = [], size = 0;
                     for (const { entry, size: entrySize } of spill.read()) {
                         const { source, line, text, record, problem, fields } = entry as Spilled;
@@ -282,11 +325,25 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
         },
         end() {
             const last = flush();
-            columns ??= start(false);
+            columns ??= start();
             const tail = footer();
             return typeof last === "string" ? tail : Buffer.concat([last, tail]);
         },
     };
+}
+
+/** Page indexes and a footer for the row groups written so far: the file is a whole Parquet file up to here. */
+function interimFooter(writer: ParquetWriter, bytes: ByteWriter, schema: SchemaElement[]): void {
+    writeIndexes(bytes, writer.pendingIndexes);
+    writer.pendingIndexes = [];
+    writeMetadata(bytes, { version: 2, created_by: "nemoreward", schema, num_rows: writer.num_rows, row_groups: writer.row_groups, metadata_length: 0 });
+    bytes.appendUint32(0x31524150); // PAR1
+}
+
+/** Whether a file's schema is the one this run writes (names, types, nesting). */
+function sameSchema(a: readonly SchemaElement[], b: readonly SchemaElement[]): boolean {
+    const key = (e: SchemaElement) => JSON.stringify([e.name, e.type, e.type_length, e.repetition_type, e.num_children, e.converted_type, e.scale, e.precision]);
+    return a.length === b.length && a.every((e, i) => key(e) === key(b[i]!) || i === 0);
 }
 
 function schemaOf(columns: Column[]): SchemaElement[] {

@@ -27,6 +27,12 @@ export async function parquetFooter(path: string | AsyncBuffer): Promise<FileMet
     }
 }
 
+/** The footer of a Parquet file's first `end` bytes (a resumable output's, up to its last recorded row group). */
+export async function parquetFooterAt(path: string, end: number): Promise<FileMetaData> {
+    const file = await asyncBufferFromFile(path);
+    return parquetFooter({ byteLength: end, slice: (start: number, stop: number = end) => file.slice(start, stop) });
+}
+
 /**
  * Names as the file writes them: hyparquet decodes them as text, which drops a leading U+FEFF (a column "\ufeffk"
  * beside a column "k" would be lost). Where the footer holds those bytes at all, its names (schema and each column

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { UsageError } from "../errors.js";
 import { formatOfName, formats, namesOf, type InputFormat, type OutputFormat } from "../formats.js";
 import { defaultContextSize, type Flags } from "./flags.js";
@@ -74,7 +74,7 @@ export type TransformPlan = {
 };
 
 /** Facts the rules look at: the flags, and what follows from them. */
-type Facts = { command: CommandName; flags: Flags; filters: boolean; format: OutputFormat; stdoutIsTTY: boolean };
+type Facts = { command: CommandName; flags: Flags; filters: boolean; format: OutputFormat; stdoutIsTTY: boolean; streamInput: boolean };
 
 /** Every rule between flags, in one table: when it is broken, and what the one line of the refusal says. */
 const rules: { when: (x: Facts) => boolean; say: (x: Facts) => string }[] = [
@@ -96,12 +96,12 @@ const rules: { when: (x: Facts) => boolean; say: (x: Facts) => string }[] = [
         say: () => "--fixed-threads needs --threads N: the number of threads to keep",
     },
     {
-        when: (x) => x.format === "parquet" && (x.flags.resume === true || x.flags.shard !== undefined),
-        say: (x) => `${x.flags.resume ? "--resume" : "--shard"} cannot continue or merge Parquet output (its footer is written last): ` +
-            "use -o FILE.jsonl (Parquet input keeps its values as JSON), then score or convert that",
+        when: (x) => x.format === "parquet" && x.streamInput && x.flags.output !== undefined && (x.flags.resume === true || x.flags.shard !== undefined),
+        say: (x) => `${x.flags.resume ? "--resume" : "--shard"} with Parquet output reads its input twice (every row's types first, so that every run ` +
+            "and shard writes the same columns): give input files, not standard input or a pipe",
     },
-    { when: (x) => x.flags.resume === true && !formats[x.format].resumable, say: (x) => `--resume works with jsonl, csv and tsv output, not ${x.format}` },
-    { when: (x) => x.flags.shard !== undefined && !formats[x.format].resumable, say: (x) => `--shard writes parts that \`nemoreward merge\` joins row by row: write jsonl, csv or tsv, not ${x.format}` },
+    { when: (x) => x.flags.resume === true && !formats[x.format].resumable, say: (x) => `--resume works with jsonl, csv, tsv and parquet output, not ${x.format}` },
+    { when: (x) => x.flags.shard !== undefined && !formats[x.format].resumable, say: (x) => `--shard writes parts that \`nemoreward merge\` joins row by row: write jsonl, csv, tsv or parquet, not ${x.format}` },
     { when: (x) => x.format === "parquet" && x.flags.output === undefined && x.stdoutIsTTY, say: () => "Parquet is binary: give -o FILE.parquet, or redirect standard output" },
     { when: (x) => collidingField(x.flags.field ?? "reward") !== undefined, say: (x) => `--field ${x.flags.field}: the reward field would be named like nemoreward's own "${collidingField(x.flags.field!)}"; choose another name` },
     { when: (x) => x.flags.field === "__proto__", say: () => "--field __proto__: JavaScript objects cannot hold a field of that name as data; choose another name" },
@@ -133,7 +133,8 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
     }
     const sources = findInputs(inputs, flags.inputFormat);
     const filters = flags.minReward !== undefined || flags.maxReward !== undefined || flags.topK !== undefined;
-    const facts: Facts = { command, flags, filters, format: rowsFormat(command, sources[0]!.format, flags, context.stdoutIsTTY), stdoutIsTTY: context.stdoutIsTTY };
+    const facts: Facts = { command, flags, filters, format: rowsFormat(command, sources[0]!.format, flags, context.stdoutIsTTY), stdoutIsTTY: context.stdoutIsTTY,
+        streamInput: sources.some(({ path }) => path === "-" || statSync(path, { throwIfNoEntry: false })?.isFile() !== true) };
     for (const rule of rules) if (rule.when(facts)) throw new UsageError(rule.say(facts));
 
     const modelPath = findModel(flags.model);
@@ -176,7 +177,9 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
     // the outputs: the rows (score, render, pairs: -o or stdout; eval: --per-row), the rows filtered out, eval's report
     const outputs: OutputSpec[] = [];
     let rows: string | undefined, report: Plan["report"];
-    const resumable = (command === "score" || render) && !flags.rank && !filters && flags.output !== undefined && formats[facts.format].resumable;
+    // Parquet output keeps records only when asked (--resume, --shard): it then reads its input twice (types first)
+    const resumable = (command === "score" || render) && !flags.rank && !filters && flags.output !== undefined && formats[facts.format].resumable &&
+        (facts.format !== "parquet" || flags.resume === true || flags.shard !== undefined);
     const rowSettings = { rows: command, modelPath, field, rewardToken: engine.rewardToken, precise: engine.precise, flashAttention: engine.flashAttention ?? false,
         contextSize: scoring.contextSize, maxRecordBytes, onOverlong: scoring.onOverlong, contentSpecial: scoring.contentSpecial, fields: conversation, shard: flags.shard };
     if (command === "eval") {

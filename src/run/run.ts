@@ -3,7 +3,7 @@ import { exitCodes, UsageError } from "../errors.js";
 import type { CliIo } from "../io.js";
 import { createLog, type Log } from "../log.js";
 import { createEncoder } from "../encode/createEncoder.js";
-import { endChunks } from "../encode/encoder.js";
+import { endChunks, type EncoderOptions } from "../encode/encoder.js";
 import { countRows, readRows } from "../input/sources.js";
 import { inputPrint, Outputs, type OutputFile } from "../outputs/outputs.js";
 import { rowHash } from "../outputs/resumeLog.js";
@@ -99,7 +99,7 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
             stopped = `stopped after ${failed} rows could not be scored (--max-errors ${plan.maxErrors})`;
     };
     let encodingFailed = false;
-    const encoderFor = (file: OutputFile | undefined, layoutOf: (row: InputRow | undefined) => Layout) => file === undefined ? undefined : createEncoder(file.spec.format, {
+    const encoderFor = (file: OutputFile | undefined, layoutOf: (row: InputRow | undefined) => Layout, extra: Partial<EncoderOptions> = {}) => file === undefined ? undefined : createEncoder(file.spec.format, {
         layoutOf,
         warn: (message) => progress.interrupt(() => log.warn(message)),
         onError: (row, message) => {
@@ -112,9 +112,12 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
         continuing: file.continuing,
         color: log.color,
         width: io.stdout.columns ?? 100,
+        ...extra,
     });
     // pairs writes records of its own (a pair per prompt), to which the tool adds no field
-    const rowsEncoder = await encoderFor(rowsFile, (row) => (plan.transforms.pairs !== undefined ? [] : plan.layout(kindOf(row))));
+    const rowsLayout = (row: InputRow | undefined) => (plan.transforms.pairs !== undefined ? [] : plan.layout(kindOf(row)));
+    const rowsEncoder = await encoderFor(rowsFile, rowsLayout, rowsFile?.spec.format === "parquet" && rowsFile.spec.records !== undefined
+        ? await resumableParquet(plan, io, rowsFile, rowsLayout) : {});
     const rejectsEncoder = await encoderFor(rejectsFile, (row) => [...plan.layout(kindOf(row)), named("dropped")]);
     const { transform, summary, after } = transformsOf(plan, log);
 
@@ -203,6 +206,21 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
     if (io.signal?.aborted) return exitCodes.interrupted;
     if (rowsFile?.closed) return exitCodes.outputClosed;
     return failed > 0 ? exitCodes.someRowsFailed : exitCodes.ok;
+}
+
+/**
+ * Parquet output kept with records (--resume, --shard): its columns from every input row, read once before the run
+ * (every run and every shard of one input then writes the same columns), and a resumed file's footer.
+ */
+async function resumableParquet(plan: Plan, io: CliIo, file: OutputFile, layoutOf: EncoderOptions["layoutOf"]): Promise<Partial<EncoderOptions>> {
+    const { Observed } = await import("../encode/parquet.js");
+    const observed = new Observed(layoutOf);
+    for await (const row of readRows(plan.inputs, { stdin: io.stdin, maxRecordBytes: plan.read.maxRecordBytes, signal: io.signal, formatGiven: plan.read.formatGiven, warn: () => undefined }))
+        observed.observe(row);
+    const recorded = file.recorded;
+    if (recorded === undefined || recorded.rows === 0 || file.target.kind !== "file") return { observed };
+    const { parquetFooterAt } = await import("../input/parquet.js");
+    return { observed, continuingParquet: { end: recorded.end, metadata: await parquetFooterAt(file.target.real, recorded.end) } };
 }
 
 function shownOf(file: OutputFile): string {

@@ -279,11 +279,12 @@ describe("Parquet output", () => {
         ["Hi!", "Hello there, friend.", "Yo"].forEach((r, i) => expect(row!.rewards[i]).toBeCloseTo(referenceReward(chat("Say hi.", r)), 5));
     });
 
-    it("refuses --resume and --shard with Parquet output, saying what to use (exit 2)", async () => {
+    it("--resume and --shard with Parquet output from standard input are refused with one line (exit 2): the input is read twice", async () => {
         for (const flags of [["--resume"], ["--shard", "0/2"]]) {
-            const { code, stderr } = await runBuiltCli(["score", join(tmp, "shapes", "1-best-of-n.parquet"), "-m", tinyModel, "-o", join(tmp, "no.parquet"), ...flags]);
+            const { code, stderr } = await runBuiltCli(["score", "-", "-m", tinyModel, "-o", join(tmp, "no.parquet"), ...flags], "{}\n");
             expect(code).toBe(2);
-            expect(stderr.trim().split("\n")).toEqual([`nemoreward: error: ${flags[0]} cannot continue or merge Parquet output (its footer is written last): use -o FILE.jsonl (Parquet input keeps its values as JSON), then score or convert that`]);
+            expect(stderr.trim().split("\n")).toEqual([`nemoreward: error: ${flags[0]} with Parquet output reads its input twice (every row's types first, so that every run ` +
+                "and shard writes the same columns): give input files, not standard input or a pipe"]);
         }
     });
 });
