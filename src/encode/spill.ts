@@ -2,6 +2,7 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deserialize, serialize } from "node:v8";
+import { exitCodes, NemoError } from "../errors.js";
 import { Decimal, Float32, Interval, JsonText, MapValue, type Value } from "../records/values.js";
 
 /**
@@ -65,7 +66,12 @@ export class Spill {
         const bytes = Buffer.concat(this.buffered);
         this.buffered = [];
         this.bufferedBytes = 0;
-        for (let done = 0; done < bytes.length;) done += writeSync(this.fd, bytes, done, bytes.length - done, this.written + done);
+        try {
+            for (let done = 0; done < bytes.length;) done += writeSync(this.fd, bytes, done, bytes.length - done, this.written + done);
+        } catch (error) {
+            throw new NemoError(`cannot write a temporary file in ${tmpdir()} (rows held until every column's type is known): ${(error as Error).message}`,
+                exitCodes.failure, { cause: error });
+        }
         this.written += bytes.length;
     }
 }

@@ -7,6 +7,8 @@ import { ValueError, type Fields } from "../records/values.js";
 import { batchBytes } from "../memory.js";
 import { anonymousFile } from "../encode/spill.js";
 import { closeSync, readSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { exitCodes, NemoError } from "../errors.js";
 
 
 /** A Parquet file that cannot be read as one, with the reason in words that name no library. */
@@ -122,7 +124,11 @@ export async function* readParquetStream(bytes: AsyncIterable<Buffer>, source: S
     try {
         let size = 0;
         for await (const chunk of bytes) {
-            for (let done = 0; done < chunk.length;) done += writeSync(fd, chunk, done, chunk.length - done, size + done);
+            try {
+                for (let done = 0; done < chunk.length;) done += writeSync(fd, chunk, done, chunk.length - done, size + done);
+            } catch (error) {
+                throw new NemoError(`cannot write a temporary file in ${tmpdir()} (Parquet read from ${source.name}): ${(error as Error).message}`, exitCodes.failure, { cause: error });
+            }
             size += chunk.length;
         }
         const file: AsyncBuffer = {
