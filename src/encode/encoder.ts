@@ -43,11 +43,16 @@ export type EncoderOptions = {
     /** Parquet output: every input is a Parquet file, whose columns (`parquetColumns`) are known before any row. */
     typedInputs?: boolean;
     /**
-     * Parquet output kept with records (--resume, --shard): what every input row shows of its columns, read before the
-     * run (so that every run and every shard of one input writes the same columns). Each row group is then written
-     * with a footer of all the groups so far: the file is whole after every group, and a resumed run continues it.
+     * Parquet output: what every input row shows of its columns, from a first reading of the input files, so that rows
+     * are written as they come (else, when every input is not Parquet, they wait on disk for the last one).
      */
     observed?: Observed;
+    /**
+     * Parquet output kept with records (--resume, --shard; `observed` given, so that every run and shard of one input
+     * writes the same columns): each row group is written with a footer of all the groups so far, so that the file is
+     * whole after every group, and a resumed run continues it.
+     */
+    resumable?: boolean;
     /** Parquet output being resumed: where its recorded rows end (after a footer), and that footer. */
     continuingParquet?: { end: number; metadata: FileMetaData };
     /** CSV/TSV: the header of the file being continued (a resumed run), which fixes its columns. */

@@ -138,12 +138,13 @@ type Spilled = { source: number; line: number; text: string; record?: Fields; pr
  * it is; JSON and CSV columns typed by every row's values, parquetShape.ts), then the tool's columns (reward DOUBLE,
  * rank INT32, error STRING, ...; toolFields.ts). Each value is written exactly at its column's type (parquetValues.ts);
  * a row with a value its column cannot hold (a JSON row's field beside a Parquet input's column of another type), or
- * a field without a column, is an error row that says why. When every input is Parquet, the columns are known before
- * the first row, and rows are written in row groups of at most 5,000 rows and a sixty-fourth of the heap (memory.ts),
- * each group's bytes returned as soon as it is written. Otherwise the rows wait on disk (spill.ts) until the last one
- * has shown every column's type, and are then written group by group: memory holds one group either way.
+ * a field without a column, is an error row that says why. When the columns are known before the first row (every
+ * input Parquet, or `observed` from a first reading of the input files), rows are written in row groups of at most
+ * 5,000 rows and a sixty-fourth of the heap (memory.ts), each group's bytes returned as soon as it is written.
+ * Otherwise (standard input, a pipe) the rows wait on disk (spill.ts) until the last one has shown every column's
+ * type, and are then written group by group: memory holds one group either way.
  */
-export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumns = [], typedInputs = false, observed, continuingParquet }: EncoderOptions): Encoder {
+export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumns = [], typedInputs = false, observed, resumable = false, continuingParquet }: EncoderOptions): Encoder {
     let columns: Column[] | undefined;
     let own: OwnNames | undefined;
     let writer: ParquetWriter | undefined;
@@ -247,7 +248,7 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
             const columnData = columns!.map((c, j) => ({ name: c.name, data: written.map((row) => row[j]), statistics: c.statistics }));
             void parquet.write({ columnData, rowGroupSize: rows.length });
             // resumable: each group ends in a footer of every group so far, so that the file is whole after any group
-            if (observed !== undefined) interimFooter(parquet, bytes, schemaOf(columns!));
+            if (resumable) interimFooter(parquet, bytes, schemaOf(columns!));
         }
         return take();
     };
@@ -264,7 +265,7 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
         const written = writer !== undefined;
         const parquet = open();
         // resumable: the last group's footer is the file's, unless there was none (no rows)
-        if (observed !== undefined) {
+        if (resumable) {
             if (!written && continuingParquet === undefined) interimFooter(parquet, bytes, schemaOf(columns!));
             return take();
         }

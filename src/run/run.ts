@@ -116,8 +116,7 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
     });
     // pairs writes records of its own (a pair per prompt), to which the tool adds no field
     const rowsLayout = (row: InputRow | undefined) => (plan.transforms.pairs !== undefined ? [] : plan.layout(kindOf(row)));
-    const rowsEncoder = await encoderFor(rowsFile, rowsLayout, rowsFile?.spec.format === "parquet" && rowsFile.spec.records !== undefined
-        ? await resumableParquet(plan, io, rowsFile, rowsLayout) : {});
+    const rowsEncoder = await encoderFor(rowsFile, rowsLayout, rowsFile?.spec.format === "parquet" ? await parquetColumnsFirst(plan, io, rowsFile, rowsLayout) : {});
     const rejectsEncoder = await encoderFor(rejectsFile, (row) => [...plan.layout(kindOf(row)), named("dropped")]);
     const { transform, summary, after } = transformsOf(plan, log);
 
@@ -209,18 +208,27 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
 }
 
 /**
- * Parquet output kept with records (--resume, --shard): its columns from every input row, read once before the run
- * (every run and every shard of one input then writes the same columns), and a resumed file's footer.
+ * Parquet output from input files: its columns from every input row, read once before the run (JSON and CSV columns
+ * take every row's types; every run and every shard of one input writes the same columns), so that its rows are
+ * written as they come. Kept with records (--resume, --shard): also a resumed file's footer. Standard input and pipes,
+ * which can be read only once, are not read first: the encoder holds their rows on disk instead.
  */
-async function resumableParquet(plan: Plan, io: CliIo, file: OutputFile, layoutOf: EncoderOptions["layoutOf"]): Promise<Partial<EncoderOptions>> {
+async function parquetColumnsFirst(plan: Plan, io: CliIo, file: OutputFile, layoutOf: EncoderOptions["layoutOf"]): Promise<Partial<EncoderOptions>> {
+    const resumable = file.spec.records !== undefined;
+    const files = plan.inputs.every(({ path }) => path !== "-" && statSync(path, { throwIfNoEntry: false })?.isFile() === true);
+    const typed = files && plan.inputs.every(({ format }) => format === "parquet");
+    if (!files || (typed && !resumable)) return {};
     const { Observed } = await import("../encode/parquet.js");
     const observed = new Observed(layoutOf);
     for await (const row of readRows(plan.inputs, { stdin: io.stdin, maxRecordBytes: plan.read.maxRecordBytes, signal: io.signal, formatGiven: plan.read.formatGiven, warn: () => undefined }))
+    {
+        if (io.signal?.aborted) break; // the run stops at once too
         observed.observe(row);
+    }
     const recorded = file.recorded;
-    if (recorded === undefined || recorded.rows === 0 || file.target.kind !== "file") return { observed };
+    if (!resumable || recorded === undefined || recorded.rows === 0 || file.target.kind !== "file") return { observed, resumable };
     const { parquetFooterAt } = await import("../input/parquet.js");
-    return { observed, continuingParquet: { end: recorded.end, metadata: await parquetFooterAt(file.target.real, recorded.end) } };
+    return { observed, resumable, continuingParquet: { end: recorded.end, metadata: await parquetFooterAt(file.target.real, recorded.end) } };
 }
 
 function shownOf(file: OutputFile): string {
