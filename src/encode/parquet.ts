@@ -160,15 +160,23 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
         // Parquet read from standard input: its columns are known once it is read
         for (const source of sources()) for (const c of source.columns ?? []) if (!cols.some((known) => known.name === c.name)) cols.push(inputColumn(c));
         const { names, shapes, tools, first } = seen;
+        // every field the tool may add, in every format: a column is there whether or not a row has its value
+        const layout: Layout = tools.length > 0 ? tools : layoutOf(undefined);
         // then the header of a CSV file of no rows
         for (const name of new Set([...names, ...sources().flatMap((source) => source.header?.names ?? [])])) {
             if (cols.some((c) => c.name === name)) continue;
-            const { elements, json } = shapeElements(name, shapes.get(name));
+            const shape = shapes.get(name);
+            // a field only ever null that is named like one of the tool's (the rewards of a scored file whose rows all
+            // failed): typed as the tool types it, which null fits as well as any type
+            const tool = shape?.kind === "null" ? layout.find((f) => f.name === name) : undefined;
+            if (tool !== undefined) {
+                cols.push(column(toolElements(name, tool.kind)));
+                continue;
+            }
+            const { elements, json } = shapeElements(name, shape);
             cols.push(column(elements, json ? { json } : {}));
         }
         if (cols.length === 0 && seen.rows > 0 && first === undefined) cols.push(column([optional("line", scalars.int64)]));
-        // every field the tool may add, in every format: a column is there whether or not a row has its value
-        const layout: Layout = tools.length > 0 ? tools : layoutOf(undefined);
         // a tool's field the input already has: in place when an earlier run of the tool wrote it (typed as the tool types
         // it), else the input's is the user's, and the tool's goes in nemoreward_NAME
         own = ownNames(cols.map((c) => c.name), layout, {

@@ -103,6 +103,15 @@ describe("Parquet encoder", () => {
         expect(errors).toEqual([]);
     });
 
+    it("a scored file whose rewards are all null, scored again: its reward and error columns are the tool's, replaced in place", async () => {
+        const { made, warnings } = encoder("parquet");
+        const e = await made;
+        const jsonl: Source = { name: "in.jsonl", format: "jsonl" };
+        const parts = [1, 2].map((i) => e.row({ input: row(jsonl, i, { id: i, reward: null, error: "an earlier failure" }), fields: { reward: i / 2 } }));
+        expect(await read(all(parts, e))).toEqual([{ id: 1n, reward: 0.5, error: null }, { id: 2n, reward: 1, error: null }]);
+        expect(warnings).toEqual([]);
+    });
+
     it("special_tokens_in_content has its column whether or not a row has it, also when the first to have it comes after the first row group", async () => {
         const flagged = [...layout.slice(0, 1), named("special_tokens_in_content"), named("error")];
         for (const late of [true, false]) {
