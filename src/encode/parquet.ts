@@ -8,7 +8,8 @@ import { physicalSchema, writeValue } from "../records/parquetValues.js";
 import { fieldJson, isJsonRow, type InputRow, type ParquetColumn, type Source } from "../records/row.js";
 import type { OutRow } from "../conversation/scoringTask.js";
 import { ownNames, renameReporter, type FieldKind, type Layout, type OwnNames, type ToolField } from "../records/toolFields.js";
-import { isValueProblem, JsonText, jsonText, type Fields, type Value } from "../records/values.js";
+import { isFields, isValueProblem, JsonText, jsonText, type Fields, type Value } from "../records/values.js";
+import { keyCount } from "../records/json.js";
 import { batchBytes, sizeOf } from "../memory.js";
 import type { Encoder, EncoderOptions } from "./encoder.js";
 import { shapeElements, shapeOf, widen, type Shape } from "./parquetShape.js";
@@ -119,7 +120,10 @@ export class Observed {
         if (input.source.format !== "parquet") {
             for (const name of Object.keys(record)) {
                 this.names.add(name);
-                this.shapes.set(name, widen(this.shapes.get(name), shapeOf(record[name]!)));
+                let shape = shapeOf(record[name]!);
+                // an object whose text gives a key twice: a struct would hold only its last value, JSON text holds both
+                if (isJsonRow(input) && typeof record[name] === "object" && keyCount(fieldJson(input, name)) !== keysIn(record[name]!)) shape = { kind: "json" };
+                this.shapes.set(name, widen(this.shapes.get(name), shape));
             }
         }
         for (const field of this.layoutOf(input)) {
@@ -128,6 +132,13 @@ export class Observed {
             this.tools.splice(error === -1 ? this.tools.length : error, 0, field);
         }
     }
+}
+
+/** How many keys a value's objects hold, at every depth. */
+function keysIn(value: Value): number {
+    if (Array.isArray(value)) return value.reduce<number>((n, item) => n + keysIn(item), 0);
+    if (!isFields(value)) return 0;
+    return Object.values(value).reduce<number>((n, item) => n + 1 + keysIn(item), 0);
 }
 
 /** What the encoder keeps of a row while its output's columns are not known: its values go to disk (spill.ts). */

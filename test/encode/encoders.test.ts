@@ -1,7 +1,11 @@
 import { Chalk } from "chalk";
 import { parquetReadObjects } from "hyparquet";
 import { parse } from "csv-parse/sync";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join as joinPath } from "node:path";
 import { describe, expect, it } from "vitest";
+import { columnTypes, duck } from "../duckdb.js";
 import { createEncoder } from "../../src/encode/createEncoder.js";
 import { endChunks, type Encoder, type EncoderOptions } from "../../src/encode/encoder.js";
 import type { OutputFormat } from "../../src/formats.js";
@@ -110,6 +114,18 @@ describe("Parquet encoder", () => {
         const parts = [1, 2].map((i) => e.row({ input: row(jsonl, i, { id: i, reward: null, error: "an earlier failure" }), fields: { reward: i / 2 } }));
         expect(await read(all(parts, e))).toEqual([{ id: 1n, reward: 0.5, error: null }, { id: 2n, reward: 1, error: null }]);
         expect(warnings).toEqual([]);
+    });
+
+    it("JSON rows: an object whose text gives a key twice (at any depth) is JSON text, both values kept; objects of one key set are structs", async () => {
+        const { made } = encoder("parquet");
+        const e = await made;
+        const jsonl: Source = { name: "in.jsonl", format: "jsonl" };
+        const texts = ['{"meta": {"a": 1, "b": {"c": "x\\":", "c": 3}}, "ok": {"k": 1}}', '{"meta": {"a": 2, "b": {"c": 4}}, "ok": {"k": 2}}'];
+        const parts = texts.map((text, i) => e.row({ input: { source: jsonl, line: i + 1, text, record: JSON.parse(text) as Fields }, fields: { reward: 1 } }));
+        const file = joinPath(mkdtempSync(joinPath(tmpdir(), "nemoreward-encoders-")), "dup.parquet");
+        writeFileSync(file, all(parts, e));
+        expect(await columnTypes(file)).toMatchObject({ meta: "JSON", ok: "STRUCT(k BIGINT)" });
+        expect(await duck(`SELECT meta::VARCHAR AS meta FROM '${file}'`)).toEqual([{ meta: '{"a": 1, "b": {"c": "x\\":", "c": 3}}' }, { meta: '{"a": 2, "b": {"c": 4}}' }]);
     });
 
     it("special_tokens_in_content has its column whether or not a row has it, also when the first to have it comes after the first row group", async () => {
