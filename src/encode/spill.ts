@@ -66,12 +66,7 @@ export class Spill {
         const bytes = Buffer.concat(this.buffered);
         this.buffered = [];
         this.bufferedBytes = 0;
-        try {
-            for (let done = 0; done < bytes.length;) done += writeSync(this.fd, bytes, done, bytes.length - done, this.written + done);
-        } catch (error) {
-            throw new NemoError(`cannot write a temporary file in ${tmpdir()} (rows held until every column's type is known): ${(error as Error).message}`,
-                exitCodes.failure, { cause: error });
-        }
+        writeTemporary(this.fd, bytes, this.written, "rows held until every column's type is known");
         this.written += bytes.length;
     }
 }
@@ -86,6 +81,15 @@ export function anonymousFile(): number {
         return openSync(join(folder, "data"), "w+");
     } finally {
         rmSync(folder, { recursive: true, force: true });
+    }
+}
+
+/** Writes every byte at `position` of an anonymous file; a failure (a full disk) is one line saying what it held. */
+export function writeTemporary(fd: number, bytes: Uint8Array, position: number, what: string): void {
+    try {
+        for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, bytes.length - done, position + done);
+    } catch (error) {
+        throw new NemoError(`cannot write a temporary file in ${tmpdir()} (${what}): ${(error as Error).message}`, exitCodes.failure, { cause: error });
     }
 }
 

@@ -5,10 +5,8 @@ import { physicalMetadata, rawName, readValue, setField } from "../records/parqu
 import type { InputRow, ParquetColumn, Source } from "../records/row.js";
 import { ValueError, type Fields } from "../records/values.js";
 import { batchBytes } from "../memory.js";
-import { anonymousFile } from "../encode/spill.js";
-import { closeSync, readSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { exitCodes, NemoError } from "../errors.js";
+import { anonymousFile, writeTemporary } from "../encode/spill.js";
+import { closeSync, readSync } from "node:fs";
 
 
 /** A Parquet file that cannot be read as one, with the reason in words that name no library. */
@@ -124,11 +122,7 @@ export async function* readParquetStream(bytes: AsyncIterable<Buffer>, source: S
     try {
         let size = 0;
         for await (const chunk of bytes) {
-            try {
-                for (let done = 0; done < chunk.length;) done += writeSync(fd, chunk, done, chunk.length - done, size + done);
-            } catch (error) {
-                throw new NemoError(`cannot write a temporary file in ${tmpdir()} (Parquet read from ${source.name}): ${(error as Error).message}`, exitCodes.failure, { cause: error });
-            }
+            writeTemporary(fd, chunk, size, `Parquet read from ${source.name}`);
             size += chunk.length;
         }
         const file: AsyncBuffer = {

@@ -82,16 +82,11 @@ async function interleave(shards: string[], records: (ShardRecord | undefined)[]
         await out.write(`${row.text}${own?.eol ?? "\n"}`);
         counts[k]!++;
     }
-    // After the first exhausted shard, every other shard must be exhausted too: shards differ by at most one row,
-    // and only the later ones may be short.
     for (let k = 0; k < shards.length; k++) {
-        const rest = await iterators[k]!.next();
-        if (!rest.done) throw new UsageError(`${shards[k]} has more rows than the shards before it: a shard is missing rows or the shards are out of order`);
+        checkCount(shards[k]!, !(await iterators[k]!.next()).done, counts[k]!, records[k]);
         const record = records[k];
-        if (record !== undefined && record.rows !== counts[k])
-            throw new UsageError(`${shards[k]} holds ${counts[k]} rows but its run wrote ${record.rows}`);
         if (record !== undefined && hashes[k]!.digest("hex") !== record.sha256)
-            throw new UsageError(`${shards[k]} is not the file its run wrote (its bytes differ from those its .shard record holds): was it changed, or swapped with another shard?`);
+            throw otherBytes(shards[k]!);
         // shards without rows: the header still heads the merged file (a merge of one shard is that shard)
         const own = sources[k]!.header;
         if (own === undefined) continue;
@@ -113,7 +108,7 @@ async function interleaveRows(shards: InputSpec[], records: (ShardRecord | undef
         const hash = createHash("sha256");
         for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
         if (hash.digest("hex") !== record.sha256)
-            throw new UsageError(`${path} is not the file its run wrote (its bytes differ from those its .shard record holds): was it changed, or swapped with another shard?`);
+            throw otherBytes(path);
     }
     const parquet = shards[0]!.format === "parquet";
     const { parquetFooter, columnsOf } = await import("../input/parquet.js");
@@ -140,14 +135,25 @@ async function interleaveRows(shards: InputSpec[], records: (ShardRecord | undef
         if (problems.length > 0) break;
     }
     for (let k = 0; k < shards.length && problems.length === 0; k++) {
-        if (!(await iterators[k]!.next()).done) throw new UsageError(`${shards[k]!.path} has more rows than the shards before it: a shard is missing rows or the shards are out of order`);
-        const record = records[k];
-        if (record !== undefined && record.rows !== counts[k]) throw new UsageError(`${shards[k]!.path} holds ${counts[k]} rows but its run wrote ${record.rows}`);
+        checkCount(shards[k]!.path, !(await iterators[k]!.next()).done, counts[k]!, records[k]);
     }
     for (const chunk of endChunks(encoder)) await out.write(chunk);
     // a value the output cannot hold as it is: nothing is merged rather than a value lost
     if (problems.length > 0) throw new UsageError(`cannot merge into ${format}: ${problems[0]}`);
     return counts;
+}
+
+/**
+ * After the first exhausted shard, every other shard must be exhausted too (shards differ by at most one row, and
+ * only the later ones may be short), and hold the rows its record says.
+ */
+function checkCount(shard: string, more: boolean, count: number, record: ShardRecord | undefined): void {
+    if (more) throw new UsageError(`${shard} has more rows than the shards before it: a shard is missing rows or the shards are out of order`);
+    if (record !== undefined && record.rows !== count) throw new UsageError(`${shard} holds ${count} rows but its run wrote ${record.rows}`);
+}
+
+function otherBytes(shard: string): UsageError {
+    return new UsageError(`${shard} is not the file its run wrote (its bytes differ from those its .shard record holds): was it changed, or swapped with another shard?`);
 }
 
 function otherColumns(shard: string, first: string, own: string, header: string): UsageError {
