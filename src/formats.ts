@@ -12,8 +12,9 @@ type Traits = {
     reads: boolean;
     writes: boolean;
     /**
-     * Written row by row, each row's bytes final once written: a file cut short can be continued (`--resume`), and
-     * shards interleaved (`merge`). Parquet's index (its footer) comes last, and a JSON array closes with `]`.
+     * Written row by row (Parquet: row group by row group, each followed by a footer of the groups so far), each
+     * row's bytes final once written: a file cut short can be continued (`--resume`), and shards interleaved
+     * (`merge`). A JSON array closes with `]`, a table is for a terminal.
      */
     resumable: boolean;
     /** Bytes for programs, not text for a terminal. */
@@ -29,7 +30,7 @@ export const formats: Readonly<Record<Format, Traits>> = {
     json: { extensions: ["json"], reads: true, writes: true, resumable: false, binary: false, gzip: true },
     csv: { extensions: ["csv"], reads: true, writes: true, resumable: true, binary: false, gzip: true, delimiter: "," },
     tsv: { extensions: ["tsv"], reads: true, writes: true, resumable: true, binary: false, gzip: true, delimiter: "\t" },
-    parquet: { extensions: ["parquet"], reads: true, writes: true, resumable: false, binary: true, gzip: false },
+    parquet: { extensions: ["parquet"], reads: true, writes: true, resumable: true, binary: true, gzip: false },
     table: { extensions: ["txt"], reads: false, writes: true, resumable: false, binary: false, gzip: false },
 };
 

@@ -27,7 +27,8 @@ export function delimitedEncoder(delimiter: "," | "\t", { layoutOf, warn, onErro
     let replaced: readonly string[] = [];
     let own: OwnNames = { rename: new Map(), ours: [] };
     const reportRenames = renameReporter(warn);
-    const addedFor = (input: InputRow | undefined) => layoutOf(input).filter((f) => !f.optional);
+    // every field the tool may add is a column, whether or not a row has its value (toolFields.ts)
+    const addedFor = (input: InputRow | undefined) => layoutOf(input);
 
     const start = (input: InputRow | undefined, where: string) => {
         const header = input?.source.header;

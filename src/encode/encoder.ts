@@ -4,6 +4,8 @@ import type { InputRow, ParquetColumn, Source } from "../records/row.js";
 import type { OutRow } from "../conversation/scoringTask.js";
 import type { Layout } from "../records/toolFields.js";
 import type { Fields } from "../records/values.js";
+import type { FileMetaData } from "hyparquet";
+import type { Observed } from "./parquet.js";
 
 /**
  * Turns rows into the bytes of one format, as they come; `end` closes what the format needs closed (a JSON array's
@@ -12,7 +14,8 @@ import type { Fields } from "../records/values.js";
  */
 export type Encoder = {
     row(out: OutRow): Chunk;
-    end(): Chunk;
+    /** The last bytes; Parquet's rows that waited on disk for their columns' types come a row group at a time. */
+    end(): Chunk | Iterable<Uint8Array>;
     /**
      * Every input row, in input order, as it is read, whether or not it is written here (another shard's row, a row
      * a filter drops): CSV/TSV take their columns from the input's first row with a record, so that every shard of
@@ -37,6 +40,21 @@ export type EncoderOptions = {
     sources: () => readonly Source[];
     /** Parquet output: the columns of the Parquet inputs, by name (their types agree; the plan checked). */
     parquetColumns?: readonly ParquetColumn[];
+    /** Parquet output: every input is a Parquet file, whose columns (`parquetColumns`) are known before any row. */
+    typedInputs?: boolean;
+    /**
+     * Parquet output: what every input row shows of its columns, from a first reading of the input files, so that rows
+     * are written as they come (else, when every input is not Parquet, they wait on disk for the last one).
+     */
+    observed?: Observed;
+    /**
+     * Parquet output kept with records (--resume, --shard; `observed` given, so that every run and shard of one input
+     * writes the same columns): each row group is written with a footer of all the groups so far, so that the file is
+     * whole after every group, and a resumed run continues it.
+     */
+    resumable?: boolean;
+    /** Parquet output being resumed: where its recorded rows end (after a footer), and that footer. */
+    continuingParquet?: { end: number; metadata: FileMetaData };
     /** CSV/TSV: the header of the file being continued (a resumed run), which fixes its columns. */
     continuing?: { names: string[]; eol: string };
     color: ChalkInstance;
@@ -48,4 +66,11 @@ export type EncoderOptions = {
 export function asErrorRow(out: OutRow, layout: Layout, message: string): OutRow {
     const fields: Fields = Object.fromEntries(layout.filter((f) => !f.optional).map((f) => [f.name, null]));
     return { ...out, fields: { ...fields, error: message } };
+}
+
+/** What an encoder's `end` gives, a piece at a time. */
+export function* endChunks(encoder: Encoder): Iterable<Chunk> {
+    const end = encoder.end();
+    if (typeof end === "string" || end instanceof Uint8Array) yield end;
+    else yield* end;
 }

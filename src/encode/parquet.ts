@@ -1,13 +1,19 @@
 import { parquetSchema, type FileMetaData, type SchemaElement, type SchemaTree } from "hyparquet";
 import { ByteWriter, ParquetWriter } from "hyparquet-writer";
+import { writeIndexes } from "hyparquet-writer/src/indexes.js";
+import { writeMetadata } from "hyparquet-writer/src/metadata.js";
+import { UsageError } from "../errors.js";
 import type { Chunk } from "../outputs/outputs.js";
 import { physicalSchema, writeValue } from "../records/parquetValues.js";
-import { fieldJson, isJsonRow, where, type ParquetColumn } from "../records/row.js";
+import { fieldJson, isJsonRow, type InputRow, type ParquetColumn, type Source } from "../records/row.js";
 import type { OutRow } from "../conversation/scoringTask.js";
-import { ownNames, renameReporter, type FieldKind, type Layout, type OwnNames } from "../records/toolFields.js";
-import { isValueProblem, JsonText, jsonText, type Fields, type Value } from "../records/values.js";
+import { ownNames, renameReporter, type FieldKind, type Layout, type OwnNames, type ToolField } from "../records/toolFields.js";
+import { isFields, isValueProblem, JsonText, jsonText, type Fields, type Value } from "../records/values.js";
+import { keyCount } from "../records/json.js";
 import { batchBytes, sizeOf } from "../memory.js";
 import type { Encoder, EncoderOptions } from "./encoder.js";
+import { shapeElements, shapeOf, widen, type Shape } from "./parquetShape.js";
+import { Spill } from "./spill.js";
 
 /** A row group is written when it holds this many rows, or its values about `batchBytes()`: memory holds one group. */
 const groupRows = 5_000;
@@ -85,27 +91,71 @@ function inputColumn({ elements }: ParquetColumn): Column {
     return column([{ ...top!, repetition_type: top!.repetition_type === "REPEATED" ? "REPEATED" : "OPTIONAL" }, ...rest]);
 }
 
-/** A column of JSON or CSV input, typed by its values in the first row group: strings, flags, integers, doubles, else JSON text. */
-function inferredColumn(name: string, values: Value[]): Column {
-    const present = values.filter((v) => v !== null);
-    const all = (test: (v: Value) => boolean) => present.length > 0 && present.every(test);
-    const kind: Scalar = present.length === 0 || all((v) => typeof v === "string") ? "string"
-        : all((v) => typeof v === "boolean") ? "boolean"
-        : all((v) => (typeof v === "number" && Number.isInteger(v) && !Object.is(v, -0)) || typeof v === "bigint") ? "int64" // -0: a double's sign
-        : all((v) => typeof v === "number") ? "double"
-        : "json";
-    return column([optional(name, scalars[kind])], kind === "json" ? { json: true } : {});
+/**
+ * What rows show of the columns they need: each JSON/CSV field's shape (its names in the order first seen, a CSV
+ * file's header when its first row is), the tool's fields of every kind of row (`error` last), the first row with a
+ * record.
+ */
+export class Observed {
+    readonly names = new Set<string>();
+    readonly shapes = new Map<string, Shape>();
+    readonly tools: ToolField[] = [];
+    first: InputRow | undefined;
+    /** Rows seen. */
+    rows = 0;
+    private readonly headers = new Set<Source>();
+
+    constructor(private readonly layoutOf: EncoderOptions["layoutOf"]) {}
+
+    observe(input: InputRow): void {
+        this.rows++;
+        const header = input.source.header;
+        if (header !== undefined && !this.headers.has(input.source)) {
+            this.headers.add(input.source);
+            for (const name of header.names) this.names.add(name);
+        }
+        const record = input.record;
+        if (record === undefined) return;
+        this.first ??= input;
+        if (input.source.format !== "parquet") {
+            for (const name of Object.keys(record)) {
+                this.names.add(name);
+                let shape = shapeOf(record[name]!);
+                // an object whose text gives a key twice: a struct would hold only its last value, JSON text holds both
+                if (isJsonRow(input) && typeof record[name] === "object" && keyCount(fieldJson(input, name)) !== keysIn(record[name]!)) shape = { kind: "json" };
+                this.shapes.set(name, widen(this.shapes.get(name), shape));
+            }
+        }
+        for (const field of this.layoutOf(input)) {
+            if (this.tools.some((f) => f.name === field.name)) continue;
+            const error = this.tools.findIndex((f) => f.name === "error");
+            this.tools.splice(error === -1 ? this.tools.length : error, 0, field);
+        }
+    }
 }
+
+/** How many keys a value's objects hold, at every depth. */
+function keysIn(value: Value): number {
+    if (Array.isArray(value)) return value.reduce<number>((n, item) => n + keysIn(item), 0);
+    if (!isFields(value)) return 0;
+    return Object.values(value).reduce<number>((n, item) => n + 1 + keysIn(item), 0);
+}
+
+/** What the encoder keeps of a row while its output's columns are not known: its values go to disk (spill.ts). */
+type Spilled = { source: number; line: number; text: string; record?: Fields; problem?: string; fields: Fields };
 
 /**
  * Parquet output (hyparquet-writer, snappy): the input's columns with their own types (a Parquet input's schema as
- * it is; JSON and CSV columns typed from the first row group's values), then the tool's columns (reward DOUBLE, rank
- * INT32, error STRING, ...; toolFields.ts). Each value is written exactly at its column's type (parquetValues.ts);
- * a row with a value its column cannot hold, or a field without a column, is an error row that says why. Rows are
- * buffered into row groups of at most 5,000 rows and a sixty-fourth of the heap (memory.ts), and each group's bytes are
- * returned as soon as it is written.
+ * it is; JSON and CSV columns typed by every row's values, parquetShape.ts), then the tool's columns (reward DOUBLE,
+ * rank INT32, error STRING, ...; toolFields.ts). Each value is written exactly at its column's type (parquetValues.ts);
+ * a row with a value its column cannot hold (a JSON row's field beside a Parquet input's column of another type), or
+ * a field without a column, is an error row that says why. When the columns are known before the first row (every
+ * input Parquet, or `observed` from a first reading of the input files), rows are written in row groups of at most
+ * 5,000 rows and a sixty-fourth of the heap (memory.ts), each group's bytes returned as soon as it is written.
+ * Otherwise (standard input, a pipe) the rows wait on disk (spill.ts) until the last one has shown every column's
+ * type, and are then written group by group: memory holds one group either way.
  */
-export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumns = [] }: EncoderOptions): Encoder {
+export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumns = [], typedInputs = false, observed, resumable = false, continuingParquet }: EncoderOptions): Encoder {
     let columns: Column[] | undefined;
     let own: OwnNames | undefined;
     let writer: ParquetWriter | undefined;
@@ -114,27 +164,37 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
     let pendingBytes = 0;
     const groupBytes = batchBytes();
     const reportRenames = renameReporter(warn);
-
-    const start = (rows: OutRow[]): Column[] => {
+    const seen = observed ?? new Observed(layoutOf);
+    const observe = (out: OutRow) => seen.observe(out.input);
+    const start = (): Column[] => {
         const cols = parquetColumns.map(inputColumn);
-        const first = rows.find((row) => row.input.record !== undefined);
-        const names: string[] = [];
-        for (const source of sources()) names.push(...source.header?.names ?? []);
-        for (const row of rows) if (row.input.source.format !== "parquet") names.push(...Object.keys(row.input.record ?? {}));
-        for (const name of new Set(names)) {
+        // Parquet read from standard input: its columns are known once it is read
+        for (const source of sources()) for (const c of source.columns ?? []) if (!cols.some((known) => known.name === c.name)) cols.push(inputColumn(c));
+        const { names, shapes, tools, first } = seen;
+        // every field the tool may add, in every format: a column is there whether or not a row has its value
+        const layout: Layout = tools.length > 0 ? tools : layoutOf(undefined);
+        // then the header of a CSV file of no rows
+        for (const name of new Set([...names, ...sources().flatMap((source) => source.header?.names ?? [])])) {
             if (cols.some((c) => c.name === name)) continue;
-            cols.push(inferredColumn(name, rows.flatMap((row) => (row.input.source.format !== "parquet" && row.input.record !== undefined && Object.hasOwn(row.input.record, name) ? [row.input.record[name]!] : []))));
+            const shape = shapes.get(name);
+            // a field only ever null that is named like one of the tool's (the rewards of a scored file whose rows all
+            // failed): typed as the tool types it, which null fits as well as any type
+            const tool = shape?.kind === "null" ? layout.find((f) => f.name === name) : undefined;
+            if (tool !== undefined) {
+                cols.push(column(toolElements(name, tool.kind)));
+                continue;
+            }
+            const { elements, json } = shapeElements(name, shape);
+            cols.push(column(elements, json ? { json } : {}));
         }
-        if (cols.length === 0 && rows.length > 0 && first === undefined) cols.push(column([optional("line", scalars.int64)]));
-        const present = new Set(rows.flatMap((row) => Object.keys(row.fields)));
-        const layout: Layout = layoutOf(first?.input).filter((f) => !f.optional || present.has(f.name));
+        if (cols.length === 0 && seen.rows > 0 && first === undefined) cols.push(column([optional("line", scalars.int64)]));
         // a tool's field the input already has: in place when an earlier run of the tool wrote it (typed as the tool types
         // it), else the input's is the user's, and the tool's goes in nemoreward_NAME
         own = ownNames(cols.map((c) => c.name), layout, {
             always: ["error"],
             fits: (name, kind) => kindOf(cols.find((c) => c.name === name)?.tree) === kind,
         });
-        reportRenames(own, first === undefined ? "the output" : first.input.source.name);
+        reportRenames(own, first === undefined ? "the output" : first.source.name);
         for (const field of layout) {
             const name = own.rename.get(field.name)!;
             const existing = cols.find((c) => c.name === name);
@@ -151,8 +211,7 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
         const problems: string[] = [];
         const known = new Set(columns!.map((c) => c.name));
         const stray = Object.keys(record ?? {}).filter((name) => !known.has(name));
-        const optional = new Set(layoutOf(input).filter((f) => f.optional).map((f) => f.name));
-        const toolStray = Object.keys(fields).filter((name) => fields[name] !== null && !optional.has(name) && !columns!.some((c) => c.tool === name));
+        const toolStray = Object.keys(fields).filter((name) => fields[name] !== null && !columns!.some((c) => c.tool === name));
         if (stray.length + toolStray.length > 0)
             problems.push(`the output has no column for ${[...stray, ...toolStray].join(", ")} (its columns come from the first row group): ` +
                 "write JSONL to keep every field, or give the rows the same fields");
@@ -186,15 +245,52 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
         });
     };
 
+    const open = (): ParquetWriter => {
+        if (writer !== undefined) return writer;
+        writer = new ParquetWriter({ writer: bytes, schema: physicalSchema(schemaOf(columns!)), createdBy: "nemoreward" });
+        if (continuingParquet !== undefined) {
+            // a resumed file: its row groups stay, and the next ones follow them (the magic is there already)
+            const { end, metadata } = continuingParquet;
+            if (!sameSchema(metadata.schema, schemaOf(columns!)))
+                throw new UsageError("the Parquet output being resumed has other columns than this run gives: it was written from other input or settings; remove it and its .resume record to start over");
+            bytes.index = 0;
+            bytes.offset = end;
+            writer.row_groups = metadata.row_groups;
+            writer.num_rows = metadata.num_rows;
+        }
+        return writer;
+    };
+    const group = (rows: OutRow[]): Uint8Array => {
+        const parquet = open();
+        if (rows.length > 0) {
+            const written = rows.map(values);
+            const columnData = columns!.map((c, j) => ({ name: c.name, data: written.map((row) => row[j]), statistics: c.statistics }));
+            void parquet.write({ columnData, rowGroupSize: rows.length });
+            // resumable: each group ends in a footer of every group so far, so that the file is whole after any group
+            if (resumable) interimFooter(parquet, bytes, schemaOf(columns!));
+        }
+        return take();
+    };
     const flush = (): Chunk => {
         if (pending.length === 0) return "";
-        columns ??= start(pending);
-        writer ??= new ParquetWriter({ writer: bytes, schema: physicalSchema(schemaOf(columns)), createdBy: "nemoreward" });
-        const rows = pending.map(values);
-        const columnData = columns.map((c, j) => ({ name: c.name, data: rows.map((row) => row[j]), statistics: c.statistics }));
+        if (columns === undefined) for (const row of pending) observe(row);
+        columns ??= start();
+        const rows = pending;
         pending = [];
         pendingBytes = 0;
-        void writer.write({ columnData, rowGroupSize: rows.length });
+        return group(rows);
+    };
+    const footer = (): Uint8Array => {
+        const written = writer !== undefined;
+        const parquet = open();
+        // resumable: the last group's footer is the file's, unless there was none (no rows)
+        if (resumable) {
+            if (!written && continuingParquet === undefined) interimFooter(parquet, bytes, schemaOf(columns!));
+            return take();
+        }
+        // the footer gets the columns' logical types; the pages were written from physical values
+        parquet.schema = schemaOf(columns!);
+        void parquet.finish();
         return take();
     };
     const take = (): Uint8Array => {
@@ -202,6 +298,45 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
         bytes.index = 0;
         return out;
     };
+
+    if (!typedInputs && observed === undefined) {
+        // the columns' types wait for the last row: the rows wait on disk
+        const spill = new Spill();
+        const seen: Source[] = [];
+        return {
+            row(out) {
+                observe(out);
+                const { input } = out;
+                let source = seen.indexOf(input.source);
+                if (source === -1) source = seen.push(input.source) - 1;
+                const entry: Spilled = { source, line: input.line, text: input.text, fields: out.fields,
+                    ...(input.record !== undefined ? { record: input.record } : {}), ...(input.problem !== undefined ? { problem: input.problem } : {}) };
+                spill.write(entry);
+                return "";
+            },
+            *end() {
+                try {
+                    columns = start();
+                    let rows: OutRow[] = [], size = 0;
+                    for (const { entry, size: entrySize } of spill.read()) {
+                        const { source, line, text, record, problem, fields } = entry as Spilled;
+                        rows.push({ input: { source: seen[source]!, line, text, record, problem }, fields });
+                        // a row's values take a few times their serialized size in memory
+                        size += 4 * entrySize;
+                        if (rows.length >= groupRows || size >= groupBytes) {
+                            yield group(rows);
+                            rows = [];
+                            size = 0;
+                        }
+                    }
+                    yield group(rows);
+                    yield footer();
+                } finally {
+                    spill.close();
+                }
+            },
+        };
+    }
     return {
         row(out) {
             pending.push(out);
@@ -210,15 +345,25 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
         },
         end() {
             const last = flush();
-            columns ??= start([]);
-            writer ??= new ParquetWriter({ writer: bytes, schema: physicalSchema(schemaOf(columns)), createdBy: "nemoreward" });
-            // the footer gets the columns' logical types; the pages were written from physical values
-            writer.schema = schemaOf(columns);
-            void writer.finish();
-            const tail = take();
+            columns ??= start();
+            const tail = footer();
             return typeof last === "string" ? tail : Buffer.concat([last, tail]);
         },
     };
+}
+
+/** Page indexes and a footer for the row groups written so far: the file is a whole Parquet file up to here. */
+function interimFooter(writer: ParquetWriter, bytes: ByteWriter, schema: SchemaElement[]): void {
+    writeIndexes(bytes, writer.pendingIndexes);
+    writer.pendingIndexes = [];
+    writeMetadata(bytes, { version: 2, created_by: "nemoreward", schema, num_rows: writer.num_rows, row_groups: writer.row_groups, metadata_length: 0 });
+    bytes.appendUint32(0x31524150); // PAR1
+}
+
+/** Whether a file's schema is the one this run writes (names, types, nesting). */
+function sameSchema(a: readonly SchemaElement[], b: readonly SchemaElement[]): boolean {
+    const key = (e: SchemaElement) => JSON.stringify([e.name, e.type, e.type_length, e.repetition_type, e.num_children, e.converted_type, e.scale, e.precision]);
+    return a.length === b.length && a.every((e, i) => key(e) === key(b[i]!) || i === 0);
 }
 
 function schemaOf(columns: Column[]): SchemaElement[] {

@@ -5,15 +5,17 @@ import { physicalMetadata, rawName, readValue, setField } from "../records/parqu
 import type { InputRow, ParquetColumn, Source } from "../records/row.js";
 import { ValueError, type Fields } from "../records/values.js";
 import { batchBytes } from "../memory.js";
+import { anonymousFile, writeTemporary } from "../encode/spill.js";
+import { closeSync, readSync } from "node:fs";
 
 
 /** A Parquet file that cannot be read as one, with the reason in words that name no library. */
 export class UnreadableParquet extends Error {}
 
 /** A Parquet file's footer: its schema, row groups and row count, read without reading any rows. */
-export async function parquetFooter(path: string): Promise<FileMetaData> {
+export async function parquetFooter(path: string | AsyncBuffer): Promise<FileMetaData> {
     try {
-        const file = await asyncBufferFromFile(path);
+        const file = typeof path === "string" ? await asyncBufferFromFile(path) : path;
         const metadata = await parquetMetadataAsync(file);
         await keepByteOrderMarks(metadata, file);
         return metadata;
@@ -23,6 +25,12 @@ export async function parquetFooter(path: string): Promise<FileMetaData> {
             ? `its footer is missing or damaged, as in a file cut short (${message})` : message;
         throw new UnreadableParquet(`not a readable Parquet file: ${why}`, { cause: error });
     }
+}
+
+/** The footer of a Parquet file's first `end` bytes (a resumable output's, up to its last recorded row group). */
+export async function parquetFooterAt(path: string, end: number): Promise<FileMetaData> {
+    const file = await asyncBufferFromFile(path);
+    return parquetFooter({ byteLength: end, slice: (start: number, stop: number = end) => file.slice(start, stop) });
 }
 
 /**
@@ -65,12 +73,12 @@ function flatten(tree: SchemaTree): SchemaTree["element"][] {
  * error row; a file that cannot be read is one error row, and a damaged row group one error row, the groups before
  * and after it read as usual.
  */
-export async function* readParquet(path: string, source: Source): AsyncIterable<InputRow> {
+export async function* readParquet(path: string | AsyncBuffer, source: Source): AsyncIterable<InputRow> {
     let metadata: FileMetaData;
-    let file: Awaited<ReturnType<typeof asyncBufferFromFile>>;
+    let file: AsyncBuffer;
     try {
-        file = await asyncBufferFromFile(path);
-        metadata = await parquetFooter(path);
+        file = typeof path === "string" ? await asyncBufferFromFile(path) : path;
+        metadata = await parquetFooter(file);
     } catch (error) {
         yield { source, line: 1, text: "", problem: (error as Error).message };
         return;
@@ -102,6 +110,36 @@ export async function* readParquet(path: string, source: Source): AsyncIterable<
             }
         }
         rowStart = rowEnd;
+    }
+}
+
+/**
+ * Parquet from a stream (standard input, a pipe): its footer, at the end, is needed first, so its bytes go to an
+ * anonymous temporary file (spill.ts), then are read from there as a file's are.
+ */
+export async function* readParquetStream(bytes: AsyncIterable<Buffer>, source: Source): AsyncIterable<InputRow> {
+    const fd = anonymousFile();
+    try {
+        let size = 0;
+        for await (const chunk of bytes) {
+            writeTemporary(fd, chunk, size, `Parquet read from ${source.name}`);
+            size += chunk.length;
+        }
+        const file: AsyncBuffer = {
+            byteLength: size,
+            slice(start, end = size) {
+                const slice = Buffer.alloc(Math.max(0, end - start));
+                for (let done = 0; done < slice.length;) {
+                    const read = readSync(fd, slice, done, slice.length - done, start + done);
+                    if (read === 0) break;
+                    done += read;
+                }
+                return slice.buffer.slice(slice.byteOffset, slice.byteOffset + slice.byteLength) as ArrayBuffer;
+            },
+        };
+        yield* readParquet(file, source);
+    } finally {
+        closeSync(fd);
     }
 }
 

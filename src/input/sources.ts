@@ -45,12 +45,11 @@ function folderFiles(path: string): string[] {
 
 /**
  * The format of one input: `--input-format`, else Parquet when the file starts with its magic bytes, else its
- * extension (under any `.gz`); standard input and unnamed pipes are JSONL.
+ * extension (under any `.gz`); standard input and unnamed pipes are JSONL, or Parquet when their first bytes say so
+ * (`readRows`, which alone reads them).
  */
 export function formatOf(path: string, override: InputFormat | undefined): InputFormat {
     const stream = path === "-" || kind(path) === "stream";
-    if (override === "parquet" && stream)
-        throw new UsageError(`Parquet cannot be read from ${path === "-" ? "standard input" : "a pipe"} (its index is at the end of the file): save it to a file first`);
     if (override !== undefined) return override;
     if (path === "-") return "jsonl";
     if (startsWith(path, parquetMagic)) return "parquet";
@@ -99,14 +98,25 @@ export async function* readRows(inputs: readonly InputSpec[], options: ReadOptio
     for (const { path, format } of inputs) {
         const source: Source = { name: sourceName(path), format };
         options.onSource?.(source);
-        if (format === "parquet") {
+        if (format === "parquet" && kind(path) === "file") {
             const { readParquet } = await import("./parquet.js");
             yield* readParquet(path, source);
             continue;
         }
-        const bytes = inputBytes(path === "-" ? options.stdin : openInput(path, options.signal), (message) => options.warn(`${source.name}: ${message}`));
+        let bytes = inputBytes(path === "-" ? options.stdin : openInput(path, options.signal), (message) => options.warn(`${source.name}: ${message}`));
         let last: InputRow | undefined;
         try {
+            // a stream (standard input, a pipe) is Parquet when its first bytes (gunzipped) say so, as a file is
+            if (format === "parquet" || (format === "jsonl" && !options.formatGiven && kind(path) !== "file")) {
+                const { head, all } = await peek(bytes, parquetMagic.length);
+                bytes = all;
+                if (format === "parquet" || head.equals(parquetMagic)) {
+                    source.format = "parquet";
+                    const { readParquetStream } = await import("./parquet.js");
+                    yield* readParquetStream(bytes, source);
+                    continue;
+                }
+            }
             const rows = format === "jsonl" ? readJsonl(bytes, source, options.maxRecordBytes)
                 : format === "json" ? readJsonArray(bytes, source, options.maxRecordBytes)
                 : readDelimited(bytes, source, formats[format].delimiter!, options.maxRecordBytes);
@@ -128,6 +138,26 @@ export async function* readRows(inputs: readonly InputSpec[], options: ReadOptio
             yield { source, line, text: "", problem: error.message };
         }
     }
+}
+
+/** The first `length` bytes of a stream, and all its bytes (those included) to read on. */
+async function peek(bytes: AsyncIterable<Buffer>, length: number): Promise<{ head: Buffer; all: AsyncIterable<Buffer> }> {
+    const chunks = bytes[Symbol.asyncIterator]();
+    const held: Buffer[] = [];
+    let size = 0;
+    for (let next = size < length ? await chunks.next() : undefined; next !== undefined && !next.done; next = size < length ? await chunks.next() : undefined) {
+        held.push(next.value);
+        size += next.value.length;
+    }
+    async function* all(): AsyncIterable<Buffer> {
+        try {
+            yield* held.splice(0);
+            for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+        } finally {
+            await chunks.return?.();
+        }
+    }
+    return { head: Buffer.concat(held).subarray(0, length), all: all() };
 }
 
 /**

@@ -92,7 +92,7 @@ export type TransformPlan = {
 };
 
 /** Facts the rules look at: the flags, and what follows from them. */
-type Facts = { command: CommandName; flags: Flags; filters: boolean; format: OutputFormat; stdoutIsTTY: boolean };
+type Facts = { command: CommandName; flags: Flags; filters: boolean; format: OutputFormat; stdoutIsTTY: boolean; streamInput: boolean };
 
 /** Every rule between flags, in one table: when it is broken, and what the one line of the refusal says. */
 const rules: { when: (x: Facts) => boolean; say: (x: Facts) => string }[] = [
@@ -117,12 +117,12 @@ const rules: { when: (x: Facts) => boolean; say: (x: Facts) => string }[] = [
         say: () => "--fixed-threads needs --threads N: the number of threads to keep",
     },
     {
-        when: (x) => x.format === "parquet" && (x.flags.resume === true || x.flags.shard !== undefined),
-        say: (x) => `${x.flags.resume ? "--resume" : "--shard"} cannot continue or merge Parquet output (its footer is written last): ` +
-            "use -o FILE.jsonl (Parquet input keeps its values as JSON), then score or convert that",
+        when: (x) => x.format === "parquet" && x.streamInput && x.flags.output !== undefined && (x.flags.resume === true || x.flags.shard !== undefined),
+        say: (x) => `${x.flags.resume ? "--resume" : "--shard"} with Parquet output reads its input twice (every row's types first, so that every run ` +
+            "and shard writes the same columns): give input files, not standard input or a pipe",
     },
-    { when: (x) => x.flags.resume === true && !formats[x.format].resumable, say: (x) => `--resume works with jsonl, csv and tsv output, not ${x.format}` },
-    { when: (x) => x.flags.shard !== undefined && !formats[x.format].resumable, say: (x) => `--shard writes parts that \`nemoreward merge\` joins row by row: write jsonl, csv or tsv, not ${x.format}` },
+    { when: (x) => x.flags.resume === true && !formats[x.format].resumable, say: (x) => `--resume works with jsonl, csv, tsv and parquet output, not ${x.format}` },
+    { when: (x) => x.flags.shard !== undefined && !formats[x.format].resumable, say: (x) => `--shard writes parts that \`nemoreward merge\` joins row by row: write jsonl, csv, tsv or parquet, not ${x.format}` },
     { when: (x) => x.format === "parquet" && x.flags.output === undefined && x.stdoutIsTTY, say: () => "Parquet is binary: give -o FILE.parquet, or redirect standard output" },
     { when: (x) => collidingField(x.flags.field ?? "reward") !== undefined, say: (x) => `--field ${x.flags.field}: the reward field would be named like nemoreward's own "${collidingField(x.flags.field!)}"; choose another name` },
     { when: (x) => x.flags.field === "__proto__", say: () => "--field __proto__: JavaScript objects cannot hold a field of that name as data; choose another name" },
@@ -165,7 +165,8 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
     }
     const sources = findInputs(inputs, flags.inputFormat);
     const filters = flags.minReward !== undefined || flags.maxReward !== undefined || flags.topK !== undefined;
-    const facts: Facts = { command, flags, filters, format: rowsFormat(command, sources[0]!.format, flags, context.stdoutIsTTY), stdoutIsTTY: context.stdoutIsTTY };
+    const facts: Facts = { command, flags, filters, format: rowsFormat(command, sources[0]!.format, flags, context.stdoutIsTTY), stdoutIsTTY: context.stdoutIsTTY,
+        streamInput: sources.some(({ path }) => path === "-" || statSync(path, { throwIfNoEntry: false })?.isFile() !== true) };
     for (const rule of rules) if (rule.when(facts)) throw new UsageError(rule.say(facts));
 
     // eval of rows an earlier run scored (its --per-row output, merged shards) needs no model; with -m they are scored again by that one
@@ -173,13 +174,13 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
     if (scored && (flags.resume === true || flags.shard !== undefined || flags.perRow !== undefined))
         throw new UsageError(`${sources[0]!.path} holds rows already scored (${flags.field ?? "reward"}_chosen, ${flags.field ?? "reward"}_rejected): eval reports on them without the model, so --per-row, --resume and --shard have nothing to do (give -m MODEL to score them again)`);
     // filter, pairs --scored and eval of scored rows read the rewards the rows hold: no model
-    const recorded = command === "filter" || flags.scored === true || scored;
-    const modelPath = recorded ? undefined : findModel(flags.model);
+    const noModel = command === "filter" || flags.scored === true || scored;
+    const modelPath = noModel ? undefined : findModel(flags.model);
     const templateSource = readTemplate(flags.chatTemplate);
     const field = flags.field ?? "reward";
     const render = command === "render";
     const scoring: ScoringPlan = {
-        mode: render ? "render" : command === "eval" ? "eval" : recorded ? "recorded" : "rewards",
+        mode: render ? "render" : command === "eval" ? "eval" : noModel ? "recorded" : "rewards",
         field,
         contextSize: flags.contextSize ?? defaultContextSize,
         onOverlong: flags.onOverlong ?? "error",
@@ -215,7 +216,9 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
     // the outputs: the rows (score, render, pairs: -o or stdout; eval: --per-row), the rows filtered out, eval's report
     const outputs: OutputSpec[] = [];
     let rows: string | undefined, report: Plan["report"];
-    const resumable = engine !== undefined && (command === "score" || render) && !flags.rank && !filters && flags.output !== undefined && formats[facts.format].resumable;
+    // Parquet output keeps records only when asked (--resume, --shard): it then reads its input twice (types first)
+    const keepsRecords = formats[facts.format].resumable && (facts.format !== "parquet" || flags.resume === true || flags.shard !== undefined);
+    const resumable = engine !== undefined && (command === "score" || render) && !flags.rank && !filters && flags.output !== undefined && keepsRecords;
     const rowSettings = engine === undefined ? undefined : { rows: command, modelPath: engine.modelPath, field, rewardToken: engine.rewardToken, precise: engine.precise,
         flashAttention: engine.flashAttention ?? false, contextSize: scoring.contextSize, maxRecordBytes, onOverlong: scoring.onOverlong,
         contentSpecial: scoring.contentSpecial, fields: conversation, shard: flags.shard,
@@ -223,7 +226,7 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
     if (command === "eval") {
         if (flags.perRow !== undefined) outputs.push({
             flag: rows = "--per-row", path: flags.perRow, format: facts.format,
-            ...(formats[facts.format].resumable ? { records: { settings: resumeSettings(rowSettings!, facts.format, templateSource), resume: flags.resume === true } } : {}),
+            ...(keepsRecords ? { records: { settings: resumeSettings(rowSettings!, facts.format, templateSource), resume: flags.resume === true } } : {}),
             ...(flags.shard !== undefined ? { shard: flags.shard } : {}),
         });
         const named = flags.output === undefined ? undefined : formatOfName(flags.output, "output");
@@ -243,7 +246,7 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
         : outputs.some((o) => o.format === "parquet") ? await sharedParquetColumns(sources.filter((s) => s.format === "parquet").map((s) => s.path)) : [];
     return {
         command,
-        verb: render ? "rendered" : command === "eval" ? "evaluated" : recorded ? "read" : "scored",
+        verb: render ? "rendered" : command === "eval" ? "evaluated" : noModel ? "read" : "scored",
         inputs: sources,
         read: { maxRecordBytes, formatGiven: flags.inputFormat !== undefined },
         conversation,

@@ -5,7 +5,10 @@
 
 export type FieldKind = "double" | "integer" | "boolean" | "string" | "doubles" | "integers" | "strings";
 
-/** A field the tool adds. `optional`: written in JSON only on rows that have it (special_tokens_in_content). */
+/**
+ * A field the tool adds. `optional`: written in JSON only on rows that have it (special_tokens_in_content); CSV, TSV
+ * and Parquet, whose rows share their columns, have a column for every field of the layout, optional or not.
+ */
 export type ToolField = { name: string; kind: FieldKind; optional?: boolean };
 
 /** The fields a row gains, in order, `error` last but for `dropped`. */

@@ -3,15 +3,17 @@ import { createReadStream, existsSync, readdirSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { Transform } from "node:stream";
 import { exitCodes, NemoError, UsageError } from "../errors.js";
-import { formatOfName, formats } from "../formats.js";
+import { formatOfName, formats, type OutputFormat } from "../formats.js";
 import type { CliIo } from "../io.js";
 import { createLog, type Log } from "../log.js";
 import { readDelimited } from "../input/delimited.js";
 import { readJsonl } from "../input/jsonl.js";
-import { findInputs, sourceName } from "../input/sources.js";
+import { findInputs, formatOf, readRows, sourceName, type InputSpec } from "../input/sources.js";
+import { createEncoder } from "../encode/createEncoder.js";
+import { endChunks } from "../encode/encoder.js";
 import { Outputs, readShardRecord, type OutputFile, type ShardRecord } from "../outputs/outputs.js";
 import { recordSuffixes } from "../outputs/target.js";
-import type { InputRow, Source } from "../records/row.js";
+import { where, type InputRow, type Source } from "../records/row.js";
 
 /**
  * Interleaves the outputs of `--shard K/N` runs back into input order: row i comes from shard i mod N. Shards are
@@ -23,17 +25,22 @@ import type { InputRow, Source } from "../records/row.js";
  */
 export async function runMerge(output: string, given: string[], io: CliIo, quiet: boolean): Promise<number> {
     const log = createLog(io.stderr, { quiet });
-    const inputs = findInputs(withoutRecords(given.flatMap(expandPattern)), undefined);
+    const inputs = findInputs(partsOf(withoutRecords(given.flatMap(expandPattern)), log), undefined);
     const format = inputs[0]!.format;
-    if (!formats[format].resumable) throw new UsageError("merge works on jsonl, csv and tsv shard outputs");
-    const named = formatOfName(output, "output");
-    if (named !== undefined && named !== format) throw new UsageError(`the shards are ${format}; ${output} names ${named}`);
+    if (!formats[format].resumable) throw new UsageError("merge works on jsonl, csv, tsv and parquet shard outputs");
+    const other = inputs.find((input) => input.format !== format);
+    if (other !== undefined) throw new UsageError(`${other.path} is ${other.format}, ${inputs[0]!.path} ${format}: the parts of one run are of one format`);
+    const named = formatOfName(output, "output") ?? format;
+    // any parts to Parquet, Parquet parts to JSONL: row by row, each value as its type; else the parts' own bytes
+    if (named !== format && named !== "parquet" && !(format === "parquet" && named === "jsonl")) throw new UsageError(`the shards are ${format}; ${output} names ${named}`);
     // the shards' locks are held while they are read: a shard still being written is waited for, not taken as short
-    const outputs = await Outputs.claim([{ flag: "merge", path: output, format }], inputs.map(({ path }) => ({ path, what: "an input", hold: true })), io);
+    const outputs = await Outputs.claim([{ flag: "merge", path: output, format: named }], inputs.map(({ path }) => ({ path, what: "an input", hold: true })), io);
     try {
         const { shards, records } = orderShards(inputs.map((input) => input.path), log);
         outputs.open();
-        const counts = await interleave(shards, records, format === "jsonl" ? "jsonl" : format === "csv" ? "," : "\t", outputs.get("merge"), io.signal);
+        const counts = named === format && format !== "parquet"
+            ? await interleave(shards, records, format === "jsonl" ? "jsonl" : format === "csv" ? "," : "\t", outputs.get("merge"), io.signal)
+            : await interleaveRows(shards.map((path) => ({ path, format })), records, named, outputs.get("merge"), log, io.signal);
         await outputs.finish(true);
         const total = counts.reduce((a, b) => a + b, 0);
         log.info(`merged ${total} rows from ${shards.length} shards into ${output}`);
@@ -75,16 +82,11 @@ async function interleave(shards: string[], records: (ShardRecord | undefined)[]
         await out.write(`${row.text}${own?.eol ?? "\n"}`);
         counts[k]!++;
     }
-    // After the first exhausted shard, every other shard must be exhausted too: shards differ by at most one row,
-    // and only the later ones may be short.
     for (let k = 0; k < shards.length; k++) {
-        const rest = await iterators[k]!.next();
-        if (!rest.done) throw new UsageError(`${shards[k]} has more rows than the shards before it: a shard is missing rows or the shards are out of order`);
+        checkCount(shards[k]!, !(await iterators[k]!.next()).done, counts[k]!, records[k]);
         const record = records[k];
-        if (record !== undefined && record.rows !== counts[k])
-            throw new UsageError(`${shards[k]} holds ${counts[k]} rows but its run wrote ${record.rows}`);
         if (record !== undefined && hashes[k]!.digest("hex") !== record.sha256)
-            throw new UsageError(`${shards[k]} is not the file its run wrote (its bytes differ from those its .shard record holds): was it changed, or swapped with another shard?`);
+            throw otherBytes(shards[k]!);
         // shards without rows: the header still heads the merged file (a merge of one shard is that shard)
         const own = sources[k]!.header;
         if (own === undefined) continue;
@@ -92,6 +94,66 @@ async function interleave(shards: string[], records: (ShardRecord | undefined)[]
         else if (own.text !== header) throw otherColumns(shards[k]!, shards[0]!, own.text, header);
     }
     return counts;
+}
+
+/**
+ * Row i from shard i mod N, as typed rows (readers), written by the output format's encoder: Parquet parts (their
+ * columns, the same in every part) to Parquet or JSONL, and any parts to Parquet. Each part's bytes are checked
+ * against its record before it is read.
+ */
+async function interleaveRows(shards: InputSpec[], records: (ShardRecord | undefined)[], format: OutputFormat, out: OutputFile, log: Log, signal?: AbortSignal): Promise<number[]> {
+    for (const [k, { path }] of shards.entries()) {
+        const record = records[k];
+        if (record === undefined) continue;
+        const hash = createHash("sha256");
+        for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+        if (hash.digest("hex") !== record.sha256)
+            throw otherBytes(path);
+    }
+    const parquet = shards[0]!.format === "parquet";
+    const { parquetFooter, columnsOf } = await import("../input/parquet.js");
+    const columns = parquet ? await Promise.all(shards.map(async ({ path }) => columnsOf(await parquetFooter(path)))) : [];
+    for (const [k, own] of columns.entries())
+        if (JSON.stringify(own) !== JSON.stringify(columns[0])) throw new UsageError(`${shards[k]!.path} has other columns than ${shards[0]!.path}: parts of one run have the same`);
+    const sources: Source[] = [];
+    const problems: string[] = [];
+    const encoder = await createEncoder(format, {
+        layoutOf: () => [], warn: (message) => log.warn(message), onError: (row, message) => problems.push(`${where(row)}: ${message}`),
+        sources: () => sources, parquetColumns: columns[0] ?? [], typedInputs: parquet, color: log.color, width: 100,
+    });
+    const options = { stdin: process.stdin, maxRecordBytes: Infinity, signal, formatGiven: true, warn: (message: string) => log.warn(message), onSource: (source: Source) => sources.push(source) };
+    const iterators = shards.map((shard) => readRows([shard], options)[Symbol.asyncIterator]());
+    const counts = shards.map(() => 0);
+    for (let i = 0; ; i++) {
+        if (signal?.aborted) throw new NemoError("interrupted: the merge stopped, nothing written", exitCodes.interrupted);
+        const k = i % shards.length;
+        const next = await iterators[k]!.next();
+        if (next.done) break;
+        if (next.value.problem !== undefined) throw new UsageError(`${where(next.value)}: ${next.value.problem}: a part that cannot be read is not merged`);
+        await out.write(encoder.row({ input: next.value, fields: {} }));
+        counts[k]!++;
+        if (problems.length > 0) break;
+    }
+    for (let k = 0; k < shards.length && problems.length === 0; k++) {
+        checkCount(shards[k]!.path, !(await iterators[k]!.next()).done, counts[k]!, records[k]);
+    }
+    for (const chunk of endChunks(encoder)) await out.write(chunk);
+    // a value the output cannot hold as it is: nothing is merged rather than a value lost
+    if (problems.length > 0) throw new UsageError(`cannot merge into ${format}: ${problems[0]}`);
+    return counts;
+}
+
+/**
+ * After the first exhausted shard, every other shard must be exhausted too (shards differ by at most one row, and
+ * only the later ones may be short), and hold the rows its record says.
+ */
+function checkCount(shard: string, more: boolean, count: number, record: ShardRecord | undefined): void {
+    if (more) throw new UsageError(`${shard} has more rows than the shards before it: a shard is missing rows or the shards are out of order`);
+    if (record !== undefined && record.rows !== count) throw new UsageError(`${shard} holds ${count} rows but its run wrote ${record.rows}`);
+}
+
+function otherBytes(shard: string): UsageError {
+    return new UsageError(`${shard} is not the file its run wrote (its bytes differ from those its .shard record holds): was it changed, or swapped with another shard?`);
 }
 
 function otherColumns(shard: string, first: string, own: string, header: string): UsageError {
@@ -123,6 +185,31 @@ function expandPattern(path: string): string[] {
 function withoutRecords(paths: string[]): string[] {
     const given = new Set(paths);
     return paths.filter((path) => !recordSuffixes.some((suffix) => path.endsWith(suffix) && given.has(path.slice(0, -suffix.length))));
+}
+
+/**
+ * The parts among the files given: those with a `.shard` record when any has one, else those of the first one's
+ * format. Any other file (a shard's log `part-0.err` that `part-*` matches, a note) is no part: skipped, and named.
+ * A part with a record is never skipped, whatever its state: its checks fail loudly.
+ */
+function partsOf(paths: string[], log: Log): string[] {
+    // a folder is taken as it is: findInputs takes the data files in it
+    const folder = (path: string) => statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
+    const recorded = paths.filter((path) => folder(path) || readShardRecord(path) !== undefined);
+    const format = (path: string) => {
+        try {
+            return formatOf(path, undefined);
+        } catch {
+            return undefined;
+        }
+    };
+    const first = paths.map(format).find((f) => f !== undefined);
+    // a file that is not there is no file to skip: findInputs names it
+    const parts = recorded.some((path) => !folder(path)) ? recorded : paths.filter((path) => folder(path) || !existsSync(path) || format(path) === first);
+    for (const path of paths.filter((path) => !parts.includes(path)))
+        log.warn(recorded.some((path) => !folder(path)) ? `${path} is no part (it has no .shard record): skipped` : `${path} is no ${first ?? "data"} file like the others: skipped`);
+    if (parts.length === 0) throw new UsageError(`no part to merge among ${paths.join(", ")}: name jsonl, csv or tsv files written with --shard K/N -o FILE`);
+    return parts;
 }
 
 /**

@@ -3,6 +3,7 @@ import { exitCodes, UsageError } from "../errors.js";
 import type { CliIo } from "../io.js";
 import { createLog, type Log } from "../log.js";
 import { createEncoder } from "../encode/createEncoder.js";
+import { endChunks, type EncoderOptions } from "../encode/encoder.js";
 import { countRows, readRows } from "../input/sources.js";
 import { inputPrint, Outputs, type OutputFile } from "../outputs/outputs.js";
 import { rowHash } from "../outputs/resumeLog.js";
@@ -117,7 +118,7 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
             stopped = `stopped after ${plural(failed, "row")} could not be scored (--max-errors ${plan.maxErrors})`;
     };
     let encodingFailed = false;
-    const encoderFor = (file: OutputFile | undefined, layoutOf: (row: InputRow | undefined) => Layout) => file === undefined ? undefined : createEncoder(file.spec.format, {
+    const encoderFor = (file: OutputFile | undefined, layoutOf: (row: InputRow | undefined) => Layout, extra: Partial<EncoderOptions> = {}) => file === undefined ? undefined : createEncoder(file.spec.format, {
         layoutOf,
         warn: (message) => progress.interrupt(() => log.warn(message)),
         onError: (row, message) => {
@@ -127,12 +128,15 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
         // pairs writes records of its own: no input's columns
         sources: () => (plan.transforms.pairs !== undefined ? [] : sources),
         parquetColumns: plan.parquetColumns,
+        typedInputs: plan.inputs.every(({ path, format }) => format === "parquet" && statSync(path, { throwIfNoEntry: false })?.isFile() === true),
         continuing: file.continuing,
         color: log.color,
         width: io.stdout.columns ?? 100,
+        ...extra,
     });
     // pairs writes records of its own (a pair per prompt), to which the tool adds no field
-    const rowsEncoder = await encoderFor(rowsFile, (row) => (plan.transforms.pairs !== undefined ? [] : plan.layout(kindOf(row))));
+    const rowsLayout = (row: InputRow | undefined) => (plan.transforms.pairs !== undefined ? [] : plan.layout(kindOf(row)));
+    const rowsEncoder = await encoderFor(rowsFile, rowsLayout, rowsFile?.spec.format === "parquet" ? await parquetColumnsFirst(plan, io, rowsFile, rowsLayout) : {});
     const rejectsEncoder = await encoderFor(rejectsFile, (row) => [...plan.layout(kindOf(row)), named("dropped")]);
     const { transform, summary, after, replay } = transformsOf(plan, log);
     // eval, resumed: the rows already written are read back, so that the report counts them
@@ -218,8 +222,8 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
     await records?.return?.();
     await writtenRows?.return?.();
     await write(transform.end());
-    if (rowsEncoder !== undefined) await rowsFile!.write(rowsEncoder.end(), rowsEncoder.provisional?.() ?? false);
-    if (rejectsEncoder !== undefined) await rejectsFile!.write(rejectsEncoder.end());
+    if (rowsEncoder !== undefined) for (const chunk of endChunks(rowsEncoder)) await rowsFile!.write(chunk, rowsEncoder.provisional?.() ?? false);
+    if (rejectsEncoder !== undefined) for (const chunk of endChunks(rejectsEncoder)) await rejectsFile!.write(chunk);
     if (mine + 1 < resumed)
         throw new UsageError(`${shownOf(rowsFile!)} holds ${plural(resumed, "row")} but the input has only ${mine + 1}: it was written from other input`);
     if (stopped !== undefined) progress.interrupt(() => log.warn(stopped!));
@@ -230,6 +234,30 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
     if (io.signal?.aborted) return exitCodes.interrupted;
     if (rowsFile?.closed) return exitCodes.outputClosed;
     return failed > 0 ? exitCodes.someRowsFailed : exitCodes.ok;
+}
+
+/**
+ * Parquet output from input files: its columns from every input row, read once before the run (JSON and CSV columns
+ * take every row's types; every run and every shard of one input writes the same columns), so that its rows are
+ * written as they come. Kept with records (--resume, --shard): also a resumed file's footer. Standard input and pipes,
+ * which can be read only once, are not read first: the encoder holds their rows on disk instead.
+ */
+async function parquetColumnsFirst(plan: Plan, io: CliIo, file: OutputFile, layoutOf: EncoderOptions["layoutOf"]): Promise<Partial<EncoderOptions>> {
+    const resumable = file.spec.records !== undefined;
+    const files = plan.inputs.every(({ path }) => path !== "-" && statSync(path, { throwIfNoEntry: false })?.isFile() === true);
+    const typed = files && plan.inputs.every(({ format }) => format === "parquet");
+    if (!files || (typed && !resumable)) return {};
+    const { Observed } = await import("../encode/parquet.js");
+    const observed = new Observed(layoutOf);
+    for await (const row of readRows(plan.inputs, { stdin: io.stdin, maxRecordBytes: plan.read.maxRecordBytes, signal: io.signal, formatGiven: plan.read.formatGiven, warn: () => undefined }))
+    {
+        if (io.signal?.aborted) break; // the run stops at once too
+        observed.observe(row);
+    }
+    const recorded = file.recorded;
+    if (!resumable || recorded === undefined || recorded.rows === 0 || file.target.kind !== "file") return { observed, resumable };
+    const { parquetFooterAt } = await import("../input/parquet.js");
+    return { observed, resumable, continuingParquet: { end: recorded.end, metadata: await parquetFooterAt(file.target.real, recorded.end) } };
 }
 
 function shownOf(file: OutputFile): string {

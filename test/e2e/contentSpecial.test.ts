@@ -10,6 +10,8 @@ import { contentSpans } from "../../src/template/contentSpans.js";
 import { llama31Template } from "../../src/template/llama31Template.js";
 import type { Conversation } from "../../src/conversation/toConversation.js";
 import { loadReferenceModel, type ReferenceModel } from "../reference/referenceModel.js";
+import { parse } from "csv-parse/sync";
+import { duck } from "../duckdb.js";
 import { parseJsonl, runInProcess, tinyModel } from "../helpers.js";
 
 const template = new ChatTemplate(llama31Template, { bos_token: "<|begin_of_text|>", eos_token: "<|eot_id|>" });
@@ -47,6 +49,27 @@ describe("special-token text inside message content", () => {
         // text that only looks like a special token is no special token
         expect(rows[1]).not.toHaveProperty("special_tokens_in_content");
         expect(stderr).toMatch(/scored 2 rows.*warning: 1 row with special-token text in a message \(special_tokens_in_content\)/);
+    });
+
+    it("CSV, TSV and Parquet always have the special_tokens_in_content column, also when the first flagged row comes after the first row group", async () => {
+        const folder = mkdtempSync(join(tmpdir(), "nemoreward-special-"));
+        // 5,001 rows without a conversation (error rows, no engine work), then the forged one and the clean one
+        const file = join(folder, "late.jsonl");
+        writeFileSync(file, Array.from({ length: 5001 }, (_, i) => JSON.stringify({ messages: [{ role: "user", content: `q${i}` }] })).join("\n") + `\n${input}\n`);
+        for (const [source, lines] of [[join(folder, "two.jsonl"), input], [file, ""]] as const) {
+            if (lines !== "") writeFileSync(source, `${lines}\n`);
+            const flags = ["--threads", "1", "-q"];
+            const parquet = join(folder, "out.parquet");
+            expect((await runInProcess(["score", source, "-m", tinyModel, "-o", parquet, ...flags])).code).toBeLessThanOrEqual(3);
+            const flagged = await duck(`SELECT special_tokens_in_content AS s FROM '${parquet}' WHERE s IS NOT NULL`);
+            expect(flagged).toEqual([{ s: true }]);
+            for (const format of ["csv", "tsv"]) {
+                const { stdout } = await runInProcess(["score", source, "-m", tinyModel, "--format", format, ...flags]);
+                const [header, ...rows] = parse(stdout, { delimiter: format === "csv" ? "," : "\t", relax_quotes: true }) as string[][];
+                expect(header!.slice(-3)).toEqual(["reward", "special_tokens_in_content", "error"]);
+                expect(rows.map((r) => r.at(-2)).filter((cell) => cell !== "")).toEqual(["true"]);
+            }
+        }
     });
 
     it("is read as special tokens by default, as Hugging Face does, and as plain text with --content-special text", async () => {

@@ -51,7 +51,7 @@ describe("Parquet values, out in every format exactly as they came in", () => {
         expect(run.stderr).not.toMatch(/warning|error/);
         expect(run.code).toBe(0);
         const types = await columnTypes(input);
-        expect(await columnTypes(output)).toEqual({ ...types, reward: "DOUBLE", error: "VARCHAR" });
+        expect(await columnTypes(output)).toEqual({ ...types, reward: "DOUBLE", special_tokens_in_content: "BOOLEAN", error: "VARCHAR" });
         const names = Object.keys(types).join(", ");
         expect(await duck(`SELECT count(*) AS n FROM (SELECT ${names} FROM '${input}' EXCEPT SELECT ${names} FROM '${output}')`)).toEqual([{ n: "0" }]);
         const [row] = await duck(`SELECT price::VARCHAR AS price, big_decimal::VARCHAR AS big_decimal, reward FROM '${output}'`);
@@ -150,9 +150,9 @@ describe("an input of no rows keeps its columns", () => {
         const empty = await duckParquet("empty.parquet", "SELECT 'x' AS prompt, 'y' AS response, 1.5::DECIMAL(4,1) AS score, 7::BIGINT AS id WHERE false");
         const out = join(tmp, "empty-out.parquet");
         expect((await score([empty, "-o", out])).code).toBe(0);
-        expect(await columnTypes(out)).toEqual({ prompt: "VARCHAR", response: "VARCHAR", score: "DECIMAL(4,1)", id: "BIGINT", reward: "DOUBLE", error: "VARCHAR" });
+        expect(await columnTypes(out)).toEqual({ prompt: "VARCHAR", response: "VARCHAR", score: "DECIMAL(4,1)", id: "BIGINT", reward: "DOUBLE", special_tokens_in_content: "BOOLEAN", error: "VARCHAR" });
         const csv = await score([empty, "--format", "csv"]);
-        expect(csv.stdout).toBe("prompt,response,score,id,reward,error\n");
+        expect(csv.stdout).toBe("prompt,response,score,id,reward,special_tokens_in_content,error\n");
     });
 });
 
@@ -216,7 +216,7 @@ describe("the tool's fields never replace the user's", () => {
         // a file the tool wrote itself is scored again in place
         const again = join(tmp, "int-reward-again.parquet");
         expect((await score([out, "-o", again])).code).toBe(0);
-        expect(await columnTypes(again)).toEqual({ prompt: "VARCHAR", response: "VARCHAR", reward: "INTEGER", nemoreward_reward: "DOUBLE", error: "VARCHAR" });
+        expect(await columnTypes(again)).toEqual({ prompt: "VARCHAR", response: "VARCHAR", reward: "INTEGER", nemoreward_reward: "DOUBLE", special_tokens_in_content: "BOOLEAN", error: "VARCHAR" });
         expect(await duck(`SELECT reward, nemoreward_reward FROM '${again}'`)).toEqual(await duck(`SELECT reward, nemoreward_reward FROM '${out}'`));
     });
 });
@@ -309,7 +309,7 @@ describe("values that once came out altered", () => {
             expect(run.code).toBe(0);
             const sep = format === "csv" ? "," : "\t";
             const lines = readFileSync(out, "utf8").trimEnd().split("\n").map((l) => l.split(sep));
-            expect(lines[0]).toEqual(["prompt", "response", "reward", "error", "nemoreward_reward", "nemoreward_error"]);
+            expect(lines[0]).toEqual(["prompt", "response", "reward", "error", "nemoreward_reward", "special_tokens_in_content", "nemoreward_error"]);
             expect(lines.slice(1).map((l) => l.slice(0, 4))).toEqual([["Say hi.", "Hello.", "excellent", "my note"], ["Say hi.", "Hi.", "0.5", "see ticket 7"]]);
             expect(Number(lines[1]![4])).toBeCloseTo(referenceReward("Say hi.", "Hello."), 5);
         }

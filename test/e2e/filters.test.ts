@@ -114,7 +114,7 @@ describe("cleaning filters", () => {
         const rewards = responses.map((r) => rewardOf("Say hi.", r));
         const best = rewards.indexOf(Math.max(...rewards));
         const [header, row] = parse(stdout) as string[][];
-        expect(header).toEqual(["id", "prompt", "responses", "rewards", "best", "error"]);
+        expect(header).toEqual(["id", "prompt", "responses", "rewards", "best", "special_tokens_in_content", "error"]);
         expect(row!.slice(0, 3)).toEqual(["7", "Say hi.", JSON.stringify([responses[best]])]);
         expect(row![4]).toBe("0");
         const [rejectHeader, rejectRow] = parse(readFileSync(rejects, "utf8")) as string[][];

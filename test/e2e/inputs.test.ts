@@ -39,7 +39,7 @@ describe("every input shape and file format gives the same rewards for the same 
         const piped = await runInProcess(["score", "-", "--input-format", "tsv", "-m", tinyModel], tsv);
         expect(file.code).toBe(0);
         expect(piped.stdout).toBe(file.stdout);
-        expect(file.stdout.split("\n")[0]).toBe("system\tprompt\tresponse\treward\terror");
+        expect(file.stdout.split("\n")[0]).toBe("system\tprompt\tresponse\treward\tspecial_tokens_in_content\terror");
     });
 });
 
@@ -103,7 +103,7 @@ describe("inputs in the wrong clothes", () => {
         // with the format given, it is scored
         const given = await runInProcess(["score", "-m", tinyModel, "--input-format", "csv"], "prompt,response\nSay hi.,Hi!\n");
         expect(given.code).toBe(0);
-        expect(given.stdout).toMatch(/^prompt,response,reward,error\nSay hi\.,Hi!,-?\d/);
+        expect(given.stdout).toMatch(/^prompt,response,reward,special_tokens_in_content,error\nSay hi\.,Hi!,-?\d/);
     });
 });
 

@@ -9,17 +9,17 @@ const dir = "fixtures/formats";
 const tmp = mkdtempSync(join(tmpdir(), "nemoreward-outputs-"));
 
 describe("output", () => {
-    it("CSV in, CSV out: the original columns round-trip byte for byte, reward and error added", async () => {
+    it("CSV in, CSV out: the original columns round-trip byte for byte, reward, special_tokens_in_content and error added", async () => {
         const input = readFileSync(`${dir}/helpsteer2.csv`, "utf8");
         const { code, stdout } = await runBuiltCli(["score", `${dir}/helpsteer2.csv`, "-m", tinyModel]);
         expect(code).toBe(0);
         const records: string[][] = parse(stdout);
-        expect(records[0]!.slice(-2)).toEqual(["reward", "error"]);
-        expect(records.map((r) => r.slice(0, -2))).toEqual(parse(input));
-        // without the two added columns, the output is the input to the byte (quoting, CRLF, field text)
-        const stripped = stdout.replace(",reward,error\r\n", "\r\n").replace(/,-?\d+(?:\.\d+)?(?:e-?\d+)?,\r\n/g, "\r\n");
+        expect(records[0]!.slice(-3)).toEqual(["reward", "special_tokens_in_content", "error"]);
+        expect(records.map((r) => r.slice(0, -3))).toEqual(parse(input));
+        // without the three added columns, the output is the input to the byte (quoting, CRLF, field text)
+        const stripped = stdout.replace(",reward,special_tokens_in_content,error\r\n", "\r\n").replace(/,-?\d+(?:\.\d+)?(?:e-?\d+)?,,\r\n/g, "\r\n");
         expect(stripped).toBe(input);
-        expect(records.slice(1).every((r) => Number.isFinite(Number(r.at(-2))) && r.at(-1) === "")).toBe(true);
+        expect(records.slice(1).every((r) => Number.isFinite(Number(r.at(-3))) && r.at(-2) === "" && r.at(-1) === "")).toBe(true);
     });
 
     it("-o FILE picks the format from the extension; --format json writes one array", async () => {
@@ -28,7 +28,7 @@ describe("output", () => {
         expect(toFile.code).toBe(0);
         expect(toFile.stdout).toBe("");
         const lines = readFileSync(out, "utf8").trimEnd().split("\n");
-        expect(lines[0]).toBe("id\tconversations\treward\terror");
+        expect(lines[0]).toBe("id\tconversations\treward\tspecial_tokens_in_content\terror");
         expect(lines).toHaveLength(4);
         const json = await runInProcess(["score", `${dir}/sharegpt.jsonl`, "-m", tinyModel, "--format", "json", "--field", "score"]);
         const array = JSON.parse(json.stdout);
@@ -67,7 +67,7 @@ describe("CSV/TSV columns", () => {
         const input = join(tmp, "mixed.jsonl");
         writeFileSync(input, ["not json", ...records.map((r) => JSON.stringify(r))].join("\n") + "\n");
         const { stdout, stderr } = await runInProcess(["score", input, "-m", tinyModel, "--format", "csv"]);
-        expect(stdout.split("\n")[0]).toBe("prompt,response,reward,error");
+        expect(stdout.split("\n")[0]).toBe("prompt,response,reward,special_tokens_in_content,error");
         const rows = csvRows(stdout);
         expect(rows.map((r) => [r.prompt, r.response])).toEqual([["", ""], ...records.map((r) => [r.prompt, r.response ?? ""])]);
         expect(rows[0]!.error).toMatch(/not valid JSON/);
@@ -84,7 +84,7 @@ describe("CSV/TSV columns", () => {
         writeFileSync(good, "prompt,response\nHi,Hello\nHi,Yo\n");
         const { code, stdout } = await runInProcess(["score", bad, good, "-m", tinyModel, "--format", "csv"]);
         expect(code).toBe(3);
-        expect(stdout.split("\n")[0]).toBe("prompt,response,reward,error");
+        expect(stdout.split("\n")[0]).toBe("prompt,response,reward,special_tokens_in_content,error");
         const rows = csvRows(stdout);
         expect(rows.map((r) => [r.prompt, r.response, r.reward === "", r.error.slice(0, 19)])).toEqual(
             [["", "", true, "expected 2 columns,"], ["Hi", "Hello", false, ""], ["Hi", "Yo", false, ""]]);
@@ -101,7 +101,7 @@ describe("CSV/TSV columns", () => {
 
     it("--on-overlong skip: a skipped column", async () => {
         const { stdout } = await runInProcess(["score", `${dir}/sft.tsv`, "-m", tinyModel, "--on-overlong", "skip", "--context-size", "5", "--format", "csv"]);
-        expect(stdout.split("\n")[0]).toBe("system,prompt,response,reward,skipped,error");
+        expect(stdout.split("\n")[0]).toBe("system,prompt,response,reward,skipped,special_tokens_in_content,error");
         for (const row of csvRows(stdout)) expect(row).toMatchObject({ reward: "", skipped: expect.stringMatching(/over the 5-token context/), error: "" });
     });
 
@@ -111,7 +111,7 @@ describe("CSV/TSV columns", () => {
         const { code, stdout } = await runInProcess(["score", "-", "-m", tinyModel, "--context-size", "300", "--on-overlong", "truncate", "--format", "csv"],
             JSON.stringify({ messages: turns }));
         expect(code).toBe(0);
-        expect(stdout.split("\n")[0]).toBe("messages,reward,truncated,error");
+        expect(stdout.split("\n")[0]).toBe("messages,reward,truncated,special_tokens_in_content,error");
         expect(csvRows(stdout)[0]).toMatchObject({ truncated: "true", error: "" });
     });
 });
@@ -166,7 +166,7 @@ describe("scoring a scored file again", () => {
         const crlf = join(tmp, "crlf.csv");
         writeFileSync(crlf, "prompt,response,reward,error\r\nHi,Hello,1.5,\r\nHi,Yo,2.5,\r\n");
         const { stdout } = await runInProcess(["score", crlf, "-m", tinyModel, "--format", "csv"]);
-        expect(stdout.split("\r\n").slice(0, 3).map((l) => l.split(",").length)).toEqual([4, 4, 4]);
+        expect(stdout.split("\r\n").slice(0, 3).map((l) => l.split(",").length)).toEqual([5, 5, 5]); // a file scored before the column was there: it comes after the earlier run's
         expect(stdout.endsWith("\r\n")).toBe(true);
         expect(stdout.replaceAll("\r\n", "")).not.toContain("\n");
     });
@@ -199,9 +199,9 @@ describe("records that already hold an output field are rewritten in place", () 
 
 describe("an input of no rows", () => {
     it("a header-only CSV or TSV gives its header plus the tool's columns, and says 0 rows", async () => {
-        for (const [name, text, header] of [["empty.csv", "prompt,response\r\n", "prompt,response,reward,error\r\n"],
-            ["empty.tsv", "prompt\tnote\tresponse\n", "prompt\tnote\tresponse\treward\terror\n"],
-            ["own-error.csv", "prompt,response,error\n", "prompt,response,error,reward,nemoreward_error\n"]]) {
+        for (const [name, text, header] of [["empty.csv", "prompt,response\r\n", "prompt,response,reward,special_tokens_in_content,error\r\n"],
+            ["empty.tsv", "prompt\tnote\tresponse\n", "prompt\tnote\tresponse\treward\tspecial_tokens_in_content\terror\n"],
+            ["own-error.csv", "prompt,response,error\n", "prompt,response,error,reward,special_tokens_in_content,nemoreward_error\n"]]) {
             const path = join(tmp, name!), out = join(tmp, `out-${name}`);
             writeFileSync(path, text!);
             const { code, stderr } = await runInProcess(["score", path, "-m", tinyModel, "-o", out]);
@@ -216,7 +216,7 @@ describe("an input of no rows", () => {
     it("an empty input written as CSV gives the tool's columns; as JSONL, nothing", async () => {
         const csv = await runInProcess(["score", "-", "-m", tinyModel, "--format", "csv"], "");
         expect(csv.code).toBe(0);
-        expect(csv.stdout).toBe("reward,error\n");
+        expect(csv.stdout).toBe("reward,special_tokens_in_content,error\n");
         expect(csv.stderr).toMatch(/scored 0 rows/);
         const jsonl = await runInProcess(["score", "-", "-m", tinyModel], "");
         expect(jsonl.stdout).toBe("");
@@ -238,7 +238,7 @@ describe("the user's own fields named like the tool's", () => {
         const first = await runInProcess(["score", input, "-m", tinyModel, "-o", once, "--context-size", "150"]);
         expect(first.code).toBe(3);
         expect(first.stderr.match(/has a field "error" of its own, kept as it is; nemoreward's "error" goes in "nemoreward_error"/g)).toHaveLength(1);
-        expect(readFileSync(once, "utf8").split("\n")[0]).toBe("prompt,response,error,reward,nemoreward_error");
+        expect(readFileSync(once, "utf8").split("\n")[0]).toBe("prompt,response,error,reward,special_tokens_in_content,nemoreward_error");
         const rows = await csvRecords(once);
         expect(rows.map((row) => row["error"])).toEqual(["annotator timeout", ""]);
         expect(rows.map((row) => row["nemoreward_error"])).toEqual(["", expect.stringMatching(/over the 150-token context/)]);
@@ -250,7 +250,7 @@ describe("the user's own fields named like the tool's", () => {
         expect(readFileSync(resumed, "utf8")).toBe(readFileSync(once, "utf8"));
         const second = await runInProcess(["score", once, "-m", tinyModel, "-o", twice, "--context-size", "150"]);
         expect(second.code).toBe(3);
-        expect(readFileSync(twice, "utf8").split("\n")[0]).toBe("prompt,response,error,reward,nemoreward_error");
+        expect(readFileSync(twice, "utf8").split("\n")[0]).toBe("prompt,response,error,reward,special_tokens_in_content,nemoreward_error");
         const again = await csvRecords(twice);
         expect(again.map((row) => row["error"])).toEqual(["annotator timeout", ""]);
         expect(again.map((row) => row["nemoreward_error"])).toEqual(["", expect.stringMatching(/over the 150-token context/)]);

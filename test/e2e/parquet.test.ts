@@ -1,6 +1,8 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { parse } from "csv-parse/sync";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadReferenceModel, type ReferenceModel } from "../reference/referenceModel.js";
@@ -8,7 +10,7 @@ import { ChatTemplate } from "../../src/template/chatTemplate.js";
 import { llama31Template } from "../../src/template/llama31Template.js";
 import type { Message } from "../../src/conversation/toConversation.js";
 import { columnTypes, duck } from "../duckdb.js";
-import { duckParquet, parseJsonl, runBuiltCli, runInProcess, tinyModel } from "../helpers.js";
+import { cli, duckParquet, parseJsonl, runBuiltCli, runInProcess, tinyModel } from "../helpers.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "nemoreward-parquet-"));
 const template = new ChatTemplate(llama31Template, { bos_token: "<|begin_of_text|>", eos_token: "<|eot_id|>" });
@@ -103,7 +105,7 @@ describe("Parquet input", () => {
         // as bytes: DuckDB's client decodes names as text too
         const hex = (name: string) => Buffer.from(name).toString("hex").toUpperCase();
         expect((await duck(`SELECT to_hex(encode(name)) AS h FROM parquet_schema('${out}')`)).map((r) => r.h))
-            .toEqual(["root", "prompt", "response", "k", `${bom}k`, bom, "s", `${bom}f`, "reward", "error"].map(hex));
+            .toEqual(["root", "prompt", "response", "k", `${bom}k`, bom, "s", `${bom}f`, "reward", "special_tokens_in_content", "error"].map(hex));
     });
 
     it("reads a folder in file name order (the Hugging Face layout), skipping files it does not read", async () => {
@@ -119,10 +121,33 @@ describe("Parquet input", () => {
         expect(stderr).toMatch(/scored 1 of 5 rows/);
     });
 
-    it("refuses Parquet on standard input with one line (exit 2)", async () => {
-        const { code, stderr } = await runBuiltCli(["score", "-", "--input-format", "parquet", "-m", tinyModel], "PAR1");
-        expect(code).toBe(2);
-        expect(stderr.trim()).toBe("nemoreward: error: Parquet cannot be read from standard input (its index is at the end of the file): save it to a file first");
+    it("knows Parquet on standard input by its magic as files are, also gzipped: the same rows as the file, and Parquet out keeps its types", async () => {
+        const file = join(tmp, "codec-zstd.parquet"); // 4,100 rows in two row groups, written by the first test
+        const bytes = readFileSync(file);
+        const fromFile = await runBuiltCli(["score", file, "-m", tinyModel, "-q"]);
+        expect(fromFile.code).toBe(3);
+        const piped = (input: Buffer, args: string[] = []) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+            const child = spawn(process.execPath, [cli, "score", "-m", tinyModel, "-q", ...args], { stdio: ["pipe", "pipe", "pipe"] });
+            let stdout = "", stderr = "";
+            child.stdout.on("data", (c: Buffer) => (stdout += c));
+            child.stderr.on("data", (c: Buffer) => (stderr += c));
+            child.on("close", (code) => resolve({ code, stdout, stderr }));
+            child.stdin.end(input);
+        });
+        for (const [input, args] of [[bytes, []], [gzipSync(bytes), []], [bytes, ["--input-format", "parquet"]], [bytes, ["-"]]] as const) {
+            const run = await piped(input, [...args]);
+            expect(run.stderr).not.toMatch(/UTF-8/);
+            expect(run.code).toBe(3);
+            expect(run.stdout).toBe(fromFile.stdout);
+        }
+        const out = join(tmp, "stdin-out.parquet");
+        expect((await piped(bytes, ["-o", out])).code).toBe(3);
+        expect(await columnTypes(out)).toMatchObject({ ...await columnTypes(file), reward: "DOUBLE" });
+        expect(await duck(`SELECT messages, id FROM '${out}'`)).toEqual(await duck(`SELECT messages, id FROM '${file}'`));
+        // a damaged Parquet on standard input is one error row naming it, as a damaged file is
+        const cut = await piped(bytes.subarray(0, 1000));
+        expect(cut.code).toBe(3);
+        expect(parseJsonl(cut.stdout)).toEqual([expect.objectContaining({ error: expect.stringMatching(/not a readable Parquet file/) })]);
     });
 });
 
@@ -140,7 +165,7 @@ describe("Parquet output", () => {
         expect(code).toBe(3);
         expect(stdout).toBe("");
         const inputTypes = await columnTypes(input);
-        expect(await columnTypes(output)).toEqual({ ...inputTypes, reward: "DOUBLE", error: "VARCHAR" });
+        expect(await columnTypes(output)).toEqual({ ...inputTypes, reward: "DOUBLE", special_tokens_in_content: "BOOLEAN", error: "VARCHAR" });
         const names = Object.keys(inputTypes).join(", ");
         expect(await duck(`SELECT ${names} FROM '${output}'`)).toEqual(await duck(`SELECT ${names} FROM '${input}'`));
         const added = await duck(`SELECT reward, error FROM '${output}'`);
@@ -174,15 +199,62 @@ describe("Parquet output", () => {
         const direct = await score([jsonl]);
         expect((await score([jsonl, "-o", parquet])).code).toBe(3);
         expect(await columnTypes(parquet)).toEqual({
-            id: "BIGINT", score: "DOUBLE", note: "VARCHAR", flag: "BOOLEAN", tags: "JSON", messages: "JSON", reward: "DOUBLE", error: "VARCHAR",
+            id: "BIGINT", score: "DOUBLE", note: "VARCHAR", flag: "BOOLEAN", tags: "VARCHAR[]", messages: "JSON", reward: "DOUBLE", special_tokens_in_content: "BOOLEAN", error: "VARCHAR",
         });
-        const read = await duck(`SELECT id, score, note, flag, tags::VARCHAR AS tags, messages::VARCHAR AS messages, reward FROM '${parquet}'`);
-        expect(read.map((r) => ({ ...r, id: Number(r.id), tags: JSON.parse(r.tags), messages: JSON.parse(r.messages), reward: undefined })))
+        const read = await duck(`SELECT id, score, note, flag, tags, messages::VARCHAR AS messages, reward FROM '${parquet}'`);
+        expect(read.map((r) => ({ ...r, id: Number(r.id), messages: JSON.parse(r.messages), reward: undefined })))
             .toEqual(records.map((r) => ({ ...r, reward: undefined })));
         expect(read.map((r) => r.reward)).toEqual(parseJsonl(direct.stdout).map((r) => r.reward));
         // and back: the records as they were, with the same rewards (and the error column that Parquet, like CSV, always has)
         const back = parseJsonl((await score([parquet, "--format", "jsonl"])).stdout);
-        expect(back).toEqual(parseJsonl(direct.stdout).map((row) => ({ error: null, ...row })));
+        expect(back).toEqual(parseJsonl(direct.stdout).map((row) => ({ special_tokens_in_content: null, error: null, ...row })));
+    });
+
+    it("JSONL to Parquet: every row types the columns, not the first row group; no value is written as null or as another number", async () => {
+        // 20,000 rows: after row 5,000 (the first row group) and again after row 12,000, values of other types come
+        const big = 2n ** 53n + 1n;
+        const record = (i: number): Record<string, unknown> => ({
+            id: i < 12_000 ? i : `id-${i}`, // integers, then strings: JSON text
+            score: i < 5000 ? 3 : 3.5, // integers, then doubles: doubles
+            exact: i % 2 === 0 ? 9007199254740993n : -i, // 64-bit integers beyond 2^53: exact integers
+            mixed: i === 0 ? 9007199254740993n : i < 6000 ? 1 : 0.5, // such an integer beside doubles: JSON text, never rounded
+            ...(i >= 5001 ? { source: `s${i % 3}` } : {}), // a field first seen after the first row group
+        });
+        const lines = Array.from({ length: 20_000 }, (_, i) => JSON.stringify(record(i), (_, v) => (typeof v === "bigint" ? `@${v}@` : v)).replace(/"@(-?\d+)@"/g, "$1"));
+        const input = join(tmp, "widen.jsonl"), output = join(tmp, "widen.parquet");
+        writeFileSync(input, lines.join("\n") + "\n");
+        const run = await runInProcess(["score", input, "-m", tinyModel, "-o", output, "-q"]);
+        expect(run.stderr).not.toMatch(/no column|does not fit/);
+        expect(run.code).toBe(3); // the rows hold no conversation: error rows, each saying so
+        expect(await columnTypes(output)).toMatchObject({ id: "JSON", score: "DOUBLE", exact: "BIGINT", mixed: "JSON", source: "VARCHAR" });
+        const rows = await duck(`SELECT id::VARCHAR AS id, score, exact::VARCHAR AS exact, mixed::VARCHAR AS mixed, source FROM '${output}'`);
+        expect(rows).toHaveLength(20_000);
+        expect(rows.map((r, i) => r.id === (i < 12_000 ? String(i) : `"id-${i}"`) && r.score === (i < 5000 ? 3 : 3.5) &&
+            r.exact === (i % 2 === 0 ? String(big) : String(-i)) && r.source === (i >= 5001 ? `s${i % 3}` : null)).filter((ok) => !ok)).toEqual([]);
+        expect(rows.slice(0, 2).map((r) => r.mixed)).toEqual(["9007199254740993", "1"]);
+        expect(rows[19_999]!.mixed).toBe("0.5");
+    });
+
+    it("JSONL to Parquet: messages is a list of {role, content} structs, as Hugging Face stores it; other nested values keep their structure", async () => {
+        const records = [
+            { messages: chat("What is 1+1?", "1+1=2"), meta: { lang: "en", turns: 2 }, tags: ["x", "y"], scores: [1, 2.5], odd: { a: 1 } },
+            { messages: chat("Capital of France?", "Paris."), meta: { lang: "fr", turns: 2 }, tags: [], scores: [3], odd: { b: "other keys" } },
+            { messages: chat("2+2?", "4"), meta: null, tags: ["z"], scores: null, odd: [1] },
+        ];
+        const input = join(tmp, "nested.jsonl"), output = join(tmp, "nested.parquet");
+        writeFileSync(input, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+        expect((await score([input, "-o", output])).code).toBe(0);
+        expect(await columnTypes(output)).toMatchObject({
+            messages: 'STRUCT("role" VARCHAR, "content" VARCHAR)[]', meta: 'STRUCT(lang VARCHAR, turns BIGINT)', tags: "VARCHAR[]", scores: "DOUBLE[]",
+            odd: "JSON", // objects of other keys, and a list: one column cannot type them all, JSON text holds each
+        });
+        const read = await duck(`SELECT messages, meta, tags, scores, odd::VARCHAR AS odd, reward FROM '${output}'`);
+        // BIGINT comes back from DuckDB as text
+        expect(read.map(({ reward: _, odd, meta, ...r }) => ({ ...r, meta: meta && { ...meta, turns: Number(meta.turns) }, odd: JSON.parse(odd) }))).toEqual(records);
+        read.forEach((r, i) => expect(r.reward).toBeCloseTo(referenceReward(records[i]!.messages), 5));
+        // the same structs as DuckDB writes them: Parquet written by nemoreward scores as Hugging Face's does
+        const back = parseJsonl((await score([output, "--format", "jsonl"])).stdout);
+        expect(back.map((r) => r.messages)).toEqual(records.map((r) => r.messages));
     });
 
     it("CSV to Parquet: every column a string, as read; --rank adds rank as an integer", async () => {
@@ -190,7 +262,7 @@ describe("Parquet output", () => {
         writeFileSync(csv, 'prompt,response,helpfulness\nSay hi.,"Hi, you!",3\nSay hi.,Yo,\n');
         const parquet = join(tmp, "csv.parquet");
         expect((await score([csv, "-o", parquet, "--rank"])).code).toBe(0);
-        expect(await columnTypes(parquet)).toEqual({ prompt: "VARCHAR", response: "VARCHAR", helpfulness: "VARCHAR", reward: "DOUBLE", rank: "INTEGER", z: "DOUBLE", error: "VARCHAR" });
+        expect(await columnTypes(parquet)).toEqual({ prompt: "VARCHAR", response: "VARCHAR", helpfulness: "VARCHAR", reward: "DOUBLE", rank: "INTEGER", z: "DOUBLE", special_tokens_in_content: "BOOLEAN", error: "VARCHAR" });
         const rows = await duck(`SELECT prompt, response, helpfulness, rank FROM '${parquet}'`);
         const hi = referenceReward(chat("Say hi.", "Hi, you!")), yo = referenceReward(chat("Say hi.", "Yo"));
         expect(rows).toEqual([
@@ -207,11 +279,12 @@ describe("Parquet output", () => {
         ["Hi!", "Hello there, friend.", "Yo"].forEach((r, i) => expect(row!.rewards[i]).toBeCloseTo(referenceReward(chat("Say hi.", r)), 5));
     });
 
-    it("refuses --resume and --shard with Parquet output, saying what to use (exit 2)", async () => {
+    it("--resume and --shard with Parquet output from standard input are refused with one line (exit 2): the input is read twice", async () => {
         for (const flags of [["--resume"], ["--shard", "0/2"]]) {
-            const { code, stderr } = await runBuiltCli(["score", join(tmp, "shapes", "1-best-of-n.parquet"), "-m", tinyModel, "-o", join(tmp, "no.parquet"), ...flags]);
+            const { code, stderr } = await runBuiltCli(["score", "-", "-m", tinyModel, "-o", join(tmp, "no.parquet"), ...flags], "{}\n");
             expect(code).toBe(2);
-            expect(stderr.trim().split("\n")).toEqual([`nemoreward: error: ${flags[0]} cannot continue or merge Parquet output (its footer is written last): use -o FILE.jsonl (Parquet input keeps its values as JSON), then score or convert that`]);
+            expect(stderr.trim().split("\n")).toEqual([`nemoreward: error: ${flags[0]} with Parquet output reads its input twice (every row's types first, so that every run ` +
+                "and shard writes the same columns): give input files, not standard input or a pipe"]);
         }
     });
 });

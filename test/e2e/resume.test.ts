@@ -238,12 +238,12 @@ describe("CSV whose first rows hold no record", () => {
         const lines = readFileSync(demoConversations, "utf8").trim().split("\n");
         writeFileSync(input, "not json\n");
         expect((await runInProcess(["score", input, "-m", tinyModel, "-o", out])).code).toBe(3);
-        expect(readFileSync(out, "utf8").split("\n")[0]).toBe("line,reward,error");
+        expect(readFileSync(out, "utf8").split("\n")[0]).toBe("line,reward,special_tokens_in_content,error");
         writeFileSync(input, `not json\n${lines.slice(0, 3).join("\n")}\n`);
         expect((await runInProcess(["score", input, "-m", tinyModel, "-o", out, "--resume"])).code).toBe(3);
         expect((await runInProcess(["score", input, "-m", tinyModel, "-o", whole])).code).toBe(3);
         expect(readFileSync(out, "utf8")).toBe(readFileSync(whole, "utf8"));
-        expect(readFileSync(out, "utf8").split("\n")[0]).not.toBe("line,reward,error");
+        expect(readFileSync(out, "utf8").split("\n")[0]).not.toBe("line,reward,special_tokens_in_content,error");
     });
 });
 

@@ -4,6 +4,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { columnTypes, duck } from "../duckdb.js";
 import {
     claimed, cli, dataset, demoConversations, exitWithin, heldRun, newDir, parseJsonl, readFile as readRowsOf, runBuiltCli, runInProcess, snapshot,
     tinyModel, uninterruptedOutput, waitForText,
@@ -93,6 +94,27 @@ describe("merge", () => {
         expect(run.stderr).toMatch(/^nemoreward: merged 5 rows from 2 shards/);
         expect(run.code).toBe(0);
         expect(readFileSync(merged, "utf8")).toBe(straight.stdout);
+    });
+
+    it("a file the pattern matches that is no part (a shard's log, a note) is skipped and named; a damaged part is still an error", async () => {
+        const dir = mkdtempSync(join(tmp, "logs-"));
+        const parts = [0, 1].map((k) => join(dir, `part-${k}.jsonl`));
+        for (const [k, part] of parts.entries())
+            expect((await runInProcess(["score", demoConversations, "-m", tinyModel, "--shard", `${k}/2`, "-o", part])).code).toBe(0);
+        writeFileSync(join(dir, "part-0.err"), "nemoreward: scored 3 rows\n");
+        writeFileSync(join(dir, "part-1.csv"), "prompt,response\nHi,Hello\n"); // a data file, but no part of this run
+        const straight = await runInProcess(["score", demoConversations, "-m", tinyModel]);
+        const merged = join(tmp, "skipped.jsonl");
+        const run = await runInProcess(["merge", merged, join(dir, "part-*")]);
+        expect(run.stderr).toMatch(/part-0\.err is no part \(it has no \.shard record\): skipped/);
+        expect(run.stderr).toMatch(/part-1\.csv is no part \(it has no \.shard record\): skipped/);
+        expect(run.code).toBe(0);
+        expect(readFileSync(merged, "utf8")).toBe(straight.stdout);
+        // a part (it has its .shard record) that was cut short is an error, never skipped
+        writeFileSync(parts[1]!, readFileSync(parts[1]!, "utf8").split("\n")[0] + "\n");
+        const damaged = await runInProcess(["merge", join(tmp, "damaged.jsonl"), join(dir, "part-*")]);
+        expect(damaged.stderr).toMatch(/part-1\.jsonl is not the file its run wrote/);
+        expect(damaged.code).toBe(2);
     });
 
     it("the first Ctrl-C stops a merge: exit 130, and no output, whole or partial", async () => {
@@ -270,7 +292,7 @@ describe("merge joins only the shards of one run, as their runs wrote them", () 
         const merged = join(folder, "merged.csv");
         expect((await runInProcess(["merge", merged, ...parts])).code).toBe(0);
         expect(readFileSync(merged, "utf8")).toBe(readFileSync(whole, "utf8"));
-        expect(readFileSync(merged, "utf8")).toBe("prompt,response,label,reward,error\n");
+        expect(readFileSync(merged, "utf8")).toBe("prompt,response,label,reward,special_tokens_in_content,error\n");
     });
 
     it("CSV/TSV shards take their columns from the input's first record, as one run does, whichever shard holds it", async () => {
@@ -369,5 +391,45 @@ describe("--shard auto: each scheduler's array task finds its part, and parts me
         expect(merge.stderr).toBe(`nemoreward: error: cannot merge: shard 1/4 is missing; ${parts[3]} is short: the run of shard 3/4 did not finish; resume it first\n`);
         expect(existsSync(merged)).toBe(false);
         expect((await runInProcess(["merge", merged, join(folder, "nothing-*")])).stderr).toMatch(/no file matches .*nothing-\*/);
+    });
+});
+
+describe("Parquet parts", () => {
+    it("a sharded Parquet run, one shard killed with SIGKILL mid-run and resumed, merges to the rows and types of one uninterrupted run (DuckDB)", { timeout: 600_000 }, async () => {
+        const folder = newDir("parquet-shards");
+        const source = join(folder, "in.jsonl");
+        // rows of 4 KB: under a 64 MB heap a row group holds about 160 of them, so that a shard writes several groups
+        const filler = "f".repeat(4000);
+        writeFileSync(source, dataset(1500).split("\n").filter((line) => line !== "")
+            .map((line, i) => JSON.stringify({ ...JSON.parse(line), filler, ...(i >= 1000 ? { late: i / 2 } : {}) })).join("\n") + "\n");
+        const args = (k: number) => ["--max-old-space-size=64", cli, "score", source, "-m", tinyModel, "-q", "--threads", "1", "--shard", `${k}/2`, "-o", join(folder, `part-${k}.parquet`)];
+        const part0 = join(folder, "part-0.parquet");
+        const killed = spawn(process.execPath, args(0), { stdio: "ignore" });
+        const exit = new Promise<string | null>((resolve) => killed.on("exit", (_, signal) => resolve(signal)));
+        // once its first row group is in the file (its size no longer 0), and its record says so
+        while (!(existsSync(`${part0}.resume`) && readFileSync(`${part0}.resume`, "utf8").split("\n").length > 2)) await new Promise((resolve) => setTimeout(resolve, 5));
+        killed.kill("SIGKILL");
+        expect(await exit).toBe("SIGKILL");
+        const before = readFileSync(`${part0}.resume`, "utf8").trimEnd().split("\n").length - 1;
+        expect(before).toBeGreaterThan(0);
+        expect(before).toBeLessThan(750);
+        const resumed = await runBuiltCli([...args(0).slice(2).filter((arg) => arg !== "-q"), "--resume"]);
+        // the rows of the groups the killed run finished (a record line it was writing when killed is not one)
+        expect(Number(/resuming after the (\d+) rows already in/.exec(resumed.stderr)?.[1])).toBeGreaterThanOrEqual(before - 1);
+        expect(resumed.code).toBe(0);
+        const other = await runBuiltCli(args(1).slice(2));
+        expect(other.code).toBe(0);
+        const merged = join(folder, "merged.parquet"), whole = join(folder, "whole.parquet");
+        const merge = await runInProcess(["merge", merged, join(folder, "part-*")]);
+        expect(merge.stderr).toMatch(/merged 1500 rows from 2 shards/);
+        expect(merge.code).toBe(0);
+        expect((await runBuiltCli(["score", source, "-m", tinyModel, "-q", "--threads", "1", "-o", whole])).code).toBe(0);
+        expect(await columnTypes(merged)).toEqual(await columnTypes(whole));
+        expect(await columnTypes(merged)).toMatchObject({ id: "BIGINT", late: "DOUBLE", reward: "DOUBLE" });
+        expect(await duck(`SELECT * FROM '${merged}'`)).toEqual(await duck(`SELECT * FROM '${whole}'`));
+        // Parquet parts merge to JSONL too: the rows of the whole run's, as JSON
+        const asJsonl = join(folder, "merged.jsonl");
+        expect((await runInProcess(["merge", asJsonl, join(folder, "part-*")])).code).toBe(0);
+        expect(parseJsonl(readFileSync(asJsonl, "utf8")).map((r) => [r.id, r.reward])).toEqual((await duck(`SELECT id, reward FROM '${whole}'`)).map((r) => [Number(r.id), r.reward]));
     });
 });

@@ -98,3 +98,38 @@ describe("streaming", () => {
         expect(groups.length).toBeGreaterThan(10);
     });
 });
+
+describe("JSONL to Parquet finds every row's types without holding the rows in memory", () => {
+    it("writes 300,000 JSONL rows, whose types change after the first row group, as Parquet under a 64 MB heap, from a file and from standard input", { timeout: 600_000 }, async () => {
+        // each row carries 200 bytes: 300,000 held in memory would need far more than 64 MB
+        const rows = 300_000;
+        const input = join(tmp, "widen.jsonl"), output = join(tmp, "widen-out.parquet");
+        const fd = openSync(input, "w");
+        const filler = "y".repeat(200);
+        let chunk = "";
+        for (let i = 0; i < rows; i++) {
+            chunk += JSON.stringify({ id: i, score: i < 5000 ? 3 : 3.5, messages: [{ role: "user", content: `q${i}` }], x: filler, ...(i > 250_000 ? { late: i } : {}) }) + "\n";
+            if (chunk.length > 1 << 20) {
+                writeSync(fd, chunk);
+                chunk = "";
+            }
+        }
+        writeSync(fd, chunk);
+        closeSync(fd);
+        // a file is read twice (every row's types first, then the rows); standard input once, its rows waiting on disk
+        for (const from of ["file", "stdin"]) {
+            const log = join(tmp, "widen.stderr");
+            const stderr = openSync(log, "w"), stdin = openSync(input, "r");
+            const run = spawnSync(process.execPath, ["--max-old-space-size=64", "bin/nemoreward.js", "score", from === "file" ? input : "-", "-m", tinyModel, "-o", output, "-q"],
+                { stdio: [stdin, "ignore", stderr] });
+            closeSync(stderr);
+            closeSync(stdin);
+            expect(run.status, readFileSync(log, "utf8").slice(-2000)).toBe(3); // rows ending on a user turn: error rows
+            const [summary] = await duck(`SELECT count(*) AS n, count(error) AS errors, sum(score) AS score, count(late) AS late,
+                bool_and(messages[1].content = 'q' || id) AS messages FROM '${output}'`);
+            expect(summary).toEqual({ n: String(rows), errors: String(rows), score: 5000 * 3 + (rows - 5000) * 3.5, late: String(rows - 250_001), messages: true });
+            const groups = await duck(`SELECT DISTINCT row_group_id FROM parquet_metadata('${output}')`);
+            expect(groups.length).toBeGreaterThan(10);
+        }
+    });
+});

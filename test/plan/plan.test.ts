@@ -23,10 +23,8 @@ describe("the rules between flags, checked before anything runs", () => {
         ["score", { rank: true, resume: true, output: "o.jsonl" }, "--rank cannot be combined with --resume: a group is written only when it is complete"],
         ["score", { rank: true, shard: { index: 0, count: 2 } }, "--rank cannot be combined with --shard: shards take every Nth row, splitting groups"],
         ["score", { resume: true }, "--resume needs -o FILE: it continues that file"],
-        ["score", { resume: true, output: "o.parquet" }, "--resume cannot continue or merge Parquet output (its footer is written last): use -o FILE.jsonl (Parquet input keeps its values as JSON), then score or convert that"],
-        ["score", { shard: { index: 1, count: 2 }, output: "o.parquet" }, "--shard cannot continue or merge Parquet output (its footer is written last): use -o FILE.jsonl (Parquet input keeps its values as JSON), then score or convert that"],
-        ["score", { resume: true, output: "o.json" }, "--resume works with jsonl, csv and tsv output, not json"],
-        ["score", { shard: { index: 0, count: 2 }, format: "table" }, "--shard writes parts that `nemoreward merge` joins row by row: write jsonl, csv or tsv, not table"],
+        ["score", { resume: true, output: "o.json" }, "--resume works with jsonl, csv, tsv and parquet output, not json"],
+        ["score", { shard: { index: 0, count: 2 }, format: "table" }, "--shard writes parts that `nemoreward merge` joins row by row: write jsonl, csv, tsv or parquet, not table"],
         ["score", { field: "error" }, "--field error: the reward field would be named like nemoreward's own \"error\"; choose another name"],
         ["score", { field: "z" }, "--field z: the reward field would be named like nemoreward's own \"z\"; choose another name"],
         ["score", { field: "__proto__" }, "--field __proto__: JavaScript objects cannot hold a field of that name as data; choose another name"],
@@ -59,6 +57,14 @@ describe("the rules between flags, checked before anything runs", () => {
         await expect(planOf("eval", { model: undefined, perRow: join(dir, "rows.jsonl") }, [scored])).rejects.toThrow(/holds rows already scored .*give -m MODEL to score them again/);
         expect((await planOf("eval", {}, [scored])).evaluation!.scored).toBe(false);
         expect((await planOf("eval", { maxTokens: 2048, shard: { index: 1, count: 2 }, perRow: "rows.jsonl" })).outputs[0]).toMatchObject({ flag: "--per-row", path: "rows.jsonl", shard: { index: 1, count: 2 } });
+    });
+
+    it("Parquet output with --resume or --shard reads its input twice: files only, not standard input", async () => {
+        for (const given of [{ resume: true }, { shard: { index: 1, count: 2 } }]) {
+            await expect(planOf("score", { ...given, output: "o.parquet" }, ["-"])).rejects.toThrow(
+                `${"resume" in given ? "--resume" : "--shard"} with Parquet output reads its input twice (every row's types first, so that every run and shard writes the same columns): give input files, not standard input or a pipe`);
+            await expect(planOf("score", { ...given, output: join(mkdtempSync(join(tmpdir(), "nemoreward-plan-")), "o.parquet") })).resolves.toBeDefined();
+        }
     });
 
     it("Parquet to a terminal is refused; redirected, it is written", async () => {
