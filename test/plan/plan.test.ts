@@ -33,7 +33,6 @@ describe("the rules between flags, checked before anything runs", () => {
         ["eval", { resume: true, output: "report.json" }, "eval --resume needs --per-row FILE: it continues that file, and the report counts its rows"],
         ["eval", { shard: { index: 0, count: 2 } }, "eval --shard needs --per-row FILE: `nemoreward merge` joins the parts, then `nemoreward eval` of the merged file reports"],
         ["eval", { maxTokens: 5000 }, "--max-tokens 5000 is over the 4096-token context: raise --context-size"],
-        ["eval", { resume: true, perRow: "rows.parquet" }, "--resume cannot continue or merge Parquet output"],
         ["pairs", { output: "pairs.csv" }, "pairs writes JSONL, JSON or Parquet, not csv: name -o FILE.jsonl or FILE.parquet"],
         ["pairs", { scored: true, model: "m.gguf" }, "--scored pairs the rewards the rows already hold (--field): it loads no model; leave out -m, or leave out --scored to score again"],
         ["filter", {}, "filter needs --min-reward, --max-reward, --top-k or --rank: what to keep"],
