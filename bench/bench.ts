@@ -248,6 +248,7 @@ function withPrebuilt<T>(work: () => T): T {
 
 // Parquet in and out, and memory on a large Parquet file (bench/parquet.ts).
 await import("./parquet.js");
+await import("./filter.js");
 
 // Start-up: the commands that load no model must not pay for loading one (node-llama-cpp is imported only to run
 // the model). Whole processes, the supervisor and its child, against a bare `node`.
