@@ -20,7 +20,8 @@ export const rewardBenchSections: Record<string, Record<string, number>> = {
     },
 };
 
-const allSubsets = new Set(Object.values(rewardBenchSections).flatMap((s) => Object.keys(s)));
+/** RewardBench's subsets, of all its sections. */
+export const rewardBenchSubsets: ReadonlySet<string> = new Set(Object.values(rewardBenchSections).flatMap((s) => Object.keys(s)));
 
 export type EvalReport = {
     rows: number;
@@ -84,7 +85,7 @@ export class EvalTally {
             subsets,
         };
         const names = Object.keys(subsets);
-        if (names.length === 0 || !names.every((name) => allSubsets.has(name))) return report;
+        if (names.length === 0 || !names.every((name) => rewardBenchSubsets.has(name))) return report;
         // Each section: the subsets present, weighted by their official example counts (as RewardBench does).
         const categories: Record<string, number> = {};
         for (const [section, weights] of Object.entries(rewardBenchSections)) {
