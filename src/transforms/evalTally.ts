@@ -1,4 +1,5 @@
 import { RowError } from "../errors.js";
+import { plural } from "../plural.js";
 import { Decimal, Float32, jsonText, type Fields } from "../records/values.js";
 
 /**
@@ -115,7 +116,7 @@ export function describeReport(report: EvalReport): string {
     const lines = [
         `pairs       ${report.rows}${report.errors > 0 ? ` (${report.errors} could not be scored)` : ""}` +
             (report.no_preference > 0 ? ` (${report.no_preference} with preference_strength 0, no preferred response: not counted)` : ""),
-        `accuracy    ${percent(report.accuracy)}${report.ties > 0 ? ` (${report.ties} ties, counted as wrong)` : ""}`,
+        `accuracy    ${percent(report.accuracy)}${report.ties > 0 ? ` (${plural(report.ties, "tie")}, counted as wrong)` : ""}`,
         `mean margin ${report.mean_margin?.toFixed(4) ?? "—"}`,
         "",
         `${"subset".padEnd(28)}${"pairs".padStart(7)}${"accuracy".padStart(10)}${"ties".padStart(6)}`,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BenchmarkTally, detectBenchmark, rewardsOf } from "../../src/eval/benchmark.js";
+import { BenchmarkTally, describeBenchmark, detectBenchmark, rewardsOf } from "../../src/eval/benchmark.js";
 import { RewardBench2Tally } from "../../src/eval/rewardBench2.js";
 
 describe("which benchmark a record is", () => {
@@ -46,5 +46,19 @@ describe("the benchmark tally", () => {
         expect(report.missing).toEqual([]);
         expect(report.subsets["Ties"]).toMatchObject({ rows: 1, score: null, ref_accuracy: 1, tied_accuracy: null });
         expect(report.overall).toBeNull();
+    });
+});
+
+describe("eval's report lines", () => {
+    it("count in the singular when there is one: 1 row, 1 tie", () => {
+        const tally = new BenchmarkTally(undefined);
+        tally.add({ prompt: "p", chosen: "a", rejected: "b", subset: "alpacaeval-easy" }, { chosen: [1], rejected: [1] });
+        const table = describeBenchmark(tally.report(), { maxTokens: undefined, compare: false });
+        expect(table).toMatch(/^RewardBench: 1 row; /);
+        expect(table).toMatch(/accuracy {4}0\.0% \(1 tie, counted as wrong\)/);
+        expect(table).not.toMatch(/\b1 (rows|ties)\b/);
+        const own = new BenchmarkTally(undefined);
+        own.add({ prompt: "p", chosen: "a", rejected: "b" }, { chosen: [1], rejected: [1] });
+        expect(describeBenchmark(own.report(), { maxTokens: undefined, compare: false })).not.toMatch(/\b1 (rows|ties|pairs)\b/);
     });
 });
