@@ -1,4 +1,4 @@
-import { Decimal, Float32, type Fields, type Value } from "../records/values.js";
+import { Decimal, Float32, jsonText, type Fields, type Value } from "../records/values.js";
 import { describeReport, EvalTally, preferenceStrength, rewardBenchSections, rewardBenchSubsets, type EvalReport } from "../transforms/evalTally.js";
 import { plural } from "../plural.js";
 import { published } from "./published.js";
@@ -64,6 +64,9 @@ export type BenchmarkReport = (EvalReport & { benchmark: "RewardBench" }) | Rewa
 /** Why a row does not fit the benchmark (a subset not its own, an RM-Bench row without 3 + 3 answers): counted apart, never scored. */
 class NotFitting extends Error {}
 
+/** A subset's or domain's value as its JSON text, whatever its type (a big integer, a date). */
+const shown = (value: Value | undefined) => jsonText(value ?? null, true);
+
 /** The reasons rows did not fit, each with its count; at most this many reasons are named, the rest counted together. */
 const namedReasons = 20;
 
@@ -96,8 +99,9 @@ export class BenchmarkTally {
         const tally = this.tally(record);
         try {
             if (tally instanceof EvalTally) {
-                const subset = typeof record["subset"] === "string" ? record["subset"] : undefined;
-                if (this.given && subset !== undefined && !rewardBenchSubsets.has(subset)) throw new NotFitting(`subset ${JSON.stringify(subset)} is not one of RewardBench's`);
+                // an empty subset (a CSV cell) is none
+                const subset = typeof record["subset"] === "string" && record["subset"] !== "" ? record["subset"] : undefined;
+                if (this.given && subset !== undefined && !rewardBenchSubsets.has(subset)) throw new NotFitting(`subset ${shown(subset)} is not one of RewardBench's`);
                 if ("pair" in rewards) {
                     // HelpSteer2-Preference: a negative strength prefers response_1
                     const strength = preferenceStrength(record);
@@ -111,15 +115,15 @@ export class BenchmarkTally {
                 }
             } else if ("pair" in rewards) throw new NotFitting("a response_1 + response_2 pair");
             else if (tally instanceof RewardBench2Tally) {
-                const subset = String(record["subset"]);
-                if (!(rewardBench2Subsets as readonly string[]).includes(subset)) throw new NotFitting(`subset ${JSON.stringify(record["subset"] ?? null)} is not one of RewardBench 2's`);
+                const subset = record["subset"];
+                if (typeof subset !== "string" || !(rewardBench2Subsets as readonly string[]).includes(subset)) throw new NotFitting(`subset ${shown(record["subset"])} is not one of RewardBench 2's`);
                 tally.add({
                     id: String(record["id"]), subset,
                     numCorrect: numberOf(record["num_correct"]) ?? rewards.chosen.length, scores: [...rewards.chosen, ...rewards.rejected],
                 });
             } else {
                 const domain = record["domain"] ?? record["subset"] ?? null;
-                if (typeof domain !== "string" || ![...rmBenchNames, "safety"].includes(domain)) throw new NotFitting(`domain ${JSON.stringify(domain)} is not one of RM-Bench's`);
+                if (typeof domain !== "string" || ![...rmBenchNames, "safety"].includes(domain)) throw new NotFitting(`domain ${shown(domain)} is not one of RM-Bench's`);
                 tally.add({ domain, chosen: rewards.chosen, rejected: rewards.rejected });
             }
         } catch (error) {

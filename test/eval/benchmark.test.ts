@@ -62,3 +62,22 @@ describe("eval's report lines", () => {
         expect(describeBenchmark(own.report(), { maxTokens: undefined, compare: false })).not.toMatch(/\b1 (rows|ties|pairs)\b/);
     });
 });
+
+describe("rows that do not fit the benchmark", () => {
+    it("are named by their subset or domain whatever its type (a number, a big integer, null), and counted, not thrown", () => {
+        const v2 = new BenchmarkTally("v2");
+        for (const subset of [7n, 3, null, "alpacaeval-easy"]) v2.add({ id: "1", subset, chosen: ["a"], rejected: ["b"] }, { chosen: [1], rejected: [0] });
+        expect(v2.report()).toMatchObject({ rows: 0, not_fitting: 4, not_fitting_reasons: {
+            "subset 7 is not one of RewardBench 2's": 1, "subset 3 is not one of RewardBench 2's": 1, "subset null is not one of RewardBench 2's": 1,
+            'subset "alpacaeval-easy" is not one of RewardBench 2\'s': 1 } });
+        const rm = new BenchmarkTally("rm-bench");
+        rm.add({ domain: 12345678901234567890n, chosen: ["a", "b", "c"], rejected: ["d", "e", "f"] }, { chosen: [1, 1, 1], rejected: [0, 0, 0] });
+        expect(rm.report()).toMatchObject({ rows: 0, not_fitting_reasons: { "domain 12345678901234567890 is not one of RM-Bench's": 1 } });
+    });
+
+    it("--benchmark v1: an empty subset (a CSV cell) is no subset, and fits", () => {
+        const v1 = new BenchmarkTally("v1");
+        v1.add({ prompt: "p", chosen: "a", rejected: "b", subset: "" }, { chosen: [1], rejected: [0] });
+        expect(v1.report()).toMatchObject({ rows: 1, not_fitting: 0 });
+    });
+});
