@@ -34,6 +34,20 @@ describe("eval of an earlier --per-row file (no model)", () => {
         expect((await runBuiltCli(["eval", bare, "--max-tokens", "256"])).code).toBe(2);
     });
 
+    it("several --per-row files: the cut they share is reported; files cut differently are refused (exit 2), one report cannot say how", async () => {
+        const input = join(dir, "two.jsonl"), cut = join(dir, "two-256.jsonl"), cut2 = join(dir, "two-256b.jsonl"), whole = join(dir, "two-whole.jsonl");
+        writeFileSync(input, jsonl(pairs));
+        for (const [perRow, extra] of [[cut, ["--max-tokens", "256"]], [cut2, ["--max-tokens", "256"]], [whole, []]] as const)
+            expect((await runInProcess(["eval", input, "-m", tinyModel, "--threads", "1", ...extra, "--per-row", perRow, "--json"])).code).toBe(0);
+        const same = await runBuiltCli(["eval", cut, cut2, "--json"]);
+        expect(same.code).toBe(0);
+        expect(JSON.parse(same.stdout)).toMatchObject({ rows: 4, max_tokens: 256 });
+        const mixed = await runBuiltCli(["eval", cut, whole, "--json"]);
+        expect(mixed.code).toBe(2);
+        expect(mixed.stdout).toBe("");
+        expect(mixed.stderr).toMatch(/cut differently/);
+    });
+
     it("rows that hold errors: exit 3 like the run that scored them, and the summary line counts them", async () => {
         const input = join(dir, "err.jsonl"), perRow = join(dir, "err-rows.jsonl");
         writeFileSync(input, jsonl([...pairs, { prompt: "p", chosen: "a", rejected: null, subset: "alpacaeval-easy" }]));
