@@ -232,7 +232,8 @@ export function describeBenchmark(report: BenchmarkReport & { not_fitting?: numb
         for (const row of rows) lines.push(line(`${row.model} (published)`, row.values), line("  difference (this run - published)", row.difference, true));
         if (rows.length > 0) lines.push(`published: ${source}`);
     }
-    if ("missing" in report && report.missing.length > 0)
+    if (report.rows === 0) lines.push("", "no row scored: no score");
+    else if ("missing" in report && report.missing.length > 0)
         lines.push("", `not in the input: ${report.missing.join(", ")}, so no overall (the others are scored)`);
     else if (report.benchmark === "RewardBench 2" && report.overall === null && report.subsets["Ties"] !== undefined)
         lines.push("", "Ties has no prompt with both its ref:N and tied:N rows, so no Ties score and no overall");

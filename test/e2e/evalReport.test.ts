@@ -88,6 +88,8 @@ describe("eval: rows that do not fit the benchmark", () => {
         expect(table.code).toBe(3);
         expect(table.stdout).toMatch(/alpacaeval-easy/);
         expect(table.stdout).not.toMatch(/1 rows/);
+        expect(table.stdout).toMatch(/no row scored: no score/);
+        expect(table.stdout).not.toMatch(/the others are scored/);
     });
 
     it("--benchmark rm-bench on RewardBench 2 rows: none fits, exit 3 with a clear line", async () => {
