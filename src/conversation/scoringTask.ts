@@ -2,7 +2,7 @@ import { RowError } from "../errors.js";
 import type { InputRow } from "../records/row.js";
 import type { ToolField } from "../records/toolFields.js";
 import type { Fields } from "../records/values.js";
-import { parsedJson, promptMessages, toConversation, type Conversation, type ConversationFields, type Message } from "./toConversation.js";
+import { notText, parsedJson, promptMessages, toConversation, type Conversation, type ConversationFields, type Message } from "./toConversation.js";
 
 /**
  * What one record asks to score: a single conversation, a preference pair, or N responses to one prompt.
@@ -36,7 +36,9 @@ export function toScoringTask(record: Record<string, unknown>, fields: Conversat
     if (kind === "single") return { kind, conversations: [toConversation(record, fields)] };
     const withResponse = (name: string) => responseConversation(record, fields, parsedJson(record[name], name), name);
     if (kind === "chosenRejected") {
-        const chosen = answerList(record["chosen"]), rejected = answerList(record["rejected"]);
+        const chosen = answerList(record["chosen"], "chosen"), rejected = answerList(record["rejected"], "rejected");
+        if ((chosen === undefined) !== (rejected === undefined))
+            throw new RowError(`"${chosen !== undefined ? "chosen" : "rejected"}" is a list of answers and "${chosen !== undefined ? "rejected" : "chosen"}" is not: give both as lists, or both as one answer`);
         if (chosen !== undefined && rejected !== undefined) {
             const answers = [...chosen, ...rejected].map((answer) => [...promptMessages(record, fields), { role: "assistant", content: answer } as Message]);
             return { kind: "candidates", conversations: answers, chosen: chosen.length };
@@ -48,8 +50,14 @@ export function toScoringTask(record: Record<string, unknown>, fields: Conversat
 }
 
 /** A non-empty list of answer texts (RewardBench 2's and RM-Bench's chosen and rejected), else undefined. */
-function answerList(value: unknown): string[] | undefined {
-    return Array.isArray(value) && value.length > 0 && value.every((x) => typeof x === "string") ? value : undefined;
+function answerList(value: unknown, name?: string): string[] | undefined {
+    if (!Array.isArray(value) || value.length === 0) return undefined;
+    if (value.every((x) => typeof x === "string")) return value;
+    // answers beside what is no message (null, a number): a list of answers, one of which is at fault
+    const bad = value.findIndex((x) => typeof x !== "string");
+    if (name !== undefined && value.some((x) => typeof x === "string") && !value.some((x) => x !== null && typeof x === "object"))
+        throw notText(`${name}[${bad}]`, value[bad]);
+    return undefined;
 }
 
 /** A best-of-N record's responses: a list, or a JSON string of one (a CSV cell). */
@@ -75,7 +83,7 @@ function responseConversation(record: Record<string, unknown>, fields: Conversat
         // a list that holds only the answer continues the record's prompt; one with user turns stands alone
         return messages.some((m: Message) => m.role === "user") ? messages : [...promptMessages(record, fields), ...messages];
     }
-    throw new RowError(`"${name}" is ${response === undefined ? "missing" : "neither a string nor a list of messages"}`);
+    throw notText(name, response, "is neither a string nor a list of messages");
 }
 
 /** The field each conversation of a task comes from, for messages ("rejected", "responses[2]"); none for a single conversation. */

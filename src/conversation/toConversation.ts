@@ -41,7 +41,7 @@ export function toConversation(record: Record<string, unknown>, fields: Conversa
     }
     const last = conversation[conversation.length - 1]!;
     if (last.role !== "assistant")
-        throw new RowError(`the last message is from "${last.role}", not "assistant": nothing to score`);
+        throw new RowError(`the last message${listField !== undefined && record[listField] !== undefined ? ` of "${listField}"` : ""} is from "${last.role}", not "assistant": nothing to score`);
     return conversation;
 }
 
@@ -114,8 +114,21 @@ export function parsedJson(value: unknown, field: string): unknown {
 
 function text(value: unknown, field: string): string {
     if (typeof value === "string") return value;
-    // null is no text: an error row, where an empty string is a response, scored (and counted in the summary)
-    throw new RowError(`"${field}" is ${value === undefined ? "missing" : value === null ? "null: no text to score" : "not a string"}`);
+    throw notText(field, value);
+}
+
+/**
+ * THE message for a field or element that holds no text where one is scored (`"rejected" is null: no text to score`,
+ * `"chosen[1]" is not a string`): null is no text, an error row, where an empty string is a response, scored (and
+ * counted in the summary). `wrong` says what a value of another type is not.
+ */
+export function notText(field: string, value: unknown, wrong = "is not a string"): RowError {
+    return fieldError(field, value === undefined ? "is missing" : value === null ? "is null: no text to score" : wrong);
+}
+
+/** An error about a field or an element of one, named as every message names it: quoted, `"chosen[1]" is not an object`. */
+export function fieldError(field: string, problem: string): RowError {
+    return new RowError(`"${field}" ${problem}`);
 }
 
 /** A message list given as an array, or as a JSON string of one (a CSV cell). */
@@ -133,22 +146,22 @@ function messageList(value: unknown, field: string): Conversation {
 }
 
 function toMessage(message: unknown, where: string): Message {
-    if (message === null || typeof message !== "object") throw new RowError(`${where} is not an object`);
+    if (message === null || typeof message !== "object") throw fieldError(where, "is not an object");
     const m = message as Record<string, unknown>;
     if (typeof m["role"] === "string") return { role: m["role"], content: contentText(m["content"], where) };
     if (typeof m["from"] === "string") {
         const role = shareGptRoles[m["from"]];
-        if (role === undefined) throw new RowError(`${where} is from "${m["from"]}", not human, gpt or system`);
+        if (role === undefined) throw fieldError(where, `is from "${m["from"]}", not human, gpt or system`);
         return { role, content: contentText(m["value"], where) };
     }
-    throw new RowError(`${where} has neither "role" nor "from"`);
+    throw fieldError(where, 'has neither "role" nor "from"');
 }
 
 /** Plain strings, or OpenAI content parts of which only text can be scored. */
 function contentText(content: unknown, where: string): string {
     if (typeof content === "string") return content;
     if (Array.isArray(content) && content.every(isTextPart)) return content.map((part) => part.text).join("");
-    throw new RowError(`${where} has no text content`);
+    throw fieldError(where, "has no text content");
 }
 
 function isTextPart(part: unknown): part is { type: "text"; text: string } {

@@ -1,6 +1,5 @@
 import {
     getLlama,
-    readGgufFileInfo,
     LlamaLogLevel,
     type Llama,
     type LlamaContext,
@@ -9,6 +8,7 @@ import {
     type Token,
     type ControlledEvaluateInputItem,
 } from "node-llama-cpp";
+import { readGguf } from "../model/readGguf.js";
 import { ModelError } from "../errors.js";
 import { Tokenizer } from "./tokenizer.js";
 import { availableCores } from "./availableCores.js";
@@ -256,12 +256,7 @@ export function sharedPrefix(a: readonly Token[], b: readonly Token[]): number {
 
 /** Reads the GGUF header first: a file that is not a llama GGUF gets one clear line instead of an engine error. */
 async function checkModelFile(path: string): Promise<void> {
-    let architecture: string | undefined;
-    try {
-        architecture = (await readGgufFileInfo(path, { readTensorInfo: false, logWarnings: false })).metadata.general?.architecture;
-    } catch (error) {
-        throw new ModelError(`${path} is not a readable GGUF model: ${(error as Error).message}`, { cause: error });
-    }
+    const architecture = (await readGguf(path, { readTensorInfo: false, logWarnings: false })).metadata.general?.architecture;
     if (architecture !== "llama")
         throw new ModelError(`${path} is a "${architecture}" model; nemoreward scores llama-architecture reward models`);
 }

@@ -1,5 +1,6 @@
-import { Decimal, Float32, type Fields, type Value } from "../records/values.js";
-import { describeReport, EvalTally, preferenceStrength, rewardBenchSections, type EvalReport } from "../transforms/evalTally.js";
+import { Decimal, Float32, jsonText, type Fields, type Value } from "../records/values.js";
+import { describeReport, EvalTally, preferenceStrength, rewardBenchSections, rewardBenchSubsets, type EvalReport } from "../transforms/evalTally.js";
+import { plural } from "../plural.js";
 import { published } from "./published.js";
 import { RewardBench2Tally, rewardBench2Subsets, type RewardBench2Report } from "./rewardBench2.js";
 import { RmBenchTally, rmBenchDomains, type RmBenchReport } from "./rmBench.js";
@@ -60,17 +61,30 @@ export function rewardsOf(fields: Fields, field: string): Rewards | undefined {
 
 export type BenchmarkReport = (EvalReport & { benchmark: "RewardBench" }) | RewardBench2Report | RmBenchReport;
 
+/** Why a row does not fit the benchmark (a subset not its own, an RM-Bench row without 3 + 3 answers): counted apart, never scored. */
+class NotFitting extends Error {}
+
+/** A subset's or domain's value as its JSON text, whatever its type (a big integer, a date). */
+const shown = (value: Value | undefined) => jsonText(value ?? null, true);
+
+/** The reasons rows did not fit, each with its count; at most this many reasons are named, the rest counted together. */
+const namedReasons = 20;
+
 /** The tally of the benchmark given, or of the one the first record tells. */
 export class BenchmarkTally {
     private v1?: EvalTally;
     private v2?: RewardBench2Tally;
     private rm?: RmBenchTally;
-    /** rows whose record does not fit the benchmark (an RM-Bench row without 3 + 3 answers, a Ties id not ref:N/tied:N) */
-    private misfits = 0;
+    /** rows whose record does not fit the benchmark, by reason (a subset not the benchmark's, a Ties id not ref:N/tied:N) */
+    private readonly misfits = new Map<string, number>();
     /** rows not scored before any record told the benchmark */
     private early = 0;
+    /** --benchmark v1 given: the rows are RewardBench's own, so a subset not RewardBench's does not fit (else a file of one's own) */
+    private readonly given: boolean;
 
-    constructor(private benchmark: Benchmark | undefined) {}
+    constructor(private benchmark: Benchmark | undefined) {
+        this.given = benchmark !== undefined;
+    }
 
     private tally(record: Fields | undefined): EvalTally | RewardBench2Tally | RmBenchTally {
         this.benchmark ??= record === undefined ? undefined : detectBenchmark(record);
@@ -85,26 +99,39 @@ export class BenchmarkTally {
         const tally = this.tally(record);
         try {
             if (tally instanceof EvalTally) {
-                const subset = typeof record["subset"] === "string" ? record["subset"] : undefined;
+                // an empty subset (a CSV cell) is none
+                const subset = typeof record["subset"] === "string" && record["subset"] !== "" ? record["subset"] : undefined;
+                if (this.given && subset !== undefined && !rewardBenchSubsets.has(subset)) throw new NotFitting(`subset ${shown(subset)} is not one of RewardBench's`);
                 if ("pair" in rewards) {
                     // HelpSteer2-Preference: a negative strength prefers response_1
                     const strength = preferenceStrength(record);
                     const margin = rewards.pair[1] - rewards.pair[0];
                     if (strength === 0) tally.addNoPreference();
                     else tally.add(strength < 0 ? -margin : margin, subset);
-                } else tally.add(rewards.chosen[0]! - rewards.rejected[0]!, subset);
-            } else if ("pair" in rewards) throw new RangeError("a response_1 + response_2 pair");
+                } else {
+                    if (rewards.chosen.length !== 1 || rewards.rejected.length !== 1)
+                        throw new NotFitting(`lists of answers (${rewards.chosen.length} chosen, ${rewards.rejected.length} rejected), not RewardBench's one of each`);
+                    tally.add(rewards.chosen[0]! - rewards.rejected[0]!, subset);
+                }
+            } else if ("pair" in rewards) throw new NotFitting("a response_1 + response_2 pair");
             else if (tally instanceof RewardBench2Tally) {
+                const subset = record["subset"];
+                if (typeof subset !== "string" || !(rewardBench2Subsets as readonly string[]).includes(subset)) throw new NotFitting(`subset ${shown(record["subset"])} is not one of RewardBench 2's`);
                 tally.add({
-                    id: String(record["id"]), subset: String(record["subset"]),
+                    id: String(record["id"]), subset,
                     numCorrect: numberOf(record["num_correct"]) ?? rewards.chosen.length, scores: [...rewards.chosen, ...rewards.rejected],
                 });
-            } else tally.add({ domain: String(record["domain"] ?? record["subset"]), chosen: rewards.chosen, rejected: rewards.rejected });
+            } else {
+                const domain = record["domain"] ?? record["subset"] ?? null;
+                if (typeof domain !== "string" || ![...rmBenchNames, "safety"].includes(domain)) throw new NotFitting(`domain ${shown(domain)} is not one of RM-Bench's`);
+                tally.add({ domain, chosen: rewards.chosen, rejected: rewards.rejected });
+            }
         } catch (error) {
-            if (error instanceof Error && !(error instanceof TypeError)) {
-                this.misfits++;
-                tally.addError();
-            } else throw error;
+            if (error instanceof TypeError || !(error instanceof Error)) throw error;
+            // NotFitting, or the tally's own RangeError, TiesIdError
+            const reason = this.misfits.has(error.message) || this.misfits.size < namedReasons ? error.message : "other reasons";
+            this.misfits.set(reason, (this.misfits.get(reason) ?? 0) + 1);
+            tally.addError();
         }
     }
 
@@ -118,12 +145,25 @@ export class BenchmarkTally {
         if (tally instanceof EvalTally) tally.addNoPreference();
     }
 
-    report(): BenchmarkReport & { not_fitting: number } {
+    report(): BenchmarkReport & { not_fitting: number; not_fitting_reasons: Record<string, number> } {
         const tally = this.tally(undefined);
         for (; this.early > 0; this.early--) tally.addError();
         const report = tally instanceof EvalTally ? { benchmark: "RewardBench" as const, ...tally.report() } : tally.report();
-        return { ...report, not_fitting: this.misfits };
+        return { ...report, not_fitting: [...this.misfits.values()].reduce((a, b) => a + b, 0), not_fitting_reasons: Object.fromEntries(this.misfits) };
     }
+}
+
+/**
+ * What keeps the report from being whole, for stderr, or undefined: rows that could not be scored or do not fit
+ * (the run then exits 3, as a scoring run with error rows does), or no row scored at all.
+ */
+export function incompleteReport(report: BenchmarkReport & { not_fitting: number }): string | undefined {
+    if (report.rows === 0)
+        return report.not_fitting > 0 ? `no row fits ${report.benchmark}: ${report.not_fitting} of ${plural(report.errors, "row")} do not (see --benchmark), so no score`
+            : report.errors > 0 ? `no row could be scored (${plural(report.errors, "error row")}), so no score` : undefined;
+    if (report.errors === 0) return undefined;
+    return `${plural(report.errors, "row")} not counted in the report: ${report.not_fitting > 0 ? `${report.not_fitting} do not fit ${report.benchmark} (see --benchmark), ` : ""}` +
+        `${report.errors - report.not_fitting} could not be scored`;
 }
 
 const pct = (x: number | null | undefined) => (x == null ? "—" : (100 * x).toFixed(1));
@@ -160,10 +200,12 @@ export function comparison(report: BenchmarkReport) {
 }
 
 /** The report as the benchmark's leaderboard prints it, the details under it, and the published rows with --compare. */
-export function describeBenchmark(report: BenchmarkReport & { not_fitting?: number }, options: { maxTokens: number | undefined | "unknown"; compare: boolean }): string {
+export function describeBenchmark(report: BenchmarkReport & { not_fitting?: number; not_fitting_reasons?: Record<string, number> }, options: { maxTokens: number | undefined | "unknown"; compare: boolean }): string {
+    const reasons = Object.entries(report.not_fitting_reasons ?? {});
+    const misfits = reasons.length === 0 ? "" : `not fitting ${report.benchmark} (not scored): ${reasons.map(([why, n]) => `${why} (${plural(n, "row")})`).join("; ")}\n`;
     // not RewardBench's subsets (HelpSteer2-Preference, a file of one's own): accuracy alone, no leaderboard to lay out
     if (report.benchmark === "RewardBench" && report.categories === undefined)
-        return describeReport(report) + (options.compare ? "published: none to compare (the subsets are not RewardBench's)\n" : "");
+        return describeReport(report) + misfits + (options.compare ? "published: none to compare (the subsets are not RewardBench's)\n" : "");
     const mine = leaderboardRow(report);
     const columns = Object.keys(mine);
     const width = 44;
@@ -175,7 +217,7 @@ export function describeBenchmark(report: BenchmarkReport & { not_fitting?: numb
         }).join("");
     const header = "".padEnd(width) + columns.map((c) => c.padStart(Math.max(c.length, 6) + 2)).join("");
     const lines = [
-        `${report.benchmark}: ${report.rows} rows${report.errors > 0 ? `, ${report.errors} could not be scored (not counted)` : ""}` +
+        `${report.benchmark}: ${plural(report.rows, "row")}${report.errors > 0 ? `, ${report.errors} could not be scored (not counted)` : ""}` +
             `${(report.not_fitting ?? 0) > 0 ? ` (${report.not_fitting} of them do not fit the benchmark: see --benchmark)` : ""}; ` +
             (options.maxTokens === undefined ? "conversations whole (no --max-tokens)"
                 : options.maxTokens === "unknown" ? "rows scored by an earlier run, whose --max-tokens is not known (no FILE.resume record beside them)"
@@ -190,10 +232,12 @@ export function describeBenchmark(report: BenchmarkReport & { not_fitting?: numb
         for (const row of rows) lines.push(line(`${row.model} (published)`, row.values), line("  difference (this run - published)", row.difference, true));
         if (rows.length > 0) lines.push(`published: ${source}`);
     }
-    if ("missing" in report && report.missing.length > 0)
+    if (report.rows === 0) lines.push("", "no row scored: no score");
+    else if ("missing" in report && report.missing.length > 0)
         lines.push("", `not in the input: ${report.missing.join(", ")}, so no overall (the others are scored)`);
     else if (report.benchmark === "RewardBench 2" && report.overall === null && report.subsets["Ties"] !== undefined)
         lines.push("", "Ties has no prompt with both its ref:N and tied:N rows, so no Ties score and no overall");
+    if (misfits !== "") lines.push("", misfits.trimEnd());
     lines.push("");
     if (report.benchmark === "RewardBench") return `${lines.join("\n")}\n${describeReport(report)}`;
     if (report.benchmark === "RewardBench 2") {

@@ -1,6 +1,6 @@
 import { statSync } from "node:fs";
-import { GgufFileType, GgufInsights, readGgufFileInfo } from "node-llama-cpp";
-import { ModelError } from "../errors.js";
+import { GgufFileType, GgufInsights } from "node-llama-cpp";
+import { readGguf } from "./readGguf.js";
 import { modelParts } from "./findModel.js";
 import { contextCells } from "../engine/rewardEngine.js";
 
@@ -34,12 +34,7 @@ function templateFamily(template: string): string {
 }
 
 export async function modelInfo(path: string, options: { rewardToken: number; contextSize: number; gpuLayers?: number }): Promise<ModelInfo> {
-    let fileInfo;
-    try {
-        fileInfo = await readGgufFileInfo(path);
-    } catch (error) {
-        throw new ModelError(`cannot read ${path} as GGUF: ${(error as Error).message}`, { cause: error });
-    }
+    const fileInfo = await readGguf(path);
     const meta = fileInfo.metadata;
     const tokens = meta.tokenizer?.ggml?.tokens ?? [];
     const template = meta.tokenizer?.chat_template;

@@ -173,6 +173,9 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
     const scored = command === "eval" && flags.model === undefined && await scoredInput(sources, flags.field ?? "reward");
     if (scored && (flags.resume === true || flags.shard !== undefined || flags.perRow !== undefined))
         throw new UsageError(`${sources[0]!.path} holds rows already scored (${flags.field ?? "reward"}_chosen, ${flags.field ?? "reward"}_rejected): eval reports on them without the model, so --per-row, --resume and --shard have nothing to do (give -m MODEL to score them again)`);
+    const scoredCut = scored ? cutOf(sources) : undefined;
+    if (scored && flags.maxTokens !== undefined)
+        throw new UsageError(`${sources[0]!.path} holds rows already scored: their cut is the one they were scored with (${describeCut(scoredCut)}), which the report gives; --max-tokens changes nothing without -m MODEL to score them again`);
     // filter, pairs --scored and eval of scored rows read the rewards the rows hold: no model
     const noModel = command === "filter" || flags.scored === true || scored;
     const modelPath = noModel ? undefined : findModel(flags.model);
@@ -261,7 +264,7 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
         rejects: flags.rejects === undefined ? undefined : "--rejects",
         report,
         ...(command === "eval" ? { evaluation: { benchmark: flags.benchmark, compare: flags.compare === "published", scored,
-            maxTokens: scored && flags.maxTokens === undefined ? scoredWith(sources[0]!.path) : flags.maxTokens } } : {}),
+            maxTokens: scored ? scoredCut : flags.maxTokens } } : {}),
         parquetColumns,
         shard: flags.shard,
         resume: flags.resume === true,
@@ -284,6 +287,24 @@ async function scoredInput(sources: InputSpec[], field: string): Promise<boolean
         return (`${field}_chosen` in record && `${field}_rejected` in record) || (`${field}_1` in record && `${field}_2` in record);
     }
     return false;
+}
+
+/** How rows were cut, in words: --max-tokens N, whole, or not known. */
+function describeCut(maxTokens: number | undefined | "unknown"): string {
+    return maxTokens === undefined ? "whole, no --max-tokens" : maxTokens === "unknown" ? "not known: no FILE.resume record beside them" : `--max-tokens ${maxTokens}`;
+}
+
+/**
+ * The --max-tokens that rows an earlier run scored were cut with, from each input's FILE.resume record: "unknown" when
+ * one has none; inputs cut differently are refused, since one report cannot say how its rows were scored.
+ */
+function cutOf(sources: InputSpec[]): number | undefined | "unknown" {
+    const cuts = sources.map(({ path }) => (path === "-" ? "unknown" : scoredWith(path)));
+    if (cuts.includes("unknown")) return "unknown";
+    const other = cuts.findIndex((cut) => cut !== cuts[0]);
+    if (other >= 0)
+        throw new UsageError(`the inputs' rows were cut differently (${sources[0]!.path}: ${describeCut(cuts[0])}; ${sources[other]!.path}: ${describeCut(cuts[other])}): report on each apart`);
+    return cuts[0];
 }
 
 /** The --max-tokens of an earlier run's --per-row FILE, from the settings its FILE.resume record starts with. */

@@ -12,8 +12,8 @@ import { rowIdentity, where, type InputRow, type Source } from "../records/row.j
 import type { InputFormat } from "../formats.js";
 import { named, type Layout } from "../records/toolFields.js";
 import { loadTemplate } from "../template/loadTemplate.js";
-import { BenchmarkTally, comparison, describeBenchmark } from "../eval/benchmark.js";
-import { evalTransform } from "../eval/evalTransform.js";
+import { BenchmarkTally, comparison, describeBenchmark, incompleteReport } from "../eval/benchmark.js";
+import { evalTransform, scoredRow } from "../eval/evalTransform.js";
 import { filterSummary, filterTransform } from "../transforms/filter.js";
 import { groupKey } from "../transforms/groups.js";
 import { pairsReport, pairsTransform } from "../transforms/pairs.js";
@@ -46,7 +46,7 @@ export async function run(plan: Plan, given: CliIo, chatTemplatePath: string | u
             // run goes at the speed of reading; eval's tally reads the rewards from the records itself
             if (plan.evaluation?.scored) log.info("the input holds scored rows (an earlier --per-row output): reporting on their rewards, without the model");
             outputs.open();
-            const scorer = plan.evaluation?.scored ? { score: async (row: InputRow) => ({ out: { input: row, fields: {} }, tokens: 0 }), summary: () => "" } : recordedScorer(plan);
+            const scorer = plan.evaluation?.scored ? { score: async (row: InputRow) => scoredRow(row, plan.scoring.field), summary: () => "" } : recordedScorer(plan);
             return await stream(plan, io, log, outputs, 1, scorer);
         }
         const finished = await finishedShard(plan, io, log, outputs);
@@ -228,12 +228,12 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
         throw new UsageError(`${shownOf(rowsFile!)} holds ${plural(resumed, "row")} but the input has only ${mine + 1}: it was written from other input`);
     if (stopped !== undefined) progress.interrupt(() => log.warn(stopped!));
     progress.finish(scorer.summary() + summary());
-    await after(outputs);
+    const incomplete = await after(outputs) === true;
     await outputs.finish(stopped === undefined && readError === undefined && !(rowsFile?.closed ?? false), print?.digest());
     if (readError !== undefined) throw readError;
     if (io.signal?.aborted) return exitCodes.interrupted;
     if (rowsFile?.closed) return exitCodes.outputClosed;
-    return failed > 0 ? exitCodes.someRowsFailed : exitCodes.ok;
+    return failed > 0 || incomplete ? exitCodes.someRowsFailed : exitCodes.ok;
 }
 
 /**
@@ -266,11 +266,12 @@ function shownOf(file: OutputFile): string {
 
 /** The plan's transforms, chained, with what they add to the summary line and do once the rows are written. */
 function transformsOf(plan: Plan, log: Log): {
-    transform: Transform; summary: () => string; after: (outputs: Outputs) => Promise<void>; replay?: (input: InputRow, written: InputRow) => void;
+    transform: Transform; summary: () => string; after: (outputs: Outputs) => Promise<boolean | void>; replay?: (input: InputRow, written: InputRow) => void;
 } {
     const list: Transform[] = [];
     let summary = () => "";
-    let after = async (_: Outputs) => undefined as void;
+    /** once the rows are written; true: the result is incomplete (eval: rows not counted in its report), exit 3 */
+    let after = async (_: Outputs): Promise<boolean | void> => undefined;
     const { filter, rank, pairs } = plan.transforms;
     const field = plan.scoring.field;
     const rewards = plan.scoring.mode === "recorded" ? recordedRewards(field) : scoredRewards(field);
@@ -301,6 +302,9 @@ function transformsOf(plan: Plan, log: Log): {
             const maxTokens = evaluation.maxTokens;
             const json = { ...report, max_tokens: maxTokens ?? null, ...(evaluation.compare ? { published: comparison(report) } : {}) };
             await outputs.get(plan.report!.flag).write(plan.report!.json ? `${JSON.stringify(json)}\n` : describeBenchmark(report, { maxTokens, compare: evaluation.compare }));
+            const incomplete = incompleteReport(report);
+            if (incomplete !== undefined) log.warn(incomplete);
+            return incomplete !== undefined;
         };
     }
     return { transform: chain(list), summary: () => summary(), after, replay };

@@ -1,4 +1,5 @@
 import { RowError } from "../errors.js";
+import { plural } from "../plural.js";
 import { Decimal, Float32, jsonText, type Fields } from "../records/values.js";
 
 /**
@@ -20,7 +21,8 @@ export const rewardBenchSections: Record<string, Record<string, number>> = {
     },
 };
 
-const allSubsets = new Set(Object.values(rewardBenchSections).flatMap((s) => Object.keys(s)));
+/** RewardBench's subsets, of all its sections. */
+export const rewardBenchSubsets: ReadonlySet<string> = new Set(Object.values(rewardBenchSections).flatMap((s) => Object.keys(s)));
 
 export type EvalReport = {
     rows: number;
@@ -84,7 +86,7 @@ export class EvalTally {
             subsets,
         };
         const names = Object.keys(subsets);
-        if (names.length === 0 || !names.every((name) => allSubsets.has(name))) return report;
+        if (names.length === 0 || !names.every((name) => rewardBenchSubsets.has(name))) return report;
         // Each section: the subsets present, weighted by their official example counts (as RewardBench does).
         const categories: Record<string, number> = {};
         for (const [section, weights] of Object.entries(rewardBenchSections)) {
@@ -114,7 +116,7 @@ export function describeReport(report: EvalReport): string {
     const lines = [
         `pairs       ${report.rows}${report.errors > 0 ? ` (${report.errors} could not be scored)` : ""}` +
             (report.no_preference > 0 ? ` (${report.no_preference} with preference_strength 0, no preferred response: not counted)` : ""),
-        `accuracy    ${percent(report.accuracy)}${report.ties > 0 ? ` (${report.ties} ties, counted as wrong)` : ""}`,
+        `accuracy    ${percent(report.accuracy)}${report.ties > 0 ? ` (${plural(report.ties, "tie")}, counted as wrong)` : ""}`,
         `mean margin ${report.mean_margin?.toFixed(4) ?? "—"}`,
         "",
         `${"subset".padEnd(28)}${"pairs".padStart(7)}${"accuracy".padStart(10)}${"ties".padStart(6)}`,

@@ -64,11 +64,11 @@ describe("toConversation", () => {
     });
 
     it.each([
-        [{ messages: [{ role: "user", content: "Q?" }] }, /last message is from "user"/],
+        [{ messages: [{ role: "user", content: "Q?" }] }, /last message of "messages" is from "user"/],
         [{ messages: [] }, /not a non-empty list/],
         [{ messages: "{oops" }, /not a JSON list/],
         [{ conversations: [{ from: "robot", value: "x" }] }, /from "robot"/],
-        [{ messages: [{ role: "user" }, { role: "assistant", content: 3 }] }, /messages\[0\] has no text content/],
+        [{ messages: [{ role: "user" }, { role: "assistant", content: 3 }] }, /"messages\[0\]" has no text content/],
         [{ prompt: "Q?" }, /"response" is missing/],
         [{ text: "hello" }, /no conversation: expected "messages", "conversations" or "prompt" \+ "response"/],
     ])("rejects %j with a reason", (record, reason) => {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { modelCardCheck } from "../../src/eval/published.js";
-import { referenceRewards, runBuiltCli, tinyModel } from "../helpers.js";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { newDir, referenceRewards, runBuiltCli, tinyModel } from "../helpers.js";
 
 const rewardOf = referenceRewards();
 
@@ -21,5 +23,20 @@ describe("nemoreward check", () => {
         expect(table.code).toBe(0);
         expect(table.stdout).toMatch(/^1\+1=2\s+-3\.28125\s+-?\d+\.\d{5}\s+[+-]\d+\.\d{5}$/m);
         expect(table.stdout).toMatch(/^not the reward model: 3 layers/m);
+    });
+
+    it("-m FILE that is no model: the same exit code and message as every command that loads one", async () => {
+        const dir = newDir("check-no-model");
+        const notModel = join(dir, "rows.jsonl"), input = join(dir, "in.jsonl");
+        writeFileSync(notModel, '{"prompt":"p","response":"r"}\n');
+        writeFileSync(input, '{"prompt":"p","chosen":"a","rejected":"b"}\n');
+        const check = await runBuiltCli(["check", "-m", notModel, "--threads", "1"]);
+        expect(check.code).toBe(1);
+        expect(check.stdout).toBe("");
+        expect(check.stderr).toMatch(/rows\.jsonl is not a readable GGUF model/);
+        for (const command of ["score", "eval", "pairs", "render"]) {
+            const other = await runBuiltCli([command, input, "-m", notModel, ...(command === "render" ? [] : ["--threads", "1"])]);
+            expect([command, other.code, other.stderr]).toEqual([command, check.code, check.stderr]);
+        }
     });
 });

@@ -16,7 +16,7 @@ describe("errors name the field at fault", () => {
         ]));
         const [pair, many] = parseJsonl(stdout);
         expect(pair!.error).toBe('"rejected" is not a non-empty list of messages');
-        expect(many!.error).toBe("responses[1][0] has no text content");
+        expect(many!.error).toBe('"responses[1][0]" has no text content');
     });
 
     it("an over-long pair says which of its responses is over the context", async () => {
@@ -44,7 +44,7 @@ describe("empty responses", () => {
         const rows = parseJsonl(stdout);
         expect(rows.map((r) => typeof r.reward)).toEqual(["number", "number", "object", "object", "number"]);
         expect(rows[2]!.error).toBe('"response" is null: no text to score');
-        expect(rows[3]!.error).toBe("messages[1] has no text content");
+        expect(rows[3]!.error).toBe('"messages[1]" has no text content');
         expect(stderr).toMatch(/; 2 rows with an empty response \(scored\)/);
     });
 });

@@ -49,7 +49,7 @@ describe("Parquet input", () => {
             expect(rows[i]!.reward).toBeCloseTo(referenceReward(messages), 5);
         }
         expect(rows[1]).toMatchObject({ messages: null, reward: null, error: '"messages" is not a non-empty list of messages' });
-        expect(rows[2]).toMatchObject({ reward: null, error: 'the last message is from "user", not "assistant": nothing to score' });
+        expect(rows[2]).toMatchObject({ reward: null, error: 'the last message of "messages" is from "user", not "assistant": nothing to score' });
         expect(stderr).toMatch(/scored 4 of 4100 rows \(4096 not\)/);
     });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BenchmarkTally, detectBenchmark, rewardsOf } from "../../src/eval/benchmark.js";
+import { BenchmarkTally, describeBenchmark, detectBenchmark, rewardsOf } from "../../src/eval/benchmark.js";
 import { RewardBench2Tally } from "../../src/eval/rewardBench2.js";
 
 describe("which benchmark a record is", () => {
@@ -46,5 +46,38 @@ describe("the benchmark tally", () => {
         expect(report.missing).toEqual([]);
         expect(report.subsets["Ties"]).toMatchObject({ rows: 1, score: null, ref_accuracy: 1, tied_accuracy: null });
         expect(report.overall).toBeNull();
+    });
+});
+
+describe("eval's report lines", () => {
+    it("count in the singular when there is one: 1 row, 1 tie", () => {
+        const tally = new BenchmarkTally(undefined);
+        tally.add({ prompt: "p", chosen: "a", rejected: "b", subset: "alpacaeval-easy" }, { chosen: [1], rejected: [1] });
+        const table = describeBenchmark(tally.report(), { maxTokens: undefined, compare: false });
+        expect(table).toMatch(/^RewardBench: 1 row; /);
+        expect(table).toMatch(/accuracy {4}0\.0% \(1 tie, counted as wrong\)/);
+        expect(table).not.toMatch(/\b1 (rows|ties)\b/);
+        const own = new BenchmarkTally(undefined);
+        own.add({ prompt: "p", chosen: "a", rejected: "b" }, { chosen: [1], rejected: [1] });
+        expect(describeBenchmark(own.report(), { maxTokens: undefined, compare: false })).not.toMatch(/\b1 (rows|ties|pairs)\b/);
+    });
+});
+
+describe("rows that do not fit the benchmark", () => {
+    it("are named by their subset or domain whatever its type (a number, a big integer, null), and counted, not thrown", () => {
+        const v2 = new BenchmarkTally("v2");
+        for (const subset of [7n, 3, null, "alpacaeval-easy"]) v2.add({ id: "1", subset, chosen: ["a"], rejected: ["b"] }, { chosen: [1], rejected: [0] });
+        expect(v2.report()).toMatchObject({ rows: 0, not_fitting: 4, not_fitting_reasons: {
+            "subset 7 is not one of RewardBench 2's": 1, "subset 3 is not one of RewardBench 2's": 1, "subset null is not one of RewardBench 2's": 1,
+            'subset "alpacaeval-easy" is not one of RewardBench 2\'s': 1 } });
+        const rm = new BenchmarkTally("rm-bench");
+        rm.add({ domain: 12345678901234567890n, chosen: ["a", "b", "c"], rejected: ["d", "e", "f"] }, { chosen: [1, 1, 1], rejected: [0, 0, 0] });
+        expect(rm.report()).toMatchObject({ rows: 0, not_fitting_reasons: { "domain 12345678901234567890 is not one of RM-Bench's": 1 } });
+    });
+
+    it("--benchmark v1: an empty subset (a CSV cell) is no subset, and fits", () => {
+        const v1 = new BenchmarkTally("v1");
+        v1.add({ prompt: "p", chosen: "a", rejected: "b", subset: "" }, { chosen: [1], rejected: [0] });
+        expect(v1.report()).toMatchObject({ rows: 1, not_fitting: 0 });
     });
 });
