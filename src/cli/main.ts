@@ -10,6 +10,7 @@ import { evalCommand } from "./commands/eval.js";
 import { pairsCommand } from "./commands/pairs.js";
 import { pullCommand } from "./commands/pull.js";
 import { buildCommand } from "./commands/build.js";
+import { serveCommand } from "./commands/serve.js";
 
 /** Runs the command line and returns the exit status; the single place that turns errors into exit codes. */
 export async function main(argv: string[], io: CliIo): Promise<number> {
@@ -31,6 +32,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         .addCommand(evalCommand(io, setExit))
         .addCommand(pairsCommand(io, setExit))
         .addCommand(mergeCommand(io, setExit))
+        .addCommand(serveCommand(io, setExit))
         .addCommand(infoCommand(io))
         .addCommand(pullCommand(io))
         .addCommand(buildCommand(io));

@@ -36,6 +36,8 @@ export type Plan = {
     /** `--chat-template FILE`'s text, read and checked; else the model's own template. */
     templateSource?: string;
     engine: EngineOptions;
+    /** `--server URL`: the rows go to a running `nemoreward serve` (or a NIM endpoint) instead of a model loaded here. */
+    server?: ServerPlan;
     /** `--workers N` or `--gpus`: worker processes with a model copy each (`all`: every CUDA device, found when the run starts). */
     workers?: { count: number } | { gpus: "all" | string[] };
     scoring: ScoringPlan;
@@ -66,6 +68,8 @@ export type ScoringPlan = {
     contentSpecial: "special" | "text";
 };
 
+export type ServerPlan = { url: string; api?: "native" | "nim"; apiKey?: string };
+
 export type TransformPlan = {
     rank?: { groupBy?: string };
     filter?: FilterPlan & { groupBy?: string };
@@ -89,6 +93,9 @@ const rules: { when: (x: Facts) => boolean; say: (x: Facts) => string }[] = [
         when: (x) => (x.flags.workers ?? 1) > availableCores(),
         say: (x) => `--workers ${x.flags.workers}: this process may use ${availableCores()} cores, and each worker needs one (with its own copy of the model): give at most ${availableCores()}`,
     },
+    { when: (x) => x.flags.server !== undefined && (x.flags.workers !== undefined || x.flags.gpus !== undefined), say: () => "--server sends the rows to a server: it cannot go with --workers or --gpus (give those to `nemoreward serve`)" },
+    { when: (x) => x.flags.server !== undefined && x.flags.chatTemplate !== undefined, say: () => "--server renders with the server's template: give --chat-template to `nemoreward serve`" },
+    { when: (x) => x.flags.serverApi !== undefined && x.flags.server === undefined, say: () => "--server-api goes with --server URL" },
     { when: (x) => x.flags.workers !== undefined && x.flags.gpus !== undefined, say: () => "--workers and --gpus cannot be combined: --gpus starts a worker per GPU" },
     { when: (x) => x.flags.gpus !== undefined && (x.flags.gpu === "cpu" || x.flags.gpu === "vulkan"), say: (x) => `--gpus starts a worker per CUDA device; it cannot go with --gpu ${x.flags.gpu}` },
     {
@@ -136,7 +143,8 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
     const facts: Facts = { command, flags, filters, format: rowsFormat(command, sources[0]!.format, flags, context.stdoutIsTTY), stdoutIsTTY: context.stdoutIsTTY };
     for (const rule of rules) if (rule.when(facts)) throw new UsageError(rule.say(facts));
 
-    const modelPath = findModel(flags.model);
+    // a server holds the model: nothing to find here (its identity, for --resume, comes from the server when the run starts)
+    const modelPath = flags.server !== undefined ? "" : findModel(flags.model);
     const templateSource = readTemplate(flags.chatTemplate);
     const field = flags.field ?? "reward";
     const render = command === "render";
@@ -147,22 +155,7 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
         onOverlong: flags.onOverlong ?? "error",
         contentSpecial: flags.contentSpecial,
     };
-    const engine: EngineOptions = {
-        modelPath,
-        // render has no engine options: it loads only the vocabulary, which needs no GPU backend
-        gpu: render ? "cpu" : flags.gpu ?? "auto",
-        gpuLayers: flags.gpuLayers ?? "auto",
-        threads: flags.threads ?? defaultThreads(),
-        fixedThreads: flags.fixedThreads ?? false,
-        contextSize: scoring.contextSize,
-        parallel: flags.parallel ?? "auto",
-        precise: flags.precise ?? false,
-        flashAttention: flags.flashAttention ?? false,
-        rewardToken: flags.rewardToken ?? 0,
-        reuse: flags.reuse ?? true,
-        vocabOnly: render,
-        verbose: flags.verbose ?? false,
-    };
+    const engine = engineOptions(flags, modelPath, render, scoring.contextSize);
     const conversation: ConversationFields = { messages: flags.messagesField, prompt: flags.promptField, response: flags.responseField, system: flags.systemField };
     const maxRecordBytes = flags.maxRecordMb * 1024 * 1024;
     const transforms: TransformPlan = {
@@ -206,6 +199,7 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
         layout,
         transforms,
         outputs,
+        ...(flags.server !== undefined ? { server: { url: flags.server, api: flags.serverApi, apiKey: (context.env ?? {})["NEMOREWARD_API_KEY"] } } : {}),
         ...(flags.gpus !== undefined ? { workers: { gpus: flags.gpus } } : flags.workers !== undefined && flags.workers > 1 ? { workers: { count: flags.workers } } : {}),
         rows,
         rejects: flags.rejects === undefined ? undefined : "--rejects",
@@ -218,11 +212,31 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
     };
 }
 
+/** The engine's options from the flags (`render` loads only the vocabulary, which needs no GPU backend). */
+export function engineOptions(flags: Flags, modelPath: string, render: boolean, contextSize: number): EngineOptions {
+    return {
+        modelPath,
+        // render has no engine options: it loads only the vocabulary, which needs no GPU backend
+        gpu: render ? "cpu" : flags.gpu ?? "auto",
+        gpuLayers: flags.gpuLayers ?? "auto",
+        threads: flags.threads ?? defaultThreads(),
+        fixedThreads: flags.fixedThreads ?? false,
+        contextSize,
+        parallel: flags.parallel ?? "auto",
+        precise: flags.precise ?? false,
+        flashAttention: flags.flashAttention ?? false,
+        rewardToken: flags.rewardToken ?? 0,
+        reuse: flags.reuse ?? true,
+        vocabOnly: render,
+        verbose: flags.verbose ?? false,
+    };
+}
+
 /** The files a run reads, which no output may be. */
 export function readFiles(plan: Plan, chatTemplate: string | undefined): ReadFile[] {
     return [
         ...plan.inputs.map(({ path }) => ({ path, what: "an input" })),
-        ...modelParts(plan.engine.modelPath).map((path) => ({ path, what: "the model" })),
+        ...(plan.server !== undefined ? [] : modelParts(plan.engine.modelPath)).map((path) => ({ path, what: "the model" })),
         ...(chatTemplate === undefined ? [] : [{ path: chatTemplate, what: "the chat template" }]),
     ];
 }
@@ -245,7 +259,7 @@ function rowsFormat(command: CommandName, input: InputFormat, flags: Flags, stdo
 }
 
 /** The fields a command adds to a row of each kind: rewards (or the rendered text), rank, markers, then `error`. */
-function layoutOf(scoring: ScoringPlan, rank: boolean): (kind: TaskKind) => Layout {
+export function layoutOf(scoring: Pick<ScoringPlan, "mode" | "field" | "onOverlong">, rank: boolean): (kind: TaskKind) => Layout {
     const marker = scoring.onOverlong === "skip" ? [named("skipped")] : scoring.onOverlong === "truncate" ? [named("truncated")] : [];
     return (kind) => {
         if (scoring.mode === "render") return [named("rendered", kind !== "single"), named("n_tokens", kind !== "single"), named("error")];
@@ -255,7 +269,7 @@ function layoutOf(scoring: ScoringPlan, rank: boolean): (kind: TaskKind) => Layo
 }
 
 /** `--chat-template FILE`'s text, checked as a template before anything runs: it must parse and render a plain conversation. */
-function readTemplate(path: string | undefined): string | undefined {
+export function readTemplate(path: string | undefined): string | undefined {
     if (path === undefined) return undefined;
     let source: string;
     try {

@@ -69,7 +69,7 @@ async function finishedShard(plan: Plan, io: CliIo, log: Log, outputs: Outputs):
 }
 
 /** The model in this process, or in worker processes (`--workers`, `--gpus`) behind the same interface. */
-async function loadModel(plan: Plan, log: Log): Promise<RewardModel> {
+export async function loadModel(plan: Pick<Plan, "engine" | "workers">, log: Log): Promise<RewardModel> {
     if (plan.workers === undefined) {
         const { RewardEngine } = await import("../engine/rewardEngine.js");
         return RewardEngine.load(plan.engine, log);
