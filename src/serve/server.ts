@@ -152,7 +152,7 @@ export function createServer(settings: ServerSettings) {
 
     /** The loaded model, and the queue's room for these rows: else the request is refused. */
     const admit = (rows: number) => {
-        if (closing) throw new Refusal(503, "the server is stopping", 5);
+        // stopping (closing): fastify answers requests that arrive now with 503; those in flight are answered
         if (loaded === undefined || queue === undefined) throw new Refusal(503, "the model is loading", 5);
         if (rows > settings.maxRows) throw new Refusal(413, `${rows} rows in one request; the limit is ${settings.maxRows} (--max-rows)`);
         if (!queue.admits(rows)) throw new Refusal(429, `the queue is full (${queue.depth} rows waiting, --max-queue ${queue.limit}): try again shortly`, 1);
