@@ -4,7 +4,7 @@ import type { CliIo } from "../io.js";
 import { createLog, type Log } from "../log.js";
 import { createEncoder } from "../encode/createEncoder.js";
 import { countRows, readRows } from "../input/sources.js";
-import { inputPrint, Outputs, type OutputFile } from "../outputs/outputs.js";
+import { inputPrint, Outputs, type OutputFile, type OutputSpec } from "../outputs/outputs.js";
 import { rowHash } from "../outputs/resumeLog.js";
 import { readFiles, type Plan } from "../plan/plan.js";
 import { rowIdentity, where, type InputRow, type Source } from "../records/row.js";
@@ -28,10 +28,18 @@ import { kindOf, taskScorer, type Scored } from "./scoreTask.js";
  */
 export async function run(plan: Plan, io: CliIo, chatTemplatePath: string | undefined): Promise<number> {
     const log = createLog(io.stderr, plan.log);
-    const outputs = await Outputs.claim(plan.outputs, readFiles(plan, chatTemplatePath), io);
+    // --server: the server holds the model; its identity goes in the records a resumed run checks
+    const remote = plan.server === undefined ? undefined : await (await import("./remoteScorer.js")).connectServer(plan.server, log);
+    const outputs = await Outputs.claim(remote === undefined ? plan.outputs : withModel(plan.outputs, remote.identity), readFiles(plan, chatTemplatePath), io);
     try {
         const finished = await finishedShard(plan, io, log, outputs);
         if (finished !== undefined) return finished;
+        if (remote !== undefined) {
+            log.info(remote.description);
+            const scorer = remote.scorer(plan.scoring, plan.conversation, plan.layout);
+            outputs.open();
+            return await stream(plan, io, log, outputs, remote.parallel, scorer);
+        }
         const engine = await loadModel(plan, log);
         try {
             const template = loadTemplate(engine, plan.templateSource, log);
@@ -47,7 +55,12 @@ export async function run(plan: Plan, io: CliIo, chatTemplatePath: string | unde
     }
 }
 
-type Scorer = ReturnType<typeof taskScorer>;
+type Scorer = Pick<ReturnType<typeof taskScorer>, "score" | "summary">;
+
+/** The outputs' records with the model the server holds in their settings. */
+function withModel(specs: OutputSpec[], identity: string): OutputSpec[] {
+    return specs.map((spec) => spec.records === undefined ? spec : { ...spec, records: { ...spec.records, settings: { ...spec.records.settings, model: identity } } });
+}
 
 /**
  * A shard's task started again after its run finished (a scheduler's retry, a duplicate pod): its part complete, for

@@ -101,13 +101,7 @@ export function taskScorer(scoring: ScoringPlan, fields: ConversationFields, lay
                 const out = await step(task, prepared, row.record);
                 return { out: { input: row, fields: out, task }, tokens: prepared.reduce((n, p) => n + (p.tokens?.length ?? 0), 0) };
             } catch (error) {
-                // a record nested deeper than any step can walk is that row's problem, not the run's
-                const rowError = error instanceof RangeError ? new RowError(`the row cannot be processed: ${error.message}`) : error;
-                if (!(rowError instanceof RowError)) throw error;
-                const empty: Fields = Object.fromEntries(layout(task?.kind ?? kindOf(row)).filter((f) => !f.optional && f.name !== "error").map((f) => [f.name, null]));
-                if (rowError instanceof SkippedRow)
-                    return { out: { input: row, fields: { ...empty, skipped: rowError.message }, task }, tokens: 0, skipped: rowError.message };
-                return { out: { input: row, fields: { ...empty, error: rowError.message }, task }, tokens: 0, error: rowError.message };
+                return unscored(row, task, error, layout);
             }
         },
         /** "; reward min -4.2, mean -3.1, max -1.0": for the summary line. */
@@ -116,4 +110,18 @@ export function taskScorer(scoring: ScoringPlan, fields: ConversationFields, lay
                 (stats.special === 0 ? "" : `; warning: ${stats.special} rows with special-token text in a message (special_tokens_in_content)`);
         },
     };
+}
+
+/**
+ * A row that could not be scored (a RowError; a SkippedRow), with its task if it was read: the command's fields empty
+ * and `error` (or `skipped`) saying why. Any other error is the run's, and is thrown again.
+ */
+export function unscored(row: InputRow, task: ScoringTask | undefined, error: unknown, layout: (kind: TaskKind) => Layout): Scored {
+    // a record nested deeper than any step can walk is that row's problem, not the run's
+    const rowError = error instanceof RangeError ? new RowError(`the row cannot be processed: ${error.message}`) : error;
+    if (!(rowError instanceof RowError)) throw error;
+    const empty: Fields = Object.fromEntries(layout(task?.kind ?? kindOf(row)).filter((f) => !f.optional && f.name !== "error").map((f) => [f.name, null]));
+    if (rowError instanceof SkippedRow)
+        return { out: { input: row, fields: { ...empty, skipped: rowError.message }, task }, tokens: 0, skipped: rowError.message };
+    return { out: { input: row, fields: { ...empty, error: rowError.message }, task }, tokens: 0, error: rowError.message };
 }
