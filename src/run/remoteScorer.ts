@@ -2,6 +2,7 @@ import { ModelError, RowError, UsageError } from "../errors.js";
 import { rewardFields, toScoringTask, type ScoringTask, type TaskKind } from "../conversation/scoringTask.js";
 import type { Conversation, ConversationFields } from "../conversation/toConversation.js";
 import type { Log } from "../log.js";
+import { defaultContextSize } from "../plan/flags.js";
 import type { ScoringPlan, ServerPlan } from "../plan/plan.js";
 import { isJsonRow, type InputRow } from "../records/row.js";
 import type { Layout } from "../records/toolFields.js";
@@ -98,7 +99,7 @@ function client(url: string, apiKey: string | undefined, log: Log) {
  */
 function nativeScorer(http: ReturnType<typeof client>, rows: number, scoring: ScoringPlan, fields: ConversationFields, layout: (kind: TaskKind) => Layout) {
     const options = JSON.stringify({
-        field: scoring.field, on_overlong: scoring.onOverlong, content_special: scoring.contentSpecial,
+        field: scoring.field, context_size: scoring.contextSize, on_overlong: scoring.onOverlong, content_special: scoring.contentSpecial,
         ...(fields.messages !== undefined ? { messages_field: fields.messages } : {}),
         prompt_field: fields.prompt, response_field: fields.response, system_field: fields.system,
     }).slice(1, -1);
@@ -150,6 +151,7 @@ function nativeScorer(http: ReturnType<typeof client>, rows: number, scoring: Sc
  * reward read from "reward:<x>". A conversation the server refuses (400) makes the row an error row with its reason.
  */
 function nimScorer(http: ReturnType<typeof client>, model: string, scoring: ScoringPlan, fields: ConversationFields, layout: (kind: TaskKind) => Layout) {
+    if (scoring.contextSize !== defaultContextSize) throw new UsageError("--context-size: a NIM scores up to its own context; use --server-api native (nemoreward serve), or leave it out");
     if (scoring.onOverlong !== "error") throw new UsageError(`--on-overlong ${scoring.onOverlong} needs the token counts only \`nemoreward serve\`'s own protocol gives: use --server-api native, or leave it out`);
     const reward = async (conversation: Conversation): Promise<{ reward: number; tokens: number }> => {
         const { status, json } = await http.post("/v1/chat/completions", JSON.stringify({ model, messages: conversation }));

@@ -31,7 +31,7 @@ export type ServerSettings = {
 };
 
 /** What a row's fields are, as `score`'s flags say it (--field, --on-overlong, --content-special, the field names). */
-export type RowOptions = Pick<ScoringPlan, "field" | "onOverlong" | "contentSpecial"> & { fields: ConversationFields };
+export type RowOptions = Pick<ScoringPlan, "field" | "onOverlong" | "contentSpecial"> & { fields: ConversationFields; contextSize?: number };
 
 const defaultRowOptions: RowOptions = { field: "reward", onOverlong: "error", contentSpecial: "special", fields: { prompt: "prompt", response: "response", system: "system" } };
 
@@ -49,6 +49,7 @@ const scoreBody = {
     properties: {
         records: { type: "array", items: { type: "object" } },
         field: fieldName,
+        context_size: { type: "integer", minimum: 1 },
         on_overlong: { enum: ["error", "skip", "truncate"] },
         content_special: { enum: ["special", "text"] },
         messages_field: fieldName, prompt_field: fieldName, response_field: fieldName, system_field: fieldName,
@@ -71,7 +72,7 @@ const chatBody = {
     },
 } as const;
 
-type ScoreBody = { records: Fields[]; field?: string; on_overlong?: RowOptions["onOverlong"]; content_special?: RowOptions["contentSpecial"];
+type ScoreBody = { records: Fields[]; field?: string; context_size?: number; on_overlong?: RowOptions["onOverlong"]; content_special?: RowOptions["contentSpecial"];
     messages_field?: string; prompt_field?: string; response_field?: string; system_field?: string };
 type RewardBody = { query: string[]; prompts?: string[]; labels?: unknown[] };
 type ChatBody = { model?: string; messages: { role: string; content: string }[] };
@@ -163,7 +164,8 @@ export function createServer(settings: ServerSettings) {
         const key = JSON.stringify(options);
         let scorer = scorers.get(key);
         if (scorer === undefined) {
-            const scoring: ScoringPlan = { mode: "rewards", contextSize: settings.contextSize, ...options };
+            // a smaller context than the server's (score --server --context-size N) is a stricter limit on the same engine
+            const scoring: ScoringPlan = { mode: "rewards", ...options, contextSize: options.contextSize ?? settings.contextSize };
             scorer = taskScorer(scoring, options.fields, layoutOf(scoring, false), loaded!.model, loaded!.template);
             if (scorers.size < 64) scorers.set(key, scorer);
         }
@@ -199,11 +201,14 @@ export function createServer(settings: ServerSettings) {
             field: body.field ?? defaultRowOptions.field,
             onOverlong: body.on_overlong ?? defaultRowOptions.onOverlong,
             contentSpecial: body.content_special ?? defaultRowOptions.contentSpecial,
+            ...(body.context_size !== undefined ? { contextSize: body.context_size } : {}),
             fields: {
                 ...(body.messages_field !== undefined ? { messages: body.messages_field } : {}),
                 prompt: body.prompt_field ?? "prompt", response: body.response_field ?? "response", system: body.system_field ?? "system",
             },
         };
+        if (body.context_size !== undefined && body.context_size > settings.contextSize)
+            throw new Refusal(400, `body/context_size: ${body.context_size} tokens is over the server's ${settings.contextSize}-token context (serve --context-size)`, undefined, "context_size");
         if (collidingField(options.field) !== undefined || options.field.startsWith(ownPrefix) || options.field === "__proto__")
             throw new Refusal(400, `body/field: "${options.field}" would be named like one of nemoreward's own fields; choose another name`, undefined, "field");
         const done = await scoreRecords(request, body.records, options);
