@@ -26,8 +26,8 @@ type ModelList = { data?: { id: string; nemoreward?: { api: string; identity: st
 /** The model NVIDIA's hosted API serves this reward model as. */
 const nimModel = "nvidia/llama-3.1-nemotron-70b-reward";
 /** Rows in one request of the native protocol, and requests in flight at once. */
-const batchRows = 64;
-const pipelined = 4;
+const batchRows = 32;
+const pipelined = 8;
 
 /**
  * Asks the server which model it holds (GET /v1/models) and which protocol it speaks: `nemoreward serve` says so in
