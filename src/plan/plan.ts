@@ -94,6 +94,7 @@ const rules: { when: (x: Facts) => boolean; say: (x: Facts) => string }[] = [
         say: (x) => `--workers ${x.flags.workers}: this process may use ${availableCores()} cores, and each worker needs one (with its own copy of the model): give at most ${availableCores()}`,
     },
     { when: (x) => x.flags.server !== undefined && (x.flags.workers !== undefined || x.flags.gpus !== undefined), say: () => "--server sends the rows to a server: it cannot go with --workers or --gpus (give those to `nemoreward serve`)" },
+    { when: (x) => x.flags.server !== undefined && x.flags.model !== undefined, say: () => "--server scores with the server's model: leave out -m (give it to `nemoreward serve`)" },
     { when: (x) => x.flags.server !== undefined && x.flags.chatTemplate !== undefined, say: () => "--server renders with the server's template: give --chat-template to `nemoreward serve`" },
     { when: (x) => x.flags.serverApi !== undefined && x.flags.server === undefined, say: () => "--server-api goes with --server URL" },
     { when: (x) => x.flags.workers !== undefined && x.flags.gpus !== undefined, say: () => "--workers and --gpus cannot be combined: --gpus starts a worker per GPU" },
