@@ -57,8 +57,8 @@ async function load(url: string, connections: number, options: { duration?: numb
     return result;
 }
 
-/** rows/s while scoring, from a run's summary line. */
-const rowsPerSecond = (stderr: string) => Number(/\(([\d.]+) rows\/s/.exec(stderr)?.[1] ?? NaN);
+/** rows/s while scoring, from a run's summary line (its last: progress lines come before it). */
+const rowsPerSecond = (stderr: string) => Number([...stderr.matchAll(/\(([\d.]+) rows\/s/g)].at(-1)?.[1] ?? NaN);
 
 /** The table lines of the serving case. */
 export async function serveCase(quick: boolean, threads: number, model: string): Promise<string[]> {

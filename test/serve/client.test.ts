@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cli, dataset, jsonl, newDir, parseJsonl, repoRoot, runBuiltCli, tinyModel } from "../helpers.js";
+import { cli, dataset, duckParquet, jsonl, newDir, parseJsonl, repoRoot, runBuiltCli, tinyModel } from "../helpers.js";
 import { serve, type Served } from "./serveHelpers.js";
 
 const tmp = newDir("serve-client");
@@ -50,6 +50,18 @@ describe("score --server: byte for byte a local run's output", () => {
         expect([0, 3]).toContain(local.code);
         expect(remoteBytes.length).toBeGreaterThan(0);
         expect(remoteBytes).toBe(localBytes);
+    });
+
+    it("Parquet input (typed columns), CSV and Parquet output", async () => {
+        const source = join(tmp, "rows.jsonl.for-parquet.jsonl");
+        writeFileSync(source, dataset(20));
+        const parquet = await duckParquet(join(tmp, "rows.parquet"), `SELECT id::BIGINT AS id, prompt, response, 0.5::DECIMAL(4,2) AS weight FROM read_json_auto('${source}')`);
+        for (const output of ["out.csv", "out.parquet"]) {
+            const { local, remote, localBytes, remoteBytes } = await both(server, [parquet, "-o", output]);
+            expect(local.code).toBe(0);
+            expect(remote.code).toBe(0);
+            expect(remoteBytes).toBe(localBytes);
+        }
     });
 
     it("Parquet output read back with DuckDB: the server's rewards are the local run's", async () => {
