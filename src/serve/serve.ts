@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { basename } from "node:path";
 import { exitCodes, UsageError } from "../errors.js";
 import type { CliIo } from "../io.js";
@@ -54,7 +55,9 @@ export async function runServe(flags: ServeFlags, io: CliIo): Promise<number> {
         try {
             const template = loadTemplate(model, templateSource, log);
             log.info(model.description);
-            server.ready({ model, template, name: basename(modelPath).replace(/\.gguf$/, ""), identity: modelIdentity(modelPath) });
+            // what a resumed `score --server` run checks: the model file as a local run names it, and a template of its own
+            const identity = modelIdentity(modelPath) + (templateSource === undefined ? "" : `, chat template ${createHash("sha256").update(templateSource).digest("hex").slice(0, 16)}`);
+            server.ready({ model, template, name: basename(modelPath).replace(/\.gguf$/, ""), identity });
             io.stderr.write(`nemoreward: ready: ${basename(modelPath)} at ${address}\n`);
             await stopped(io.signal);
             log.info("stopping: no new requests; answering those in flight");

@@ -138,3 +138,28 @@ describe("score --server: a server that goes away", () => {
         }
     });
 });
+
+describe("score --server: --resume checks the server's model and template", () => {
+    it("a file begun on a server of one template is not finished on a server of another (exit 2)", async () => {
+        const dir = newDir("server-template");
+        const out = join(dir, "scored.jsonl");
+        const template = join(dir, "template.jinja");
+        const { llama31Template } = await import("../../src/template/llama31Template.js");
+        writeFileSync(template, llama31Template.replace("Cutting Knowledge Date", "Knowledge Cutoff"));
+        const lines = readFileSync(input, "utf8").split(/(?<=\n)/);
+        const plain = await serve();
+        try {
+            expect((await runBuiltCli(["score", "-", "--server", plain.url, "-o", out, "-q"], lines.slice(0, 10).join(""))).code).toBe(0);
+        } finally {
+            await plain.stop();
+        }
+        const other = await serve(["--chat-template", template]);
+        try {
+            const resumed = await runBuiltCli(["score", "-", "--server", other.url, "-o", out, "--resume", "-q"], lines.join(""));
+            expect(resumed.code).toBe(2);
+            expect(resumed.stderr).toMatch(/chat template/);
+        } finally {
+            await other.stop();
+        }
+    });
+});
