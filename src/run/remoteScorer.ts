@@ -7,7 +7,7 @@ import type { ScoringPlan, ServerPlan } from "../plan/plan.js";
 import { isJsonRow, type InputRow } from "../records/row.js";
 import type { Layout } from "../records/toolFields.js";
 import { jsonText, type Fields } from "../records/values.js";
-import { unscored, type Scored } from "./scoreTask.js";
+import { scoreRow, unscored, type Scored } from "./scoreTask.js";
 
 /** A server the rows go to: its protocol, and the model it holds (for --resume, as a local run names it). */
 export type Remote = {
@@ -162,24 +162,16 @@ function nimScorer(http: ReturnType<typeof client>, model: string, scoring: Scor
         return { reward: Number(match[1]), tokens: json?.usage?.prompt_tokens ?? 0 };
     };
     return {
-        async score(row: InputRow): Promise<Scored> {
-            let task: ScoringTask | undefined;
-            try {
-                if (row.record === undefined) throw new RowError(row.problem ?? "no record");
-                task = toScoringTask(row.record, fields);
-                // identical responses asked once, so that they tie exactly (as the local scorer does)
-                const asked = new Map<string, Promise<{ reward: number; tokens: number }>>();
-                const answers = await Promise.all(task.conversations.map((conversation) => {
-                    const key = JSON.stringify(conversation);
-                    if (!asked.has(key)) asked.set(key, reward(conversation));
-                    return asked.get(key)!;
-                }));
-                const tokens = answers.reduce((n, a) => n + a.tokens, 0);
-                return { out: { input: row, fields: rewardFields(task, answers.map((a) => a.reward), scoring.field) as Fields, task }, tokens };
-            } catch (error) {
-                return unscored(row, task, error, layout);
-            }
-        },
+        score: (row: InputRow): Promise<Scored> => scoreRow(row, fields, layout, async (task) => {
+            // identical responses asked once, so that they tie exactly (as the local scorer does)
+            const asked = new Map<string, Promise<{ reward: number; tokens: number }>>();
+            const answers = await Promise.all(task.conversations.map((conversation) => {
+                const key = JSON.stringify(conversation);
+                if (!asked.has(key)) asked.set(key, reward(conversation));
+                return asked.get(key)!;
+            }));
+            return { fields: rewardFields(task, answers.map((a) => a.reward), scoring.field) as Fields, tokens: answers.reduce((n, a) => n + a.tokens, 0) };
+        }),
         summary: () => "",
     };
 }

@@ -92,24 +92,33 @@ export function taskScorer(scoring: ScoringPlan, fields: ConversationFields, lay
     };
 
     return {
-        async score(row: InputRow): Promise<Scored> {
-            let task: ScoringTask | undefined;
-            try {
-                if (row.record === undefined) throw new RowError(row.problem ?? "no record");
-                task = toScoringTask(row.record, fields);
-                const prepared = task.conversations.map(prepare);
-                const out = await step(task, prepared, row.record);
-                return { out: { input: row, fields: out, task }, tokens: prepared.reduce((n, p) => n + (p.tokens?.length ?? 0), 0) };
-            } catch (error) {
-                return unscored(row, task, error, layout);
-            }
-        },
+        score: (row: InputRow): Promise<Scored> => scoreRow(row, fields, layout, async (task, record) => {
+            const prepared = task.conversations.map(prepare);
+            return { fields: await step(task, prepared, record), tokens: prepared.reduce((n, p) => n + (p.tokens?.length ?? 0), 0) };
+        }),
         /** "; reward min -4.2, mean -3.1, max -1.0": for the summary line. */
         summary(): string {
             return (stats.count === 0 ? "" : `; reward min ${stats.min.toFixed(3)}, mean ${(stats.sum / stats.count).toFixed(3)}, max ${stats.max.toFixed(3)}`) +
                 (stats.special === 0 ? "" : `; warning: ${stats.special} rows with special-token text in a message (special_tokens_in_content)`);
         },
     };
+}
+
+/**
+ * A row's task read from its record, then `work` done on it: the row's fields and the tokens they cost. A row that
+ * cannot be read or scored (a RowError) is an error row (or a skipped row), with its task when it was read.
+ */
+export async function scoreRow(row: InputRow, fields: ConversationFields, layout: (kind: TaskKind) => Layout,
+    work: (task: ScoringTask, record: Fields) => Promise<{ fields: Fields; tokens: number }>): Promise<Scored> {
+    let task: ScoringTask | undefined;
+    try {
+        if (row.record === undefined) throw new RowError(row.problem ?? "no record");
+        task = toScoringTask(row.record, fields);
+        const done = await work(task, row.record);
+        return { out: { input: row, fields: done.fields, task }, tokens: done.tokens };
+    } catch (error) {
+        return unscored(row, task, error, layout);
+    }
 }
 
 /**
