@@ -88,6 +88,10 @@ export function createServer(settings: ServerSettings) {
         bodyLimit: settings.bodyLimit,
         return503OnClosing: true,
         forceCloseConnections: "idle",
+        // a record with a "__proto__" or "constructor" key is data, as score reads it: JSON.parse makes it an own
+        // field, and nothing here assigns a record's keys onto an object
+        onProtoPoisoning: "ignore",
+        onConstructorPoisoning: "ignore",
         // the schemas check; they never change a value (fastify's default coerces types and drops fields)
         ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
     });

@@ -17,6 +17,7 @@ const records = [
     { prompt: "Name a colour.", responses: ["Red.", "Blue.", "Red."] },
     { messages: [{ role: "user", content: "no answer" }] },
     { text: "no conversation here" },
+    JSON.parse('{"__proto__": {"x": 1}, "constructor": {"prototype": 1}, "prompt": "What is 1+1?", "response": "2"}'),
 ];
 writeFileSync(input, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
 
@@ -52,8 +53,10 @@ describe("nemoreward serve: the rewards of score, from every endpoint", () => {
             expect(Object.keys(fields), `row ${i}`).toEqual(Object.keys(local[i]!));
             expect(exact(fields), `row ${i}`).toBe(exact(local[i]));
         });
-        expect(body.results.at(-2).error).toMatch(/not "assistant"/);
-        expect(body.results.at(-1).reward).toBeNull();
+        expect(body.results.at(-3).error).toMatch(/not "assistant"/);
+        expect(body.results.at(-2).reward).toBeNull();
+        // a record with "__proto__" and "constructor" keys is data, as score reads it
+        expect(body.results.at(-1).reward).toEqual(expect.any(Number));
         // and the values are the reference model's (an independent float64 forward pass)
         const first = records[0] as { prompt: string; response: string };
         expect(body.results[0].reward).toBeCloseTo(referenceReward(first.prompt, first.response), 3);
