@@ -250,6 +250,9 @@ function withPrebuilt<T>(work: () => T): T {
 await import("./parquet.js");
 await import("./filter.js");
 
+// Serving: nemoreward serve under autocannon on loopback, score --server against score, memory over 100k requests (bench/serve.ts).
+for (const line of await (await import("./serve.js")).serveCase(quick, threads, modelPath)) rows.push(line);
+
 // Start-up: the commands that load no model must not pay for loading one (node-llama-cpp is imported only to run
 // the model). Whole processes, the supervisor and its child, against a bare `node`.
 {

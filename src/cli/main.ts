@@ -12,6 +12,7 @@ import { filterCommand } from "./commands/filter.js";
 import { pullCommand } from "./commands/pull.js";
 import { buildCommand } from "./commands/build.js";
 import { checkCommand } from "./commands/check.js";
+import { serveCommand } from "./commands/serve.js";
 
 /** Runs the command line and returns the exit status; the single place that turns errors into exit codes. */
 export async function main(argv: string[], io: CliIo): Promise<number> {
@@ -35,6 +36,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         .addCommand(filterCommand(io, setExit))
         .addCommand(mergeCommand(io, setExit))
         .addCommand(checkCommand(io, setExit))
+        .addCommand(serveCommand(io, setExit))
         .addCommand(infoCommand(io))
         .addCommand(pullCommand(io))
         .addCommand(buildCommand(io));

@@ -117,6 +117,11 @@ export const flagTable = {
         help: "score only rows i with i mod N == K (0-based); auto: K and N from the scheduler's array variables (Slurm, Kubernetes with auto/N, AWS Batch, Google Batch, Cloud Run), with --resume; `nemoreward merge` joins the parts",
         parse: parseShard,
     },
+    server: {
+        flags: "--server <url>",
+        help: "send the rows to a running `nemoreward serve` (or an OpenAI-style NIM endpoint) instead of loading a model; key: $NEMOREWARD_API_KEY",
+    },
+    serverApi: { flags: "--server-api <api>", help: "the server's protocol (default: asked of the server)", choices: ["native", "nim"] },
     minReward: { flags: "--min-reward <x>", help: "keep rows whose reward is at least X", parse: finiteNumber },
     maxReward: { flags: "--max-reward <x>", help: "keep rows whose reward is at most X", parse: finiteNumber },
     topK: {
@@ -155,6 +160,7 @@ export type Flags = {
     minReward?: number; maxReward?: number; topK?: number; rejects?: string;
     json?: boolean; perRow?: string; minMargin?: number; pairFormat?: PairFormat; scored?: boolean;
     benchmark?: "v1" | "v2" | "rm-bench"; maxTokens?: number; compare?: "published";
+    server?: string; serverApi?: "native" | "nim";
 };
 
 /** The flags of reading conversations, shared by every command that does. */
@@ -164,8 +170,8 @@ const reading: FlagName[] = ["model", "output", "inputFormat", "messagesField", 
 const scoring: FlagName[] = ["contextSize", "gpu", "gpus", "gpuLayers", "threads", "fixedThreads", "workers", "field", "precise", "flashAttention", "rewardToken", "parallel", "reuse", "onOverlong"];
 
 /** Which flags each command takes, and the help a command gives a flag of its own meaning. */
-export const commandFlags: Record<"score" | "render" | "eval" | "pairs" | "filter", { names: FlagName[]; help?: Partial<Record<FlagName, string>> }> = {
-    score: { names: [...reading, "format", ...scoring, "rank", "groupBy", "resume", "shard", "minReward", "maxReward", "topK", "rejects"] },
+export const commandFlags: Record<"score" | "render" | "eval" | "pairs" | "filter" | "serve", { names: FlagName[]; help?: Partial<Record<FlagName, string>> }> = {
+    score: { names: [...reading, "format", ...scoring, "rank", "groupBy", "resume", "shard", "minReward", "maxReward", "topK", "rejects", "server", "serverApi"] },
     render: { names: [...reading, "format"] },
     eval: {
         names: [...reading, ...scoring, "resume", "shard", "json", "perRow", "benchmark", "maxTokens", "compare"],
@@ -186,6 +192,11 @@ export const commandFlags: Record<"score" | "render" | "eval" | "pairs" | "filte
             field: "the column holding the rewards (best-of-N: FIELDs; chosen + rejected: FIELD_chosen, FIELD_rejected)",
             rejects: "write the rows filtered out (and rows without a reward) here, with \"dropped\" saying why",
         },
+    },
+    // the model and the engine; what a row's fields are (--field, --on-overlong, ...) each request says
+    serve: {
+        names: ["model", "chatTemplate", "quiet", "verbose", "contextSize", "gpu", "gpus", "gpuLayers", "threads", "fixedThreads", "workers", "precise", "flashAttention", "rewardToken", "parallel", "reuse"],
+        help: { contextSize: "context size; longer conversations are refused as per-row errors" },
     },
 };
 

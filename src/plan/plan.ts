@@ -36,8 +36,10 @@ export type Plan = {
     conversation: ConversationFields;
     /** `--chat-template FILE`'s text, read and checked; else the model's own template. */
     templateSource?: string;
-    /** The model to load; none when the rewards are read from the rows (filter, pairs --scored). */
+    /** The model to load; none when the rewards are read from the rows (filter, pairs --scored, eval of scored rows). */
     engine?: EngineOptions;
+    /** `--server URL`: the rows go to a running `nemoreward serve` (or a NIM endpoint) instead of a model loaded here. */
+    server?: ServerPlan;
     /** `--workers N` or `--gpus`: worker processes with a model copy each (`all`: every CUDA device, found when the run starts). */
     workers?: { count: number } | { gpus: "all" | string[] };
     scoring: ScoringPlan;
@@ -84,6 +86,8 @@ export type EvalPlan = {
     maxTokens: number | undefined | "unknown";
 };
 
+export type ServerPlan = { url: string; api?: "native" | "nim"; apiKey?: string };
+
 export type TransformPlan = {
     rank?: { groupBy?: string };
     filter?: FilterPlan & { groupBy?: string };
@@ -110,6 +114,10 @@ const rules: { when: (x: Facts) => boolean; say: (x: Facts) => string }[] = [
         when: (x) => (x.flags.workers ?? 1) > availableCores(),
         say: (x) => `--workers ${x.flags.workers}: this process may use ${availableCores()} cores, and each worker needs one (with its own copy of the model): give at most ${availableCores()}`,
     },
+    { when: (x) => x.flags.server !== undefined && (x.flags.workers !== undefined || x.flags.gpus !== undefined), say: () => "--server sends the rows to a server: it cannot go with --workers or --gpus (give those to `nemoreward serve`)" },
+    { when: (x) => x.flags.server !== undefined && x.flags.model !== undefined, say: () => "--server scores with the server's model: leave out -m (give it to `nemoreward serve`)" },
+    { when: (x) => x.flags.server !== undefined && x.flags.chatTemplate !== undefined, say: () => "--server renders with the server's template: give --chat-template to `nemoreward serve`" },
+    { when: (x) => x.flags.serverApi !== undefined && x.flags.server === undefined, say: () => "--server-api goes with --server URL" },
     { when: (x) => x.flags.workers !== undefined && x.flags.gpus !== undefined, say: () => "--workers and --gpus cannot be combined: --gpus starts a worker per GPU" },
     { when: (x) => x.flags.gpus !== undefined && (x.flags.gpu === "cpu" || x.flags.gpu === "vulkan"), say: (x) => `--gpus starts a worker per CUDA device; it cannot go with --gpu ${x.flags.gpu}` },
     {
@@ -178,7 +186,8 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
         throw new UsageError(`${sources[0]!.path} holds rows already scored: their cut is the one they were scored with (${describeCut(scoredCut)}), which the report gives; --max-tokens changes nothing without -m MODEL to score them again`);
     // filter, pairs --scored and eval of scored rows read the rewards the rows hold: no model
     const noModel = command === "filter" || flags.scored === true || scored;
-    const modelPath = noModel ? undefined : findModel(flags.model);
+    // a server holds the model: nothing to find here (its identity, for --resume, comes from the server when the run starts)
+    const modelPath = noModel ? undefined : flags.server !== undefined ? "" : findModel(flags.model);
     const templateSource = readTemplate(flags.chatTemplate);
     const field = flags.field ?? "reward";
     const render = command === "render";
@@ -190,22 +199,7 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
         contentSpecial: flags.contentSpecial,
         ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}),
     };
-    const engine: EngineOptions | undefined = modelPath === undefined ? undefined : {
-        modelPath,
-        // render has no engine options: it loads only the vocabulary, which needs no GPU backend
-        gpu: render ? "cpu" : flags.gpu ?? "auto",
-        gpuLayers: flags.gpuLayers ?? "auto",
-        threads: flags.threads ?? defaultThreads(),
-        fixedThreads: flags.fixedThreads ?? false,
-        contextSize: scoring.contextSize,
-        parallel: flags.parallel ?? "auto",
-        precise: flags.precise ?? false,
-        flashAttention: flags.flashAttention ?? false,
-        rewardToken: flags.rewardToken ?? 0,
-        reuse: flags.reuse ?? true,
-        vocabOnly: render,
-        verbose: flags.verbose ?? false,
-    };
+    const engine = modelPath === undefined ? undefined : engineOptions(flags, modelPath, render, scoring.contextSize);
     const conversation: ConversationFields = { messages: flags.messagesField, prompt: flags.promptField, response: flags.responseField, system: flags.systemField };
     const maxRecordBytes = flags.maxRecordMb * 1024 * 1024;
     const transforms: TransformPlan = {
@@ -259,6 +253,7 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
         layout,
         transforms,
         outputs,
+        ...(flags.server !== undefined ? { server: { url: flags.server, api: flags.serverApi, apiKey: (context.env ?? {})["NEMOREWARD_API_KEY"] } } : {}),
         ...(flags.gpus !== undefined ? { workers: { gpus: flags.gpus } } : flags.workers !== undefined && flags.workers > 1 ? { workers: { count: flags.workers } } : {}),
         rows,
         rejects: flags.rejects === undefined ? undefined : "--rejects",
@@ -318,11 +313,31 @@ function scoredWith(path: string): number | undefined | "unknown" {
     return typeof header["maxTokens"] === "number" ? header["maxTokens"] : undefined;
 }
 
+/** The engine's options from the flags (`render` loads only the vocabulary, which needs no GPU backend). */
+export function engineOptions(flags: Flags, modelPath: string, render: boolean, contextSize: number): EngineOptions {
+    return {
+        modelPath,
+        // render has no engine options: it loads only the vocabulary, which needs no GPU backend
+        gpu: render ? "cpu" : flags.gpu ?? "auto",
+        gpuLayers: flags.gpuLayers ?? "auto",
+        threads: flags.threads ?? defaultThreads(),
+        fixedThreads: flags.fixedThreads ?? false,
+        contextSize,
+        parallel: flags.parallel ?? "auto",
+        precise: flags.precise ?? false,
+        flashAttention: flags.flashAttention ?? false,
+        rewardToken: flags.rewardToken ?? 0,
+        reuse: flags.reuse ?? true,
+        vocabOnly: render,
+        verbose: flags.verbose ?? false,
+    };
+}
+
 /** The files a run reads, which no output may be. */
 export function readFiles(plan: Plan, chatTemplate: string | undefined): ReadFile[] {
     return [
         ...plan.inputs.map(({ path }) => ({ path, what: "an input" })),
-        ...(plan.engine === undefined ? [] : modelParts(plan.engine.modelPath).map((path) => ({ path, what: "the model" }))),
+        ...(plan.engine === undefined || plan.server !== undefined ? [] : modelParts(plan.engine.modelPath).map((path) => ({ path, what: "the model" }))),
         ...(chatTemplate === undefined ? [] : [{ path: chatTemplate, what: "the chat template" }]),
     ];
 }
@@ -345,7 +360,7 @@ function rowsFormat(command: CommandName, input: InputFormat, flags: Flags, stdo
 }
 
 /** The fields a command adds to a row of each kind: rewards (or the rendered text), rank, markers, then `error`. */
-function layoutOf(scoring: ScoringPlan, rank: boolean): (kind: TaskKind) => Layout {
+export function layoutOf(scoring: Pick<ScoringPlan, "mode" | "field" | "onOverlong">, rank: boolean): (kind: TaskKind) => Layout {
     const marker = scoring.onOverlong === "skip" ? [named("skipped")] : scoring.onOverlong === "truncate" ? [named("truncated")] : [];
     return (kind) => {
         if (scoring.mode === "render") return [named("rendered", kind !== "single"), named("n_tokens", kind !== "single"), named("error")];
@@ -357,7 +372,7 @@ function layoutOf(scoring: ScoringPlan, rank: boolean): (kind: TaskKind) => Layo
 }
 
 /** `--chat-template FILE`'s text, checked as a template before anything runs: it must parse and render a plain conversation. */
-function readTemplate(path: string | undefined): string | undefined {
+export function readTemplate(path: string | undefined): string | undefined {
     if (path === undefined) return undefined;
     let source: string;
     try {

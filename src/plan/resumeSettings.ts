@@ -34,7 +34,8 @@ export function resumeSettings(options: RowSettings, format: OutputFormat, templ
     return {
         rows: options.rows,
         format,
-        model: modelIdentity(options.modelPath),
+        // --server: the server's model, as it names it (a local run's identity of the same file), set when the run starts
+        model: options.modelPath === "" ? serverModel : modelIdentity(options.modelPath),
         chatTemplate: templateSource === undefined ? "the model's" : createHash("sha256").update(templateSource).digest("hex").slice(0, 16),
         field: options.field,
         rewardToken: options.rewardToken,
@@ -50,12 +51,15 @@ export function resumeSettings(options: RowSettings, format: OutputFormat, templ
     };
 }
 
+/** What a remote run's settings say of the model until the server has told which it holds. */
+export const serverModel = "the server's";
+
 /**
  * A model file's name (through any symlink), size, and a digest of the first and last MiB of each of its parts: its
  * metadata and some of its weights, so that two checkpoints of the same name and size tell apart without reading
  * tens of gigabytes.
  */
-function modelIdentity(path: string): string {
+export function modelIdentity(path: string): string {
     const hash = createHash("sha256");
     let total = 0;
     const real = realpathSync(path);

@@ -5,7 +5,7 @@ import { createLog, type Log } from "../log.js";
 import { createEncoder } from "../encode/createEncoder.js";
 import { endChunks, type EncoderOptions } from "../encode/encoder.js";
 import { countRows, readRows } from "../input/sources.js";
-import { inputPrint, Outputs, type OutputFile } from "../outputs/outputs.js";
+import { inputPrint, Outputs, type OutputFile, type OutputSpec } from "../outputs/outputs.js";
 import { rowHash } from "../outputs/resumeLog.js";
 import { readFiles, type Plan } from "../plan/plan.js";
 import { rowIdentity, where, type InputRow, type Source } from "../records/row.js";
@@ -36,7 +36,9 @@ import { plural } from "../plural.js";
  */
 export async function run(plan: Plan, given: CliIo, chatTemplatePath: string | undefined): Promise<number> {
     const log = createLog(given.stderr, plan.log);
-    const outputs = await Outputs.claim(plan.outputs, readFiles(plan, chatTemplatePath), given);
+    // --server: the server holds the model; its identity goes in the records a resumed run checks
+    const remote = plan.server === undefined ? undefined : await (await import("./remoteScorer.js")).connectServer(plan.server, log);
+    const outputs = await Outputs.claim(remote === undefined ? plan.outputs : withModel(plan.outputs, remote.identity), readFiles(plan, chatTemplatePath), given);
     try {
         // CSV piped in without --input-format: refused now, not after the model has loaded
         const peek = !plan.read.formatGiven && plan.inputs.some(({ path, format }) => path === "-" && format === "jsonl");
@@ -51,6 +53,12 @@ export async function run(plan: Plan, given: CliIo, chatTemplatePath: string | u
         }
         const finished = await finishedShard(plan, io, log, outputs);
         if (finished !== undefined) return finished;
+        if (remote !== undefined) {
+            log.info(remote.description);
+            const scorer = remote.scorer(plan.scoring, plan.conversation, plan.layout);
+            outputs.open();
+            return await stream(plan, io, log, outputs, remote.parallel, scorer);
+        }
         const engine = await loadModel(plan, log);
         try {
             const template = loadTemplate(engine, plan.templateSource, log);
@@ -67,6 +75,11 @@ export async function run(plan: Plan, given: CliIo, chatTemplatePath: string | u
 }
 
 type Scorer = Pick<ReturnType<typeof taskScorer>, "score" | "summary">;
+
+/** The outputs' records with the model the server holds in their settings. */
+function withModel(specs: OutputSpec[], identity: string): OutputSpec[] {
+    return specs.map((spec) => spec.records === undefined ? spec : { ...spec, records: { ...spec.records, settings: { ...spec.records.settings, model: identity } } });
+}
 
 /**
  * A shard's task started again after its run finished (a scheduler's retry, a duplicate pod): its part complete, for
@@ -88,7 +101,7 @@ async function finishedShard(plan: Plan, io: CliIo, log: Log, outputs: Outputs):
 }
 
 /** The model in this process, or in worker processes (`--workers`, `--gpus`) behind the same interface. */
-async function loadModel(plan: Plan, log: Log): Promise<RewardModel> {
+export async function loadModel(plan: Pick<Plan, "engine" | "workers">, log: Log): Promise<RewardModel> {
     const options = plan.engine!;
     if (plan.workers === undefined) {
         const { RewardEngine } = await import("../engine/rewardEngine.js");

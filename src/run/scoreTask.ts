@@ -95,24 +95,10 @@ export function taskScorer(scoring: ScoringPlan, fields: ConversationFields, lay
     };
 
     return {
-        async score(row: InputRow): Promise<Scored> {
-            let task: ScoringTask | undefined;
-            try {
-                if (row.record === undefined) throw new RowError(row.problem ?? "no record");
-                task = toScoringTask(row.record, fields);
-                const prepared = task.conversations.map(prepare);
-                const out = await step(task, prepared, row.record);
-                return { out: { input: row, fields: out, task }, tokens: prepared.reduce((n, p) => n + (p.tokens?.length ?? 0), 0) };
-            } catch (error) {
-                // a record nested deeper than any step can walk is that row's problem, not the run's
-                const rowError = error instanceof RangeError ? new RowError(`the row cannot be processed: ${error.message}`) : error;
-                if (!(rowError instanceof RowError)) throw error;
-                const empty: Fields = Object.fromEntries(layout(task?.kind ?? kindOf(row)).filter((f) => !f.optional && f.name !== "error").map((f) => [f.name, null]));
-                if (rowError instanceof SkippedRow)
-                    return { out: { input: row, fields: { ...empty, skipped: rowError.message }, task }, tokens: 0, skipped: rowError.message };
-                return { out: { input: row, fields: { ...empty, error: rowError.message }, task }, tokens: 0, error: rowError.message };
-            }
-        },
+        score: (row: InputRow): Promise<Scored> => scoreRow(row, fields, layout, async (task, record) => {
+            const prepared = task.conversations.map(prepare);
+            return { fields: await step(task, prepared, record), tokens: prepared.reduce((n, p) => n + (p.tokens?.length ?? 0), 0) };
+        }),
         summary: () => stats.summary(),
     };
 }
@@ -143,4 +129,35 @@ export function rewardStats(maxTokens?: number) {
                 (stats.special === 0 ? "" : `; warning: ${plural(stats.special, "row")} with special-token text in a message (special_tokens_in_content)`);
         },
     };
+}
+
+/**
+ * A row's task read from its record, then `work` done on it: the row's fields and the tokens they cost. A row that
+ * cannot be read or scored (a RowError) is an error row (or a skipped row), with its task when it was read.
+ */
+export async function scoreRow(row: InputRow, fields: ConversationFields, layout: (kind: TaskKind) => Layout,
+    work: (task: ScoringTask, record: Fields) => Promise<{ fields: Fields; tokens: number }>): Promise<Scored> {
+    let task: ScoringTask | undefined;
+    try {
+        if (row.record === undefined) throw new RowError(row.problem ?? "no record");
+        task = toScoringTask(row.record, fields);
+        const done = await work(task, row.record);
+        return { out: { input: row, fields: done.fields, task }, tokens: done.tokens };
+    } catch (error) {
+        return unscored(row, task, error, layout);
+    }
+}
+
+/**
+ * A row that could not be scored (a RowError; a SkippedRow), with its task if it was read: the command's fields empty
+ * and `error` (or `skipped`) saying why. Any other error is the run's, and is thrown again.
+ */
+export function unscored(row: InputRow, task: ScoringTask | undefined, error: unknown, layout: (kind: TaskKind) => Layout): Scored {
+    // a record nested deeper than any step can walk is that row's problem, not the run's
+    const rowError = error instanceof RangeError ? new RowError(`the row cannot be processed: ${error.message}`) : error;
+    if (!(rowError instanceof RowError)) throw error;
+    const empty: Fields = Object.fromEntries(layout(task?.kind ?? kindOf(row)).filter((f) => !f.optional && f.name !== "error").map((f) => [f.name, null]));
+    if (rowError instanceof SkippedRow)
+        return { out: { input: row, fields: { ...empty, skipped: rowError.message }, task }, tokens: 0, skipped: rowError.message };
+    return { out: { input: row, fields: { ...empty, error: rowError.message }, task }, tokens: 0, error: rowError.message };
 }

@@ -34,6 +34,7 @@ Examples:
                                             a task of a Slurm, AWS Batch, Google Batch or Cloud Run array
   nemoreward score data/ -m model.gguf -o scored.parquet                a folder of Parquet files (HF layout)
   nemoreward score bon.parquet -m model.gguf --top-k 1 --min-reward -2 -o best.parquet --rejects dropped.parquet
+  nemoreward score data.jsonl --server http://127.0.0.1:8000 -o scored.jsonl   on a running \`nemoreward serve\`
 
 Exit status: 0 all rows scored, 1 model or run failure (retry), 2 usage error or bad input (do not retry),
 3 some rows not scored (done), 75 another run is writing the output (retry later), 130 interrupted (retry:
