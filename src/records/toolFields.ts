@@ -42,12 +42,6 @@ export function collidingField(field: string): string | undefined {
     return rewardNames.find((name) => Object.hasOwn(namedFields, name) || name === "line");
 }
 
-/** Whether a field of a record is one the tool writes (a reward field for `--field NAME`, `margin`, `error`, ...), under its own name or a `nemoreward_` one. */
-export function isToolField(name: string, field: string): boolean {
-    const bare = name.replace(/^(nemoreward_)+/, "");
-    return Object.hasOwn(namedFields, bare) || [field, `${field}_chosen`, `${field}_rejected`, `${field}_1`, `${field}_2`, `${field}s`].includes(bare);
-}
-
 /** Where the tool's fields go in the output: each added field's name there, and the earlier run's fields replaced. */
 export type OwnNames = {
     /** Each added field's name in the output: its own, or `nemoreward_NAME` when the row has a field NAME of its own. */
@@ -152,4 +146,30 @@ export function renameReporter(warn: (message: string) => void): (own: OwnNames,
             warn(`${where}: the input has a field "${name}" of its own, kept as it is; nemoreward's "${name}" goes in "${used}"`);
         }
     };
+}
+
+/**
+ * The column of a record that holds the tool's field `name` as a run of the tool named it: the most prefixed
+ * `nemoreward_NAME` present (the record had a `NAME` of its own beside it), else `NAME`. filter and pairs --scored
+ * read a scored file's rewards from there, never from the user's own column of that name.
+ */
+export function toolColumn(record: Readonly<Record<string, unknown>>, name: string): string {
+    let column = name;
+    while (Object.hasOwn(record, `${ownPrefix}${column}`)) column = `${ownPrefix}${column}`;
+    return column;
+}
+
+/**
+ * The fields of a record that an earlier run of the tool wrote (`reward` names its reward fields, each of `kind`):
+ * the own-name rule's `ours`, less a field beside which the same name more prefixed is the tool's (that one is the
+ * user's). Everything else in the record is the user's, whatever its name (`rank`, `z`, `dropped`, ...).
+ */
+export function toolWritten(record: Readonly<Record<string, unknown>>, reward: readonly string[], kind: FieldKind, text: boolean): Set<string> {
+    const names = Object.keys(record);
+    const fits = (name: string, k: FieldKind) => {
+        const value = record[name] ?? null;
+        return text && typeof value === "string" ? textFits(value, k) : valueFits(value, k);
+    };
+    const { ours } = ownNames(names, reward.map((name) => ({ name, kind })), { fits });
+    return new Set(ours.filter((name) => !ours.includes(`${ownPrefix}${name}`)));
 }

@@ -273,7 +273,7 @@ function transformsOf(plan: Plan, log: Log): {
     let after = async (_: Outputs) => undefined as void;
     const { filter, rank, pairs } = plan.transforms;
     const field = plan.scoring.field;
-    const rewards = plan.scoring.mode === "recorded" ? recordedRewards(field) : scoredRewards(field);
+    const rewards = plan.scoring.mode === "recorded" ? recordedRewards(field, (message) => log.info(message)) : scoredRewards(field);
     if (filter !== undefined) {
         const step = filterTransform(rewards, filter, groupKey(filter.groupBy));
         list.push(step);

@@ -4,10 +4,10 @@ import type { Conversation, ConversationFields } from "../conversation/toConvers
 import { plural } from "../plural.js";
 import type { SchemaElement } from "hyparquet";
 import type { ParquetColumn, Source } from "../records/row.js";
-import { isToolField } from "../records/toolFields.js";
+import { toolColumn, toolWritten } from "../records/toolFields.js";
 import type { Fields, Value } from "../records/values.js";
 import { groupRuns, ownGroup } from "./groups.js";
-import type { RewardSource } from "./rewards.js";
+import { rewardNames, type RewardSource } from "./rewards.js";
 import type { Emitted, Transform } from "./transform.js";
 
 /** What became of a group: a pair written, or why none was. */
@@ -108,16 +108,36 @@ function trlTexts(chosen: Candidate, rejected: Candidate, { format, fields }: Pa
 function lineage(chosen: OutRow, rejected: OutRow, { field, fields, groupBy }: PairsPlan): Fields {
     const conversation = new Set([fields.messages ?? "messages", "conversations", fields.prompt, fields.response, fields.system,
         "chosen", "rejected", "responses", "response_1", "response_2", "instruction", "input", "output"]);
-    const others = (row: OutRow) => Object.entries(row.input.record ?? {}).filter(([name]) => !conversation.has(name) && !isToolField(name, field));
-    if (chosen === rejected) return Object.fromEntries(others(chosen));
+    // the tool's fields (the rewards read, and what an earlier run wrote, by the own-name rule) are not lineage; the user's
+    // fields are, whatever their names (rank, z, a reward label of their own)
+    const others = (row: OutRow) => {
+        const record = row.input.record ?? {};
+        const kind = row.task?.kind ?? "single";
+        const names = rewardNames(kind, field);
+        const tool = toolWritten(record, names, kind === "bestOfN" || kind === "candidates" ? "doubles" : "double", row.input.source.format === "csv" || row.input.source.format === "tsv");
+        for (const name of names) tool.add(toolColumn(record, name));
+        return Object.entries(record).filter(([name]) => !conversation.has(name) && !tool.has(name));
+    };
     const out: Fields = {};
+    // a lineage column never takes the name of a pair's field or of one TRL reads (messages, completion, label):
+    // it goes under source_NAME instead (prefixed again while that is taken)
+    const reserved = new Set(["prompt", "chosen", "rejected", "messages", "completion", "label", "images", `${field}_chosen`, `${field}_rejected`, "margin"]);
+    const put = (name: string, value: Value) => {
+        let own = name;
+        while (reserved.has(own) || Object.hasOwn(out, own)) own = `source_${own}`;
+        out[own] = value;
+    };
+    if (chosen === rejected) {
+        for (const [name, value] of others(chosen)) put(name, value);
+        return out;
+    }
     const of = (row: OutRow, name: string): Value => row.input.record?.[name] ?? null;
     const names = [...new Set([...others(chosen), ...others(rejected)].map(([name]) => name))];
     for (const name of names) {
-        if (name === groupBy) out[name] = of(chosen, name);
+        if (name === groupBy) put(name, of(chosen, name));
         else {
-            out[`chosen_${name}`] = of(chosen, name);
-            out[`rejected_${name}`] = of(rejected, name);
+            put(`chosen_${name}`, of(chosen, name));
+            put(`rejected_${name}`, of(rejected, name));
         }
     }
     return out;

@@ -1,6 +1,7 @@
 import { responsesOf, taskKind, type OutRow, type TaskKind } from "../conversation/scoringTask.js";
 import { parsedJson } from "../conversation/toConversation.js";
 import { withField } from "../records/row.js";
+import { toolColumn } from "../records/toolFields.js";
 import { Decimal, Float32, type Value } from "../records/values.js";
 import { plural } from "../plural.js";
 
@@ -59,7 +60,17 @@ export function scoredRewards(field: string): RewardSource {
  * a list of them (or its JSON text). A row without one says why: an error row of `score` ("error"), a skipped one,
  * a field missing, empty or not a number.
  */
-export function recordedRewards(field: string): RewardSource {
+export function recordedRewards(field: string, note: (message: string) => void = () => undefined): RewardSource {
+    // a scored file whose rows had a reward of their own: the model's is in nemoreward_reward (the own-name rule)
+    const noted = new Set<string>();
+    const columnOf = (record: Readonly<Record<string, unknown>>, name: string) => {
+        const column = toolColumn(record, name);
+        if (column !== name && !noted.has(column)) {
+            noted.add(column);
+            note(`reading the rewards from "${column}", where score wrote them; the input's own "${name}" is kept as it is`);
+        }
+        return column;
+    };
     const listOf = (value: unknown): unknown => {
         const parsed = parsedJson(value, `${field}s`);
         if (typeof parsed !== "string") return parsed;
@@ -75,10 +86,10 @@ export function recordedRewards(field: string): RewardSource {
             if (record === undefined) return input.problem ?? "unreadable";
             const kind = taskKind(Object.keys(record));
             const values: number[] = [];
-            for (const name of rewardNames(kind, field)) {
+            for (const name of rewardNames(kind, field).map((n) => columnOf(record, n))) {
                 const value = record[name];
                 if (value === undefined) return `no "${name}" field`;
-                if (value === null || value === "") return record["error"] != null ? "error" : record["skipped"] != null ? "skipped" : `"${name}" is empty`;
+                if (value === null || value === "") return record[toolColumn(record, "error")] != null ? "error" : record[toolColumn(record, "skipped")] != null ? "skipped" : `"${name}" is empty`;
                 const list = kind === "bestOfN" || kind === "candidates" ? listOf(value) : [value];
                 const numbers = Array.isArray(list) ? list.map(rewardNumber) : [];
                 if (numbers.length === 0 || numbers.includes(undefined))
@@ -98,16 +109,18 @@ export function recordedRewards(field: string): RewardSource {
         },
         part(row, indexes) {
             const record = row.input.record!;
-            const name = `${field}s`;
+            const name = toolColumn(record, `${field}s`);
             const original = record[name]!;
             const list = listOf(original) as Value[];
             const subset = indexes.map((i) => list[i]!);
             let input = cutResponses(row, indexes);
             input = withField(input, name, typeof original === "string" ? JSON.stringify(subset) : subset);
-            if (typeof record["best"] === "number" || typeof record["best"] === "bigint" || typeof record["best"] === "string") {
+            const bestName = toolColumn(record, "best");
+            const was = record[bestName];
+            if (typeof was === "number" || typeof was === "bigint" || typeof was === "string") {
                 const numbers = subset.map((r) => rewardNumber(r)!);
                 const best = numbers.indexOf(Math.max(...numbers));
-                input = withField(input, "best", typeof record["best"] === "string" ? String(best) : typeof record["best"] === "bigint" ? BigInt(best) : best);
+                input = withField(input, bestName, typeof was === "string" ? String(best) : typeof was === "bigint" ? BigInt(best) : best);
             }
             return { ...row, input };
         },

@@ -240,3 +240,65 @@ function referenceRewardsWithSystem(): (system: string, prompt: string, response
     return (system, prompt, response) => reference.logits(reference.tokenize(template.render([
         { role: "system", content: system }, { role: "user", content: prompt }, { role: "assistant", content: response }])), [0])[0]!;
 }
+
+describe("a scored file's rewards are the model's, the user's fields are lineage (hostile report 4)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "nemoreward-pairs-own-"));
+    it("#1: rows with a reward label of their own: filter and pairs --scored read the model's, from nemoreward_reward, and say so", async () => {
+        // human labels (whole numbers: score keeps them as the user's) that prefer the answers the model does not
+        const responses = ["4", "5", "It is four."];
+        const rewards = responses.map((r) => rewardOf("What is 2+2?", r));
+        const labels = rewards.map((r) => rewards.filter((other) => other < r).length * -5 + 10);
+        const input = join(dir, "lab.jsonl");
+        writeFileSync(input, jsonl(responses.map((response, i) => ({ pid: 1, prompt: "What is 2+2?", response, reward: labels[i] }))));
+        const scored = join(dir, "lab-scored.jsonl");
+        expect((await runInProcess(["score", input, "-m", tinyModel, "--precise", "-o", scored, "-q"])).code).toBe(0);
+        const best = rewards.indexOf(Math.max(...rewards)), worst = rewards.indexOf(Math.min(...rewards));
+
+        const kept = await runInProcess(["filter", scored, "--top-k", "1", "--group-by", "pid"]);
+        expect(kept.code).toBe(0);
+        expect(parseJsonl(kept.stdout).map((r) => r.response)).toEqual([responses[best]]);
+        expect(kept.stderr).toMatch(/reading the rewards from "nemoreward_reward"/);
+        const above = await runInProcess(["filter", scored, "--min-reward", String((Math.max(...rewards) + Math.min(...rewards)) / 2)]);
+        expect(parseJsonl(above.stdout).map((r) => r.response)).toContain(responses[best]);
+        expect(parseJsonl(above.stdout).map((r) => r.response)).not.toContain(responses[worst]);
+
+        const pairs = await runInProcess(["pairs", scored, "--scored", "--group-by", "pid"]);
+        expect(pairs.code).toBe(0);
+        expect(pairs.stderr).toMatch(/reading the rewards from "nemoreward_reward"/);
+        const [pair] = parseJsonl(pairs.stdout);
+        expect(pair!.chosen).toEqual([{ role: "assistant", content: responses[best] }]);
+        expect(pair!.rejected).toEqual([{ role: "assistant", content: responses[worst] }]);
+        expect(pair!.reward_chosen).toBeCloseTo(rewards[best]!, 3);
+        expect(pair!.reward_rejected).toBeCloseTo(rewards[worst]!, 3);
+        // the labels are the user's lineage, never the pair's rewards
+        expect(pair).toMatchObject({ chosen_reward: labels[best], rejected_reward: labels[worst] });
+        expect(pair).not.toHaveProperty("nemoreward_reward");
+        expect(pair).not.toHaveProperty("chosen_nemoreward_reward");
+    });
+
+    it("#1: chosen/rejected records with labels of their own: pairs --scored reads nemoreward_reward_chosen/_rejected", async () => {
+        const input = join(dir, "cr.jsonl");
+        writeFileSync(input, jsonl([{ prompt: "P", chosen: "A", rejected: "B", reward_chosen: 9, reward_rejected: 1, nemoreward_reward_chosen: -2.5, nemoreward_reward_rejected: -1.5 },
+            { prompt: "Q", chosen: "A", rejected: "B", reward_chosen: 1, reward_rejected: 9, nemoreward_reward_chosen: -1.5, nemoreward_reward_rejected: -2.5 }]));
+        const { code, stdout, stderr } = await runInProcess(["pairs", input, "--scored"]);
+        expect(code).toBe(0);
+        const out = parseJsonl(stdout);
+        expect(out.map((p) => p.prompt)).toEqual([[{ role: "user", content: "Q" }]]);
+        expect(out[0]).toMatchObject({ reward_chosen: -1.5, reward_rejected: -2.5, margin: 1 });
+        expect(stderr).toMatch(/"nemoreward_reward_chosen"/);
+    });
+
+    it("#9: user columns named like the tool's fields (rank, z, skipped, dropped) are kept as lineage", async () => {
+        const input = join(dir, "lin.jsonl");
+        writeFileSync(input, jsonl([
+            { pid: 1, prompt: "P", response: "a", rank: 2, z: "zz", skipped: "no", dropped: "x", reward: 1.5 },
+            { pid: 1, prompt: "P", response: "b", rank: 1, z: "yy", skipped: "no", dropped: "y", reward: 0.5 },
+        ]));
+        const { code, stdout } = await runInProcess(["pairs", input, "--scored", "--group-by", "pid"]);
+        expect(code).toBe(0);
+        expect(parseJsonl(stdout)[0]).toMatchObject({
+            pid: 1, chosen_rank: 2, rejected_rank: 1, chosen_z: "zz", rejected_z: "yy",
+            chosen_skipped: "no", rejected_skipped: "no", chosen_dropped: "x", rejected_dropped: "y",
+        });
+    });
+});
