@@ -138,7 +138,7 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
     const rowsLayout = (row: InputRow | undefined) => (plan.transforms.pairs !== undefined ? [] : plan.layout(kindOf(row)));
     const rowsEncoder = await encoderFor(rowsFile, rowsLayout, rowsFile?.spec.format === "parquet" ? await parquetColumnsFirst(plan, io, rowsFile, rowsLayout) : {});
     const rejectsEncoder = await encoderFor(rejectsFile, (row) => [...plan.layout(kindOf(row)), named("dropped")]);
-    const { transform, summary, after, replay } = transformsOf(plan, log);
+    const { transform, summary, after, replay, failed: unjudged } = transformsOf(plan, log);
     // eval, resumed: the rows already written are read back, so that the report counts them
     const writtenRows = replay === undefined || resumed === 0 || rowsFile?.target.kind !== "file" ? undefined : readRows([{ path: rowsFile.target.real, format: rowsFile.spec.format as InputFormat }], {
         stdin: io.stdin, maxRecordBytes: plan.read.maxRecordBytes, warn: () => undefined, formatGiven: true,
@@ -233,7 +233,7 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
     if (readError !== undefined) throw readError;
     if (io.signal?.aborted) return exitCodes.interrupted;
     if (rowsFile?.closed) return exitCodes.outputClosed;
-    return failed > 0 ? exitCodes.someRowsFailed : exitCodes.ok;
+    return failed + unjudged() > 0 ? exitCodes.someRowsFailed : exitCodes.ok;
 }
 
 /**
@@ -267,24 +267,34 @@ function shownOf(file: OutputFile): string {
 /** The plan's transforms, chained, with what they add to the summary line and do once the rows are written. */
 function transformsOf(plan: Plan, log: Log): {
     transform: Transform; summary: () => string; after: (outputs: Outputs) => Promise<void>; replay?: (input: InputRow, written: InputRow) => void;
+    /** Rows the transforms could not judge (no --group-by field, prompts that differ in one record): exit status 3. */
+    failed: () => number;
 } {
     const list: Transform[] = [];
+    const failures: (() => number)[] = [];
     let summary = () => "";
     let after = async (_: Outputs) => undefined as void;
     const { filter, rank, pairs } = plan.transforms;
     const field = plan.scoring.field;
     const rewards = plan.scoring.mode === "recorded" ? recordedRewards(field, (message) => log.info(message)) : scoredRewards(field);
     if (filter !== undefined) {
-        const step = filterTransform(rewards, filter, groupKey(filter.groupBy));
+        const step = filterTransform(rewards, filter, groupKey(filter.groupBy), (message) => log.warn(message));
         list.push(step);
+        failures.push(() => step.counts.noGroup);
         summary = () => filterSummary(step.counts, plan.rejects === undefined ? undefined : plan.outputs.find((o) => o.flag === plan.rejects)?.path);
     }
-    if (rank !== undefined) list.push(rankTransform(rewards, groupKey(rank.groupBy)));
-    if (pairs !== undefined) {
-        const step = pairsTransform({ field, fields: plan.conversation, minMargin: pairs.minMargin, format: pairs.format, groupBy: pairs.groupBy }, rewards, groupKey(pairs.groupBy));
+    if (rank !== undefined) {
+        const step = rankTransform(rewards, groupKey(rank.groupBy), rank.groupBy, (message) => log.warn(message));
         list.push(step);
+        failures.push(step.noGroup);
+    }
+    if (pairs !== undefined) {
+        const step = pairsTransform({ field, fields: plan.conversation, minMargin: pairs.minMargin, format: pairs.format, groupBy: pairs.groupBy }, rewards, groupKey(pairs.groupBy),
+            (message) => log.warn(message));
+        list.push(step);
+        failures.push(step.failed);
         after = async () => {
-            const { warn, message } = pairsReport(step.outcomes, pairs.minMargin);
+            const { warn, message } = pairsReport(step.outcomes, pairs.minMargin, step.counts);
             if (warn) log.warn(message);
             else log.info(message);
         };
@@ -303,5 +313,5 @@ function transformsOf(plan: Plan, log: Log): {
             await outputs.get(plan.report!.flag).write(plan.report!.json ? `${JSON.stringify(json)}\n` : describeBenchmark(report, { maxTokens, compare: evaluation.compare }));
         };
     }
-    return { transform: chain(list), summary: () => summary(), after, replay };
+    return { transform: chain(list), summary: () => summary(), after, replay, failed: () => failures.reduce((n, f) => n + f(), 0) };
 }

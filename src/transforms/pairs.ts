@@ -6,7 +6,8 @@ import type { SchemaElement } from "hyparquet";
 import type { ParquetColumn, Source } from "../records/row.js";
 import { toolColumn, toolWritten } from "../records/toolFields.js";
 import type { Fields, Value } from "../records/values.js";
-import { groupRuns, ownGroup } from "./groups.js";
+import { groupRuns, missingGroupField, ownGroup, promptKey } from "./groups.js";
+import { where } from "../records/row.js";
 import { rewardNames, type RewardSource } from "./rewards.js";
 import type { Emitted, Transform } from "./transform.js";
 
@@ -40,6 +41,9 @@ export function pairColumns(format: PairFormat, field: string): ParquetColumn[] 
     ];
 }
 
+/** Rows pairs could not judge (no --group-by field; a record whose conversations answer different prompts), and groups whose rows answer several prompts. */
+export type PairCounts = { noGroup: number; mixedRecords: number; mixedGroups: number };
+
 export type PairsPlan = { field: string; fields: ConversationFields; minMargin: number; format: PairFormat; groupBy?: string };
 
 /**
@@ -48,19 +52,54 @@ export type PairsPlan = { field: string; fields: ConversationFields; minMargin: 
  * row holding several (best-of-N, response_1 + response_2) or of each run of rows sharing a prompt. A tie is never a
  * pair. `outcomes` counts what became of each group.
  */
-export function pairsTransform(plan: PairsPlan, rewards: RewardSource, byPrompt: (row: OutRow) => string | undefined): Transform & { outcomes: Map<Outcome, number> } {
+export function pairsTransform(plan: PairsPlan, rewards: RewardSource, byPrompt: (row: OutRow) => string | undefined,
+    warn: (message: string) => void = () => undefined): Transform & { outcomes: Map<Outcome, number>; counts: PairCounts; failed: () => number } {
     const outcomes = new Map<Outcome, number>();
+    // rows with no --group-by field, records whose two conversations answer different prompts (both not judged), groups
+    // whose rows answer different prompts (paired within each prompt)
+    const counts = { noGroup: 0, mixedRecords: 0, mixedGroups: 0 };
     // a row that holds its own responses is a group of its own
     const keyOf = (row: OutRow) => (row.task !== undefined && row.task.kind !== "single" ? ownGroup(row) : byPrompt(row));
-    const runs = groupRuns(keyOf, (group): Emitted[] => {
+    const runs = groupRuns(keyOf, (rows): Emitted[] => {
+        const first = rows[0]!;
+        if (first.task !== undefined && first.task.kind !== "single") {
+            // one record's two conversations: a pair only when they answer one prompt
+            const prompts = new Set(first.task.conversations.map(promptKey));
+            if (prompts.size > 1) {
+                counts.mixedRecords++;
+                warn(`${where(first.input)}: not a pair: its ${first.task.kind === "pair" ? "response_1 and response_2" : "chosen and rejected"} conversations have different prompts (prompts differ)`);
+                return [];
+            }
+            return emit([first]);
+        }
+        // a row without the --group-by field is in no group: not paired with its neighbours
+        const grouped = rows.filter((row) => !missingGroupField(plan.groupBy, row));
+        if (grouped.length < rows.length && (counts.noGroup += rows.length - grouped.length) === rows.length - grouped.length)
+            warn(`${where(rows.find((row) => missingGroupField(plan.groupBy, row))!.input)}: no field "${plan.groupBy}" to group by: not paired, nor any other row without it`);
+        // rewards compare within one prompt only: the rows of a group are paired with the rows of the same prompt
+        const byItsPrompt = new Map<string, OutRow[]>();
+        for (const row of grouped) {
+            const conversation = row.task?.conversations[0];
+            const key = conversation === undefined ? "" : promptKey(conversation);
+            byItsPrompt.set(key, [...(byItsPrompt.get(key) ?? []), row]);
+        }
+        byItsPrompt.delete(""); // rows with no conversation: nothing to pair
+        if (byItsPrompt.size > 1) {
+            counts.mixedGroups++;
+            warn(`${where(grouped[0]!.input)}: the rows of its group (--group-by ${plan.groupBy}) answer ${byItsPrompt.size} different prompts: ` +
+                "only rows of one prompt are paired (prompts differ)");
+        }
+        return [...byItsPrompt.values()].flatMap(emit);
+    });
+    const emit = (group: OutRow[]): Emitted[] => {
         const { outcome, pair } = pairOf(group, plan, rewards);
         outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
         const { source, line } = group[0]!.input;
         // a record of the tool's own: no input text, no input columns (a Parquet output types its columns from the pairs)
         const own: Source = { name: source.name, format: "jsonl" };
         return pair === undefined ? [] : [{ to: "main", row: { input: { source: own, line, text: "", record: pair }, fields: {} } }];
-    });
-    return { ...runs, outcomes };
+    };
+    return { ...runs, outcomes, counts, failed: () => counts.noGroup + counts.mixedRecords };
 }
 
 function pairOf(group: OutRow[], plan: PairsPlan, rewards: RewardSource): { outcome: Outcome; pair?: Fields } {
@@ -157,7 +196,7 @@ function candidatesOf(group: OutRow[], rewards: RewardSource): Candidate[] {
 }
 
 /** "wrote 2 pairs from 5 prompts; not written: 1 tie, ...": a warning when nothing was written. */
-export function pairsReport(outcomes: Map<Outcome, number>, minMargin: number): { warn: boolean; message: string } {
+export function pairsReport(outcomes: Map<Outcome, number>, minMargin: number, counts: PairCounts = { noGroup: 0, mixedRecords: 0, mixedGroups: 0 }): { warn: boolean; message: string } {
     const count = (outcome: Outcome) => outcomes.get(outcome) ?? 0;
     const groups = [...outcomes.values()].reduce((a, b) => a + b, 0);
     const reasons = [
@@ -167,9 +206,14 @@ export function pairsReport(outcomes: Map<Outcome, number>, minMargin: number): 
         [count("rejectedHigher"), "where the rejected response scored higher"],
         [count("notStandard"), "whose prompt is not one user turn (a system message or earlier turns): --pair-format trl-conversational keeps them"],
     ] as const;
-    const dropped = reasons.filter(([n]) => n > 0).map(([n, why]) => `${n} ${why}`).join(", ");
+    const unjudged = [
+        [counts.noGroup, `${counts.noGroup === 1 ? "row" : "rows"} without the --group-by field`],
+        [counts.mixedRecords, `${counts.mixedRecords === 1 ? "record" : "records"} whose two conversations have different prompts (prompts differ)`],
+        [counts.mixedGroups, `${counts.mixedGroups === 1 ? "group" : "groups"} whose rows answer different prompts (prompts differ: paired within each prompt)`],
+    ] as const;
+    const dropped = [...reasons, ...unjudged].filter(([n]) => n > 0).map(([n, why]) => `${n} ${why}`).join(", ");
     const written = count("written");
-    if (written > 0 || groups === 0)
+    if (written > 0 || (groups === 0 && counts.noGroup + counts.mixedRecords === 0))
         return { warn: false, message: `wrote ${plural(written, "pair")} from ${plural(groups, "prompt")}${dropped === "" ? "" : `; not written: ${dropped}`}` };
     const hint = count("fewResponses") > 0
         ? " (a pair compares responses to one prompt: a responses list, chosen + rejected, response_1 + response_2, or adjacent rows sharing a prompt)" : "";

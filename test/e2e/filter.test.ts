@@ -169,3 +169,47 @@ describe("filter streams: flat memory", () => {
         expect(run.stderr).toMatch(new RegExp(`read ${count} of ${count} rows`));
     });
 });
+
+describe("filter groups (hostile report 4)", () => {
+    it("#3: a row without the --group-by field is not judged: to --rejects with dropped \"no field FIELD\", counted, exit 3; the other rows group as they are", async () => {
+        const input = write("typo.jsonl", jsonl([
+            { prompt_id: 1, prompt: "P1", response: "a", reward: -1 },
+            { prompt_id: 1, prompt: "P1", response: "b", reward: -2 },
+            { prompt: "P1", response: "c", reward: 9 },
+            { prompt_id: 2, prompt: "P2", response: "d", reward: 5 },
+            { prompt_id: 2, prompt: "P2", response: "e", reward: -7 },
+        ]));
+        const rejects = join(tmp, "typo-rejects.jsonl");
+        const some = await runInProcess(["filter", input, "--top-k", "1", "--group-by", "prompt_id", "--rejects", rejects]);
+        expect(some.code).toBe(exitCodes.someRowsFailed);
+        expect(parseJsonl(some.stdout).map((r) => r.response)).toEqual(["a", "d"]);
+        expect(parseJsonl(readFileSync(rejects, "utf8")).map((r) => [r.response, r.dropped])).toEqual([
+            ["b", "not in the top 1 of its group"], ["c", "no field prompt_id"], ["e", "not in the top 1 of its group"]]);
+        expect(some.stderr).toMatch(/typo\.jsonl:3: no field "prompt_id"/);
+        expect(some.stderr).toMatch(/1 without the --group-by field/);
+        // a typo: no row has it, no row is judged, none silently kept as one group's best
+        const typo = await runInProcess(["filter", input, "--top-k", "1", "--group-by", "promptid", "--rejects", rejects]);
+        expect(typo.code).toBe(exitCodes.someRowsFailed);
+        expect(typo.stdout).toBe("");
+        expect(parseJsonl(readFileSync(rejects, "utf8")).map((r) => r.dropped)).toEqual(Array(5).fill("no field promptid"));
+        expect(typo.stderr).toMatch(/5 without the --group-by field/);
+    });
+
+    it("#12: group keys are values: whitespace, escapes, 1 / 1.0 / 1e0 do not split a group; distinct big integers and \"1\" vs 1 do", async () => {
+        const lines = [
+            '{"pid":{"a":1, "b":2},"prompt":"a","response":"x","reward":1}',
+            '{"pid":{"a":1,"b":2},"prompt":"a","response":"y","reward":2}',
+            '{"pid":"\\u0041","prompt":"a","response":"x","reward":1}',
+            '{"pid":"A","prompt":"a","response":"y","reward":2}',
+            '{"pid":1,"prompt":"a","response":"x","reward":1}',
+            '{"pid":1.0,"prompt":"a","response":"y","reward":3}',
+            '{"pid":1e0,"prompt":"a","response":"z","reward":2}',
+            '{"pid":"1","prompt":"a","response":"s","reward":0}',
+            '{"pid":9007199254740993,"prompt":"a","response":"x","reward":1}',
+            '{"pid":9007199254740992,"prompt":"a","response":"y","reward":2}',
+        ];
+        const { code, stdout } = await runInProcess(["filter", write("gk.jsonl", lines.join("\n") + "\n"), "--top-k", "1", "--group-by", "pid"]);
+        expect(code).toBe(0);
+        expect(stdout.split("\n").filter((l) => l !== "")).toEqual([lines[1], lines[3], lines[5], lines[7], lines[8], lines[9]]);
+    });
+});

@@ -302,3 +302,66 @@ describe("a scored file's rewards are the model's, the user's fields are lineage
         });
     });
 });
+
+describe("pairs compare responses to one prompt only (hostile report 4)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "nemoreward-pairs-prompts-"));
+    it("#4: a --group-by group whose rows answer different prompts is paired within each prompt only, and stderr says so", async () => {
+        const input = join(dir, "pr2.jsonl");
+        writeFileSync(input, jsonl([
+            { pid: 1, prompt: "What is 2+2?", response: "4", reward: 1 },
+            { pid: 1, prompt: "Name a color", response: "blue", reward: -1 },
+            { pid: 1, prompt: "What is 2+2?", response: "5", reward: -2 },
+            { pid: 2, messages: [{ role: "system", content: "S1" }, { role: "user", content: "Q" }, { role: "assistant", content: "A" }], reward: 1 },
+            { pid: 2, messages: [{ role: "user", content: "Q" }, { role: "assistant", content: "B" }], reward: -1 },
+        ]));
+        const { code, stdout, stderr } = await runInProcess(["pairs", input, "--scored", "--group-by", "pid"]);
+        expect(code).toBe(0);
+        expect(parseJsonl(stdout)).toEqual([expect.objectContaining({
+            prompt: [{ role: "user", content: "What is 2+2?" }], chosen: [{ role: "assistant", content: "4" }], rejected: [{ role: "assistant", content: "5" }], margin: 3,
+        })]);
+        expect(stderr).toMatch(/pr2\.jsonl:1: .*prompts differ/);
+        expect(stderr).toMatch(/pr2\.jsonl:4: .*prompts differ/);
+        expect(stderr).toMatch(/2 groups whose rows answer different prompts/);
+    });
+
+    it("#4: a chosen/rejected or response_1/response_2 record whose conversations have different prompts is not a pair: named, exit 3", async () => {
+        const input = join(dir, "pr4.jsonl");
+        writeFileSync(input, jsonl([
+            { id: 1, chosen: [{ role: "user", content: "Q" }, { role: "assistant", content: "A" }], rejected: [{ role: "user", content: "Q2" }, { role: "assistant", content: "B" }], reward_chosen: 1, reward_rejected: 0 },
+            { id: 2, chosen: [{ role: "system", content: "sys" }, { role: "user", content: "Q" }, { role: "assistant", content: "A" }], rejected: [{ role: "user", content: "Q" }, { role: "assistant", content: "B" }], reward_chosen: 1, reward_rejected: 0 },
+            { id: 3, chosen: [{ role: "user", content: "Q" }, { role: "assistant", content: "A" }], rejected: [{ role: "user", content: "Q" }, { role: "assistant", content: "B" }], reward_chosen: 1, reward_rejected: 0 },
+        ]));
+        const { code, stdout, stderr } = await runInProcess(["pairs", input, "--scored"]);
+        expect(code).toBe(3);
+        expect(parseJsonl(stdout).map((p) => p.id)).toEqual([3]);
+        expect(stderr).toMatch(/pr4\.jsonl:1: not a pair: .*different prompts/);
+        expect(stderr).toMatch(/pr4\.jsonl:2: not a pair: .*different prompts/);
+    });
+
+    it("#3: rows without the --group-by field are not paired (a typo pairs nothing), counted, exit 3", async () => {
+        const input = join(dir, "typo.jsonl");
+        writeFileSync(input, jsonl([
+            { prompt_id: 1, prompt: "P1", response: "a", reward: -1 },
+            { prompt_id: 1, prompt: "P1", response: "b", reward: -2 },
+            { prompt_id: 2, prompt: "P2", response: "c", reward: 5 },
+            { prompt_id: 2, prompt: "P2", response: "d", reward: -7 },
+        ]));
+        const typo = await runInProcess(["pairs", input, "--scored", "--group-by", "promptid"]);
+        expect(typo.code).toBe(3);
+        expect(typo.stdout).toBe("");
+        expect(typo.stderr).toMatch(/no field "promptid"/);
+        expect(typo.stderr).toMatch(/4 rows without the --group-by field/);
+        const right = await runInProcess(["pairs", input, "--scored", "--group-by", "prompt_id"]);
+        expect(right.code).toBe(0);
+        expect(parseJsonl(right.stdout).map((p) => p.prompt_id)).toEqual([1, 2]);
+    });
+
+    it("#12: group keys compare as values", async () => {
+        const input = join(dir, "gk.jsonl");
+        writeFileSync(input, ['{"pid":{"a":1, "b":2},"prompt":"a","response":"x","reward":1}', '{"pid":{"a":1,"b":2},"prompt":"a","response":"y","reward":2}',
+            '{"pid":1.0,"prompt":"a","response":"x","reward":1}', '{"pid":1e0,"prompt":"a","response":"y","reward":2}'].join("\n"));
+        const { code, stdout } = await runInProcess(["pairs", input, "--scored", "--group-by", "pid"]);
+        expect(code).toBe(0);
+        expect(parseJsonl(stdout)).toHaveLength(2);
+    });
+});

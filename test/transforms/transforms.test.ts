@@ -34,7 +34,7 @@ describe("filter", () => {
         expect(out.map(({ to, row }) => [to, row.input.record!["response"], row.fields["dropped"] ?? null])).toEqual([
             ["main", "a", null], ["rejects", "b", "reward below --min-reward -2"], ["rejects", "c", "reward above --max-reward 1"],
             ["rejects", "d", "error"], ["main", "e", null]]);
-        expect(step.counts).toEqual({ kept: 2, dropped: 3, unscored: 1 });
+        expect(step.counts).toEqual({ kept: 2, dropped: 3, unscored: 1, noGroup: 0 });
     });
 
     it("--top-k: the K best of each run of rows sharing a prompt, equal rewards in input order; an error row does not split the run", () => {
