@@ -136,7 +136,9 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
     });
     // pairs writes records of its own (a pair per prompt), to which the tool adds no field
     const rowsLayout = (row: InputRow | undefined) => (plan.transforms.pairs !== undefined ? [] : plan.layout(kindOf(row)));
-    const rowsEncoder = await encoderFor(rowsFile, rowsLayout, rowsFile?.spec.format === "parquet" ? await parquetColumnsFirst(plan, io, rowsFile, rowsLayout) : {});
+    // pairs' rows are its own records, not the input's: their columns come from the pairs, never from the input rows
+    const rowsEncoder = await encoderFor(rowsFile, rowsLayout, rowsFile?.spec.format === "parquet"
+        ? (plan.transforms.pairs !== undefined ? { typedInputs: false } : await parquetColumnsFirst(plan, io, rowsFile, rowsLayout)) : {});
     const rejectsEncoder = await encoderFor(rejectsFile, (row) => [...plan.layout(kindOf(row)), named("dropped")]);
     const { transform, summary, after, replay, failed: unjudged } = transformsOf(plan, log);
     // eval, resumed: the rows already written are read back, so that the report counts them

@@ -365,3 +365,30 @@ describe("pairs compare responses to one prompt only (hostile report 4)", () => 
         expect(parseJsonl(stdout)).toHaveLength(2);
     });
 });
+
+describe("pairs to Parquet: the pairs' columns only (hostile report 4, #5)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "nemoreward-pairs-parquet-"));
+    it("the Parquet columns are the JSONL output's keys; lineage named like TRL's keys goes under source_NAME; no input column leaks in", async () => {
+        const sys = { role: "system", content: "Be nice" }, user = { role: "user", content: "Hi" };
+        const input = join(dir, "msg.jsonl");
+        writeFileSync(input, jsonl([
+            { pid: 1, model: "m1", messages: [sys, user, { role: "assistant", content: "Hello" }], reward: -1, big: 9007199254740993, label: "good", completion: "c1" },
+            { pid: 1, model: "m2", messages: [sys, user, { role: "assistant", content: "Yo" }], reward: -2, big: 1.5, label: "bad", completion: "c2" },
+            { label: "L", prompt: "Q", responses: ["A1", "A2"], rewards: [0.5, 1.5], models: ["x", "y"], response: "stray", sample_idx: null },
+        ]));
+        const out = join(dir, "pairs.parquet");
+        const jsonOut = await runInProcess(["pairs", input, "--scored"]);
+        expect(jsonOut.code).toBe(0);
+        const pairs = parseJsonl(jsonOut.stdout);
+        expect(pairs).toHaveLength(2);
+        expect(pairs[1]).toMatchObject({ source_label: "L" });
+        const keys = [...new Set(pairs.flatMap((p) => Object.keys(p)))];
+        for (const trlKey of ["messages", "completion", "label", "response", "reward"]) expect(keys).not.toContain(trlKey);
+        expect((await runInProcess(["pairs", input, "--scored", "-o", out])).code).toBe(0);
+        expect(Object.keys(await columnTypes(out))).toEqual(keys);
+        expect(await duck(`select chosen_label, rejected_label, chosen_completion, source_label from '${out}'`)).toEqual([
+            { chosen_label: "good", rejected_label: "bad", chosen_completion: "c1", source_label: null },
+            { chosen_label: null, rejected_label: null, chosen_completion: null, source_label: "L" },
+        ]);
+    });
+});
