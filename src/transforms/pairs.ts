@@ -121,7 +121,7 @@ function pairOf(group: OutRow[], plan: PairsPlan, rewards: RewardSource): { outc
 }
 
 /** prompt, chosen and rejected in the plan's format; undefined when the standard format cannot hold the prompt. */
-function trlTexts(chosen: Candidate, rejected: Candidate, { format, fields }: PairsPlan): Fields | undefined {
+function trlTexts(chosen: Candidate, rejected: Candidate, { format }: PairsPlan): Fields | undefined {
     const prompt = chosen.conversation.slice(0, -1);
     const answer = (c: Candidate) => c.conversation.at(-1)!.content;
     if (format === "trl-conversational") {
@@ -132,11 +132,9 @@ function trlTexts(chosen: Candidate, rejected: Candidate, { format, fields }: Pa
             rejected: [message("assistant", answer(rejected))],
         };
     }
-    // a plain-text prompt: the record's own prompt text, or the one user turn; a system message or several turns need the conversational format
-    const own = chosen.row.input.record?.[fields.prompt];
-    const text = prompt.some((m) => m.role === "system") ? undefined
-        : typeof own === "string" ? own
-        : prompt.length === 1 && prompt[0]!.role === "user" ? prompt[0]!.content : undefined;
+    // a plain-text prompt: the one user turn of the conversation as read (never the record's raw prompt text, which may
+    // hold earlier turns in a dataset's markers); a system message or several turns need the conversational format
+    const text = prompt.length === 1 && prompt[0]!.role === "user" ? prompt[0]!.content : undefined;
     return text === undefined ? undefined : { prompt: text, chosen: answer(chosen), rejected: answer(rejected) };
 }
 

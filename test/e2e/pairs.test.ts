@@ -392,3 +392,23 @@ describe("pairs to Parquet: the pairs' columns only (hostile report 4, #5)", () 
         ]);
     });
 });
+
+describe("trl-standard prompts (hostile report 4, #6)", () => {
+    it("a prompt that is not one user turn (earlier turns in HelpSteer2 markers, a system message) is not written, and counted", async () => {
+        const input = jsonl([
+            { system: "S", prompt: "P", response: "a", reward: 1 },
+            { system: "S", prompt: "P", response: "b", reward: 0 },
+            { prompt: "P2\n<extra_id_1>Assistant\nok\n<extra_id_1>User\nmore", response: "a", reward: 1 },
+            { prompt: "P2\n<extra_id_1>Assistant\nok\n<extra_id_1>User\nmore", response: "b", reward: 0 },
+            { prompt: "P3", response: "a", reward: 1 },
+            { prompt: "P3", response: "b", reward: 0 },
+        ]);
+        const { code, stdout, stderr } = await runInProcess(["pairs", "-", "--scored", "--pair-format", "trl-standard"], input);
+        expect(code).toBe(0);
+        expect(parseJsonl(stdout)).toEqual([expect.objectContaining({ prompt: "P3", chosen: "a", rejected: "b" })]);
+        expect(stderr).toMatch(/2 whose prompt is not one user turn/);
+        // the conversational format keeps them, the turns split
+        const conversational = parseJsonl((await runInProcess(["pairs", "-", "--scored"], input)).stdout);
+        expect(conversational[1]!.prompt).toEqual([{ role: "user", content: "P2" }, { role: "assistant", content: "ok" }, { role: "user", content: "more" }]);
+    });
+});
