@@ -96,6 +96,10 @@ type Facts = { command: CommandName; flags: Flags; filters: boolean; format: Out
 
 /** Every rule between flags, in one table: when it is broken, and what the one line of the refusal says. */
 const rules: { when: (x: Facts) => boolean; say: (x: Facts) => string }[] = [
+    {
+        when: (x) => x.flags.minReward !== undefined && x.flags.maxReward !== undefined && x.flags.minReward > x.flags.maxReward,
+        say: (x) => `--min-reward ${x.flags.minReward} is above --max-reward ${x.flags.maxReward}: no row could be kept`,
+    },
     { when: (x) => x.flags.rejects !== undefined && !x.filters, say: () => "--rejects goes with --min-reward, --max-reward or --top-k" },
     { when: (x) => x.filters && x.flags.resume === true, say: () => "--min-reward, --max-reward and --top-k cannot be combined with --resume: filter the finished output instead" },
     { when: (x) => x.filters && x.flags.shard !== undefined, say: () => "--min-reward, --max-reward and --top-k cannot be combined with --shard: merge the shards, then filter" },

@@ -85,15 +85,19 @@ export function recordedRewards(field: string, note: (message: string) => void =
             const record = input.record;
             if (record === undefined) return input.problem ?? "unreadable";
             const kind = taskKind(Object.keys(record));
+            const text = input.source.format === "csv" || input.source.format === "tsv";
             const values: number[] = [];
             for (const name of rewardNames(kind, field).map((n) => columnOf(record, n))) {
                 const value = record[name];
                 if (value === undefined) return `no "${name}" field`;
                 if (value === null || value === "") return record[toolColumn(record, "error")] != null ? "error" : record[toolColumn(record, "skipped")] != null ? "skipped" : `"${name}" is empty`;
                 const list = kind === "bestOfN" || kind === "candidates" ? listOf(value) : [value];
-                const numbers = Array.isArray(list) ? list.map(rewardNumber) : [];
+                // a CSV/TSV cell is text, a number's text is the number; in JSON and Parquet a reward is a number
+                const numbers = Array.isArray(list) ? list.map((item) => rewardNumber(item, text && item === value)) : [];
                 if (numbers.length === 0 || numbers.includes(undefined))
                     return kind === "bestOfN" || kind === "candidates" ? `"${name}" is not a list of numbers` : `"${name}" is not a number`;
+                if (!numbers.every((n) => Number.isFinite(n)))
+                    return kind === "bestOfN" || kind === "candidates" ? `"${name}" is not a list of finite numbers` : `"${name}" is not a finite number`;
                 values.push(...numbers as number[]);
             }
             if (kind === "bestOfN") {
@@ -118,7 +122,7 @@ export function recordedRewards(field: string, note: (message: string) => void =
             const bestName = toolColumn(record, "best");
             const was = record[bestName];
             if (typeof was === "number" || typeof was === "bigint" || typeof was === "string") {
-                const numbers = subset.map((r) => rewardNumber(r)!);
+                const numbers = subset.map((r) => rewardNumber(r, true)!);
                 const best = numbers.indexOf(Math.max(...numbers));
                 input = withField(input, bestName, typeof was === "string" ? String(best) : typeof was === "bigint" ? BigInt(best) : best);
             }
@@ -127,12 +131,14 @@ export function recordedRewards(field: string, note: (message: string) => void =
     };
 }
 
-/** A reward as a number: a double, a Parquet FLOAT, DECIMAL or integer, or a number's text (a CSV cell). */
-export function rewardNumber(value: unknown): number | undefined {
-    const n = typeof value === "number" ? value
+/**
+ * A reward as a number: a double, a Parquet FLOAT, DECIMAL or integer, or, where the value is `text` (a CSV/TSV
+ * cell), a number's decimal text. NaN and ±Infinity are numbers here: the caller says they are not finite.
+ */
+export function rewardNumber(value: unknown, text = false): number | undefined {
+    return typeof value === "number" ? value
         : typeof value === "bigint" || value instanceof Decimal ? Number(value.toString())
         : value instanceof Float32 ? value.value
-        : typeof value === "string" && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(value) ? Number(value)
+        : text && typeof value === "string" && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(value) ? Number(value)
         : undefined;
-    return n === undefined || Number.isNaN(n) ? undefined : n;
 }

@@ -213,3 +213,43 @@ describe("filter groups (hostile report 4)", () => {
         expect(stdout.split("\n").filter((l) => l !== "")).toEqual([lines[1], lines[3], lines[5], lines[7], lines[8], lines[9]]);
     });
 });
+
+describe("filter reads rewards strictly (hostile report 4, #19)", () => {
+    it("in JSON a reward is a number: a string is not one, NaN/Infinity are not finite (not judged, exit 3); a CSV cell's text is parsed", async () => {
+        const input = write("strict.jsonl", [
+            '{"id":1,"prompt":"a","response":"x","reward":"-1"}',
+            '{"id":2,"prompt":"a","response":"x","reward":1e999}',
+            '{"id":3,"prompt":"a","response":"x","reward":-1e999}',
+            '{"id":4,"prompt":"a","response":"x","reward":0.5}',
+            '{"id":5,"prompt":"a","responses":["x","y"],"rewards":["1",2]}',
+        ].join("\n") + "\n");
+        const rejects = join(tmp, "strict-rejects.jsonl");
+        const { code, stdout, stderr } = await runInProcess(["filter", input, "--min-reward", "-5", "--rejects", rejects]);
+        expect(code).toBe(exitCodes.someRowsFailed);
+        expect(parseJsonl(stdout).map((r) => r.id)).toEqual([4]);
+        expect(readFileSync(rejects, "utf8").split("\n").filter((l) => l !== "").map((l) => [Number(/"id":(\d+)/.exec(l)![1]), JSON.parse(l).dropped])).toEqual([
+            [1, '"reward" is not a number'], [2, '"reward" is not a finite number'], [3, '"reward" is not a finite number'], [5, '"rewards" is not a list of numbers']]);
+        expect(stderr).not.toMatch(/Infinity|NaN/);
+        const csv = write("strict.csv", "id,prompt,response,reward\n1,a,x,-1\n2,a,x,1.5\n");
+        const fromCsv = await runInProcess(["filter", csv, "--min-reward", "0"]);
+        expect(fromCsv.code).toBe(0);
+        expect(fromCsv.stdout).toBe("id,prompt,response,reward,error\n2,a,x,1.5,\n");
+    });
+
+    it("pairs --scored: a reward_chosen string is not a number (an error row, exit 3)", async () => {
+        const { code, stdout, stderr } = await runInProcess(["pairs", "-", "--scored"], jsonl([{ prompt: "P", chosen: "A", rejected: "B", reward_chosen: "2", reward_rejected: 1 }]));
+        expect(code).toBe(3);
+        expect(stdout).toBe("");
+        expect(stderr).toMatch(/"reward_chosen" is not a number/);
+    });
+
+    it("--min-reward above --max-reward, and bounds that are not decimal numbers (0x10, Infinity), are usage errors", async () => {
+        const input = write("bounds.jsonl", jsonl([{ prompt: "a", response: "x", reward: 1 }]));
+        for (const args of [["--min-reward", "1", "--max-reward", "0"], ["--min-reward", "0x10"], ["--max-reward", "0b1"], ["--min-reward", "Infinity"]]) {
+            const { code, stderr, stdout } = await runInProcess(["filter", input, ...args]);
+            expect(code, args.join(" ")).toBe(exitCodes.usage);
+            expect(stdout).toBe("");
+            expect(stderr).toMatch(/error/);
+        }
+    });
+});
