@@ -19,7 +19,7 @@ const namedFields: Record<string, FieldKind> = {
     margin: "double", z: "double",
     rank: "integer", best: "integer", preferred: "integer", n_tokens: "integer",
     truncated: "boolean", special_tokens_in_content: "boolean",
-    error: "string", skipped: "string", dropped: "string", rendered: "string",
+    error: "string", skipped: "string", dropped: "string", rendered: "string", text: "string",
 };
 
 /** What the tool puts in front of its field's name when the row has a field of that name of its own. */
@@ -29,7 +29,7 @@ export const ownPrefix = "nemoreward_";
 export function named(name: string, list = false): ToolField {
     const kind = namedFields[name];
     if (kind === undefined) throw new Error(`no tool field ${name}`);
-    return { name, kind: list ? `${kind}s` as FieldKind : kind, ...(name === "special_tokens_in_content" ? { optional: true } : {}) };
+    return { name, kind: list ? `${kind}s` as FieldKind : kind, ...(name === "special_tokens_in_content" || name === "text" ? { optional: true } : {}) };
 }
 
 /**

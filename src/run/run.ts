@@ -139,7 +139,8 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
     // pairs' rows are its own records, not the input's: their columns come from the pairs, never from the input rows
     const rowsEncoder = await encoderFor(rowsFile, rowsLayout, rowsFile?.spec.format === "parquet"
         ? (plan.transforms.pairs !== undefined ? { typedInputs: false } : await parquetColumnsFirst(plan, io, rowsFile, rowsLayout)) : {});
-    const rejectsEncoder = await encoderFor(rejectsFile, (row) => [...plan.layout(kindOf(row)), named("dropped")]);
+    // JSON rejects keep an unreadable line's text (`text`): its bytes that are not UTF-8 are escapes there
+    const rejectsEncoder = await encoderFor(rejectsFile, (row) => [...plan.layout(kindOf(row)), named("dropped"), ...(rejectsText(plan) ? [named("text")] : [])]);
     const { transform, summary, after, replay, failed: unjudged } = transformsOf(plan, log);
     // eval, resumed: the rows already written are read back, so that the report counts them
     const writtenRows = replay === undefined || resumed === 0 || rowsFile?.target.kind !== "file" ? undefined : readRows([{ path: rowsFile.target.real, format: rowsFile.spec.format as InputFormat }], {
@@ -262,6 +263,12 @@ async function parquetColumnsFirst(plan: Plan, io: CliIo, file: OutputFile, layo
     return { observed, resumable, continuingParquet: { end: recorded.end, metadata: await parquetFooterAt(file.target.real, recorded.end) } };
 }
 
+/** Whether the rejects are JSON or JSONL, which keep an unreadable line's text (CSV, TSV and Parquet have no column for it). */
+function rejectsText(plan: Plan): boolean {
+    const format = plan.outputs.find((o) => o.flag === plan.rejects)?.format;
+    return format === "jsonl" || format === "json";
+}
+
 function shownOf(file: OutputFile): string {
     return file.target.kind === "file" ? file.target.shown : "the output";
 }
@@ -280,7 +287,7 @@ function transformsOf(plan: Plan, log: Log): {
     const field = plan.scoring.field;
     const rewards = plan.scoring.mode === "recorded" ? recordedRewards(field, (message) => log.info(message)) : scoredRewards(field);
     if (filter !== undefined) {
-        const step = filterTransform(rewards, filter, groupKey(filter.groupBy), (message) => log.warn(message));
+        const step = filterTransform(rewards, filter, groupKey(filter.groupBy), (message) => log.warn(message), rejectsText(plan));
         list.push(step);
         failures.push(() => step.counts.noGroup);
         summary = () => filterSummary(step.counts, plan.rejects === undefined ? undefined : plan.outputs.find((o) => o.flag === plan.rejects)?.path);

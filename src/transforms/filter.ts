@@ -1,4 +1,5 @@
 import type { OutRow } from "../conversation/scoringTask.js";
+import type { Fields } from "../records/values.js";
 import { plural } from "../plural.js";
 import type { RewardSource } from "./rewards.js";
 import { groupRuns, missingGroupField, ownGroup } from "./groups.js";
@@ -19,12 +20,14 @@ export type FilterCounts = { kept: number; dropped: number; unscored: number; no
  * could not be scored (errors, skipped) always go to the rejects.
  */
 export function filterTransform(rewards: RewardSource, filter: FilterPlan, keyOf: (row: OutRow) => string | undefined,
-    warn: (message: string) => void = () => undefined): Transform & { counts: FilterCounts } {
+    warn: (message: string) => void = () => undefined, keepText = false): Transform & { counts: FilterCounts } {
     const counts: FilterCounts = { kept: 0, dropped: 0, unscored: 0, noGroup: 0 };
     const reject = (row: OutRow, why: string, unscored = false): Emitted => {
         counts.dropped++;
         if (unscored) counts.unscored++;
-        return { to: "rejects", row: { ...row, fields: { ...row.fields, dropped: why } } };
+        // a line that could not be read keeps its text, so that the kept rows and the rejects hold the whole input
+        const text: Fields = keepText && row.input.record === undefined && row.input.text !== "" ? { text: row.input.text } : {};
+        return { to: "rejects", row: { ...row, fields: { ...row.fields, dropped: why, ...text } } };
     };
     const keep = (row: OutRow): Emitted => {
         counts.kept++;

@@ -253,3 +253,29 @@ describe("filter reads rewards strictly (hostile report 4, #19)", () => {
         }
     });
 });
+
+describe("filter's rejects hold what could not be read (hostile report 4, #11)", () => {
+    it("an unreadable line's reject keeps its text (bytes that are not UTF-8 as \\udcNN escapes): kept + rejects rebuild the input", async () => {
+        const lines = [
+            Buffer.from('{"id":1,"prompt":"a","response":"x","reward":1}'),
+            Buffer.from("not json"),
+            Buffer.concat([Buffer.from('{"id":3,"prompt":"a","response":"'), Buffer.from([0xff]), Buffer.from('","reward":3}')]),
+            Buffer.from('{"id":4,"prompt":"a","response":"x","reward":-1}'),
+        ];
+        const input = join(tmp, "unreadable.jsonl");
+        writeFileSync(input, Buffer.concat(lines.flatMap((l) => [l, Buffer.from("\n")])));
+        const [kept, rejects] = [join(tmp, "unreadable-kept.jsonl"), join(tmp, "unreadable-rejects.jsonl")];
+        const { code } = await runInProcess(["filter", input, "--min-reward", "0", "-o", kept, "--rejects", rejects]);
+        expect(code).toBe(exitCodes.someRowsFailed);
+        const dropped = parseJsonl(readFileSync(rejects, "utf8"));
+        expect(dropped.map((r) => [r.line ?? r.id, r.text])).toEqual([[2, "not json"], [3, '{"id":3,"prompt":"a","response":"\udcff","reward":3}'], [4, undefined]]);
+        // Python's surrogateescape gives the bytes back: each line of the input is in one of the two files
+        const bytesOf = (text: string) => Buffer.from([...text].flatMap((c) => {
+            const code = c.charCodeAt(0);
+            return code >= 0xdc80 && code <= 0xdcff ? [code - 0xdc00] : [...Buffer.from(c)];
+        }));
+        const back = [...readFileSync(kept, "utf8").split("\n").filter((l) => l !== "").map((l) => Buffer.from(l)),
+            ...dropped.map((r, i) => (r.text !== undefined ? bytesOf(r.text) : Buffer.from(readFileSync(rejects, "utf8").split("\n")[i]!.replace(/,"dropped":.*$/, "}"))))];
+        expect(back.map((b) => b.toString("hex")).sort()).toEqual(lines.map((b) => b.toString("hex")).sort());
+    });
+});
