@@ -215,7 +215,7 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
         ...(command === "pairs" ? { pairs: { groupBy: flags.groupBy, minMargin: flags.minMargin ?? 0, format: flags.pairFormat ?? "trl-conversational" } } : {}),
         ...(command === "eval" ? { eval: true as const } : {}),
     };
-    const layout = layoutOf(scoring, flags.rank === true);
+    const layout = layoutOf(scoring, flags.rank === true, flags.topK !== undefined);
 
     // the outputs: the rows (score, render, pairs: -o or stdout; eval: --per-row), the rows filtered out, eval's report
     const outputs: OutputSpec[] = [];
@@ -328,14 +328,16 @@ function rowsFormat(command: CommandName, input: InputFormat, flags: Flags, stdo
 }
 
 /** The fields a command adds to a row of each kind: rewards (or the rendered text), rank, markers, then `error`. */
-function layoutOf(scoring: ScoringPlan, rank: boolean): (kind: TaskKind) => Layout {
+function layoutOf(scoring: ScoringPlan, rank: boolean, topK: boolean): (kind: TaskKind) => Layout {
     const marker = scoring.onOverlong === "skip" ? [named("skipped")] : scoring.onOverlong === "truncate" ? [named("truncated")] : [];
     return (kind) => {
+        // --top-k cuts a best-of-N row's responses: the kept ones' indexes in the row as it came
+        const cut = topK && kind === "bestOfN" ? [named("response_indexes", true)] : [];
         if (scoring.mode === "render") return [named("rendered", kind !== "single"), named("n_tokens", kind !== "single"), named("error")];
         // the rows keep their own fields, the reward among them: only `error` (where a value cannot be written), and --rank's
-        if (scoring.mode === "recorded") return [named("error"), ...(rank && kind === "single" ? [named("rank"), named("z")] : [])];
+        if (scoring.mode === "recorded") return [...cut, named("error"), ...(rank && kind === "single" ? [named("rank"), named("z")] : [])];
         return [...rewardLayout(kind, scoring.field), ...(rank && kind === "single" ? [named("rank"), named("z")] : []), ...marker,
-            named("special_tokens_in_content"), named("error")];
+            ...cut, named("special_tokens_in_content"), named("error")];
     };
 }
 

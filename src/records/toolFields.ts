@@ -17,7 +17,7 @@ export type Layout = readonly ToolField[];
 /** Every field the tool writes whose name is its own (the reward fields are named by --field). */
 const namedFields: Record<string, FieldKind> = {
     margin: "double", z: "double",
-    rank: "integer", best: "integer", preferred: "integer", n_tokens: "integer",
+    rank: "integer", best: "integer", preferred: "integer", n_tokens: "integer", response_indexes: "integer",
     truncated: "boolean", special_tokens_in_content: "boolean",
     error: "string", skipped: "string", dropped: "string", rendered: "string", text: "string",
 };

@@ -28,12 +28,33 @@ export function rewardNames(kind: TaskKind, field: string): string[] {
     }
 }
 
-/** A best-of-N row's responses, cut to `indexes`: a CSV cell holding the list as JSON text holds the part's list. */
-function cutResponses(row: OutRow, indexes: number[]): OutRow["input"] {
-    const original = row.input.record!["responses"]!;
-    const responses = responsesOf(row.input.record!) as Value[];
-    const kept = indexes.map((i) => responses[i]!);
-    return withField(row.input, "responses", typeof original === "string" ? JSON.stringify(kept) : kept);
+/**
+ * A best-of-N row's responses, cut to `indexes`, and every other list of the record parallel to them (as long, e.g.
+ * `models`), but `skip` (the reward list, cut by the caller): a CSV cell holding a list as JSON text holds the part's list.
+ */
+function cutResponses(row: OutRow, indexes: number[], skip?: string): OutRow["input"] {
+    const record = row.input.record!;
+    const responses = responsesOf(record) as Value[];
+    let input = row.input;
+    for (const [name, value] of Object.entries(record)) {
+        if (name === skip) continue;
+        const list = name === "responses" ? responses : typeof value === "string" ? parsedList(value) : value;
+        if (!Array.isArray(list) || list.length !== responses.length) continue;
+        const kept = indexes.map((i) => list[i]!);
+        input = withField(input, name, typeof value === "string" ? JSON.stringify(kept) : kept);
+    }
+    return input;
+}
+
+/** A CSV cell's JSON list, or undefined. */
+function parsedList(text: string): Value[] | undefined {
+    if (!text.startsWith("[")) return undefined;
+    try {
+        const parsed: unknown = JSON.parse(text);
+        return Array.isArray(parsed) ? parsed as Value[] : undefined;
+    } catch {
+        return undefined;
+    }
 }
 
 /** The rewards this run computed, in the fields it added. A row that could not be scored (error, skipped) has none. */
@@ -49,7 +70,7 @@ export function scoredRewards(field: string): RewardSource {
         part(row, indexes) {
             const rewards = row.fields[`${field}s`] as number[];
             const subset = indexes.map((i) => rewards[i]!);
-            return { ...row, input: cutResponses(row, indexes), fields: { ...row.fields, [`${field}s`]: subset, best: subset.indexOf(Math.max(...subset)) } };
+            return { ...row, input: cutResponses(row, indexes), fields: { ...row.fields, [`${field}s`]: subset, best: subset.indexOf(Math.max(...subset)), response_indexes: indexes } };
         },
     };
 }
@@ -117,7 +138,7 @@ export function recordedRewards(field: string, note: (message: string) => void =
             const original = record[name]!;
             const list = listOf(original) as Value[];
             const subset = indexes.map((i) => list[i]!);
-            let input = cutResponses(row, indexes);
+            let input = cutResponses(row, indexes, name);
             input = withField(input, name, typeof original === "string" ? JSON.stringify(subset) : subset);
             const bestName = toolColumn(record, "best");
             const was = record[bestName];
@@ -126,7 +147,7 @@ export function recordedRewards(field: string, note: (message: string) => void =
                 const best = numbers.indexOf(Math.max(...numbers));
                 input = withField(input, bestName, typeof was === "string" ? String(best) : typeof was === "bigint" ? BigInt(best) : best);
             }
-            return { ...row, input };
+            return { ...row, input, fields: { ...row.fields, response_indexes: indexes } };
         },
     };
 }

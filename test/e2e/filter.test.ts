@@ -279,3 +279,19 @@ describe("filter's rejects hold what could not be read (hostile report 4, #11)",
         expect(back.map((b) => b.toString("hex")).sort()).toEqual(lines.map((b) => b.toString("hex")).sort());
     });
 });
+
+describe("a best-of-N row cut by --top-k (hostile report 4, #22)", () => {
+    it("lists parallel to the responses are cut the same way, and response_indexes says which responses each part holds", async () => {
+        const input = write("bonm.jsonl", jsonl([{ prompt: "p", responses: ["a", "b", "c"], models: ["m1", "m2", "m3"], tags: ["x"], rewards: [-1, -0.5, -2], best: 1 }]));
+        const rejects = join(tmp, "bonm-rejects.jsonl");
+        const { code, stdout } = await runInProcess(["filter", input, "--top-k", "1", "--rejects", rejects]);
+        expect(code).toBe(0);
+        expect(parseJsonl(stdout)).toEqual([{ prompt: "p", responses: ["b"], models: ["m2"], tags: ["x"], rewards: [-0.5], best: 0, response_indexes: [1] }]);
+        expect(parseJsonl(readFileSync(rejects, "utf8"))).toEqual([
+            { prompt: "p", responses: ["a", "c"], models: ["m1", "m3"], tags: ["x"], rewards: [-1, -2], best: 0, response_indexes: [0, 2], dropped: "not in the top 1 of its group" }]);
+        // CSV cells holding JSON lists are cut alike
+        const csv = write("bonm.csv", `prompt,responses,models,rewards\np,"[""a"",""b"",""c""]","[""m1"",""m2"",""m3""]","[-1,-0.5,-2]"\n`);
+        const fromCsv = await runInProcess(["filter", csv, "--top-k", "2"]);
+        expect(parse(fromCsv.stdout, { columns: true })).toEqual([{ prompt: "p", responses: '["a","b"]', models: '["m1","m2"]', rewards: "[-1,-0.5]", response_indexes: "[0,1]", error: "" }]);
+    });
+});
