@@ -15,7 +15,8 @@ import type { Emitted, Transform } from "./transform.js";
 export type Outcome = "written" | "fewResponses" | "tie" | "belowMargin" | "rejectedHigher" | "notStandard";
 
 
-type Candidate = { conversation: Conversation; reward: number; row: OutRow };
+/** A scored response: `index` is its place among a best-of-N row's responses. */
+type Candidate = { conversation: Conversation; reward: number; row: OutRow; index?: number };
 
 /**
  * Parquet columns of a pair: in the conversational format, the message lists as lists of `{role, content}` structs,
@@ -116,7 +117,7 @@ function pairOf(group: OutRow[], plan: PairsPlan, rewards: RewardSource): { outc
     if (texts === undefined) return { outcome: "notStandard" };
     return {
         outcome,
-        pair: { ...texts, [`${plan.field}_chosen`]: chosen.reward, [`${plan.field}_rejected`]: rejected.reward, margin, ...lineage(chosen.row, rejected.row, plan) },
+        pair: { ...texts, [`${plan.field}_chosen`]: chosen.reward, [`${plan.field}_rejected`]: rejected.reward, margin, ...lineage(chosen, rejected, plan) },
     };
 }
 
@@ -142,7 +143,8 @@ function trlTexts(chosen: Candidate, rejected: Candidate, { format }: PairsPlan)
  * The input's other columns (ids, sample numbers, models, ...), which the pair's fields do not already hold: once for a
  * pair from one row (and the --group-by column, the same in both rows), else each row's as chosen_NAME and rejected_NAME.
  */
-function lineage(chosen: OutRow, rejected: OutRow, { field, fields, groupBy }: PairsPlan): Fields {
+function lineage(chosenResponse: Candidate, rejectedResponse: Candidate, { field, fields, groupBy }: PairsPlan): Fields {
+    const [chosen, rejected] = [chosenResponse.row, rejectedResponse.row];
     const conversation = new Set([fields.messages ?? "messages", "conversations", fields.prompt, fields.response, fields.system,
         "chosen", "rejected", "responses", "response_1", "response_2", "instruction", "input", "output"]);
     // the tool's fields (the rewards read, and what an earlier run wrote, by the own-name rule) are not lineage; the user's
@@ -165,7 +167,16 @@ function lineage(chosen: OutRow, rejected: OutRow, { field, fields, groupBy }: P
         out[own] = value;
     };
     if (chosen === rejected) {
-        for (const [name, value] of others(chosen)) put(name, value);
+        // a best-of-N row's lists parallel to its responses (models, ...): each response's own item
+        const [c, r] = [chosenResponse.index, rejectedResponse.index];
+        const count = chosen.task?.conversations.length;
+        for (const [name, value] of others(chosen)) {
+            const list = typeof value === "string" && chosen.input.source.format !== "jsonl" && chosen.input.source.format !== "json" ? jsonList(value) : value;
+            if (c !== undefined && r !== undefined && Array.isArray(list) && list.length === count) {
+                put(`chosen_${name}`, list[c]!);
+                put(`rejected_${name}`, list[r]!);
+            } else put(name, value);
+        }
         return out;
     }
     const of = (row: OutRow, name: string): Value => row.input.record?.[name] ?? null;
@@ -180,12 +191,22 @@ function lineage(chosen: OutRow, rejected: OutRow, { field, fields, groupBy }: P
     return out;
 }
 
+/** A CSV/TSV cell's JSON list, or undefined. */
+function jsonList(text: string): Value[] | undefined {
+    try {
+        const parsed: unknown = JSON.parse(text);
+        return Array.isArray(parsed) ? parsed as Value[] : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
 /** The scored responses of a group, each with its conversation, reward and row. */
 function candidatesOf(group: OutRow[], rewards: RewardSource): Candidate[] {
     const first = group[0]!;
     if (first.task !== undefined && first.task.kind !== "single") {
         const values = rewards.read(first);
-        return typeof values === "string" ? [] : values.map((reward, i) => ({ conversation: first.task!.conversations[i]!, reward, row: first }));
+        return typeof values === "string" ? [] : values.map((reward, i) => ({ conversation: first.task!.conversations[i]!, reward, row: first, index: first.task!.kind === "bestOfN" ? i : undefined }));
     }
     return group.flatMap((row) => {
         const values = row.task === undefined ? "error" : rewards.read(row);

@@ -412,3 +412,15 @@ describe("trl-standard prompts (hostile report 4, #6)", () => {
         expect(conversational[1]!.prompt).toEqual([{ role: "user", content: "P2" }, { role: "assistant", content: "ok" }, { role: "user", content: "more" }]);
     });
 });
+
+describe("a best-of-N pair's lineage (hostile report 4, #22)", () => {
+    it("lists parallel to the responses (models) give the chosen and the rejected response's own item", async () => {
+        const { code, stdout } = await runInProcess(["pairs", "-", "--scored"],
+            jsonl([{ id: 9, prompt: "p", responses: ["a", "b", "c"], models: ["m1", "m2", "m3"], tags: ["t"], rewards: [-1, -0.5, -2], best: 1 }]));
+        expect(code).toBe(0);
+        const [pair] = parseJsonl(stdout);
+        expect(pair).toMatchObject({ id: 9, chosen_models: "m2", rejected_models: "m3", tags: ["t"] });
+        expect(pair).not.toHaveProperty("models");
+        expect(pair).not.toHaveProperty("best");
+    });
+});
