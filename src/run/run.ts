@@ -296,6 +296,8 @@ function transformsOf(plan: Plan, log: Log): {
         const step = rankTransform(rewards, groupKey(rank.groupBy), rank.groupBy, (message) => log.warn(message));
         list.push(step);
         failures.push(step.noGroup);
+        const before = summary;
+        summary = () => before() + (step.noGroup() > 0 ? `; ${plural(step.noGroup(), "row")} not ranked (no --group-by field)` : "");
     }
     if (pairs !== undefined) {
         const step = pairsTransform({ field, fields: plan.conversation, minMargin: pairs.minMargin, format: pairs.format, groupBy: pairs.groupBy }, rewards, groupKey(pairs.groupBy),

@@ -295,3 +295,18 @@ describe("a best-of-N row cut by --top-k (hostile report 4, #22)", () => {
         expect(parse(fromCsv.stdout, { columns: true })).toEqual([{ prompt: "p", responses: '["a","b"]', models: '["m1","m2"]', rewards: "[-1,-0.5]", response_indexes: "[0,1]", error: "" }]);
     });
 });
+
+describe("--rank --group-by (hostile report 4, #3)", () => {
+    it("a row without the --group-by field is not ranked with its neighbours: rank and z null, counted, exit 3", async () => {
+        const input = write("rank-typo.jsonl", jsonl([
+            { prompt_id: 1, prompt: "P", response: "a", reward: 1 },
+            { prompt: "P", response: "b", reward: 2 },
+            { prompt_id: 1, prompt: "P", response: "c", reward: 3 },
+        ]));
+        const { code, stdout, stderr } = await runInProcess(["filter", input, "--rank", "--group-by", "prompt_id"]);
+        expect(code).toBe(exitCodes.someRowsFailed);
+        expect(parseJsonl(stdout).map((r) => [r.response, r.rank])).toEqual([["a", 2], ["b", null], ["c", 1]]);
+        expect(stderr).toMatch(/rank-typo\.jsonl:2: no field "prompt_id"/);
+        expect(stderr).toMatch(/1 row not ranked \(no --group-by field\)/);
+    });
+});
