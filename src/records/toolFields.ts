@@ -115,9 +115,22 @@ export function recordFits(record: Readonly<Record<string, unknown>>, reward: st
     return (name, kind) => {
         const value = record[name] ?? null;
         const fits = text && typeof value === "string" ? textFits(value, kind) : valueFits(value, kind);
-        const number = typeof value === "string" ? (text && value !== "" ? Number(value) : undefined) : value;
-        return fits && !(name.replace(/^(nemoreward_)+/, "") === reward && typeof number === "number" && Number.isInteger(number));
+        const parsed = typeof value === "string" ? (text && value !== "" ? parsedText(value) : undefined) : value;
+        // a best-of-N row's list of whole numbers is someone's labels too
+        const whole = (n: unknown) => typeof n === "number" && Number.isInteger(n);
+        const label = Array.isArray(parsed) ? parsed.length > 0 && parsed.every(whole) : whole(parsed);
+        return fits && !(name.replace(/^(nemoreward_)+/, "") === reward && label);
     };
+}
+
+/** A CSV/TSV cell's text as the number or JSON list it holds (else NaN). */
+function parsedText(text: string): unknown {
+    if (!text.startsWith("[")) return Number(text);
+    try {
+        return JSON.parse(text);
+    } catch {
+        return Number.NaN;
+    }
 }
 
 /** Whether a CSV/TSV cell's text is what the tool writes in a field of this kind (an empty cell always is). */
