@@ -1,4 +1,5 @@
-import { Decimal, Float32, jsonText, MapValue, type Value, isFields } from "../records/values.js";
+import { Decimal, Float32, jsonText, JsonText, MapValue, type Value, isFields } from "../records/values.js";
+import { parseExact } from "../records/json.js";
 import { where } from "../records/row.js";
 import type { OutRow } from "../conversation/scoringTask.js";
 
@@ -42,6 +43,16 @@ export function valueKey(value: Value): string {
     }
     if (Array.isArray(value)) return `[${value.map(valueKey).join(",")}]`;
     if (isFields(value)) return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${valueKey(v)}`).join(",")}}`;
+    if (value instanceof JsonText) {
+        // a Parquet JSON value: by the value its text writes (whitespace and escapes aside), as a JSON row's
+        let parsed: Value;
+        try {
+            parsed = parseExact(value.text);
+        } catch {
+            return JSON.stringify(value.text);
+        }
+        return valueKey(parsed);
+    }
     if (value instanceof MapValue) return `map{${value.entries.map(([k, v]) => `${valueKey(k)}:${valueKey(v)}`).join(",")}}`;
     return jsonText(value, true);
 }
