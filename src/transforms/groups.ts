@@ -36,25 +36,40 @@ export function missingGroupField(groupBy: string | undefined, row: OutRow): boo
  * and `1e0`: numbers of any type are equal by value, exactly, big ones included). An object's keys keep their order;
  * strings stay apart from numbers (`"1"` is not `1`).
  */
-export function valueKey(value: Value): string {
-    if (typeof value === "number" || typeof value === "bigint" || value instanceof Decimal || value instanceof Float32) {
-        const text = value instanceof Float32 ? value.toString() : typeof value === "number" && !Number.isFinite(value) ? String(value) : value.toString();
-        return numberKey(text);
-    }
-    if (Array.isArray(value)) return `[${value.map(valueKey).join(",")}]`;
-    if (isFields(value)) return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${valueKey(v)}`).join(",")}}`;
-    if (value instanceof JsonText) {
-        // a Parquet JSON value: by the value its text writes (whitespace and escapes aside), as a JSON row's
-        let parsed: Value;
-        try {
-            parsed = parseExact(value.text);
-        } catch {
-            return JSON.stringify(value.text);
+export function valueKey(root: Value): string {
+    // iterative: a value nested any deep is a key like any other
+    const out: string[] = [];
+    const stack: ([0, Value] | [1, string])[] = [[0, root]];
+    const parts = (open: string, close: string, items: [string, Value][]) => {
+        out.push(open);
+        stack.push([1, close]);
+        for (let i = items.length - 1; i >= 0; i--) {
+            stack.push([0, items[i]![1]]);
+            stack.push([1, `${i > 0 ? "," : ""}${items[i]![0]}`]);
         }
-        return valueKey(parsed);
+    };
+    while (stack.length > 0) {
+        const [tag, item] = stack.pop()!;
+        if (tag === 1) {
+            out.push(item);
+            continue;
+        }
+        const value = item;
+        if (typeof value === "number" || typeof value === "bigint" || value instanceof Decimal || value instanceof Float32)
+            out.push(numberKey(value instanceof Float32 ? value.toString() : String(value.toString())));
+        else if (Array.isArray(value)) parts("[", "]", value.map((v) => ["", v]));
+        else if (isFields(value)) parts("{", "}", Object.entries(value).map(([k, v]) => [`${JSON.stringify(k)}:`, v]));
+        else if (value instanceof MapValue) parts("map{", "}", value.entries.map(([k, v]) => [`${valueKey(k)}:`, v]));
+        else if (value instanceof JsonText) {
+            // a Parquet JSON value: by the value its text writes (whitespace and escapes aside), as a JSON row's
+            try {
+                stack.push([0, parseExact(value.text)]);
+            } catch {
+                out.push(JSON.stringify(value.text));
+            }
+        } else out.push(jsonText(value, true));
     }
-    if (value instanceof MapValue) return `map{${value.entries.map(([k, v]) => `${valueKey(k)}:${valueKey(v)}`).join(",")}}`;
-    return jsonText(value, true);
+    return out.join("");
 }
 
 /** A number's text as one form per value: `-1.50`, `-15e-1` and `-1.5` are all `-15e-1`; zero of either sign is `0`. */
