@@ -174,15 +174,10 @@ export function toolColumn(record: Readonly<Record<string, unknown>>, name: stri
 
 /**
  * The fields of a record that an earlier run of the tool wrote (`reward` names its reward fields, each of `kind`):
- * the own-name rule's `ours`, less a field beside which the same name more prefixed is the tool's (that one is the
- * user's). Everything else in the record is the user's, whatever its name (`rank`, `z`, `dropped`, ...).
+ * the own-name rule's `ours` (whole numbers where the reward goes are labels: the user's), less a field beside which
+ * the same name more prefixed is the tool's (that one is the user's). Everything else in the record is the user's, whatever its name (`rank`, `z`, `dropped`, ...).
  */
 export function toolWritten(record: Readonly<Record<string, unknown>>, reward: readonly string[], kind: FieldKind, text: boolean): Set<string> {
-    const names = Object.keys(record);
-    const fits = (name: string, k: FieldKind) => {
-        const value = record[name] ?? null;
-        return text && typeof value === "string" ? textFits(value, k) : valueFits(value, k);
-    };
-    const { ours } = ownNames(names, reward.map((name) => ({ name, kind })), { fits });
+    const { ours } = ownNames(Object.keys(record), reward.map((name) => ({ name, kind })), { fits: recordFits(record, reward[0], text) });
     return new Set(ours.filter((name) => !ours.includes(`${ownPrefix}${name}`)));
 }

@@ -4,7 +4,7 @@ import type { Conversation, ConversationFields } from "../conversation/toConvers
 import { plural } from "../plural.js";
 import type { SchemaElement } from "hyparquet";
 import type { ParquetColumn, Source } from "../records/row.js";
-import { toolColumn, toolWritten } from "../records/toolFields.js";
+import { toolWritten } from "../records/toolFields.js";
 import type { Fields, Value } from "../records/values.js";
 import { groupRuns, missingGroupField, ownGroup, promptKey } from "./groups.js";
 import { where } from "../records/row.js";
@@ -117,7 +117,7 @@ function pairOf(group: OutRow[], plan: PairsPlan, rewards: RewardSource): { outc
     if (texts === undefined) return { outcome: "notStandard" };
     return {
         outcome,
-        pair: { ...texts, [`${plan.field}_chosen`]: chosen.reward, [`${plan.field}_rejected`]: rejected.reward, margin, ...lineage(chosen, rejected, plan) },
+        pair: { ...texts, [`${plan.field}_chosen`]: chosen.reward, [`${plan.field}_rejected`]: rejected.reward, margin, ...lineage(chosen, rejected, plan, rewards) },
     };
 }
 
@@ -143,7 +143,7 @@ function trlTexts(chosen: Candidate, rejected: Candidate, { format }: PairsPlan)
  * The input's other columns (ids, sample numbers, models, ...), which the pair's fields do not already hold: once for a
  * pair from one row (and the --group-by column, the same in both rows), else each row's as chosen_NAME and rejected_NAME.
  */
-function lineage(chosenResponse: Candidate, rejectedResponse: Candidate, { field, fields, groupBy }: PairsPlan): Fields {
+function lineage(chosenResponse: Candidate, rejectedResponse: Candidate, { field, fields, groupBy }: PairsPlan, rewards: RewardSource): Fields {
     const [chosen, rejected] = [chosenResponse.row, rejectedResponse.row];
     const conversation = new Set([fields.messages ?? "messages", "conversations", fields.prompt, fields.response, fields.system,
         "chosen", "rejected", "responses", "response_1", "response_2", "instruction", "input", "output"]);
@@ -154,7 +154,7 @@ function lineage(chosenResponse: Candidate, rejectedResponse: Candidate, { field
         const kind = row.task?.kind ?? "single";
         const names = rewardNames(kind, field);
         const tool = toolWritten(record, names, kind === "bestOfN" || kind === "candidates" ? "doubles" : "double", row.input.source.format === "csv" || row.input.source.format === "tsv");
-        for (const name of names) tool.add(toolColumn(record, name));
+        for (const name of rewards.columns(row)) tool.add(name);
         return Object.entries(record).filter(([name]) => !conversation.has(name) && !tool.has(name));
     };
     const out: Fields = {};

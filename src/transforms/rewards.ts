@@ -14,6 +14,8 @@ export type RewardSource = {
     read(row: OutRow): number[] | string;
     /** A best-of-N row that keeps only the responses at `indexes` (in order): its responses and rewards cut to them. */
     part(row: OutRow, indexes: number[]): OutRow;
+    /** The fields of the row's record its rewards are read from (none when this run computed them). */
+    columns(row: OutRow): string[];
 };
 
 /** The names of a task's reward fields, in the order `read` gives them (a best-of-N row's: one list). */
@@ -67,6 +69,7 @@ export function scoredRewards(field: string): RewardSource {
             const values = task.kind === "bestOfN" ? fields[`${field}s`] : rewardNames(task.kind, field).flatMap((name) => task.kind === "candidates" ? fields[name]! : [fields[name]!]);
             return Array.isArray(values) && values.every((r) => typeof r === "number") ? values as number[] : "error";
         },
+        columns: () => [],
         part(row, indexes) {
             const rewards = row.fields[`${field}s`] as number[];
             const subset = indexes.map((i) => rewards[i]!);
@@ -131,6 +134,10 @@ export function recordedRewards(field: string, note: (message: string) => void =
                 if (responses !== values.length) return `"${field}s" holds ${plural(values.length, "reward")} for ${plural(responses, "response")}`;
             }
             return values;
+        },
+        columns({ input, task }) {
+            const record = input.record ?? {};
+            return rewardNames(task?.kind ?? taskKind(Object.keys(record)), field).map((name) => toolColumn(record, name));
         },
         part(row, indexes) {
             const record = row.input.record!;

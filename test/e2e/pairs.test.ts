@@ -424,3 +424,17 @@ describe("a best-of-N pair's lineage (hostile report 4, #22)", () => {
         expect(pair).not.toHaveProperty("best");
     });
 });
+
+describe("pairs with the model keeps the user's labels as lineage (hostile report 4, #1/#9)", () => {
+    it("a whole-number reward label of the input is lineage (chosen_reward/rejected_reward), never the pair's reward", async () => {
+        const responses = ["4", "It is four."];
+        const rewards = responses.map((r) => rewardOf("What is 2+2?", r));
+        const { code, stdout } = await runInProcess(["pairs", "-", "-m", tinyModel, "--precise"],
+            jsonl(responses.map((response, i) => ({ prompt: "What is 2+2?", response, reward: i * 10 }))));
+        expect(code).toBe(0);
+        const [pair] = parseJsonl(stdout);
+        const best = rewards.indexOf(Math.max(...rewards)), worst = 1 - best;
+        expect(pair!.reward_chosen).toBeCloseTo(rewards[best]!, 3);
+        expect(pair).toMatchObject({ chosen_reward: best * 10, rejected_reward: worst * 10 });
+    });
+});
