@@ -1,7 +1,7 @@
 import type { OutRow } from "../conversation/scoringTask.js";
 import type { Fields } from "../records/values.js";
 import { plural } from "../plural.js";
-import type { RewardSource } from "./rewards.js";
+import { compareExact, type RewardSource } from "./rewards.js";
 import { groupRuns, missingGroupField, ownGroup } from "./groups.js";
 import { where } from "../records/row.js";
 import type { Emitted, Transform } from "./transform.js";
@@ -33,9 +33,12 @@ export function filterTransform(rewards: RewardSource, filter: FilterPlan, keyOf
         counts.kept++;
         return { to: "main", row };
     };
-    const outOfBounds = (reward: number): string | undefined =>
-        filter.minReward !== undefined && reward < filter.minReward ? `reward below --min-reward ${filter.minReward}`
-        : filter.maxReward !== undefined && reward > filter.maxReward ? `reward above --max-reward ${filter.maxReward}`
+    // a reward whose double is the bound's compares by its exact decimal, when the record holds one
+    const below = (reward: number, bound: number, exact: string | undefined) => reward < bound || (reward === bound && exact !== undefined && compareExact(exact, bound) < 0);
+    const above = (reward: number, bound: number, exact: string | undefined) => reward > bound || (reward === bound && exact !== undefined && compareExact(exact, bound) > 0);
+    const outOfBounds = (reward: number, exact?: string): string | undefined =>
+        filter.minReward !== undefined && below(reward, filter.minReward, exact) ? `reward below --min-reward ${filter.minReward}`
+        : filter.maxReward !== undefined && above(reward, filter.maxReward, exact) ? `reward above --max-reward ${filter.maxReward}`
         : undefined;
     const notTop = `not in the top ${filter.topK} of its group`;
     /** Indexes of the `topK` highest rewards (earlier first among equals); all of them without --top-k. */
@@ -69,7 +72,8 @@ export function filterTransform(rewards: RewardSource, filter: FilterPlan, keyOf
             }
             if (typeof values === "string" || row.task === undefined) return [reject(row, typeof values === "string" ? values : "error", true)];
             if (row.task.kind === "bestOfN") return bestOfN(row, values);
-            const why = values.map(outOfBounds).find((w) => w !== undefined) ?? (row.task.kind === "single" && !top.has(i) ? notTop : undefined);
+            const exact = rewards.exact?.(row) ?? [];
+            const why = values.map((r, j) => outOfBounds(r, exact[j])).find((w) => w !== undefined) ?? (row.task.kind === "single" && !top.has(i) ? notTop : undefined);
             return [why === undefined ? keep(row) : reject(row, why)];
         });
     };

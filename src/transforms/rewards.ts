@@ -16,6 +16,11 @@ export type RewardSource = {
     part(row: OutRow, indexes: number[]): OutRow;
     /** The fields of the row's record its rewards are read from (none when this run computed them). */
     columns(row: OutRow): string[];
+    /**
+     * Each reward's exact decimal text where the record holds more digits than a double (a JSON or CSV decimal, a
+     * Parquet DECIMAL or integer), in `read`'s order; undefined for a double. Bounds compare with it exactly.
+     */
+    exact?(row: OutRow): (string | undefined)[];
 };
 
 /** The names of a task's reward fields, in the order `read` gives them (a best-of-N row's: one list). */
@@ -135,6 +140,16 @@ export function recordedRewards(field: string, note: (message: string) => void =
             }
             return values;
         },
+        exact({ input }) {
+            const record = input.record ?? {};
+            const kind = taskKind(Object.keys(record));
+            if (kind === "bestOfN" || kind === "candidates") return [];
+            const text = input.source.format === "csv" || input.source.format === "tsv";
+            return rewardNames(kind, field).map((name) => {
+                const value = record[toolColumn(record, name)];
+                return typeof value === "bigint" || value instanceof Decimal ? value.toString() : text && typeof value === "string" ? value.trim() : undefined;
+            });
+        },
         columns({ input, task }) {
             const record = input.record ?? {};
             return rewardNames(task?.kind ?? taskKind(Object.keys(record)), field).map((name) => toolColumn(record, name));
@@ -169,4 +184,23 @@ export function rewardNumber(value: unknown, text = false): number | undefined {
         : value instanceof Float32 ? value.value
         : text && typeof value === "string" && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(value) ? Number(value)
         : undefined;
+}
+
+/**
+ * -1, 0 or 1 as `exact` (a reward's decimal text) is below, at or above `bound` (its shortest decimal text, as typed):
+ * only asked when both are the same double, so that `-1.0000000000000000000001` is below `--min-reward -1`.
+ */
+export function compareExact(exact: string, bound: number): number {
+    const parse = (text: string) => {
+        const match = /^([-+]?)(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?$/.exec(text);
+        if (match === null) return undefined;
+        const [, sign, whole = "", fraction = "", exponent = "0"] = match;
+        const digits = BigInt(`${whole}${fraction}` || "0");
+        return { m: sign === "-" ? -digits : digits, e: Number(exponent) - fraction.length };
+    };
+    const [a, b] = [parse(exact), parse(String(bound))];
+    if (a === undefined || b === undefined || Math.abs(a.e - b.e) > 5000) return 0;
+    const e = Math.min(a.e, b.e);
+    const [x, y] = [a.m * 10n ** BigInt(a.e - e), b.m * 10n ** BigInt(b.e - e)];
+    return x < y ? -1 : x > y ? 1 : 0;
 }

@@ -310,3 +310,14 @@ describe("--rank --group-by (hostile report 4, #3)", () => {
         expect(stderr).toMatch(/1 row not ranked \(no --group-by field\)/);
     });
 });
+
+describe("bounds compare exactly (hostile report 4, #19)", () => {
+    it("a decimal reward with more digits than a double is compared by its value: -1.0000000000000000000001 is below --min-reward -1", async () => {
+        const input = ['{"id":1,"reward":-1.0000000000000000000001}', '{"id":2,"reward":-1}', '{"id":3,"reward":-0.99999999999999999999999}', '{"id":4,"reward":-1.0}'].join("\n") + "\n";
+        const { code, stdout } = await runInProcess(["filter", "-", "--min-reward", "-1", "--max-reward", "-1"], input);
+        expect(code).toBe(0);
+        expect(parseJsonl(stdout).map((r) => r.id)).toEqual([2, 4]);
+        const csv = await runInProcess(["filter", "-", "--input-format", "csv", "--min-reward", "-1"], "id,reward\n1,-1.0000000000000000000001\n2,-1.00\n");
+        expect(csv.stdout).toBe("id,reward,error\n2,-1.00,\n");
+    });
+});
