@@ -58,6 +58,26 @@ function jsonRow(bytes: Buffer, source: Source, line: number): InputRow | undefi
     let text = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
     if (line === 1) text = text.replace(/^\uFEFF/, "");
     if (isBlank(text)) return undefined;
-    if (!isUtf8(bytes)) return { source, line, text, problem: notUtf8 };
+    // its text for the rejects (filter keeps an unreadable line's text): each byte that is not UTF-8 as U+DC80+byte
+    // (Python's surrogateescape: JSON writes it as a visible \udcNN escape, and the bytes can be had back)
+    if (!isUtf8(bytes)) return { source, line, text: escapedText(line === 1 ? bytes.subarray(bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0) : bytes).replace(/\r$/, ""), problem: notUtf8 };
     return { source, line, text, ...parseRecord(text) };
+}
+
+/** Bytes as text, each byte that is not part of a valid UTF-8 character as U+DC80+byte (surrogateescape). */
+export function escapedText(bytes: Uint8Array): string {
+    let out = "";
+    let start = 0; // the valid run not yet added
+    let i = 0;
+    while (i < bytes.length) {
+        const b = bytes[i]!;
+        const n = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
+        if (n > 0 && i + n <= bytes.length && (n === 1 || isUtf8(bytes.subarray(i, i + n)))) {
+            i += n;
+            continue;
+        }
+        out += Buffer.from(bytes.subarray(start, i)).toString("utf8") + String.fromCharCode(0xdc00 + b);
+        start = ++i;
+    }
+    return out + Buffer.from(bytes.subarray(start)).toString("utf8");
 }

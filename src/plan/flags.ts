@@ -27,9 +27,10 @@ function countOrAuto(value: string): number | "auto" {
     return value === "auto" ? value : integer(1)(value);
 }
 
+/** A decimal number (`-1.5`, `2e-3`): not hexadecimal, binary or octal text (`0x10`), which Number() would take. */
 function finiteNumber(value: string): number {
     const n = Number(value);
-    if (value.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError("expected a number.");
+    if (!/^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(value) || !Number.isFinite(n)) throw new InvalidArgumentError("expected a decimal number.");
     return n;
 }
 

@@ -100,6 +100,10 @@ type Facts = { command: CommandName; flags: Flags; filters: boolean; format: Out
 
 /** Every rule between flags, in one table: when it is broken, and what the one line of the refusal says. */
 const rules: { when: (x: Facts) => boolean; say: (x: Facts) => string }[] = [
+    {
+        when: (x) => x.flags.minReward !== undefined && x.flags.maxReward !== undefined && x.flags.minReward > x.flags.maxReward,
+        say: (x) => `--min-reward ${x.flags.minReward} is above --max-reward ${x.flags.maxReward}: no row could be kept`,
+    },
     { when: (x) => x.flags.rejects !== undefined && !x.filters, say: () => "--rejects goes with --min-reward, --max-reward or --top-k" },
     { when: (x) => x.filters && x.flags.resume === true, say: () => "--min-reward, --max-reward and --top-k cannot be combined with --resume: filter the finished output instead" },
     { when: (x) => x.filters && x.flags.shard !== undefined, say: () => "--min-reward, --max-reward and --top-k cannot be combined with --shard: merge the shards, then filter" },
@@ -208,7 +212,7 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
         ...(command === "pairs" ? { pairs: { groupBy: flags.groupBy, minMargin: flags.minMargin ?? 0, format: flags.pairFormat ?? "trl-conversational" } } : {}),
         ...(command === "eval" ? { eval: true as const } : {}),
     };
-    const layout = layoutOf(scoring, flags.rank === true);
+    const layout = layoutOf(scoring, flags.rank === true, flags.topK !== undefined);
 
     // the outputs: the rows (score, render, pairs: -o or stdout; eval: --per-row), the rows filtered out, eval's report
     const outputs: OutputSpec[] = [];
@@ -360,14 +364,16 @@ function rowsFormat(command: CommandName, input: InputFormat, flags: Flags, stdo
 }
 
 /** The fields a command adds to a row of each kind: rewards (or the rendered text), rank, markers, then `error`. */
-export function layoutOf(scoring: Pick<ScoringPlan, "mode" | "field" | "onOverlong">, rank: boolean): (kind: TaskKind) => Layout {
+export function layoutOf(scoring: Pick<ScoringPlan, "mode" | "field" | "onOverlong">, rank: boolean, topK = false): (kind: TaskKind) => Layout {
     const marker = scoring.onOverlong === "skip" ? [named("skipped")] : scoring.onOverlong === "truncate" ? [named("truncated")] : [];
     return (kind) => {
+        // --top-k cuts a best-of-N row's responses: the kept ones' indexes in the row as it came
+        const cut = topK && kind === "bestOfN" ? [named("response_indexes", true)] : [];
         if (scoring.mode === "render") return [named("rendered", kind !== "single"), named("n_tokens", kind !== "single"), named("error")];
         // the rows keep their own fields, the reward among them: only `error` (where a value cannot be written), and --rank's
-        if (scoring.mode === "recorded") return [named("error"), ...(rank && kind === "single" ? [named("rank"), named("z")] : [])];
+        if (scoring.mode === "recorded") return [...cut, named("error"), ...(rank && kind === "single" ? [named("rank"), named("z")] : [])];
         return [...rewardLayout(kind, scoring.field), ...(rank && kind === "single" ? [named("rank"), named("z")] : []), ...marker,
-            named("special_tokens_in_content"), named("error")];
+            ...cut, named("special_tokens_in_content"), named("error")];
     };
 }
 

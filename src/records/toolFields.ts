@@ -17,9 +17,9 @@ export type Layout = readonly ToolField[];
 /** Every field the tool writes whose name is its own (the reward fields are named by --field). */
 const namedFields: Record<string, FieldKind> = {
     margin: "double", z: "double",
-    rank: "integer", best: "integer", preferred: "integer", n_tokens: "integer",
+    rank: "integer", best: "integer", preferred: "integer", n_tokens: "integer", response_indexes: "integer",
     truncated: "boolean", special_tokens_in_content: "boolean",
-    error: "string", skipped: "string", dropped: "string", rendered: "string",
+    error: "string", skipped: "string", dropped: "string", rendered: "string", text: "string",
 };
 
 /** What the tool puts in front of its field's name when the row has a field of that name of its own. */
@@ -29,7 +29,7 @@ export const ownPrefix = "nemoreward_";
 export function named(name: string, list = false): ToolField {
     const kind = namedFields[name];
     if (kind === undefined) throw new Error(`no tool field ${name}`);
-    return { name, kind: list ? `${kind}s` as FieldKind : kind, ...(name === "special_tokens_in_content" ? { optional: true } : {}) };
+    return { name, kind: list ? `${kind}s` as FieldKind : kind, ...(name === "special_tokens_in_content" || name === "text" ? { optional: true } : {}) };
 }
 
 /**
@@ -40,12 +40,6 @@ export function collidingField(field: string): string | undefined {
     const rewardNames = [field, `${field}_chosen`, `${field}_rejected`, `${field}_1`, `${field}_2`, `${field}s`];
     // `line`: where a row of no record says which line it was
     return rewardNames.find((name) => Object.hasOwn(namedFields, name) || name === "line");
-}
-
-/** Whether a field of a record is one the tool writes (a reward field for `--field NAME`, `margin`, `error`, ...), under its own name or a `nemoreward_` one. */
-export function isToolField(name: string, field: string): boolean {
-    const bare = name.replace(/^(nemoreward_)+/, "");
-    return Object.hasOwn(namedFields, bare) || [field, `${field}_chosen`, `${field}_rejected`, `${field}_1`, `${field}_2`, `${field}s`].includes(bare);
 }
 
 /** Where the tool's fields go in the output: each added field's name there, and the earlier run's fields replaced. */
@@ -121,9 +115,22 @@ export function recordFits(record: Readonly<Record<string, unknown>>, reward: st
     return (name, kind) => {
         const value = record[name] ?? null;
         const fits = text && typeof value === "string" ? textFits(value, kind) : valueFits(value, kind);
-        const number = typeof value === "string" ? (text && value !== "" ? Number(value) : undefined) : value;
-        return fits && !(name.replace(/^(nemoreward_)+/, "") === reward && typeof number === "number" && Number.isInteger(number));
+        const parsed = typeof value === "string" ? (text && value !== "" ? parsedText(value) : undefined) : value;
+        // a best-of-N row's list of whole numbers is someone's labels too
+        const whole = (n: unknown) => typeof n === "number" && Number.isInteger(n);
+        const label = Array.isArray(parsed) ? parsed.length > 0 && parsed.every(whole) : whole(parsed);
+        return fits && !(name.replace(/^(nemoreward_)+/, "") === reward && label);
     };
+}
+
+/** A CSV/TSV cell's text as the number or JSON list it holds (else NaN). */
+function parsedText(text: string): unknown {
+    if (!text.startsWith("[")) return Number(text);
+    try {
+        return JSON.parse(text);
+    } catch {
+        return Number.NaN;
+    }
 }
 
 /** Whether a CSV/TSV cell's text is what the tool writes in a field of this kind (an empty cell always is). */
@@ -152,4 +159,25 @@ export function renameReporter(warn: (message: string) => void): (own: OwnNames,
             warn(`${where}: the input has a field "${name}" of its own, kept as it is; nemoreward's "${name}" goes in "${used}"`);
         }
     };
+}
+
+/**
+ * The column of a record that holds the tool's field `name` as a run of the tool named it: the most prefixed
+ * `nemoreward_NAME` present (the record had a `NAME` of its own beside it), else `NAME`. filter and pairs --scored
+ * read a scored file's rewards from there, never from the user's own column of that name.
+ */
+export function toolColumn(record: Readonly<Record<string, unknown>>, name: string): string {
+    let column = name;
+    while (Object.hasOwn(record, `${ownPrefix}${column}`)) column = `${ownPrefix}${column}`;
+    return column;
+}
+
+/**
+ * The fields of a record that an earlier run of the tool wrote (`reward` names its reward fields, each of `kind`):
+ * the own-name rule's `ours` (whole numbers where the reward goes are labels: the user's), less a field beside which
+ * the same name more prefixed is the tool's (that one is the user's). Everything else in the record is the user's, whatever its name (`rank`, `z`, `dropped`, ...).
+ */
+export function toolWritten(record: Readonly<Record<string, unknown>>, reward: readonly string[], kind: FieldKind, text: boolean): Set<string> {
+    const { ours } = ownNames(Object.keys(record), reward.map((name) => ({ name, kind })), { fits: recordFits(record, reward[0], text) });
+    return new Set(ours.filter((name) => !ours.includes(`${ownPrefix}${name}`)));
 }

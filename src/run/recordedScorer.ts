@@ -2,6 +2,7 @@ import { RowError } from "../errors.js";
 import { taskKind, toScoringTask, type ScoringTask } from "../conversation/scoringTask.js";
 import type { Plan } from "../plan/plan.js";
 import type { InputRow } from "../records/row.js";
+import { toolColumn } from "../records/toolFields.js";
 import type { Fields } from "../records/values.js";
 import { recordedRewards } from "../transforms/rewards.js";
 import { rewardStats, type Scored } from "./scoreTask.js";
@@ -25,13 +26,14 @@ export function recordedScorer(plan: Plan) {
                 return { out: { input: row, fields: { error: problem } }, tokens: 0, error: problem };
             }
             // the row's own error stays as it is (its rejects line keeps it)
-            const own: Fields = typeof record["error"] === "string" ? { error: record["error"] } : {};
+            const errorColumn = record[toolColumn(record, "error")];
+            const own: Fields = typeof errorColumn === "string" ? { error: errorColumn } : {};
             // the task's kind alone, from the field names: its conversations are read only for a prompt to group by
             const kindOnly = { kind: taskKind(Object.keys(record)), conversations: [] } as unknown as ScoringTask;
             const read = rewards.read({ input: row, fields: own, task: kindOnly });
-            if (read === "skipped") return { out: { input: row, fields: own, task: kindOnly }, tokens: 0, skipped: typeof record["skipped"] === "string" ? record["skipped"] : "skipped" };
+            if (read === "skipped") return { out: { input: row, fields: own, task: kindOnly }, tokens: 0, skipped: typeof record[toolColumn(record, "skipped")] === "string" ? record[toolColumn(record, "skipped")] as string : "skipped" };
             if (typeof read === "string") {
-                const why = read === "error" ? `no reward: the row is an error row (${String(record["error"])})` : `no reward: ${read}`;
+                const why = read === "error" ? `no reward: the row is an error row (${String(errorColumn)})` : `no reward: ${read}`;
                 return { out: { input: row, fields: own, task: kindOnly }, tokens: 0, error: why };
             }
             let task = kindOnly;

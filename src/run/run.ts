@@ -149,9 +149,12 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
     });
     // pairs writes records of its own (a pair per prompt), to which the tool adds no field
     const rowsLayout = (row: InputRow | undefined) => (plan.transforms.pairs !== undefined ? [] : plan.layout(kindOf(row)));
-    const rowsEncoder = await encoderFor(rowsFile, rowsLayout, rowsFile?.spec.format === "parquet" ? await parquetColumnsFirst(plan, io, rowsFile, rowsLayout) : {});
-    const rejectsEncoder = await encoderFor(rejectsFile, (row) => [...plan.layout(kindOf(row)), named("dropped")]);
-    const { transform, summary, after, replay } = transformsOf(plan, log);
+    // pairs' rows are its own records, not the input's: their columns come from the pairs, never from the input rows
+    const rowsEncoder = await encoderFor(rowsFile, rowsLayout, rowsFile?.spec.format === "parquet"
+        ? (plan.transforms.pairs !== undefined ? { typedInputs: false } : await parquetColumnsFirst(plan, io, rowsFile, rowsLayout)) : {});
+    // JSON rejects keep an unreadable line's text (`text`): its bytes that are not UTF-8 are escapes there
+    const rejectsEncoder = await encoderFor(rejectsFile, (row) => [...plan.layout(kindOf(row)), named("dropped"), ...(rejectsText(plan) ? [named("text")] : [])]);
+    const { transform, summary, after, replay, failed: unjudged } = transformsOf(plan, log);
     // eval, resumed: the rows already written are read back, so that the report counts them
     const writtenRows = replay === undefined || resumed === 0 || rowsFile?.target.kind !== "file" ? undefined : readRows([{ path: rowsFile.target.real, format: rowsFile.spec.format as InputFormat }], {
         stdin: io.stdin, maxRecordBytes: plan.read.maxRecordBytes, warn: () => undefined, formatGiven: true,
@@ -246,7 +249,7 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
     if (readError !== undefined) throw readError;
     if (io.signal?.aborted) return exitCodes.interrupted;
     if (rowsFile?.closed) return exitCodes.outputClosed;
-    return failed > 0 || incomplete ? exitCodes.someRowsFailed : exitCodes.ok;
+    return failed + unjudged() > 0 || incomplete ? exitCodes.someRowsFailed : exitCodes.ok;
 }
 
 /**
@@ -273,6 +276,12 @@ async function parquetColumnsFirst(plan: Plan, io: CliIo, file: OutputFile, layo
     return { observed, resumable, continuingParquet: { end: recorded.end, metadata: await parquetFooterAt(file.target.real, recorded.end) } };
 }
 
+/** Whether the rejects are JSON or JSONL, which keep an unreadable line's text (CSV, TSV and Parquet have no column for it). */
+function rejectsText(plan: Plan): boolean {
+    const format = plan.outputs.find((o) => o.flag === plan.rejects)?.format;
+    return format === "jsonl" || format === "json";
+}
+
 function shownOf(file: OutputFile): string {
     return file.target.kind === "file" ? file.target.shown : "the output";
 }
@@ -280,25 +289,37 @@ function shownOf(file: OutputFile): string {
 /** The plan's transforms, chained, with what they add to the summary line and do once the rows are written. */
 function transformsOf(plan: Plan, log: Log): {
     transform: Transform; summary: () => string; after: (outputs: Outputs) => Promise<boolean | void>; replay?: (input: InputRow, written: InputRow) => void;
+    /** Rows the transforms could not judge (no --group-by field, prompts that differ in one record): exit status 3. */
+    failed: () => number;
 } {
     const list: Transform[] = [];
+    const failures: (() => number)[] = [];
     let summary = () => "";
     /** once the rows are written; true: the result is incomplete (eval: rows not counted in its report), exit 3 */
     let after = async (_: Outputs): Promise<boolean | void> => undefined;
     const { filter, rank, pairs } = plan.transforms;
     const field = plan.scoring.field;
-    const rewards = plan.scoring.mode === "recorded" ? recordedRewards(field) : scoredRewards(field);
+    const rewards = plan.scoring.mode === "recorded" ? recordedRewards(field, (message) => log.info(message)) : scoredRewards(field);
     if (filter !== undefined) {
-        const step = filterTransform(rewards, filter, groupKey(filter.groupBy));
+        const step = filterTransform(rewards, filter, groupKey(filter.groupBy), (message) => log.warn(message), rejectsText(plan));
         list.push(step);
+        failures.push(() => step.counts.noGroup);
         summary = () => filterSummary(step.counts, plan.rejects === undefined ? undefined : plan.outputs.find((o) => o.flag === plan.rejects)?.path);
     }
-    if (rank !== undefined) list.push(rankTransform(rewards, groupKey(rank.groupBy)));
-    if (pairs !== undefined) {
-        const step = pairsTransform({ field, fields: plan.conversation, minMargin: pairs.minMargin, format: pairs.format, groupBy: pairs.groupBy }, rewards, groupKey(pairs.groupBy));
+    if (rank !== undefined) {
+        const step = rankTransform(rewards, groupKey(rank.groupBy), rank.groupBy, (message) => log.warn(message));
         list.push(step);
+        failures.push(step.noGroup);
+        const before = summary;
+        summary = () => before() + (step.noGroup() > 0 ? `; ${plural(step.noGroup(), "row")} not ranked (no --group-by field)` : "");
+    }
+    if (pairs !== undefined) {
+        const step = pairsTransform({ field, fields: plan.conversation, minMargin: pairs.minMargin, format: pairs.format, groupBy: pairs.groupBy }, rewards, groupKey(pairs.groupBy),
+            (message) => log.warn(message));
+        list.push(step);
+        failures.push(step.failed);
         after = async () => {
-            const { warn, message } = pairsReport(step.outcomes, pairs.minMargin);
+            const { warn, message } = pairsReport(step.outcomes, pairs.minMargin, step.counts);
             if (warn) log.warn(message);
             else log.info(message);
         };
@@ -320,5 +341,5 @@ function transformsOf(plan: Plan, log: Log): {
             return incomplete !== undefined;
         };
     }
-    return { transform: chain(list), summary: () => summary(), after, replay };
+    return { transform: chain(list), summary: () => summary(), after, replay, failed: () => failures.reduce((n, f) => n + f(), 0) };
 }

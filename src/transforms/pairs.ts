@@ -4,17 +4,19 @@ import type { Conversation, ConversationFields } from "../conversation/toConvers
 import { plural } from "../plural.js";
 import type { SchemaElement } from "hyparquet";
 import type { ParquetColumn, Source } from "../records/row.js";
-import { isToolField } from "../records/toolFields.js";
+import { toolWritten } from "../records/toolFields.js";
 import type { Fields, Value } from "../records/values.js";
-import { groupRuns, ownGroup } from "./groups.js";
-import type { RewardSource } from "./rewards.js";
+import { groupRuns, missingGroupField, ownGroup, promptKey } from "./groups.js";
+import { where } from "../records/row.js";
+import { rewardNames, type RewardSource } from "./rewards.js";
 import type { Emitted, Transform } from "./transform.js";
 
 /** What became of a group: a pair written, or why none was. */
 export type Outcome = "written" | "fewResponses" | "tie" | "belowMargin" | "rejectedHigher" | "notStandard";
 
 
-type Candidate = { conversation: Conversation; reward: number; row: OutRow };
+/** A scored response: `index` is its place among a best-of-N row's responses. */
+type Candidate = { conversation: Conversation; reward: number; row: OutRow; index?: number };
 
 /**
  * Parquet columns of a pair: in the conversational format, the message lists as lists of `{role, content}` structs,
@@ -40,6 +42,9 @@ export function pairColumns(format: PairFormat, field: string): ParquetColumn[] 
     ];
 }
 
+/** Rows pairs could not judge (no --group-by field; a record whose conversations answer different prompts), and groups whose rows answer several prompts. */
+export type PairCounts = { noGroup: number; mixedRecords: number; mixedGroups: number };
+
 export type PairsPlan = { field: string; fields: ConversationFields; minMargin: number; format: PairFormat; groupBy?: string };
 
 /**
@@ -48,19 +53,54 @@ export type PairsPlan = { field: string; fields: ConversationFields; minMargin: 
  * row holding several (best-of-N, response_1 + response_2) or of each run of rows sharing a prompt. A tie is never a
  * pair. `outcomes` counts what became of each group.
  */
-export function pairsTransform(plan: PairsPlan, rewards: RewardSource, byPrompt: (row: OutRow) => string | undefined): Transform & { outcomes: Map<Outcome, number> } {
+export function pairsTransform(plan: PairsPlan, rewards: RewardSource, byPrompt: (row: OutRow) => string | undefined,
+    warn: (message: string) => void = () => undefined): Transform & { outcomes: Map<Outcome, number>; counts: PairCounts; failed: () => number } {
     const outcomes = new Map<Outcome, number>();
+    // rows with no --group-by field, records whose two conversations answer different prompts (both not judged), groups
+    // whose rows answer different prompts (paired within each prompt)
+    const counts = { noGroup: 0, mixedRecords: 0, mixedGroups: 0 };
     // a row that holds its own responses is a group of its own
     const keyOf = (row: OutRow) => (row.task !== undefined && row.task.kind !== "single" ? ownGroup(row) : byPrompt(row));
-    const runs = groupRuns(keyOf, (group): Emitted[] => {
+    const runs = groupRuns(keyOf, (rows): Emitted[] => {
+        const first = rows[0]!;
+        if (first.task !== undefined && first.task.kind !== "single") {
+            // one record's two conversations: a pair only when they answer one prompt
+            const prompts = new Set(first.task.conversations.map(promptKey));
+            if (prompts.size > 1) {
+                counts.mixedRecords++;
+                warn(`${where(first.input)}: not a pair: its ${first.task.kind === "pair" ? "response_1 and response_2" : "chosen and rejected"} conversations have different prompts (prompts differ)`);
+                return [];
+            }
+            return emit([first]);
+        }
+        // a row without the --group-by field is in no group: not paired with its neighbours
+        const grouped = rows.filter((row) => !missingGroupField(plan.groupBy, row));
+        if (grouped.length < rows.length && (counts.noGroup += rows.length - grouped.length) === rows.length - grouped.length)
+            warn(`${where(rows.find((row) => missingGroupField(plan.groupBy, row))!.input)}: no field "${plan.groupBy}" to group by: not paired, nor any other row without it`);
+        // rewards compare within one prompt only: the rows of a group are paired with the rows of the same prompt
+        const byItsPrompt = new Map<string, OutRow[]>();
+        for (const row of grouped) {
+            const conversation = row.task?.conversations[0];
+            const key = conversation === undefined ? "" : promptKey(conversation);
+            byItsPrompt.set(key, [...(byItsPrompt.get(key) ?? []), row]);
+        }
+        byItsPrompt.delete(""); // rows with no conversation: nothing to pair
+        if (byItsPrompt.size > 1) {
+            counts.mixedGroups++;
+            warn(`${where(grouped[0]!.input)}: the rows of its group (--group-by ${plan.groupBy}) answer ${byItsPrompt.size} different prompts: ` +
+                "only rows of one prompt are paired (prompts differ)");
+        }
+        return [...byItsPrompt.values()].flatMap(emit);
+    });
+    const emit = (group: OutRow[]): Emitted[] => {
         const { outcome, pair } = pairOf(group, plan, rewards);
         outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
         const { source, line } = group[0]!.input;
         // a record of the tool's own: no input text, no input columns (a Parquet output types its columns from the pairs)
         const own: Source = { name: source.name, format: "jsonl" };
         return pair === undefined ? [] : [{ to: "main", row: { input: { source: own, line, text: "", record: pair }, fields: {} } }];
-    });
-    return { ...runs, outcomes };
+    };
+    return { ...runs, outcomes, counts, failed: () => counts.noGroup + counts.mixedRecords };
 }
 
 function pairOf(group: OutRow[], plan: PairsPlan, rewards: RewardSource): { outcome: Outcome; pair?: Fields } {
@@ -77,12 +117,12 @@ function pairOf(group: OutRow[], plan: PairsPlan, rewards: RewardSource): { outc
     if (texts === undefined) return { outcome: "notStandard" };
     return {
         outcome,
-        pair: { ...texts, [`${plan.field}_chosen`]: chosen.reward, [`${plan.field}_rejected`]: rejected.reward, margin, ...lineage(chosen.row, rejected.row, plan) },
+        pair: { ...texts, [`${plan.field}_chosen`]: chosen.reward, [`${plan.field}_rejected`]: rejected.reward, margin, ...lineage(chosen, rejected, plan, rewards) },
     };
 }
 
 /** prompt, chosen and rejected in the plan's format; undefined when the standard format cannot hold the prompt. */
-function trlTexts(chosen: Candidate, rejected: Candidate, { format, fields }: PairsPlan): Fields | undefined {
+function trlTexts(chosen: Candidate, rejected: Candidate, { format }: PairsPlan): Fields | undefined {
     const prompt = chosen.conversation.slice(0, -1);
     const answer = (c: Candidate) => c.conversation.at(-1)!.content;
     if (format === "trl-conversational") {
@@ -93,11 +133,9 @@ function trlTexts(chosen: Candidate, rejected: Candidate, { format, fields }: Pa
             rejected: [message("assistant", answer(rejected))],
         };
     }
-    // a plain-text prompt: the record's own prompt text, or the one user turn; a system message or several turns need the conversational format
-    const own = chosen.row.input.record?.[fields.prompt];
-    const text = prompt.some((m) => m.role === "system") ? undefined
-        : typeof own === "string" ? own
-        : prompt.length === 1 && prompt[0]!.role === "user" ? prompt[0]!.content : undefined;
+    // a plain-text prompt: the one user turn of the conversation as read (never the record's raw prompt text, which may
+    // hold earlier turns in a dataset's markers); a system message or several turns need the conversational format
+    const text = prompt.length === 1 && prompt[0]!.role === "user" ? prompt[0]!.content : undefined;
     return text === undefined ? undefined : { prompt: text, chosen: answer(chosen), rejected: answer(rejected) };
 }
 
@@ -105,22 +143,62 @@ function trlTexts(chosen: Candidate, rejected: Candidate, { format, fields }: Pa
  * The input's other columns (ids, sample numbers, models, ...), which the pair's fields do not already hold: once for a
  * pair from one row (and the --group-by column, the same in both rows), else each row's as chosen_NAME and rejected_NAME.
  */
-function lineage(chosen: OutRow, rejected: OutRow, { field, fields, groupBy }: PairsPlan): Fields {
+function lineage(chosenResponse: Candidate, rejectedResponse: Candidate, { field, fields, groupBy }: PairsPlan, rewards: RewardSource): Fields {
+    const [chosen, rejected] = [chosenResponse.row, rejectedResponse.row];
     const conversation = new Set([fields.messages ?? "messages", "conversations", fields.prompt, fields.response, fields.system,
         "chosen", "rejected", "responses", "response_1", "response_2", "instruction", "input", "output"]);
-    const others = (row: OutRow) => Object.entries(row.input.record ?? {}).filter(([name]) => !conversation.has(name) && !isToolField(name, field));
-    if (chosen === rejected) return Object.fromEntries(others(chosen));
+    // the tool's fields (the rewards read, and what an earlier run wrote, by the own-name rule) are not lineage; the user's
+    // fields are, whatever their names (rank, z, a reward label of their own)
+    const others = (row: OutRow) => {
+        const record = row.input.record ?? {};
+        const kind = row.task?.kind ?? "single";
+        const names = rewardNames(kind, field);
+        const tool = toolWritten(record, names, kind === "bestOfN" || kind === "candidates" ? "doubles" : "double", row.input.source.format === "csv" || row.input.source.format === "tsv");
+        for (const name of rewards.columns(row)) tool.add(name);
+        return Object.entries(record).filter(([name]) => !conversation.has(name) && !tool.has(name));
+    };
     const out: Fields = {};
+    // a lineage column never takes the name of a pair's field or of one TRL reads (messages, completion, label):
+    // it goes under source_NAME instead (prefixed again while that is taken)
+    const reserved = new Set(["prompt", "chosen", "rejected", "messages", "completion", "label", "images", `${field}_chosen`, `${field}_rejected`, "margin"]);
+    const put = (name: string, value: Value) => {
+        let own = name;
+        while (reserved.has(own) || Object.hasOwn(out, own)) own = `source_${own}`;
+        out[own] = value;
+    };
+    if (chosen === rejected) {
+        // a best-of-N row's lists parallel to its responses (models, ...): each response's own item
+        const [c, r] = [chosenResponse.index, rejectedResponse.index];
+        const count = chosen.task?.conversations.length;
+        for (const [name, value] of others(chosen)) {
+            const list = typeof value === "string" && chosen.input.source.format !== "jsonl" && chosen.input.source.format !== "json" ? jsonList(value) : value;
+            if (c !== undefined && r !== undefined && Array.isArray(list) && list.length === count) {
+                put(`chosen_${name}`, list[c]!);
+                put(`rejected_${name}`, list[r]!);
+            } else put(name, value);
+        }
+        return out;
+    }
     const of = (row: OutRow, name: string): Value => row.input.record?.[name] ?? null;
     const names = [...new Set([...others(chosen), ...others(rejected)].map(([name]) => name))];
     for (const name of names) {
-        if (name === groupBy) out[name] = of(chosen, name);
+        if (name === groupBy) put(name, of(chosen, name));
         else {
-            out[`chosen_${name}`] = of(chosen, name);
-            out[`rejected_${name}`] = of(rejected, name);
+            put(`chosen_${name}`, of(chosen, name));
+            put(`rejected_${name}`, of(rejected, name));
         }
     }
     return out;
+}
+
+/** A CSV/TSV cell's JSON list, or undefined. */
+function jsonList(text: string): Value[] | undefined {
+    try {
+        const parsed: unknown = JSON.parse(text);
+        return Array.isArray(parsed) ? parsed as Value[] : undefined;
+    } catch {
+        return undefined;
+    }
 }
 
 /** The scored responses of a group, each with its conversation, reward and row. */
@@ -128,7 +206,7 @@ function candidatesOf(group: OutRow[], rewards: RewardSource): Candidate[] {
     const first = group[0]!;
     if (first.task !== undefined && first.task.kind !== "single") {
         const values = rewards.read(first);
-        return typeof values === "string" ? [] : values.map((reward, i) => ({ conversation: first.task!.conversations[i]!, reward, row: first }));
+        return typeof values === "string" ? [] : values.map((reward, i) => ({ conversation: first.task!.conversations[i]!, reward, row: first, index: first.task!.kind === "bestOfN" ? i : undefined }));
     }
     return group.flatMap((row) => {
         const values = row.task === undefined ? "error" : rewards.read(row);
@@ -137,7 +215,7 @@ function candidatesOf(group: OutRow[], rewards: RewardSource): Candidate[] {
 }
 
 /** "wrote 2 pairs from 5 prompts; not written: 1 tie, ...": a warning when nothing was written. */
-export function pairsReport(outcomes: Map<Outcome, number>, minMargin: number): { warn: boolean; message: string } {
+export function pairsReport(outcomes: Map<Outcome, number>, minMargin: number, counts: PairCounts = { noGroup: 0, mixedRecords: 0, mixedGroups: 0 }): { warn: boolean; message: string } {
     const count = (outcome: Outcome) => outcomes.get(outcome) ?? 0;
     const groups = [...outcomes.values()].reduce((a, b) => a + b, 0);
     const reasons = [
@@ -147,9 +225,14 @@ export function pairsReport(outcomes: Map<Outcome, number>, minMargin: number): 
         [count("rejectedHigher"), "where the rejected response scored higher"],
         [count("notStandard"), "whose prompt is not one user turn (a system message or earlier turns): --pair-format trl-conversational keeps them"],
     ] as const;
-    const dropped = reasons.filter(([n]) => n > 0).map(([n, why]) => `${n} ${why}`).join(", ");
+    const unjudged = [
+        [counts.noGroup, `${counts.noGroup === 1 ? "row" : "rows"} without the --group-by field`],
+        [counts.mixedRecords, `${counts.mixedRecords === 1 ? "record" : "records"} whose two conversations have different prompts (prompts differ)`],
+        [counts.mixedGroups, `${counts.mixedGroups === 1 ? "group" : "groups"} whose rows answer different prompts (prompts differ: paired within each prompt)`],
+    ] as const;
+    const dropped = [...reasons, ...unjudged].filter(([n]) => n > 0).map(([n, why]) => `${n} ${why}`).join(", ");
     const written = count("written");
-    if (written > 0 || groups === 0)
+    if (written > 0 || (groups === 0 && counts.noGroup + counts.mixedRecords === 0))
         return { warn: false, message: `wrote ${plural(written, "pair")} from ${plural(groups, "prompt")}${dropped === "" ? "" : `; not written: ${dropped}`}` };
     const hint = count("fewResponses") > 0
         ? " (a pair compares responses to one prompt: a responses list, chosen + rejected, response_1 + response_2, or adjacent rows sharing a prompt)" : "";

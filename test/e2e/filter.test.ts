@@ -169,3 +169,155 @@ describe("filter streams: flat memory", () => {
         expect(run.stderr).toMatch(new RegExp(`read ${count} of ${count} rows`));
     });
 });
+
+describe("filter groups (hostile report 4)", () => {
+    it("#3: a row without the --group-by field is not judged: to --rejects with dropped \"no field FIELD\", counted, exit 3; the other rows group as they are", async () => {
+        const input = write("typo.jsonl", jsonl([
+            { prompt_id: 1, prompt: "P1", response: "a", reward: -1 },
+            { prompt_id: 1, prompt: "P1", response: "b", reward: -2 },
+            { prompt: "P1", response: "c", reward: 9 },
+            { prompt_id: 2, prompt: "P2", response: "d", reward: 5 },
+            { prompt_id: 2, prompt: "P2", response: "e", reward: -7 },
+        ]));
+        const rejects = join(tmp, "typo-rejects.jsonl");
+        const some = await runInProcess(["filter", input, "--top-k", "1", "--group-by", "prompt_id", "--rejects", rejects]);
+        expect(some.code).toBe(exitCodes.someRowsFailed);
+        expect(parseJsonl(some.stdout).map((r) => r.response)).toEqual(["a", "d"]);
+        expect(parseJsonl(readFileSync(rejects, "utf8")).map((r) => [r.response, r.dropped])).toEqual([
+            ["b", "not in the top 1 of its group"], ["c", "no field prompt_id"], ["e", "not in the top 1 of its group"]]);
+        expect(some.stderr).toMatch(/typo\.jsonl:3: no field "prompt_id"/);
+        expect(some.stderr).toMatch(/1 without the --group-by field/);
+        // a typo: no row has it, no row is judged, none silently kept as one group's best
+        const typo = await runInProcess(["filter", input, "--top-k", "1", "--group-by", "promptid", "--rejects", rejects]);
+        expect(typo.code).toBe(exitCodes.someRowsFailed);
+        expect(typo.stdout).toBe("");
+        expect(parseJsonl(readFileSync(rejects, "utf8")).map((r) => r.dropped)).toEqual(Array(5).fill("no field promptid"));
+        expect(typo.stderr).toMatch(/5 without the --group-by field/);
+    });
+
+    it("#12: group keys are values: whitespace, escapes, 1 / 1.0 / 1e0 do not split a group; distinct big integers and \"1\" vs 1 do", async () => {
+        const lines = [
+            '{"pid":{"a":1, "b":2},"prompt":"a","response":"x","reward":1}',
+            '{"pid":{"a":1,"b":2},"prompt":"a","response":"y","reward":2}',
+            '{"pid":"\\u0041","prompt":"a","response":"x","reward":1}',
+            '{"pid":"A","prompt":"a","response":"y","reward":2}',
+            '{"pid":1,"prompt":"a","response":"x","reward":1}',
+            '{"pid":1.0,"prompt":"a","response":"y","reward":3}',
+            '{"pid":1e0,"prompt":"a","response":"z","reward":2}',
+            '{"pid":"1","prompt":"a","response":"s","reward":0}',
+            '{"pid":9007199254740993,"prompt":"a","response":"x","reward":1}',
+            '{"pid":9007199254740992,"prompt":"a","response":"y","reward":2}',
+        ];
+        const { code, stdout } = await runInProcess(["filter", write("gk.jsonl", lines.join("\n") + "\n"), "--top-k", "1", "--group-by", "pid"]);
+        expect(code).toBe(0);
+        expect(stdout.split("\n").filter((l) => l !== "")).toEqual([lines[1], lines[3], lines[5], lines[7], lines[8], lines[9]]);
+    });
+});
+
+describe("filter reads rewards strictly (hostile report 4, #19)", () => {
+    it("in JSON a reward is a number: a string is not one, NaN/Infinity are not finite (not judged, exit 3); a CSV cell's text is parsed", async () => {
+        const input = write("strict.jsonl", [
+            '{"id":1,"prompt":"a","response":"x","reward":"-1"}',
+            '{"id":2,"prompt":"a","response":"x","reward":1e999}',
+            '{"id":3,"prompt":"a","response":"x","reward":-1e999}',
+            '{"id":4,"prompt":"a","response":"x","reward":0.5}',
+            '{"id":5,"prompt":"a","responses":["x","y"],"rewards":["1",2]}',
+        ].join("\n") + "\n");
+        const rejects = join(tmp, "strict-rejects.jsonl");
+        const { code, stdout, stderr } = await runInProcess(["filter", input, "--min-reward", "-5", "--rejects", rejects]);
+        expect(code).toBe(exitCodes.someRowsFailed);
+        expect(parseJsonl(stdout).map((r) => r.id)).toEqual([4]);
+        expect(readFileSync(rejects, "utf8").split("\n").filter((l) => l !== "").map((l) => [Number(/"id":(\d+)/.exec(l)![1]), JSON.parse(l).dropped])).toEqual([
+            [1, '"reward" is not a number'], [2, '"reward" is not a finite number'], [3, '"reward" is not a finite number'], [5, '"rewards" is not a list of numbers']]);
+        expect(stderr).not.toMatch(/Infinity|NaN/);
+        const csv = write("strict.csv", "id,prompt,response,reward\n1,a,x,-1\n2,a,x,1.5\n");
+        const fromCsv = await runInProcess(["filter", csv, "--min-reward", "0"]);
+        expect(fromCsv.code).toBe(0);
+        expect(fromCsv.stdout).toBe("id,prompt,response,reward,error\n2,a,x,1.5,\n");
+    });
+
+    it("pairs --scored: a reward_chosen string is not a number (an error row, exit 3)", async () => {
+        const { code, stdout, stderr } = await runInProcess(["pairs", "-", "--scored"], jsonl([{ prompt: "P", chosen: "A", rejected: "B", reward_chosen: "2", reward_rejected: 1 }]));
+        expect(code).toBe(3);
+        expect(stdout).toBe("");
+        expect(stderr).toMatch(/"reward_chosen" is not a number/);
+    });
+
+    it("--min-reward above --max-reward, and bounds that are not decimal numbers (0x10, Infinity), are usage errors", async () => {
+        const input = write("bounds.jsonl", jsonl([{ prompt: "a", response: "x", reward: 1 }]));
+        for (const args of [["--min-reward", "1", "--max-reward", "0"], ["--min-reward", "0x10"], ["--max-reward", "0b1"], ["--min-reward", "Infinity"]]) {
+            const { code, stderr, stdout } = await runInProcess(["filter", input, ...args]);
+            expect(code, args.join(" ")).toBe(exitCodes.usage);
+            expect(stdout).toBe("");
+            expect(stderr).toMatch(/error/);
+        }
+    });
+});
+
+describe("filter's rejects hold what could not be read (hostile report 4, #11)", () => {
+    it("an unreadable line's reject keeps its text (bytes that are not UTF-8 as \\udcNN escapes): kept + rejects rebuild the input", async () => {
+        const lines = [
+            Buffer.from('{"id":1,"prompt":"a","response":"x","reward":1}'),
+            Buffer.from("not json"),
+            Buffer.concat([Buffer.from('{"id":3,"prompt":"a","response":"'), Buffer.from([0xff]), Buffer.from('","reward":3}')]),
+            Buffer.from('{"id":4,"prompt":"a","response":"x","reward":-1}'),
+        ];
+        const input = join(tmp, "unreadable.jsonl");
+        writeFileSync(input, Buffer.concat(lines.flatMap((l) => [l, Buffer.from("\n")])));
+        const [kept, rejects] = [join(tmp, "unreadable-kept.jsonl"), join(tmp, "unreadable-rejects.jsonl")];
+        const { code } = await runInProcess(["filter", input, "--min-reward", "0", "-o", kept, "--rejects", rejects]);
+        expect(code).toBe(exitCodes.someRowsFailed);
+        const dropped = parseJsonl(readFileSync(rejects, "utf8"));
+        expect(dropped.map((r) => [r.line ?? r.id, r.text])).toEqual([[2, "not json"], [3, '{"id":3,"prompt":"a","response":"\udcff","reward":3}'], [4, undefined]]);
+        // Python's surrogateescape gives the bytes back: each line of the input is in one of the two files
+        const bytesOf = (text: string) => Buffer.from([...text].flatMap((c) => {
+            const code = c.charCodeAt(0);
+            return code >= 0xdc80 && code <= 0xdcff ? [code - 0xdc00] : [...Buffer.from(c)];
+        }));
+        const back = [...readFileSync(kept, "utf8").split("\n").filter((l) => l !== "").map((l) => Buffer.from(l)),
+            ...dropped.map((r, i) => (r.text !== undefined ? bytesOf(r.text) : Buffer.from(readFileSync(rejects, "utf8").split("\n")[i]!.replace(/,"dropped":.*$/, "}"))))];
+        expect(back.map((b) => b.toString("hex")).sort()).toEqual(lines.map((b) => b.toString("hex")).sort());
+    });
+});
+
+describe("a best-of-N row cut by --top-k (hostile report 4, #22)", () => {
+    it("lists parallel to the responses are cut the same way, and response_indexes says which responses each part holds", async () => {
+        const input = write("bonm.jsonl", jsonl([{ prompt: "p", responses: ["a", "b", "c"], models: ["m1", "m2", "m3"], tags: ["x"], rewards: [-1, -0.5, -2], best: 1 }]));
+        const rejects = join(tmp, "bonm-rejects.jsonl");
+        const { code, stdout } = await runInProcess(["filter", input, "--top-k", "1", "--rejects", rejects]);
+        expect(code).toBe(0);
+        expect(parseJsonl(stdout)).toEqual([{ prompt: "p", responses: ["b"], models: ["m2"], tags: ["x"], rewards: [-0.5], best: 0, response_indexes: [1] }]);
+        expect(parseJsonl(readFileSync(rejects, "utf8"))).toEqual([
+            { prompt: "p", responses: ["a", "c"], models: ["m1", "m3"], tags: ["x"], rewards: [-1, -2], best: 0, response_indexes: [0, 2], dropped: "not in the top 1 of its group" }]);
+        // CSV cells holding JSON lists are cut alike
+        const csv = write("bonm.csv", `prompt,responses,models,rewards\np,"[""a"",""b"",""c""]","[""m1"",""m2"",""m3""]","[-1,-0.5,-2]"\n`);
+        const fromCsv = await runInProcess(["filter", csv, "--top-k", "2"]);
+        expect(parse(fromCsv.stdout, { columns: true })).toEqual([{ prompt: "p", responses: '["a","b"]', models: '["m1","m2"]', rewards: "[-1,-0.5]", response_indexes: "[0,1]", error: "" }]);
+    });
+});
+
+describe("--rank --group-by (hostile report 4, #3)", () => {
+    it("a row without the --group-by field is not ranked with its neighbours: rank and z null, counted, exit 3", async () => {
+        const input = write("rank-typo.jsonl", jsonl([
+            { prompt_id: 1, prompt: "P", response: "a", reward: 1 },
+            { prompt: "P", response: "b", reward: 2 },
+            { prompt_id: 1, prompt: "P", response: "c", reward: 3 },
+        ]));
+        const { code, stdout, stderr } = await runInProcess(["filter", input, "--rank", "--group-by", "prompt_id"]);
+        expect(code).toBe(exitCodes.someRowsFailed);
+        expect(parseJsonl(stdout).map((r) => [r.response, r.rank])).toEqual([["a", 2], ["b", null], ["c", 1]]);
+        expect(stderr).toMatch(/rank-typo\.jsonl:2: no field "prompt_id"/);
+        expect(stderr).toMatch(/1 row not ranked \(no --group-by field\)/);
+    });
+});
+
+describe("bounds compare exactly (hostile report 4, #19)", () => {
+    it("a decimal reward with more digits than a double is compared by its value: -1.0000000000000000000001 is below --min-reward -1", async () => {
+        const input = ['{"id":1,"reward":-1.0000000000000000000001}', '{"id":2,"reward":-1}', '{"id":3,"reward":-0.99999999999999999999999}', '{"id":4,"reward":-1.0}'].join("\n") + "\n";
+        const { code, stdout } = await runInProcess(["filter", "-", "--min-reward", "-1", "--max-reward", "-1"], input);
+        expect(code).toBe(0);
+        expect(parseJsonl(stdout).map((r) => r.id)).toEqual([2, 4]);
+        const csv = await runInProcess(["filter", "-", "--input-format", "csv", "--min-reward", "-1"], "id,reward\n1,-1.0000000000000000000001\n2,-1.00\n");
+        expect(csv.stdout).toBe("id,reward,error\n2,-1.00,\n");
+    });
+});

@@ -114,9 +114,10 @@ describe("cleaning filters", () => {
         const rewards = responses.map((r) => rewardOf("Say hi.", r));
         const best = rewards.indexOf(Math.max(...rewards));
         const [header, row] = parse(stdout) as string[][];
-        expect(header).toEqual(["id", "prompt", "responses", "rewards", "best", "special_tokens_in_content", "error"]);
+        expect(header).toEqual(["id", "prompt", "responses", "rewards", "best", "response_indexes", "special_tokens_in_content", "error"]);
         expect(row!.slice(0, 3)).toEqual(["7", "Say hi.", JSON.stringify([responses[best]])]);
         expect(row![4]).toBe("0");
+        expect(row![5]).toBe(`[${best}]`);
         const [rejectHeader, rejectRow] = parse(readFileSync(rejects, "utf8")) as string[][];
         expect(rejectHeader!.at(-1)).toBe("dropped");
         expect(JSON.parse(rejectRow![2]!)).toEqual(responses.filter((_, i) => i !== best));

@@ -240,3 +240,201 @@ function referenceRewardsWithSystem(): (system: string, prompt: string, response
     return (system, prompt, response) => reference.logits(reference.tokenize(template.render([
         { role: "system", content: system }, { role: "user", content: prompt }, { role: "assistant", content: response }])), [0])[0]!;
 }
+
+describe("a scored file's rewards are the model's, the user's fields are lineage (hostile report 4)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "nemoreward-pairs-own-"));
+    it("#1: rows with a reward label of their own: filter and pairs --scored read the model's, from nemoreward_reward, and say so", async () => {
+        // human labels (whole numbers: score keeps them as the user's) that prefer the answers the model does not
+        const responses = ["4", "5", "It is four."];
+        const rewards = responses.map((r) => rewardOf("What is 2+2?", r));
+        const labels = rewards.map((r) => rewards.filter((other) => other < r).length * -5 + 10);
+        const input = join(dir, "lab.jsonl");
+        writeFileSync(input, jsonl(responses.map((response, i) => ({ pid: 1, prompt: "What is 2+2?", response, reward: labels[i] }))));
+        const scored = join(dir, "lab-scored.jsonl");
+        expect((await runInProcess(["score", input, "-m", tinyModel, "--precise", "-o", scored, "-q"])).code).toBe(0);
+        const best = rewards.indexOf(Math.max(...rewards)), worst = rewards.indexOf(Math.min(...rewards));
+
+        const kept = await runInProcess(["filter", scored, "--top-k", "1", "--group-by", "pid"]);
+        expect(kept.code).toBe(0);
+        expect(parseJsonl(kept.stdout).map((r) => r.response)).toEqual([responses[best]]);
+        expect(kept.stderr).toMatch(/reading the rewards from "nemoreward_reward"/);
+        const above = await runInProcess(["filter", scored, "--min-reward", String((Math.max(...rewards) + Math.min(...rewards)) / 2)]);
+        expect(parseJsonl(above.stdout).map((r) => r.response)).toContain(responses[best]);
+        expect(parseJsonl(above.stdout).map((r) => r.response)).not.toContain(responses[worst]);
+
+        const pairs = await runInProcess(["pairs", scored, "--scored", "--group-by", "pid"]);
+        expect(pairs.code).toBe(0);
+        expect(pairs.stderr).toMatch(/reading the rewards from "nemoreward_reward"/);
+        const [pair] = parseJsonl(pairs.stdout);
+        expect(pair!.chosen).toEqual([{ role: "assistant", content: responses[best] }]);
+        expect(pair!.rejected).toEqual([{ role: "assistant", content: responses[worst] }]);
+        expect(pair!.reward_chosen).toBeCloseTo(rewards[best]!, 3);
+        expect(pair!.reward_rejected).toBeCloseTo(rewards[worst]!, 3);
+        // the labels are the user's lineage, never the pair's rewards
+        expect(pair).toMatchObject({ chosen_reward: labels[best], rejected_reward: labels[worst] });
+        expect(pair).not.toHaveProperty("nemoreward_reward");
+        expect(pair).not.toHaveProperty("chosen_nemoreward_reward");
+    });
+
+    it("#1: chosen/rejected records with labels of their own: pairs --scored reads nemoreward_reward_chosen/_rejected", async () => {
+        const input = join(dir, "cr.jsonl");
+        writeFileSync(input, jsonl([{ prompt: "P", chosen: "A", rejected: "B", reward_chosen: 9, reward_rejected: 1, nemoreward_reward_chosen: -2.5, nemoreward_reward_rejected: -1.5 },
+            { prompt: "Q", chosen: "A", rejected: "B", reward_chosen: 1, reward_rejected: 9, nemoreward_reward_chosen: -1.5, nemoreward_reward_rejected: -2.5 }]));
+        const { code, stdout, stderr } = await runInProcess(["pairs", input, "--scored"]);
+        expect(code).toBe(0);
+        const out = parseJsonl(stdout);
+        expect(out.map((p) => p.prompt)).toEqual([[{ role: "user", content: "Q" }]]);
+        expect(out[0]).toMatchObject({ reward_chosen: -1.5, reward_rejected: -2.5, margin: 1 });
+        expect(stderr).toMatch(/"nemoreward_reward_chosen"/);
+    });
+
+    it("#9: user columns named like the tool's fields (rank, z, skipped, dropped) are kept as lineage", async () => {
+        const input = join(dir, "lin.jsonl");
+        writeFileSync(input, jsonl([
+            { pid: 1, prompt: "P", response: "a", rank: 2, z: "zz", skipped: "no", dropped: "x", reward: 1.5 },
+            { pid: 1, prompt: "P", response: "b", rank: 1, z: "yy", skipped: "no", dropped: "y", reward: 0.5 },
+        ]));
+        const { code, stdout } = await runInProcess(["pairs", input, "--scored", "--group-by", "pid"]);
+        expect(code).toBe(0);
+        expect(parseJsonl(stdout)[0]).toMatchObject({
+            pid: 1, chosen_rank: 2, rejected_rank: 1, chosen_z: "zz", rejected_z: "yy",
+            chosen_skipped: "no", rejected_skipped: "no", chosen_dropped: "x", rejected_dropped: "y",
+        });
+    });
+});
+
+describe("pairs compare responses to one prompt only (hostile report 4)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "nemoreward-pairs-prompts-"));
+    it("#4: a --group-by group whose rows answer different prompts is paired within each prompt only, and stderr says so", async () => {
+        const input = join(dir, "pr2.jsonl");
+        writeFileSync(input, jsonl([
+            { pid: 1, prompt: "What is 2+2?", response: "4", reward: 1 },
+            { pid: 1, prompt: "Name a color", response: "blue", reward: -1 },
+            { pid: 1, prompt: "What is 2+2?", response: "5", reward: -2 },
+            { pid: 2, messages: [{ role: "system", content: "S1" }, { role: "user", content: "Q" }, { role: "assistant", content: "A" }], reward: 1 },
+            { pid: 2, messages: [{ role: "user", content: "Q" }, { role: "assistant", content: "B" }], reward: -1 },
+        ]));
+        const { code, stdout, stderr } = await runInProcess(["pairs", input, "--scored", "--group-by", "pid"]);
+        expect(code).toBe(0);
+        expect(parseJsonl(stdout)).toEqual([expect.objectContaining({
+            prompt: [{ role: "user", content: "What is 2+2?" }], chosen: [{ role: "assistant", content: "4" }], rejected: [{ role: "assistant", content: "5" }], margin: 3,
+        })]);
+        expect(stderr).toMatch(/pr2\.jsonl:1: .*prompts differ/);
+        expect(stderr).toMatch(/pr2\.jsonl:4: .*prompts differ/);
+        expect(stderr).toMatch(/2 groups whose rows answer different prompts/);
+    });
+
+    it("#4: a chosen/rejected or response_1/response_2 record whose conversations have different prompts is not a pair: named, exit 3", async () => {
+        const input = join(dir, "pr4.jsonl");
+        writeFileSync(input, jsonl([
+            { id: 1, chosen: [{ role: "user", content: "Q" }, { role: "assistant", content: "A" }], rejected: [{ role: "user", content: "Q2" }, { role: "assistant", content: "B" }], reward_chosen: 1, reward_rejected: 0 },
+            { id: 2, chosen: [{ role: "system", content: "sys" }, { role: "user", content: "Q" }, { role: "assistant", content: "A" }], rejected: [{ role: "user", content: "Q" }, { role: "assistant", content: "B" }], reward_chosen: 1, reward_rejected: 0 },
+            { id: 3, chosen: [{ role: "user", content: "Q" }, { role: "assistant", content: "A" }], rejected: [{ role: "user", content: "Q" }, { role: "assistant", content: "B" }], reward_chosen: 1, reward_rejected: 0 },
+        ]));
+        const { code, stdout, stderr } = await runInProcess(["pairs", input, "--scored"]);
+        expect(code).toBe(3);
+        expect(parseJsonl(stdout).map((p) => p.id)).toEqual([3]);
+        expect(stderr).toMatch(/pr4\.jsonl:1: not a pair: .*different prompts/);
+        expect(stderr).toMatch(/pr4\.jsonl:2: not a pair: .*different prompts/);
+    });
+
+    it("#3: rows without the --group-by field are not paired (a typo pairs nothing), counted, exit 3", async () => {
+        const input = join(dir, "typo.jsonl");
+        writeFileSync(input, jsonl([
+            { prompt_id: 1, prompt: "P1", response: "a", reward: -1 },
+            { prompt_id: 1, prompt: "P1", response: "b", reward: -2 },
+            { prompt_id: 2, prompt: "P2", response: "c", reward: 5 },
+            { prompt_id: 2, prompt: "P2", response: "d", reward: -7 },
+        ]));
+        const typo = await runInProcess(["pairs", input, "--scored", "--group-by", "promptid"]);
+        expect(typo.code).toBe(3);
+        expect(typo.stdout).toBe("");
+        expect(typo.stderr).toMatch(/no field "promptid"/);
+        expect(typo.stderr).toMatch(/4 rows without the --group-by field/);
+        const right = await runInProcess(["pairs", input, "--scored", "--group-by", "prompt_id"]);
+        expect(right.code).toBe(0);
+        expect(parseJsonl(right.stdout).map((p) => p.prompt_id)).toEqual([1, 2]);
+    });
+
+    it("#12: group keys compare as values", async () => {
+        const input = join(dir, "gk.jsonl");
+        writeFileSync(input, ['{"pid":{"a":1, "b":2},"prompt":"a","response":"x","reward":1}', '{"pid":{"a":1,"b":2},"prompt":"a","response":"y","reward":2}',
+            '{"pid":1.0,"prompt":"a","response":"x","reward":1}', '{"pid":1e0,"prompt":"a","response":"y","reward":2}'].join("\n"));
+        const { code, stdout } = await runInProcess(["pairs", input, "--scored", "--group-by", "pid"]);
+        expect(code).toBe(0);
+        expect(parseJsonl(stdout)).toHaveLength(2);
+    });
+});
+
+describe("pairs to Parquet: the pairs' columns only (hostile report 4, #5)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "nemoreward-pairs-parquet-"));
+    it("the Parquet columns are the JSONL output's keys; lineage named like TRL's keys goes under source_NAME; no input column leaks in", async () => {
+        const sys = { role: "system", content: "Be nice" }, user = { role: "user", content: "Hi" };
+        const input = join(dir, "msg.jsonl");
+        writeFileSync(input, jsonl([
+            { pid: 1, model: "m1", messages: [sys, user, { role: "assistant", content: "Hello" }], reward: -1, big: 9007199254740993, label: "good", completion: "c1" },
+            { pid: 1, model: "m2", messages: [sys, user, { role: "assistant", content: "Yo" }], reward: -2, big: 1.5, label: "bad", completion: "c2" },
+            { label: "L", prompt: "Q", responses: ["A1", "A2"], rewards: [0.5, 1.5], models: ["x", "y"], response: "stray", sample_idx: null },
+        ]));
+        const out = join(dir, "pairs.parquet");
+        const jsonOut = await runInProcess(["pairs", input, "--scored"]);
+        expect(jsonOut.code).toBe(0);
+        const pairs = parseJsonl(jsonOut.stdout);
+        expect(pairs).toHaveLength(2);
+        expect(pairs[1]).toMatchObject({ source_label: "L" });
+        const keys = [...new Set(pairs.flatMap((p) => Object.keys(p)))];
+        for (const trlKey of ["messages", "completion", "label", "response", "reward"]) expect(keys).not.toContain(trlKey);
+        expect((await runInProcess(["pairs", input, "--scored", "-o", out])).code).toBe(0);
+        expect(Object.keys(await columnTypes(out))).toEqual(keys);
+        expect(await duck(`select chosen_label, rejected_label, chosen_completion, source_label from '${out}'`)).toEqual([
+            { chosen_label: "good", rejected_label: "bad", chosen_completion: "c1", source_label: null },
+            { chosen_label: null, rejected_label: null, chosen_completion: null, source_label: "L" },
+        ]);
+    });
+});
+
+describe("trl-standard prompts (hostile report 4, #6)", () => {
+    it("a prompt that is not one user turn (earlier turns in HelpSteer2 markers, a system message) is not written, and counted", async () => {
+        const input = jsonl([
+            { system: "S", prompt: "P", response: "a", reward: 1 },
+            { system: "S", prompt: "P", response: "b", reward: 0 },
+            { prompt: "P2\n<extra_id_1>Assistant\nok\n<extra_id_1>User\nmore", response: "a", reward: 1 },
+            { prompt: "P2\n<extra_id_1>Assistant\nok\n<extra_id_1>User\nmore", response: "b", reward: 0 },
+            { prompt: "P3", response: "a", reward: 1 },
+            { prompt: "P3", response: "b", reward: 0 },
+        ]);
+        const { code, stdout, stderr } = await runInProcess(["pairs", "-", "--scored", "--pair-format", "trl-standard"], input);
+        expect(code).toBe(0);
+        expect(parseJsonl(stdout)).toEqual([expect.objectContaining({ prompt: "P3", chosen: "a", rejected: "b" })]);
+        expect(stderr).toMatch(/2 whose prompt is not one user turn/);
+        // the conversational format keeps them, the turns split
+        const conversational = parseJsonl((await runInProcess(["pairs", "-", "--scored"], input)).stdout);
+        expect(conversational[1]!.prompt).toEqual([{ role: "user", content: "P2" }, { role: "assistant", content: "ok" }, { role: "user", content: "more" }]);
+    });
+});
+
+describe("a best-of-N pair's lineage (hostile report 4, #22)", () => {
+    it("lists parallel to the responses (models) give the chosen and the rejected response's own item", async () => {
+        const { code, stdout } = await runInProcess(["pairs", "-", "--scored"],
+            jsonl([{ id: 9, prompt: "p", responses: ["a", "b", "c"], models: ["m1", "m2", "m3"], tags: ["t"], rewards: [-1, -0.5, -2], best: 1 }]));
+        expect(code).toBe(0);
+        const [pair] = parseJsonl(stdout);
+        expect(pair).toMatchObject({ id: 9, chosen_models: "m2", rejected_models: "m3", tags: ["t"] });
+        expect(pair).not.toHaveProperty("models");
+        expect(pair).not.toHaveProperty("best");
+    });
+});
+
+describe("pairs with the model keeps the user's labels as lineage (hostile report 4, #1/#9)", () => {
+    it("a whole-number reward label of the input is lineage (chosen_reward/rejected_reward), never the pair's reward", async () => {
+        const responses = ["4", "It is four."];
+        const rewards = responses.map((r) => rewardOf("What is 2+2?", r));
+        const { code, stdout } = await runInProcess(["pairs", "-", "-m", tinyModel, "--precise"],
+            jsonl(responses.map((response, i) => ({ prompt: "What is 2+2?", response, reward: i * 10 }))));
+        expect(code).toBe(0);
+        const [pair] = parseJsonl(stdout);
+        const best = rewards.indexOf(Math.max(...rewards)), worst = 1 - best;
+        expect(pair!.reward_chosen).toBeCloseTo(rewards[best]!, 3);
+        expect(pair).toMatchObject({ chosen_reward: best * 10, rejected_reward: worst * 10 });
+    });
+});

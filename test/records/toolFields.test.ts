@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { collidingField, named, ownNames, valueFits, type Layout } from "../../src/records/toolFields.js";
+import { collidingField, named, ownNames, recordFits, valueFits, type Layout } from "../../src/records/toolFields.js";
 import { rewardLayout } from "../../src/conversation/scoringTask.js";
 
 const layout: Layout = [...rewardLayout("single", "reward"), named("rank"), named("z"), named("error")];
@@ -52,5 +52,16 @@ describe("the own-name rule: where the tool's fields go beside the row's own", (
             ["error", "margin", "rank", "z", "best", "preferred", "dropped", "rendered", "n_tokens"]);
         expect(collidingField("line")).toBe("line"); // a row of no record is written {"line": N, ...}
         expect([collidingField("reward"), collidingField("score"), collidingField("reward_1")]).toEqual([undefined, undefined, undefined]);
+    });
+});
+
+describe("whole numbers where the reward goes are someone's labels (hostile report 4, #1)", () => {
+    it("a best-of-N row's list of whole numbers, in JSON or a CSV cell, is the user's `rewards`, not an earlier run's", () => {
+        expect(recordFits({ rewards: [3, 1, 2] }, "rewards", false)("rewards", "doubles")).toBe(false);
+        expect(recordFits({ rewards: "[3,1,2]" }, "rewards", true)("rewards", "doubles")).toBe(false);
+        expect(recordFits({ rewards: [-1.94, -1.97] }, "rewards", false)("rewards", "doubles")).toBe(true);
+        expect(recordFits({ rewards: "[-1.94,-1.97]" }, "rewards", true)("rewards", "doubles")).toBe(true);
+        expect(recordFits({ reward: "10" }, "reward", true)("reward", "double")).toBe(false);
+        expect(recordFits({ reward: "-1.5" }, "reward", true)("reward", "double")).toBe(true);
     });
 });

@@ -34,7 +34,7 @@ describe("filter", () => {
         expect(out.map(({ to, row }) => [to, row.input.record!["response"], row.fields["dropped"] ?? null])).toEqual([
             ["main", "a", null], ["rejects", "b", "reward below --min-reward -2"], ["rejects", "c", "reward above --max-reward 1"],
             ["rejects", "d", "error"], ["main", "e", null]]);
-        expect(step.counts).toEqual({ kept: 2, dropped: 3, unscored: 1 });
+        expect(step.counts).toEqual({ kept: 2, dropped: 3, unscored: 1, noGroup: 0 });
     });
 
     it("--top-k: the K best of each run of rows sharing a prompt, equal rewards in input order; an error row does not split the run", () => {
@@ -157,5 +157,19 @@ describe("chain", () => {
         const out = run(chain([filterTransform(scoredRewards("reward"), { minReward: 0 }, groupKey(undefined)), spy]), [answer("p", "a", 1), answer("p", "b", -1)]);
         expect(out.map((e) => e.to)).toEqual(["main", "rejects"]);
         expect(seen).toEqual(["a"]);
+    });
+});
+
+describe("group keys are values (hostile report 4, #12)", () => {
+    it("numbers of any type equal by value, JSON text by what it writes, strings apart from numbers", async () => {
+        const { valueKey } = await import("../../src/transforms/groups.js");
+        const { Decimal, Float32, JsonText } = await import("../../src/records/values.js");
+        expect(new Set([valueKey(1), valueKey(1n), valueKey(new Decimal(10n, 1)), valueKey(new Decimal(1n, -0)), valueKey(new Float32(1)), valueKey(-0 + 1)]).size).toBe(1);
+        expect(valueKey(0)).toBe(valueKey(-0));
+        expect(valueKey(9007199254740993n)).not.toBe(valueKey(9007199254740992n));
+        expect(valueKey(new Decimal(15n, 1))).toBe(valueKey(1.5));
+        expect(valueKey("1")).not.toBe(valueKey(1));
+        expect(valueKey(new JsonText('{ "a" : 1.0, "b":"\\u0041" }'))).toBe(valueKey({ a: 1, b: "A" }));
+        expect(valueKey({ a: 1, b: 2 })).not.toBe(valueKey({ b: 2, a: 1 }));
     });
 });
