@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: nemoreward's whole-process time against node-llama-cpp alone on the same prompts,
  * on a generated mid-size model (hidden 512, 8 layers, f16). Prints markdown tables on stdout.
- * BENCH_QUICK=1 runs a smaller version.
+ * BENCH_QUICK=1 runs a smaller version; `npm run bench -- SECTION...` runs only those sections.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { spawn } from "node:child_process";
@@ -12,6 +12,9 @@ import { localBuildsDirectory } from "../src/engine/localBuild.js";
 import { best, conversation, dir, fmt, load, maxDrift, rewardsOf, run, text, writeCase } from "./harness.js";
 
 const quick = process.env["BENCH_QUICK"] === "1";
+/** `npm run bench -- filter serve`: only the sections named (engine, workers, best-of-8, memory, stalls, threads, llama-bench, parquet, filter, serve, startup); none named, all. */
+const only = process.argv.slice(2);
+const wanted = (section: string) => only.length === 0 || only.includes(section);
 const threads = availableCores();
 
 const midSpec: ModelSpec = {
@@ -40,7 +43,7 @@ const rows = { push: (line: string) => process.stdout.write(`${line}\n`) };
 
 
 // Long conversations: the CLI's overhead over the engine on the work that dominates real jobs.
-{
+if (wanted("engine")) {
     const n = quick ? 4 : 16;
     const conversations = Array.from({ length: n }, () => conversation(text(1000), text(450)));
     const { jsonl, prompts } = writeCase("long", conversations);
@@ -56,7 +59,7 @@ const rows = { push: (line: string) => process.stdout.write(`${line}\n`) };
 }
 
 // Many tiny rows: per-row overhead (parsing, templates, output) against the engine's own per-row cost.
-{
+if (wanted("engine")) {
     const n = quick ? 100 : 400;
     const conversations = Array.from({ length: n }, () => conversation(text(40), text(30)));
     const { jsonl, prompts } = writeCase("tiny", conversations);
@@ -81,7 +84,7 @@ const rows = { push: (line: string) => process.stdout.write(`${line}\n`) };
 
 // Worker processes (--workers N, the path --gpus takes with a GPU each) against one process with the same cores:
 // tiny rows and long ones, each alternating between the two, best of the reps; the outputs must be byte-identical.
-if (threads >= 2) {
+if (wanted("workers") && threads >= 2) {
     const cases = [
         { name: "tiny rows", conversations: Array.from({ length: quick ? 100 : 400 }, () => conversation(text(40), text(30))) },
         { name: "long rows", conversations: Array.from({ length: quick ? 4 : 16 }, () => conversation(text(1000), text(450))) },
@@ -103,7 +106,7 @@ if (threads >= 2) {
 }
 
 // Best-of-8: eight responses per prompt on consecutive rows; prefix reuse evaluates each prompt once.
-{
+if (wanted("best-of-8")) {
     const n = quick ? 8 : 64;
     const conversations = Array.from({ length: n }, () => text(250)).flatMap((prompt) =>
         Array.from({ length: 8 }, () => conversation(prompt, text(40))));
@@ -124,11 +127,11 @@ if (threads >= 2) {
 }
 
 // Peak memory must not grow with the number of rows (bench/memory.ts).
-for (const line of (await import("./memory.js")).memoryCase(quick, threads)) rows.push(line);
+if (wanted("memory")) for (const line of (await import("./memory.js")).memoryCase(quick, threads)) rows.push(line);
 
 // Rows that once stalled a whole run: tokenizing took time growing with the square of the special tokens in a row,
 // and truncation with the square of its turns. Each row alone, whole process.
-{
+if (wanted("stalls")) {
     const turns = (n: number) => Array.from({ length: n }, (_, i) => ({ role: i % 2 === 0 ? "user" : "assistant", content: `message ${i} ${text(20)}` }));
     const cases: [string, string, object, string[]][] = [
         ["a row of 32k short messages (render: every token counted)", "render", { messages: turns(32_000) }, []],
@@ -156,7 +159,7 @@ function withPrebuilt<T>(work: () => T): T {
 // Threads: the default (auto) and explicit counts (a ceiling, backed off like auto) against a fixed count, on an
 // idle machine and beside one CPU-bound process, with each CPU engine (the prebuilt one's threads spin, and a fixed
 // count collapsed beside a busy process): an explicit --threads must stay within 1.5× of the best.
-{
+if (wanted("threads")) {
     const n = quick ? 50 : 100;
     const { jsonl } = writeCase("threads", Array.from({ length: n }, () => conversation(text(40), text(30))));
     const { NEMOREWARD_THREADS: _, ...env } = process.env;
@@ -188,7 +191,7 @@ function withPrebuilt<T>(work: () => T): T {
 // bundled source, never in CI: $LLAMA_BENCH, else ../llama-build/build/bin/llama-bench), for both CPU engines:
 // node-llama-cpp's prebuilt binaries and the local build of `nemoreward build` (made here first if missing).
 // Runs alternate between the three, and each keeps its best, so that a busy neighbour hurts none of them alone.
-{
+if (wanted("llama-bench")) {
     const llamaBench = process.env["LLAMA_BENCH"] ?? "../llama-build/build/bin/llama-bench";
     if (!existsSync(llamaBench)) {
         process.stdout.write(`\nllama-bench comparison skipped: no ${llamaBench} (set LLAMA_BENCH).\n`);
@@ -247,15 +250,15 @@ function withPrebuilt<T>(work: () => T): T {
 }
 
 // Parquet in and out, and memory on a large Parquet file (bench/parquet.ts).
-await import("./parquet.js");
-await import("./filter.js");
+if (wanted("parquet")) await import("./parquet.js");
+if (wanted("filter")) await import("./filter.js");
 
 // Serving: nemoreward serve under autocannon on loopback, score --server against score, memory over 100k requests (bench/serve.ts).
-for (const line of await (await import("./serve.js")).serveCase(quick, threads, modelPath)) rows.push(line);
+if (wanted("serve")) for (const line of await (await import("./serve.js")).serveCase(quick, threads, modelPath)) rows.push(line);
 
 // Start-up: the commands that load no model must not pay for loading one (node-llama-cpp is imported only to run
 // the model). Whole processes, the supervisor and its child, against a bare `node`.
-{
+if (wanted("startup")) {
     const parts = [0, 1].map((k) => {
         const path = `${dir}/startup-part-${k}.jsonl`;
         writeFileSync(path, Array.from({ length: 500 }, (_, i) => `{"id":${2 * i + k},"reward":1.5}\n`).join(""));
