@@ -29,6 +29,11 @@ type Column = {
     json?: boolean;
     /** Whether hyparquet-writer's statistics, computed on physical values, order as the logical type does. */
     statistics: boolean;
+    /**
+     * PLAIN for a column with a FLOAT or DOUBLE leaf: hyparquet-writer's dictionary keys values with a JS Map, where -0
+     * and 0 are one key, so a dictionary would write every 0 after a -0 as -0 (or every -0 after a 0 as 0).
+     */
+    encoding?: "PLAIN";
 };
 
 const optional = (name: string, element: Omit<SchemaElement, "name">): SchemaElement => ({ name, repetition_type: "OPTIONAL", ...element });
@@ -54,7 +59,8 @@ function toolElements(name: string, kind: FieldKind): SchemaElement[] {
 
 function column(elements: SchemaElement[], extra: Partial<Column> = {}): Column {
     const [tree] = parquetSchema({ schema: [{ name: "root", num_children: 1 }, ...elements] } as FileMetaData).children;
-    return { name: elements[0]!.name, elements, tree: tree!, statistics: elements.every(ordersAsLogical), ...extra };
+    const floats = elements.some((e) => e.type === "DOUBLE" || e.type === "FLOAT");
+    return { name: elements[0]!.name, elements, tree: tree!, statistics: elements.every(ordersAsLogical), ...(floats ? { encoding: "PLAIN" as const } : {}), ...extra };
 }
 
 /** The kind of tool field a column could hold, by its type: DOUBLE a double, INT32 an integer, ... a LIST of one, plural. */
@@ -264,7 +270,7 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
         const parquet = open();
         if (rows.length > 0) {
             const written = rows.map(values);
-            const columnData = columns!.map((c, j) => ({ name: c.name, data: written.map((row) => row[j]), statistics: c.statistics }));
+            const columnData = columns!.map((c, j) => ({ name: c.name, data: written.map((row) => row[j]), statistics: c.statistics, encoding: c.encoding }));
             void parquet.write({ columnData, rowGroupSize: rows.length });
             // resumable: each group ends in a footer of every group so far, so that the file is whole after any group
             if (resumable) interimFooter(parquet, bytes, schemaOf(columns!));
