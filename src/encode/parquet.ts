@@ -7,7 +7,7 @@ import type { Chunk } from "../outputs/outputs.js";
 import { physicalSchema, writeValue } from "../records/parquetValues.js";
 import { fieldJson, isJsonRow, type InputRow, type ParquetColumn, type Source } from "../records/row.js";
 import type { OutRow } from "../conversation/scoringTask.js";
-import { ownNames, renameReporter, type FieldKind, type Layout, type OwnNames, type ToolField } from "../records/toolFields.js";
+import { ownNames, recordFits, renameReporter, type FieldKind, type Layout, type OwnNames, type ToolField } from "../records/toolFields.js";
 import { isFields, isValueProblem, JsonText, jsonText, type Fields, type Value } from "../records/values.js";
 import { keyCount } from "../records/json.js";
 import { batchBytes, sizeOf } from "../memory.js";
@@ -104,6 +104,11 @@ function inputColumn({ elements }: ParquetColumn): Column {
  */
 export class Observed {
     readonly names = new Set<string>();
+    /**
+     * The fields an earlier run of the tool wrote at the end of a row (ownNames' `ours`, row by row, as JSONL keeps
+     * them): their columns follow the row's own, as that run's Parquet had them, typed as the tool types them.
+     */
+    readonly tail = new Set<string>();
     readonly shapes = new Map<string, Shape>();
     readonly tools: ToolField[] = [];
     first: InputRow | undefined;
@@ -111,7 +116,8 @@ export class Observed {
     rows = 0;
     private readonly headers = new Set<Source>();
 
-    constructor(private readonly layoutOf: EncoderOptions["layoutOf"]) {}
+    /** `carried`: the rows are the tool's own output (merge): a whole-number reward is the tool's too, not a label. */
+    constructor(private readonly layoutOf: EncoderOptions["layoutOf"], private readonly carried = false) {}
 
     observe(input: InputRow): void {
         this.rows++;
@@ -123,21 +129,36 @@ export class Observed {
         const record = input.record;
         if (record === undefined) return;
         this.first ??= input;
+        const layout = this.layoutOf(input);
         if (input.source.format !== "parquet") {
+            const text = input.source.format === "csv" || input.source.format === "tsv";
+            const ours = ownNames(Object.keys(record), layout, { fits: recordFits(record, this.carried ? undefined : layout[0]?.name, text) }).ours;
             for (const name of Object.keys(record)) {
-                this.names.add(name);
+                (ours.includes(name) ? this.tail : this.names).add(name);
                 let shape = shapeOf(record[name]!);
                 // an object whose text gives a key twice: a struct would hold only its last value, JSON text holds both
                 if (isJsonRow(input) && typeof record[name] === "object" && keyCount(fieldJson(input, name)) !== keysIn(record[name]!)) shape = { kind: "json" };
                 this.shapes.set(name, widen(this.shapes.get(name), shape));
             }
         }
-        for (const field of this.layoutOf(input)) {
+        // the first layout as it is (its first field is where ownNames looks for an earlier run's fields); another kind
+        // of row's fields before `error` and `dropped`
+        if (this.tools.length === 0) this.tools.push(...layout);
+        for (const field of layout) {
             if (this.tools.some((f) => f.name === field.name)) continue;
-            const error = this.tools.findIndex((f) => f.name === "error");
-            this.tools.splice(error === -1 ? this.tools.length : error, 0, field);
+            const last = this.tools.findIndex((f) => f.name === "error" || f.name === "dropped");
+            this.tools.splice(last === -1 ? this.tools.length : last, 0, field);
         }
     }
+}
+
+/** Whether the tool's column for a field of this kind holds every value of this shape exactly. */
+function shapeFits(shape: Shape | undefined, kind: FieldKind): boolean {
+    if (shape === undefined || shape.kind === "null") return true;
+    if (kind === "double") return shape.kind === "double" || (shape.kind === "integer" && !shape.inexact && !shape.wide);
+    if (kind === "integer") return shape.kind === "integer" && !shape.inexact && !shape.wide;
+    if (kind === "boolean" || kind === "string") return shape.kind === kind;
+    return false;
 }
 
 /** How many keys a value's objects hold, at every depth. */
@@ -161,7 +182,7 @@ type Spilled = { source: number; line: number; text: string; record?: Fields; pr
  * Otherwise (standard input, a pipe) the rows wait on disk (spill.ts) until the last one has shown every column's
  * type, and are then written group by group: memory holds one group either way.
  */
-export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumns = [], typedInputs = false, observed, resumable = false, continuingParquet }: EncoderOptions): Encoder {
+export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumns = [], typedInputs = false, observed, resumable = false, continuingParquet, carried = false }: EncoderOptions): Encoder {
     let columns: Column[] | undefined;
     let own: OwnNames | undefined;
     let writer: ParquetWriter | undefined;
@@ -170,22 +191,27 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
     let pendingBytes = 0;
     const groupBytes = batchBytes();
     const reportRenames = renameReporter(warn);
-    const seen = observed ?? new Observed(layoutOf);
+    const seen = observed ?? new Observed(layoutOf, carried);
     const observe = (out: OutRow) => seen.observe(out.input);
+    const observeInput = (input: InputRow) => seen.observe(input);
     const start = (): Column[] => {
         const cols = parquetColumns.map(inputColumn);
         // Parquet read from standard input: its columns are known once it is read
         for (const source of sources()) for (const c of source.columns ?? []) if (!cols.some((known) => known.name === c.name)) cols.push(inputColumn(c));
-        const { names, shapes, tools, first } = seen;
+        const { names, tail, shapes, tools, first } = seen;
         // every field the tool may add, in every format: a column is there whether or not a row has its value
         const layout: Layout = tools.length > 0 ? tools : layoutOf(undefined);
         // then the header of a CSV file of no rows
-        for (const name of new Set([...names, ...sources().flatMap((source) => source.header?.names ?? [])])) {
+        for (const name of new Set([...names, ...sources().flatMap((source) => source.header?.names ?? []), ...tail])) {
             if (cols.some((c) => c.name === name)) continue;
             const shape = shapes.get(name);
+            const field = layout.find((f) => f.name === name.replace(/^(nemoreward_)+/, ""));
+            // a field an earlier run of the tool wrote (never the row's own): its column is the tool's, made below, in
+            // the place and of the type this run gives it
+            if (field !== undefined && !names.has(name) && shapeFits(shape, field.kind)) continue;
             // a field only ever null that is named like one of the tool's (the rewards of a scored file whose rows all
             // failed): typed as the tool types it, which null fits as well as any type
-            const tool = shape?.kind === "null" ? layout.find((f) => f.name === name) : undefined;
+            const tool = shape?.kind === "null" ? field : undefined;
             if (tool !== undefined) {
                 cols.push(column(toolElements(name, tool.kind)));
                 continue;
@@ -242,7 +268,9 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
         return columns!.map((c, j) => {
             if (c.tool === undefined) return inputValues[j];
             try {
-                return writeValue(c.tree, tool[c.tool] ?? null);
+                // merge: the value an earlier run wrote in the tool's column, as it is
+                const kept = carried && !Object.hasOwn(tool, c.tool) && record !== undefined && Object.hasOwn(record, c.name) ? record[c.name] ?? null : undefined;
+                return writeValue(c.tree, kept ?? tool[c.tool] ?? null);
             } catch (error) {
                 if (!isValueProblem(error)) throw error;
                 onError(input, `${c.tool}: ${error.message}`);
@@ -309,9 +337,16 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
         // the columns' types wait for the last row: the rows wait on disk
         const spill = new Spill();
         const seen: Source[] = [];
+        // every input row, written here or not, types the columns (`see`), so that a run's outputs (its rows, its
+        // rejects) have the same columns; an encoder not shown the input (pairs) is typed by the rows it writes
+        let seeing = false;
         return {
+            see(input) {
+                seeing = true;
+                observeInput(input);
+            },
             row(out) {
-                observe(out);
+                if (!seeing) observe(out);
                 const { input } = out;
                 let source = seen.indexOf(input.source);
                 if (source === -1) source = seen.push(input.source) - 1;

@@ -324,7 +324,7 @@ function rowsFormat(command: CommandName, input: InputFormat, flags: Flags, stdo
 }
 
 /** The fields a command adds to a row of each kind: rewards (or the rendered text), rank, markers, then `error`. */
-function layoutOf(scoring: ScoringPlan, rank: boolean): (kind: TaskKind) => Layout {
+export function layoutOf(scoring: ScoringPlan, rank: boolean): (kind: TaskKind) => Layout {
     const marker = scoring.onOverlong === "skip" ? [named("skipped")] : scoring.onOverlong === "truncate" ? [named("truncated")] : [];
     return (kind) => {
         if (scoring.mode === "render") return [named("rendered", kind !== "single"), named("n_tokens", kind !== "single"), named("error")];

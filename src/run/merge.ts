@@ -11,7 +11,10 @@ import { readJsonl } from "../input/jsonl.js";
 import { findInputs, formatOf, readRows, sourceName, type InputSpec } from "../input/sources.js";
 import { createEncoder } from "../encode/createEncoder.js";
 import { endChunks } from "../encode/encoder.js";
-import { Outputs, readShardRecord, type OutputFile, type ShardRecord } from "../outputs/outputs.js";
+import { Outputs, readResumeSettings, readShardRecord, type OutputFile, type ShardRecord } from "../outputs/outputs.js";
+import { layoutOf, type ScoringPlan } from "../plan/plan.js";
+import type { Layout } from "../records/toolFields.js";
+import { kindOf } from "./scoreTask.js";
 import { recordSuffixes } from "../outputs/target.js";
 import { where, type InputRow, type Source } from "../records/row.js";
 
@@ -117,8 +120,11 @@ async function interleaveRows(shards: InputSpec[], records: (ShardRecord | undef
         if (JSON.stringify(own) !== JSON.stringify(columns[0])) throw new UsageError(`${shards[k]!.path} has other columns than ${shards[0]!.path}: parts of one run have the same`);
     const sources: Source[] = [];
     const problems: string[] = [];
+    // Parquet out: the tool's columns where the parts' run put them, typed as it types them, all of them (also the
+    // optional ones no part's row holds in JSON): the file one run's Parquet would be
+    const layout = format === "parquet" ? partsLayout(shards[0]!.path) : undefined;
     const encoder = await createEncoder(format, {
-        layoutOf: () => [], warn: (message) => log.warn(message), onError: (row, message) => problems.push(`${where(row)}: ${message}`),
+        layoutOf: (row) => layout?.(row) ?? [], carried: true, warn: (message) => log.warn(message), onError: (row, message) => problems.push(`${where(row)}: ${message}`),
         sources: () => sources, parquetColumns: columns[0] ?? [], typedInputs: parquet, color: log.color, width: 100,
     });
     const options = { stdin: process.stdin, maxRecordBytes: Infinity, signal, formatGiven: true, warn: (message: string) => log.warn(message), onSource: (source: Source) => sources.push(source) };
@@ -141,6 +147,15 @@ async function interleaveRows(shards: InputSpec[], records: (ShardRecord | undef
     // a value the output cannot hold as it is: nothing is merged rather than a value lost
     if (problems.length > 0) throw new UsageError(`cannot merge into ${format}: ${problems[0]}`);
     return counts;
+}
+
+/** The fields the run that wrote a part added to each kind of row, by the settings of its .resume record. */
+function partsLayout(part: string): ((row: InputRow | undefined) => Layout) | undefined {
+    const settings = readResumeSettings(part);
+    if (typeof settings?.["rows"] !== "string" || typeof settings["field"] !== "string" || typeof settings["onOverlong"] !== "string") return undefined;
+    const scoring = { mode: settings["rows"] === "render" ? "render" : "rewards", field: settings["field"], onOverlong: settings["onOverlong"] } as ScoringPlan;
+    const layout = layoutOf(scoring, false);
+    return (row) => layout(kindOf(row));
 }
 
 /**

@@ -137,7 +137,9 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
     // pairs writes records of its own (a pair per prompt), to which the tool adds no field
     const rowsLayout = (row: InputRow | undefined) => (plan.transforms.pairs !== undefined ? [] : plan.layout(kindOf(row)));
     const rowsEncoder = await encoderFor(rowsFile, rowsLayout, rowsFile?.spec.format === "parquet" ? await parquetColumnsFirst(plan, io, rowsFile, rowsLayout) : {});
-    const rejectsEncoder = await encoderFor(rejectsFile, (row) => [...plan.layout(kindOf(row)), named("dropped")]);
+    const rejectsLayout = (row: InputRow | undefined) => [...plan.layout(kindOf(row)), named("dropped")];
+    // Parquet rejects are typed from every input row, as the rows' file is: the same columns, of the same types
+    const rejectsEncoder = await encoderFor(rejectsFile, rejectsLayout, rejectsFile?.spec.format === "parquet" ? await parquetColumnsFirst(plan, io, rejectsFile, rejectsLayout) : {});
     const { transform, summary, after, replay } = transformsOf(plan, log);
     // eval, resumed: the rows already written are read back, so that the report counts them
     const writtenRows = replay === undefined || resumed === 0 || rowsFile?.target.kind !== "file" ? undefined : readRows([{ path: rowsFile.target.real, format: rowsFile.spec.format as InputFormat }], {
@@ -196,6 +198,7 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
         index++;
         print?.row(rowIdentity(row));
         if (plan.transforms.pairs === undefined) rowsEncoder?.see?.(row);
+        rejectsEncoder?.see?.(row);
         if (plan.shard !== undefined && index % plan.shard.count !== plan.shard.index) continue;
         mine++;
         if (mine < resumed) {

@@ -2,8 +2,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { exitCodes } from "../../src/errors.js";
-import { duck } from "../duckdb.js";
-import { duckParquet, newDir, runBuiltCli } from "../helpers.js";
+import { columnTypes, duck } from "../duckdb.js";
+import { duckParquet, newDir, runBuiltCli, runInProcess, tinyModel } from "../helpers.js";
 
 // Parquet written by the tool holds every value as it came, and one run's files, its rejects and merges agree on
 // columns and types.
@@ -49,5 +49,76 @@ describe("Parquet output keeps every value exactly", () => {
         const floatsOut = join(tmp, "floats-out.parquet");
         expect((await runBuiltCli(["filter", floats, "--min-reward", "0", "-o", floatsOut], undefined, noModel)).code).toBe(exitCodes.ok);
         expect(await duck(`SELECT signbit(f) AS f FROM '${floatsOut}'`)).toEqual([{ f: true }, { f: false }]);
+    });
+});
+
+// rows whose columns only later rows show: `x` a double, then an integer past 2^53 (JSON text); `n` a struct
+const mixed = [
+    ...Array.from({ length: 8 }, (_, i) => JSON.stringify({ id: i, prompt: `p${i % 3}`, response: `r${i} é` })),
+    JSON.stringify({ id: 8, prompt: "p2", response: "r8", x: 1.5 }),
+    '{"id": 9, "prompt": "p0", "response": "r9", "x": 9007199254740993}',
+    JSON.stringify({ id: 10, prompt: "p1", response: "r10", n: { a: [1, 2] } }),
+    JSON.stringify({ id: 11, prompt: "p" }),
+].join("\n") + "\n";
+const typesOf = async (path: string) => Object.entries(await columnTypes(path)).map(([name, type]) => `${name} ${type}`);
+
+describe("one run's Parquet outputs, and merges, agree on columns and types", () => {
+    it("score --rejects: the kept rows and the rejects have the same columns of the same types (both typed from every row), from a file and from standard input", async () => {
+        const input = write("mixed.jsonl", mixed);
+        for (const stdin of [false, true]) {
+            const [kept, rejects] = [join(tmp, `kept-${stdin}.parquet`), join(tmp, `rejects-${stdin}.parquet`)];
+            const args = ["score", ...(stdin ? [] : [input]), "-m", tinyModel, "--threads", "1", "--top-k", "1", "--group-by", "prompt", "-o", kept, "--rejects", rejects];
+            const run = stdin ? await runBuiltCli(args, mixed) : await runBuiltCli(args);
+            expect(run.code, run.stderr).toBe(exitCodes.someRowsFailed);
+            expect(await typesOf(rejects)).toEqual([...await typesOf(kept), "dropped VARCHAR"]);
+            expect((await columnTypes(kept))["x"]).toBe("JSON");
+            // read back as one folder: DuckDB unions them by name
+            expect((await duck(`SELECT count(*)::INTEGER AS n FROM read_parquet(['${kept}', '${rejects}'], union_by_name = true)`))[0]!["n"]).toBe(12);
+        }
+    });
+
+    it("merge of JSONL parts into Parquet is one run's Parquet: the same columns, in the same order, of the same types (special_tokens_in_content too), the same values", async () => {
+        const input = write("tomerge.jsonl", mixed);
+        const whole = join(tmp, "whole.parquet");
+        expect((await runBuiltCli(["score", input, "-m", tinyModel, "--threads", "1", "-o", whole])).code).toBe(exitCodes.someRowsFailed);
+        const parts = [0, 1].map((k) => join(tmp, `part-${k}.jsonl`));
+        for (const [k, part] of parts.entries())
+            expect([exitCodes.ok, exitCodes.someRowsFailed]).toContain((await runBuiltCli(["score", input, "-m", tinyModel, "--threads", "1", "--shard", `${k}/2`, "-o", part])).code);
+        const merged = join(tmp, "merged.parquet");
+        const run = await runInProcess(["merge", merged, ...parts]);
+        expect(run.code, run.stderr).toBe(exitCodes.ok);
+        expect(await typesOf(merged)).toEqual(await typesOf(whole));
+        expect(await typesOf(merged)).toContain("special_tokens_in_content BOOLEAN");
+        expect(await duck(`SELECT * FROM '${merged}' EXCEPT ALL SELECT * FROM '${whole}'`)).toEqual([]);
+        expect(await duck(`SELECT * FROM '${whole}' EXCEPT ALL SELECT * FROM '${merged}'`)).toEqual([]);
+    });
+
+    it("filter of a scored JSONL file (error rows among its rows) to Parquet rejects: no false warning, no nemoreward_error beside error", async () => {
+        const input = write("toscore.jsonl", mixed);
+        const scored = join(tmp, "scored.jsonl");
+        expect((await runBuiltCli(["score", input, "-m", tinyModel, "--threads", "1", "-o", scored])).code).toBe(exitCodes.someRowsFailed);
+        const [kept, rejects] = [join(tmp, "f-kept.parquet"), join(tmp, "f-rejects.parquet")];
+        const run = await runBuiltCli(["filter", scored, "--top-k", "1", "--group-by", "prompt", "-o", kept, "--rejects", rejects], undefined, noModel);
+        expect(run.code, run.stderr).toBe(exitCodes.someRowsFailed);
+        expect(run.stderr).not.toMatch(/of its own/);
+        expect(await typesOf(rejects)).toEqual([...await typesOf(kept), "dropped VARCHAR"]);
+        expect(Object.keys(await columnTypes(rejects)).filter((name) => name.includes("error"))).toEqual(["error"]);
+        // the reward an earlier run wrote keeps its column's type: DOUBLE, as score writes it
+        expect((await columnTypes(kept))["reward"]).toBe("DOUBLE");
+    });
+
+    it("merge to Parquet of JSONL parts whose rewards are whole numbers: reward is DOUBLE, the tool's type", async () => {
+        // parts as a run of the tool writes them, the reward a whole number by chance
+        const settings = (k: number) => JSON.stringify({ nemoreward: 3, rows: "score", format: "jsonl", field: "reward", onOverlong: "error", shard: `${k}/2` });
+        const parts = [0, 1].map((k) => {
+            const path = write(`whole-${k}.jsonl`, `${JSON.stringify({ id: k, prompt: "p", response: "r", reward: -2 })}\n`);
+            writeFileSync(`${path}.resume`, `${settings(k)}\n`);
+            return path;
+        });
+        const merged = join(tmp, "whole-rewards.parquet");
+        const run = await runInProcess(["merge", merged, ...parts]);
+        expect(run.code, run.stderr).toBe(exitCodes.ok);
+        expect((await columnTypes(merged))["reward"]).toBe("DOUBLE");
+        expect(await duck(`SELECT id, reward FROM '${merged}'`)).toEqual([{ id: "0", reward: -2 }, { id: "1", reward: -2 }]);
     });
 });
