@@ -74,4 +74,16 @@ describe("toConversation", () => {
     ])("rejects %j with a reason", (record, reason) => {
         expect(() => toConversation(record as Record<string, unknown>)).toThrow(reason);
     });
+
+    it("reads the shape whose fields a row holds: a null field of another shape (a Parquet column of other rows) is no part of it", () => {
+        const pair = [{ role: "user", content: "Q" }, { role: "assistant", content: "A" }];
+        expect(toConversation({ messages: null, prompt: "Q", response: "A" })).toEqual(pair);
+        expect(toConversation({ conversations: null, messages: null, prompt: "Q", response: "A" })).toEqual(pair);
+        expect(toConversation({ prompt: null, response: null, system: null, messages: pair })).toEqual(pair);
+        expect(toConversation({ messages: null, prompt: null, response: null, instruction: "Q", input: null, output: "A" })).toEqual(pair);
+        // a null beside no other shape is that shape's error
+        expect(() => toConversation({ messages: null })).toThrow(/"messages" is not a non-empty list of messages/);
+        expect(() => toConversation({ messages: null, prompt: "Q", response: null })).toThrow(/"response" is null: no text to score/);
+        expect(() => toConversation({ prompt: null, response: null })).toThrow(/"prompt" is null/);
+    });
 });

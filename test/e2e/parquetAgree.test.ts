@@ -1,9 +1,10 @@
-import { writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { exitCodes } from "../../src/errors.js";
 import { columnTypes, duck } from "../duckdb.js";
-import { duckParquet, newDir, runBuiltCli, runInProcess, tinyModel } from "../helpers.js";
+import { cli, duckParquet, newDir, parseJsonl, referenceRewards, runBuiltCli, runInProcess, tinyModel } from "../helpers.js";
 
 // Parquet written by the tool holds every value as it came, and one run's files, its rejects and merges agree on
 // columns and types.
@@ -120,5 +121,40 @@ describe("one run's Parquet outputs, and merges, agree on columns and types", ()
         expect(run.code, run.stderr).toBe(exitCodes.ok);
         expect((await columnTypes(merged))["reward"]).toBe("DOUBLE");
         expect(await duck(`SELECT id, reward FROM '${merged}'`)).toEqual([{ id: "0", reward: -2 }, { id: "1", reward: -2 }]);
+    });
+});
+
+describe("rows of mixed shapes read back from Parquet", () => {
+    const reference = referenceRewards();
+    it("prompt/response rows beside messages rows, written to Parquet (a messages column null on the former, prompt/response null on the latter), score again as the same conversations, from the file and from standard input; also in JSONL", async () => {
+        const rows = [
+            { id: 1, prompt: "What is 2+2?", response: "4" },
+            { id: 2, messages: [{ role: "user", content: "Name a colour" }, { role: "assistant", content: "blue" }] },
+            { id: 3, prompt: "Say hi", response: "Hi!" },
+        ];
+        const input = write("shapes.jsonl", rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
+        const parquet = join(tmp, "shapes.parquet");
+        expect((await runBuiltCli(["score", input, "-m", tinyModel, "--threads", "1", "-o", parquet])).code).toBe(exitCodes.ok);
+        expect(await duck(`SELECT messages IS NULL AS m, prompt IS NULL AS p FROM '${parquet}'`)).toEqual([{ m: true, p: false }, { m: false, p: true }, { m: true, p: false }]);
+        const expected = [reference("What is 2+2?", "4"), reference("Name a colour", "blue"), reference("Say hi", "Hi!")];
+        const fromFile = await runBuiltCli(["score", parquet, "-m", tinyModel, "--precise", "--threads", "1", "--format", "jsonl"]);
+        const fromStdin = spawnSync(process.execPath, [cli, "score", "-m", tinyModel, "--precise", "--threads", "1", "--format", "jsonl"], { input: readFileSync(parquet), encoding: "utf8" });
+        for (const run of [fromFile, { code: fromStdin.status, stdout: fromStdin.stdout, stderr: fromStdin.stderr }]) {
+            expect(run.code, run.stderr).toBe(exitCodes.ok);
+            const again = parseJsonl(run.stdout);
+            expect(again).toHaveLength(3);
+            // the file's reward column is the earlier run's: replaced in place
+            for (const [i, row] of again.entries()) expect(row.reward).toBeCloseTo(expected[i]!, 5);
+        }
+        // JSONL: a null messages beside a prompt and response, and null prompt and response beside messages
+        const nulls = write("nulls.jsonl", [
+            JSON.stringify({ messages: null, prompt: "What is 2+2?", response: "4" }),
+            JSON.stringify({ prompt: null, response: null, messages: rows[1]!.messages }),
+        ].join("\n") + "\n");
+        const jsonl = await runBuiltCli(["score", nulls, "-m", tinyModel, "--precise", "--threads", "1", "--format", "jsonl"]);
+        expect(jsonl.code, jsonl.stderr).toBe(exitCodes.ok);
+        const scored = parseJsonl(jsonl.stdout);
+        expect(scored[0]!.reward).toBeCloseTo(expected[0]!, 5);
+        expect(scored[1]!.reward).toBeCloseTo(expected[1]!, 5);
     });
 });
