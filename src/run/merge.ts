@@ -1,11 +1,12 @@
 import { createHash, type Hash } from "node:crypto";
-import { createReadStream, existsSync, readdirSync, statSync } from "node:fs";
+import { createReadStream, existsSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { Transform } from "node:stream";
 import { exitCodes, NemoError, UsageError } from "../errors.js";
 import { formatOfName, formats, type OutputFormat } from "../formats.js";
 import type { CliIo } from "../io.js";
 import { createLog, type Log } from "../log.js";
+import { plural } from "../plural.js";
 import { readDelimited } from "../input/delimited.js";
 import { readJsonl } from "../input/jsonl.js";
 import { findInputs, formatOf, readRows, sourceName, type InputSpec } from "../input/sources.js";
@@ -28,7 +29,9 @@ import { where, type InputRow, type Source } from "../records/row.js";
  */
 export async function runMerge(output: string, given: string[], io: CliIo, quiet: boolean): Promise<number> {
     const log = createLog(io.stderr, { quiet });
-    const inputs = findInputs(partsOf(withoutRecords(given.flatMap(expandPattern)), log), undefined);
+    const inputs = findInputs(partsOf(withoutRecords(given.flatMap(expandFolder)), log), undefined);
+    const twice = inputs.find((input, i) => inputs.slice(0, i).some((other) => realpathSync(other.path) === realpathSync(input.path)));
+    if (twice !== undefined) throw new UsageError(`${twice.path} is given twice: name each part once`);
     const format = inputs[0]!.format;
     if (!formats[format].resumable) throw new UsageError("merge works on jsonl, csv, tsv and parquet shard outputs");
     const other = inputs.find((input) => input.format !== format);
@@ -46,7 +49,7 @@ export async function runMerge(output: string, given: string[], io: CliIo, quiet
             : await interleaveRows(shards.map((path) => ({ path, format })), records, named, outputs.get("merge"), log, io.signal);
         await outputs.finish(true);
         const total = counts.reduce((a, b) => a + b, 0);
-        log.info(`merged ${total} rows from ${shards.length} shards into ${output}`);
+        log.info(`merged ${plural(total, "row")} from ${plural(shards.length, "shard")} into ${output}`);
         return exitCodes.ok;
     } finally {
         outputs.release();
@@ -164,7 +167,7 @@ function partsLayout(part: string): ((row: InputRow | undefined) => Layout) | un
  */
 function checkCount(shard: string, more: boolean, count: number, record: ShardRecord | undefined): void {
     if (more) throw new UsageError(`${shard} has more rows than the shards before it: a shard is missing rows or the shards are out of order`);
-    if (record !== undefined && record.rows !== count) throw new UsageError(`${shard} holds ${count} rows but its run wrote ${record.rows}`);
+    if (record !== undefined && record.rows !== count) throw new UsageError(`${shard} holds ${plural(count, "row")} but its run wrote ${record.rows}`);
 }
 
 function otherBytes(shard: string): UsageError {
@@ -173,6 +176,14 @@ function otherBytes(shard: string): UsageError {
 
 function otherColumns(shard: string, first: string, own: string, header: string): UsageError {
     return new UsageError(`${shard} has other columns than ${first} (${own} vs ${header}): score files with different columns apart, or to JSONL, before merging`);
+}
+
+/** A folder as `folder/*` (every file in it, the parts and what is no part alike), else the path as a pattern. */
+function expandFolder(path: string): string[] {
+    if (statSync(path, { throwIfNoEntry: false })?.isDirectory() !== true) return expandPattern(path);
+    const files = readdirSync(path, { withFileTypes: true }).filter((entry) => entry.isFile() && !recordSuffixes.some((suffix) => entry.name.endsWith(suffix)));
+    if (files.length === 0) throw new UsageError(`${path} holds no file to merge`);
+    return files.map((entry) => entry.name).sort().map((name) => join(path, name));
 }
 
 /**
