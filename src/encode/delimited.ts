@@ -45,12 +45,14 @@ export function delimitedEncoder(delimiter: "," | "\t", { layoutOf, warn, onErro
         replaced = own.ours;
         added = added.filter((name) => !replaced.includes(name));
         if (header?.delimiter === delimiter) eol = header.eol;
-        if (header?.delimiter === delimiter && replaced.length === 0) {
+        // the header is the user's as it came (`note,note` stays so: the reader's `note.1` only keys the cells), the
+        // tool's columns an earlier run added in place, then the tool's new ones
+        if (header?.delimiter === delimiter) {
             columns = header.names;
-            head = `${header.text}${delimiter}${join(added)}${eol}`;
+            head = `${header.text}${added.length > 0 ? `${delimiter}${join(added)}` : ""}${eol}`;
         } else {
             columns = input === undefined ? [] : header?.names ?? (input.record === undefined ? ["line"] : Object.keys(input.record));
-            head = `${join([...columns, ...added])}${eol}`;
+            head = `${join([...(header === undefined ? columns : splitFields(header.text, header.delimiter)), ...added])}${eol}`;
         }
     };
     // a resumed file: its header says how the run before laid the rows out, whatever the next row looks like
