@@ -285,8 +285,7 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
         if (continuingParquet !== undefined) {
             // a resumed file: its row groups stay, and the next ones follow them (the magic is there already)
             const { end, metadata } = continuingParquet;
-            if (!sameSchema(metadata.schema, schemaOf(columns!)))
-                throw new UsageError("the Parquet output being resumed has other columns than this run gives: it was written from other input or settings; remove it and its .resume record to start over");
+            checkContinuing();
             bytes.index = 0;
             bytes.offset = end;
             writer.row_groups = metadata.row_groups;
@@ -294,6 +293,16 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
         }
         return writer;
     };
+    const checkContinuing = () => {
+        if (continuingParquet !== undefined && !sameSchema(continuingParquet.metadata.schema, schemaOf(columns!)))
+            throw new UsageError("the Parquet output being resumed has other columns than this run gives (other column types, or other columns): " +
+                "it was written from other input or settings; remove it and its .resume record to start over");
+    };
+    // a resumed file whose columns are known from a first reading of the input: checked now (before the model loads)
+    if (continuingParquet !== undefined && observed !== undefined) {
+        columns = start();
+        checkContinuing();
+    }
     const group = (rows: OutRow[]): Uint8Array => {
         const parquet = open();
         if (rows.length > 0) {

@@ -51,13 +51,14 @@ export async function run(plan: Plan, given: CliIo, chatTemplatePath: string | u
         }
         const finished = await finishedShard(plan, io, log, outputs);
         if (finished !== undefined) return finished;
+        const first = await rowsParquetFirst(plan, io, outputs, log);
         const engine = await loadModel(plan, log);
         try {
             const template = loadTemplate(engine, plan.templateSource, log);
             if (plan.scoring.mode !== "render") log.info(engine.description);
             const scorer = taskScorer(plan.scoring, plan.conversation, plan.layout, engine, template);
             outputs.open();
-            return await stream(plan, io, log, outputs, engine.parallel, scorer);
+            return await stream(plan, io, log, outputs, engine.parallel, scorer, first);
         } finally {
             await engine.dispose();
         }
@@ -100,7 +101,25 @@ async function loadModel(plan: Plan, log: Log): Promise<RewardModel> {
     return WorkerPool.start(options, { count: devices.length, devices }, log);
 }
 
-async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, parallel: number, scorer: Scorer): Promise<number> {
+/** The rows' fields of each kind of row: none for pairs, which writes records of its own (a pair per prompt). */
+const rowsLayoutOf = (plan: Plan) => (row: InputRow | undefined) => (plan.transforms.pairs !== undefined ? [] : plan.layout(kindOf(row)));
+
+/**
+ * Before the model loads: Parquet rows' columns from a first reading of the input files (parquetColumnsFirst), and a
+ * resumed Parquet file whose columns this run's input no longer gives (a column of another type) refused now, the
+ * files as they were.
+ */
+async function rowsParquetFirst(plan: Plan, io: CliIo, outputs: Outputs, log: Log): Promise<Partial<EncoderOptions> | undefined> {
+    const file = plan.rows === undefined ? undefined : outputs.get(plan.rows);
+    if (file?.spec.format !== "parquet") return undefined;
+    const first = await parquetColumnsFirst(plan, io, file, rowsLayoutOf(plan));
+    if (first.continuingParquet !== undefined)
+        await createEncoder("parquet", { layoutOf: rowsLayoutOf(plan), warn: () => undefined, onError: () => undefined, sources: () => [],
+            parquetColumns: plan.parquetColumns, color: log.color, width: 100, ...first });
+    return first;
+}
+
+async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, parallel: number, scorer: Scorer, rowsFirst?: Partial<EncoderOptions>): Promise<number> {
     const rowsFile = plan.rows === undefined ? undefined : outputs.get(plan.rows);
     const rejectsFile = plan.rejects === undefined ? undefined : outputs.get(plan.rejects);
     const resumed = rowsFile?.recorded?.rows ?? 0;
@@ -135,8 +154,8 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
         ...extra,
     });
     // pairs writes records of its own (a pair per prompt), to which the tool adds no field
-    const rowsLayout = (row: InputRow | undefined) => (plan.transforms.pairs !== undefined ? [] : plan.layout(kindOf(row)));
-    const rowsEncoder = await encoderFor(rowsFile, rowsLayout, rowsFile?.spec.format === "parquet" ? await parquetColumnsFirst(plan, io, rowsFile, rowsLayout) : {});
+    const rowsLayout = rowsLayoutOf(plan);
+    const rowsEncoder = await encoderFor(rowsFile, rowsLayout, rowsFile?.spec.format === "parquet" ? rowsFirst ?? await parquetColumnsFirst(plan, io, rowsFile, rowsLayout) : {});
     const rejectsLayout = (row: InputRow | undefined) => [...plan.layout(kindOf(row)), named("dropped")];
     // Parquet rejects are typed from every input row, as the rows' file is: the same columns, of the same types
     const rejectsEncoder = await encoderFor(rejectsFile, rejectsLayout, rejectsFile?.spec.format === "parquet" ? await parquetColumnsFirst(plan, io, rejectsFile, rejectsLayout) : {});

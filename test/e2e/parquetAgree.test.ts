@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { exitCodes } from "../../src/errors.js";
@@ -156,5 +156,23 @@ describe("rows of mixed shapes read back from Parquet", () => {
         const scored = parseJsonl(jsonl.stdout);
         expect(scored[0]!.reward).toBeCloseTo(expected[0]!, 5);
         expect(scored[1]!.reward).toBeCloseTo(expected[1]!, 5);
+    });
+});
+
+describe("--resume of Parquet", () => {
+    it("refuses, before the model loads, an appended input that changes a column's type; the file and its record stay as they were", async () => {
+        const input = write("grows.jsonl", [1, 2, 3].map((i) => JSON.stringify({ id: i, prompt: "Q", response: `A${i}`, x: i })).join("\n") + "\n");
+        const out = join(tmp, "grows.parquet");
+        const args = ["score", input, "-m", tinyModel, "--threads", "1", "-o", out, "--resume"];
+        expect((await runBuiltCli(args)).code).toBe(exitCodes.ok);
+        // x was BIGINT; a text value makes it JSON text
+        appendFileSync(input, `${JSON.stringify({ id: 4, prompt: "Q", response: "A4", x: "four" })}\n`);
+        const [bytes, record] = [readFileSync(out), readFileSync(`${out}.resume`)];
+        const run = await runBuiltCli(args);
+        expect(run.code, run.stderr).toBe(exitCodes.usage);
+        expect(run.stderr).toMatch(/resumed has other columns than this run gives/);
+        expect(run.stderr).not.toMatch(/backend|engine/); // the model never loaded
+        expect(readFileSync(out).equals(bytes)).toBe(true);
+        expect(readFileSync(`${out}.resume`).equals(record)).toBe(true);
     });
 });
