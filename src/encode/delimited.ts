@@ -80,7 +80,7 @@ export function delimitedEncoder(delimiter: "," | "\t", { layoutOf, warn, onErro
         const missing = [
             // a field of an earlier run of the tool (an error row's `error`, where the first row had none) goes in the
             // tool's column when this row carries the same value there
-            ...Object.keys(record ?? {}).filter((name) => !columns.includes(name) && !(added.includes(name) && fields[name] === record![name])),
+            ...Object.keys(record ?? {}).filter((name) => !columns.includes(name) && !(added.includes(name) && Object.is(fields[name], record![name]))),
             ...Object.keys(out.fields).filter((name) => out.fields[name] !== null && !optional.has(name) &&
                 !added.includes(own.rename.get(name) ?? name) && !replaced.includes(own.rename.get(name) ?? name)),
         ];
