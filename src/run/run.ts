@@ -45,13 +45,14 @@ export async function run(plan: Plan, given: CliIo, chatTemplatePath: string | u
             // the rows hold their rewards (filter, pairs --scored, eval of an earlier --per-row output): no model, the
             // run goes at the speed of reading; eval's tally reads the rewards from the records itself
             if (plan.evaluation?.scored) log.info("the input holds scored rows (an earlier --per-row output): reporting on their rewards, without the model");
+            const first = await parquetFirst(plan, io, outputs, log);
             outputs.open();
             const scorer = plan.evaluation?.scored ? { score: async (row: InputRow) => ({ out: { input: row, fields: {} }, tokens: 0 }), summary: () => "" } : recordedScorer(plan);
-            return await stream(plan, io, log, outputs, 1, scorer);
+            return await stream(plan, io, log, outputs, 1, scorer, first);
         }
         const finished = await finishedShard(plan, io, log, outputs);
         if (finished !== undefined) return finished;
-        const first = await rowsParquetFirst(plan, io, outputs, log);
+        const first = await parquetFirst(plan, io, outputs, log);
         const engine = await loadModel(plan, log);
         try {
             const template = loadTemplate(engine, plan.templateSource, log);
@@ -103,23 +104,33 @@ async function loadModel(plan: Plan, log: Log): Promise<RewardModel> {
 
 /** The rows' fields of each kind of row: none for pairs, which writes records of its own (a pair per prompt). */
 const rowsLayoutOf = (plan: Plan) => (row: InputRow | undefined) => (plan.transforms.pairs !== undefined ? [] : plan.layout(kindOf(row)));
+/** The rejects' fields: the rows', and why each was dropped. */
+const rejectsLayoutOf = (plan: Plan) => (row: InputRow | undefined) => [...plan.layout(kindOf(row)), named("dropped")];
+
+/** What a first reading of the input gives the Parquet outputs (parquetColumnsFirst). */
+type FirstReading = { rows?: Partial<EncoderOptions>; rejects?: Partial<EncoderOptions> };
 
 /**
- * Before the model loads: Parquet rows' columns from a first reading of the input files (parquetColumnsFirst), and a
- * resumed Parquet file whose columns this run's input no longer gives (a column of another type) refused now, the
- * files as they were.
+ * Before the model loads: the Parquet outputs' columns from a first reading of the input files, and a resumed Parquet
+ * file whose columns this run's input no longer gives (a column of another type) refused now, the files as they were.
  */
-async function rowsParquetFirst(plan: Plan, io: CliIo, outputs: Outputs, log: Log): Promise<Partial<EncoderOptions> | undefined> {
-    const file = plan.rows === undefined ? undefined : outputs.get(plan.rows);
-    if (file?.spec.format !== "parquet") return undefined;
-    const first = await parquetColumnsFirst(plan, io, file, rowsLayoutOf(plan));
-    if (first.continuingParquet !== undefined)
+async function parquetFirst(plan: Plan, io: CliIo, outputs: Outputs, log: Log): Promise<FirstReading> {
+    const rows = plan.rows === undefined ? undefined : outputs.get(plan.rows);
+    const rejects = plan.rejects === undefined ? undefined : outputs.get(plan.rejects);
+    const wanted = [
+        ...(rows?.spec.format === "parquet" ? [{ name: "rows" as const, file: rows, layoutOf: rowsLayoutOf(plan) }] : []),
+        ...(rejects?.spec.format === "parquet" ? [{ name: "rejects" as const, file: rejects, layoutOf: rejectsLayoutOf(plan) }] : []),
+    ];
+    if (wanted.length === 0) return {};
+    const found = await parquetColumnsFirst(plan, io, wanted);
+    const first: FirstReading = Object.fromEntries(wanted.map(({ name }, i) => [name, found[i]!]));
+    if (first.rows?.continuingParquet !== undefined)
         await createEncoder("parquet", { layoutOf: rowsLayoutOf(plan), warn: () => undefined, onError: () => undefined, sources: () => [],
-            parquetColumns: plan.parquetColumns, color: log.color, width: 100, ...first });
+            parquetColumns: plan.parquetColumns, color: log.color, width: 100, ...first.rows });
     return first;
 }
 
-async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, parallel: number, scorer: Scorer, rowsFirst?: Partial<EncoderOptions>): Promise<number> {
+async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, parallel: number, scorer: Scorer, first: FirstReading): Promise<number> {
     const rowsFile = plan.rows === undefined ? undefined : outputs.get(plan.rows);
     const rejectsFile = plan.rejects === undefined ? undefined : outputs.get(plan.rejects);
     const resumed = rowsFile?.recorded?.rows ?? 0;
@@ -155,10 +166,9 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
     });
     // pairs writes records of its own (a pair per prompt), to which the tool adds no field
     const rowsLayout = rowsLayoutOf(plan);
-    const rowsEncoder = await encoderFor(rowsFile, rowsLayout, rowsFile?.spec.format === "parquet" ? rowsFirst ?? await parquetColumnsFirst(plan, io, rowsFile, rowsLayout) : {});
-    const rejectsLayout = (row: InputRow | undefined) => [...plan.layout(kindOf(row)), named("dropped")];
+    const rowsEncoder = await encoderFor(rowsFile, rowsLayout, first.rows);
     // Parquet rejects are typed from every input row, as the rows' file is: the same columns, of the same types
-    const rejectsEncoder = await encoderFor(rejectsFile, rejectsLayout, rejectsFile?.spec.format === "parquet" ? await parquetColumnsFirst(plan, io, rejectsFile, rejectsLayout) : {});
+    const rejectsEncoder = await encoderFor(rejectsFile, rejectsLayoutOf(plan), first.rejects);
     const { transform, summary, after, replay } = transformsOf(plan, log);
     // eval, resumed: the rows already written are read back, so that the report counts them
     const writtenRows = replay === undefined || resumed === 0 || rowsFile?.target.kind !== "file" ? undefined : readRows([{ path: rowsFile.target.real, format: rowsFile.spec.format as InputFormat }], {
@@ -259,27 +269,34 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
 }
 
 /**
- * Parquet output from input files: its columns from every input row, read once before the run (JSON and CSV columns
- * take every row's types; every run and every shard of one input writes the same columns), so that its rows are
- * written as they come. Kept with records (--resume, --shard): also a resumed file's footer. Standard input and pipes,
- * which can be read only once, are not read first: the encoder holds their rows on disk instead.
+ * Parquet outputs from input files: their columns from every input row, read once before the run, in one reading for
+ * the rows and the rejects (JSON and CSV columns take every row's types; every run and every shard of one input, and
+ * a run's rows and its rejects, have the same columns), so that their rows are written as they come. Kept with
+ * records (--resume, --shard): also a resumed file's footer. Standard input and pipes, which can be read only once,
+ * are not read first: the encoders hold their rows on disk instead, typed by every row all the same (`see`).
  */
-async function parquetColumnsFirst(plan: Plan, io: CliIo, file: OutputFile, layoutOf: EncoderOptions["layoutOf"]): Promise<Partial<EncoderOptions>> {
-    const resumable = file.spec.records !== undefined;
+async function parquetColumnsFirst(plan: Plan, io: CliIo, wanted: { file: OutputFile; layoutOf: EncoderOptions["layoutOf"] }[]): Promise<Partial<EncoderOptions>[]> {
     const files = plan.inputs.every(({ path }) => path !== "-" && statSync(path, { throwIfNoEntry: false })?.isFile() === true);
     const typed = files && plan.inputs.every(({ format }) => format === "parquet");
-    if (!files || (typed && !resumable)) return {};
     const { Observed } = await import("../encode/parquet.js");
-    const observed = new Observed(layoutOf);
-    for await (const row of readRows(plan.inputs, { stdin: io.stdin, maxRecordBytes: plan.read.maxRecordBytes, signal: io.signal, formatGiven: plan.read.formatGiven, warn: () => undefined }))
-    {
-        if (io.signal?.aborted) break; // the run stops at once too
-        observed.observe(row);
+    const read = wanted.map(({ file, layoutOf }) => {
+        const resumable = file.spec.records !== undefined;
+        return { file, resumable, observed: !files || (typed && !resumable) ? undefined : new Observed(layoutOf) };
+    });
+    if (read.some((r) => r.observed !== undefined)) {
+        for await (const row of readRows(plan.inputs, { stdin: io.stdin, maxRecordBytes: plan.read.maxRecordBytes, signal: io.signal, formatGiven: plan.read.formatGiven, warn: () => undefined }))
+        {
+            if (io.signal?.aborted) break; // the run stops at once too
+            for (const { observed } of read) observed?.observe(row);
+        }
     }
-    const recorded = file.recorded;
-    if (!resumable || recorded === undefined || recorded.rows === 0 || file.target.kind !== "file") return { observed, resumable };
     const { parquetFooterAt } = await import("../input/parquet.js");
-    return { observed, resumable, continuingParquet: { end: recorded.end, metadata: await parquetFooterAt(file.target.real, recorded.end) } };
+    return Promise.all(read.map(async ({ file, resumable, observed }) => {
+        if (observed === undefined) return {};
+        const recorded = file.recorded;
+        if (!resumable || recorded === undefined || recorded.rows === 0 || file.target.kind !== "file") return { observed, resumable };
+        return { observed, resumable, continuingParquet: { end: recorded.end, metadata: await parquetFooterAt(file.target.real, recorded.end) } };
+    }));
 }
 
 function shownOf(file: OutputFile): string {
