@@ -39,6 +39,11 @@ describe("Parquet output keeps every value exactly", () => {
             { b: false, l: [false], x: false },
         ];
         expect(await signs(out)).toEqual(expected);
+        // from standard input (the rows wait on disk for their columns' types)
+        const piped = join(tmp, "zeros-piped.parquet");
+        const fromStdin = await runBuiltCli(["filter", "--min-reward", "0", "-o", piped], readFileSync(input, "utf8"), noModel);
+        expect(fromStdin.code, fromStdin.stderr).toBe(exitCodes.ok);
+        expect(await signs(piped)).toEqual(expected);
         // Parquet written by DuckDB (dictionary-encoded there) to Parquet
         const parquetIn = await duckParquet(join(tmp, "zeros-in.parquet"), `SELECT 1.0::DOUBLE AS reward, * FROM (VALUES (-0.0::DOUBLE), (0.0::DOUBLE), (0.0::DOUBLE), (-0.0::DOUBLE)) t(b)`);
         const parquetOut = join(tmp, "zeros-out.parquet");
