@@ -164,6 +164,27 @@ describe("rows of mixed shapes read back from Parquet", () => {
     });
 });
 
+describe("rows of mixed kinds read back from Parquet", () => {
+    const reference = referenceRewards();
+    it("a prompt/response row beside a best-of-N row (a responses column null on the former, response null on the latter) scores again as the same tasks", async () => {
+        const rows = [
+            { id: 1, prompt: "What is 2+2?", response: "4" },
+            { id: 2, prompt: "Say hi", responses: ["Hi!", "Hello"] },
+        ];
+        const input = write("kinds.jsonl", rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
+        const parquet = join(tmp, "kinds.parquet");
+        const first = await runBuiltCli(["score", input, "-m", tinyModel, "--threads", "1", "-o", parquet]);
+        expect(first.code, first.stderr).toBe(exitCodes.ok);
+        const again = await runBuiltCli(["score", parquet, "-m", tinyModel, "--precise", "--threads", "1", "--format", "jsonl"]);
+        expect(again.code, again.stderr).toBe(exitCodes.ok);
+        const [single, best] = parseJsonl(again.stdout);
+        // a run of several conversations per row batches them: close to the float64 reference, not to its last digits
+        expect(single!.reward).toBeCloseTo(reference("What is 2+2?", "4"), 3);
+        expect(best!.rewards[0]).toBeCloseTo(reference("Say hi", "Hi!"), 3);
+        expect(best!.rewards[1]).toBeCloseTo(reference("Say hi", "Hello"), 3);
+    });
+});
+
 describe("--resume of Parquet", () => {
     it("refuses, before the model loads, an appended input that changes a column's type; the file and its record stay as they were", async () => {
         const input = write("grows.jsonl", [1, 2, 3].map((i) => JSON.stringify({ id: i, prompt: "Q", response: `A${i}`, x: i })).join("\n") + "\n");
