@@ -104,6 +104,8 @@ function inputColumn({ elements }: ParquetColumn): Column {
  */
 export class Observed {
     readonly names = new Set<string>();
+    /** `names` in column order: first seen first, but a name a row gives before one already seen goes before it (x before reward). */
+    readonly ordered: string[] = [];
     /**
      * The fields an earlier run of the tool wrote at the end of a row (ownNames' `ours`, row by row, as JSONL keeps
      * them): their columns follow the row's own, as that run's Parquet had them, typed as the tool types them.
@@ -124,7 +126,7 @@ export class Observed {
         const header = input.source.header;
         if (header !== undefined && !this.headers.has(input.source)) {
             this.headers.add(input.source);
-            for (const name of header.names) this.names.add(name);
+            this.place(header.names);
         }
         const record = input.record;
         if (record === undefined) return;
@@ -133,8 +135,9 @@ export class Observed {
         if (input.source.format !== "parquet") {
             const text = input.source.format === "csv" || input.source.format === "tsv";
             const ours = ownNames(Object.keys(record), layout, { fits: recordFits(record, this.carried ? undefined : layout[0]?.name, text) }).ours;
+            this.place(Object.keys(record).filter((name) => !ours.includes(name)));
             for (const name of Object.keys(record)) {
-                (ours.includes(name) ? this.tail : this.names).add(name);
+                if (ours.includes(name)) this.tail.add(name);
                 let shape = shapeOf(record[name]!);
                 // an object whose text gives a key twice: a struct would hold only its last value, JSON text holds both
                 if (isJsonRow(input) && typeof record[name] === "object" && keyCount(fieldJson(input, name)) !== keysIn(record[name]!)) shape = { kind: "json" };
@@ -149,6 +152,16 @@ export class Observed {
             const last = this.tools.findIndex((f) => f.name === "error" || f.name === "dropped");
             this.tools.splice(last === -1 ? this.tools.length : last, 0, field);
         }
+    }
+
+    /** A row's names in column order: a new one before the first name after it in the row already placed, else last. */
+    private place(row: readonly string[]): void {
+        row.forEach((name, i) => {
+            if (this.names.has(name)) return;
+            this.names.add(name);
+            const next = row.slice(i + 1).find((other) => this.names.has(other));
+            this.ordered.splice(next === undefined ? this.ordered.length : this.ordered.indexOf(next), 0, name);
+        });
     }
 }
 
@@ -198,11 +211,11 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
         const cols = parquetColumns.map(inputColumn);
         // Parquet read from standard input: its columns are known once it is read
         for (const source of sources()) for (const c of source.columns ?? []) if (!cols.some((known) => known.name === c.name)) cols.push(inputColumn(c));
-        const { names, tail, shapes, tools, first } = seen;
+        const { names, ordered, tail, shapes, tools, first } = seen;
         // every field the tool may add, in every format: a column is there whether or not a row has its value
         const layout: Layout = tools.length > 0 ? tools : layoutOf(undefined);
         // then the header of a CSV file of no rows
-        for (const name of new Set([...names, ...sources().flatMap((source) => source.header?.names ?? []), ...tail])) {
+        for (const name of new Set([...ordered, ...sources().flatMap((source) => source.header?.names ?? []), ...tail])) {
             if (cols.some((c) => c.name === name)) continue;
             const shape = shapes.get(name);
             const field = layout.find((f) => f.name === name.replace(/^(nemoreward_)+/, ""));

@@ -111,6 +111,8 @@ describe("one run's Parquet outputs, and merges, agree on columns and types", ()
         expect(Object.keys(await columnTypes(rejects)).filter((name) => name.includes("error"))).toEqual(["error"]);
         // the reward an earlier run wrote keeps its column's type: DOUBLE, as score writes it
         expect((await columnTypes(kept))["reward"]).toBe("DOUBLE");
+        // columns in the rows' order: x and n, which only later rows have, before the reward that follows them there
+        expect(Object.keys(await columnTypes(kept))).toEqual(["id", "prompt", "response", "x", "n", "reward", "error"]);
     });
 
     it("merge to Parquet of JSONL parts whose rewards are whole numbers: reward is DOUBLE, the tool's type", async () => {
