@@ -23,19 +23,21 @@ export type OutRow = { input: InputRow; fields: Fields; task?: ScoringTask };
 
 /** The kind of task a record of these field names holds (a CSV header is enough to tell; the record tells lists of answers). */
 export function taskKind(names: readonly string[], record?: Record<string, unknown>): TaskKind {
-    const has = (name: string) => names.includes(name);
-    if (has("chosen") && has("rejected"))
+    // a kind's fields all null in this row are columns of other rows (a Parquet file of rows of mixed kinds): not its kind
+    const has = (...kind: string[]) => kind.every((name) => names.includes(name)) &&
+        (record === undefined || kind.some((name) => record[name] !== null && record[name] !== undefined));
+    if (has("chosen", "rejected"))
         return record !== undefined && answerList(record["chosen"]) !== undefined && answerList(record["rejected"]) !== undefined ? "candidates" : "chosenRejected";
-    if (has("response_1") && has("response_2")) return "pair";
+    if (has("response_1", "response_2")) return "pair";
     if (has("responses")) return "bestOfN";
     return "single";
 }
 
 export function toScoringTask(record: Record<string, unknown>, fields: ConversationFields): ScoringTask {
-    const kind = taskKind(Object.keys(record));
+    const kind = taskKind(Object.keys(record), record);
     if (kind === "single") return { kind, conversations: [toConversation(record, fields)] };
     const withResponse = (name: string) => responseConversation(record, fields, parsedJson(record[name], name), name);
-    if (kind === "chosenRejected") {
+    if (kind === "chosenRejected" || kind === "candidates") {
         const chosen = answerList(record["chosen"], "chosen"), rejected = answerList(record["rejected"], "rejected");
         if ((chosen === undefined) !== (rejected === undefined))
             throw new RowError(`"${chosen !== undefined ? "chosen" : "rejected"}" is a list of answers and "${chosen !== undefined ? "rejected" : "chosen"}" is not: give both as lists, or both as one answer`);
@@ -43,7 +45,7 @@ export function toScoringTask(record: Record<string, unknown>, fields: Conversat
             const answers = [...chosen, ...rejected].map((answer) => [...promptMessages(record, fields), { role: "assistant", content: answer } as Message]);
             return { kind: "candidates", conversations: answers, chosen: chosen.length };
         }
-        return { kind, conversations: [withResponse("chosen"), withResponse("rejected")] };
+        return { kind: "chosenRejected", conversations: [withResponse("chosen"), withResponse("rejected")] };
     }
     if (kind === "pair") return { kind, conversations: [withResponse("response_1"), withResponse("response_2")] };
     return { kind: "bestOfN", conversations: responsesOf(record).map((response, i) => responseConversation(record, fields, response, `responses[${i}]`)) };

@@ -27,13 +27,20 @@ const helpSteerTurn = /\n<extra_id_1>(Assistant|User)\n/;
  * or a prompt and a response (HelpSteer2 multi-turn prompts are split into their turns).
  */
 export function toConversation(record: Record<string, unknown>, fields: ConversationFields = defaultFields): Conversation {
-    const listField = fields.messages ?? ["messages", "conversations"].find((name) => record[name] !== undefined);
+    // The shape is the one whose fields the row holds: a field of another shape that is null there is no part of it
+    // (a Parquet file, or JSON of mixed shapes written to Parquet, has a column of every shape, null on the other
+    // shapes' rows). A null field beside no other shape is that shape's error.
+    const present = (name: string) => record[name] !== undefined && record[name] !== null;
+    const alpaca = typeof record["instruction"] === "string" && record["output"] !== undefined;
+    const pair = present(fields.prompt) || present(fields.response);
+    const lists = fields.messages !== undefined ? [fields.messages] : ["messages", "conversations"];
+    const listField = lists.find(present) ?? (pair || alpaca ? undefined : lists.find((name) => record[name] !== undefined));
     let conversation: Conversation;
-    if (listField !== undefined && record[listField] !== undefined) {
+    if (listField !== undefined) {
         conversation = messageList(record[listField], listField);
-    } else if (record[fields.prompt] !== undefined || record[fields.response] !== undefined) {
+    } else if (pair || (!alpaca && (record[fields.prompt] !== undefined || record[fields.response] !== undefined))) {
         conversation = [...promptMessages(record, fields), { role: "assistant", content: text(record[fields.response], fields.response) }];
-    } else if (typeof record["instruction"] === "string" && record["output"] !== undefined) {
+    } else if (alpaca) {
         conversation = alpacaConversation(record, fields);
     } else {
         throw new RowError(`no conversation: expected "${fields.messages ?? "messages"}"` +

@@ -45,12 +45,14 @@ export function delimitedEncoder(delimiter: "," | "\t", { layoutOf, warn, onErro
         replaced = own.ours;
         added = added.filter((name) => !replaced.includes(name));
         if (header?.delimiter === delimiter) eol = header.eol;
-        if (header?.delimiter === delimiter && replaced.length === 0) {
+        // the header is the user's as it came (`note,note` stays so: the reader's `note.1` only keys the cells), the
+        // tool's columns an earlier run added in place, then the tool's new ones
+        if (header?.delimiter === delimiter) {
             columns = header.names;
-            head = `${header.text}${delimiter}${join(added)}${eol}`;
+            head = `${header.text}${added.length > 0 ? `${delimiter}${join(added)}` : ""}${eol}`;
         } else {
             columns = input === undefined ? [] : header?.names ?? (input.record === undefined ? ["line"] : Object.keys(input.record));
-            head = `${join([...columns, ...added])}${eol}`;
+            head = `${join([...(header === undefined ? columns : splitFields(header.text, header.delimiter)), ...added])}${eol}`;
         }
     };
     // a resumed file: its header says how the run before laid the rows out, whatever the next row looks like
@@ -78,7 +80,7 @@ export function delimitedEncoder(delimiter: "," | "\t", { layoutOf, warn, onErro
         const missing = [
             // a field of an earlier run of the tool (an error row's `error`, where the first row had none) goes in the
             // tool's column when this row carries the same value there
-            ...Object.keys(record ?? {}).filter((name) => !columns.includes(name) && !(added.includes(name) && fields[name] === record![name])),
+            ...Object.keys(record ?? {}).filter((name) => !columns.includes(name) && !(added.includes(name) && Object.is(fields[name], record![name]))),
             ...Object.keys(out.fields).filter((name) => out.fields[name] !== null && !optional.has(name) &&
                 !added.includes(own.rename.get(name) ?? name) && !replaced.includes(own.rename.get(name) ?? name)),
         ];

@@ -55,6 +55,11 @@ export type EncoderOptions = {
     resumable?: boolean;
     /** Parquet output being resumed: where its recorded rows end (after a footer), and that footer. */
     continuingParquet?: { end: number; metadata: FileMetaData };
+    /**
+     * Parquet output of rows that hold the tool's fields an earlier run wrote, given no new values (merge): the tool's
+     * columns take the rows' own values.
+     */
+    carried?: boolean;
     /** CSV/TSV: the header of the file being continued (a resumed run), which fixes its columns. */
     continuing?: { names: string[]; eol: string };
     color: ChalkInstance;

@@ -7,7 +7,7 @@ import type { Chunk } from "../outputs/outputs.js";
 import { physicalSchema, writeValue } from "../records/parquetValues.js";
 import { fieldJson, isJsonRow, type InputRow, type ParquetColumn, type Source } from "../records/row.js";
 import type { OutRow } from "../conversation/scoringTask.js";
-import { ownNames, renameReporter, type FieldKind, type Layout, type OwnNames, type ToolField } from "../records/toolFields.js";
+import { ownNames, recordFits, renameReporter, type FieldKind, type Layout, type OwnNames, type ToolField } from "../records/toolFields.js";
 import { isFields, isValueProblem, JsonText, jsonText, type Fields, type Value } from "../records/values.js";
 import { keyCount } from "../records/json.js";
 import { batchBytes, sizeOf } from "../memory.js";
@@ -29,6 +29,11 @@ type Column = {
     json?: boolean;
     /** Whether hyparquet-writer's statistics, computed on physical values, order as the logical type does. */
     statistics: boolean;
+    /**
+     * PLAIN for a column with a FLOAT or DOUBLE leaf: hyparquet-writer's dictionary keys values with a JS Map, where -0
+     * and 0 are one key, so a dictionary would write every 0 after a -0 as -0 (or every -0 after a 0 as 0).
+     */
+    encoding?: "PLAIN";
 };
 
 const optional = (name: string, element: Omit<SchemaElement, "name">): SchemaElement => ({ name, repetition_type: "OPTIONAL", ...element });
@@ -54,7 +59,8 @@ function toolElements(name: string, kind: FieldKind): SchemaElement[] {
 
 function column(elements: SchemaElement[], extra: Partial<Column> = {}): Column {
     const [tree] = parquetSchema({ schema: [{ name: "root", num_children: 1 }, ...elements] } as FileMetaData).children;
-    return { name: elements[0]!.name, elements, tree: tree!, statistics: elements.every(ordersAsLogical), ...extra };
+    const floats = elements.some((e) => e.type === "DOUBLE" || e.type === "FLOAT");
+    return { name: elements[0]!.name, elements, tree: tree!, statistics: elements.every(ordersAsLogical), ...(floats ? { encoding: "PLAIN" as const } : {}), ...extra };
 }
 
 /** The kind of tool field a column could hold, by its type: DOUBLE a double, INT32 an integer, ... a LIST of one, plural. */
@@ -98,6 +104,13 @@ function inputColumn({ elements }: ParquetColumn): Column {
  */
 export class Observed {
     readonly names = new Set<string>();
+    /** `names` in column order: first seen first, but a name a row gives before one already seen goes before it (x before reward). */
+    readonly ordered: string[] = [];
+    /**
+     * The fields an earlier run of the tool wrote at the end of a row (ownNames' `ours`, row by row, as JSONL keeps
+     * them): their columns follow the row's own, as that run's Parquet had them, typed as the tool types them.
+     */
+    readonly tail = new Set<string>();
     readonly shapes = new Map<string, Shape>();
     readonly tools: ToolField[] = [];
     first: InputRow | undefined;
@@ -105,33 +118,60 @@ export class Observed {
     rows = 0;
     private readonly headers = new Set<Source>();
 
-    constructor(private readonly layoutOf: EncoderOptions["layoutOf"]) {}
+    /** `carried`: the rows are the tool's own output (merge): a whole-number reward is the tool's too, not a label. */
+    constructor(private readonly layoutOf: EncoderOptions["layoutOf"], private readonly carried = false) {}
 
     observe(input: InputRow): void {
         this.rows++;
         const header = input.source.header;
         if (header !== undefined && !this.headers.has(input.source)) {
             this.headers.add(input.source);
-            for (const name of header.names) this.names.add(name);
+            this.place(header.names);
         }
         const record = input.record;
         if (record === undefined) return;
         this.first ??= input;
+        const layout = this.layoutOf(input);
         if (input.source.format !== "parquet") {
+            const text = input.source.format === "csv" || input.source.format === "tsv";
+            const ours = ownNames(Object.keys(record), layout, { fits: recordFits(record, this.carried ? undefined : layout[0]?.name, text) }).ours;
+            this.place(Object.keys(record).filter((name) => !ours.includes(name)));
             for (const name of Object.keys(record)) {
-                this.names.add(name);
+                if (ours.includes(name)) this.tail.add(name);
                 let shape = shapeOf(record[name]!);
                 // an object whose text gives a key twice: a struct would hold only its last value, JSON text holds both
                 if (isJsonRow(input) && typeof record[name] === "object" && keyCount(fieldJson(input, name)) !== keysIn(record[name]!)) shape = { kind: "json" };
                 this.shapes.set(name, widen(this.shapes.get(name), shape));
             }
         }
-        for (const field of this.layoutOf(input)) {
+        // the first layout as it is (its first field is where ownNames looks for an earlier run's fields); another kind
+        // of row's fields before `error` and `dropped`
+        if (this.tools.length === 0) this.tools.push(...layout);
+        for (const field of layout) {
             if (this.tools.some((f) => f.name === field.name)) continue;
-            const error = this.tools.findIndex((f) => f.name === "error");
-            this.tools.splice(error === -1 ? this.tools.length : error, 0, field);
+            const last = this.tools.findIndex((f) => f.name === "error" || f.name === "dropped");
+            this.tools.splice(last === -1 ? this.tools.length : last, 0, field);
         }
     }
+
+    /** A row's names in column order: a new one before the first name after it in the row already placed, else last. */
+    private place(row: readonly string[]): void {
+        row.forEach((name, i) => {
+            if (this.names.has(name)) return;
+            this.names.add(name);
+            const next = row.slice(i + 1).find((other) => this.names.has(other));
+            this.ordered.splice(next === undefined ? this.ordered.length : this.ordered.indexOf(next), 0, name);
+        });
+    }
+}
+
+/** Whether the tool's column for a field of this kind holds every value of this shape exactly. */
+function shapeFits(shape: Shape | undefined, kind: FieldKind): boolean {
+    if (shape === undefined || shape.kind === "null") return true;
+    if (kind === "double") return shape.kind === "double" || (shape.kind === "integer" && !shape.inexact && !shape.wide);
+    if (kind === "integer") return shape.kind === "integer" && !shape.inexact && !shape.wide;
+    if (kind === "boolean" || kind === "string") return shape.kind === kind;
+    return false;
 }
 
 /** How many keys a value's objects hold, at every depth. */
@@ -155,7 +195,7 @@ type Spilled = { source: number; line: number; text: string; record?: Fields; pr
  * Otherwise (standard input, a pipe) the rows wait on disk (spill.ts) until the last one has shown every column's
  * type, and are then written group by group: memory holds one group either way.
  */
-export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumns = [], typedInputs = false, observed, resumable = false, continuingParquet }: EncoderOptions): Encoder {
+export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumns = [], typedInputs = false, observed, resumable = false, continuingParquet, carried = false }: EncoderOptions): Encoder {
     let columns: Column[] | undefined;
     let own: OwnNames | undefined;
     let writer: ParquetWriter | undefined;
@@ -164,22 +204,27 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
     let pendingBytes = 0;
     const groupBytes = batchBytes();
     const reportRenames = renameReporter(warn);
-    const seen = observed ?? new Observed(layoutOf);
+    const seen = observed ?? new Observed(layoutOf, carried);
     const observe = (out: OutRow) => seen.observe(out.input);
+    const observeInput = (input: InputRow) => seen.observe(input);
     const start = (): Column[] => {
         const cols = parquetColumns.map(inputColumn);
         // Parquet read from standard input: its columns are known once it is read
         for (const source of sources()) for (const c of source.columns ?? []) if (!cols.some((known) => known.name === c.name)) cols.push(inputColumn(c));
-        const { names, shapes, tools, first } = seen;
+        const { names, ordered, tail, shapes, tools, first } = seen;
         // every field the tool may add, in every format: a column is there whether or not a row has its value
         const layout: Layout = tools.length > 0 ? tools : layoutOf(undefined);
         // then the header of a CSV file of no rows
-        for (const name of new Set([...names, ...sources().flatMap((source) => source.header?.names ?? [])])) {
+        for (const name of new Set([...ordered, ...sources().flatMap((source) => source.header?.names ?? []), ...tail])) {
             if (cols.some((c) => c.name === name)) continue;
             const shape = shapes.get(name);
+            const field = layout.find((f) => f.name === name.replace(/^(nemoreward_)+/, ""));
+            // a field an earlier run of the tool wrote (never the row's own): its column is the tool's, made below, in
+            // the place and of the type this run gives it
+            if (field !== undefined && !names.has(name) && shapeFits(shape, field.kind)) continue;
             // a field only ever null that is named like one of the tool's (the rewards of a scored file whose rows all
             // failed): typed as the tool types it, which null fits as well as any type
-            const tool = shape?.kind === "null" ? layout.find((f) => f.name === name) : undefined;
+            const tool = shape?.kind === "null" ? field : undefined;
             if (tool !== undefined) {
                 cols.push(column(toolElements(name, tool.kind)));
                 continue;
@@ -236,7 +281,9 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
         return columns!.map((c, j) => {
             if (c.tool === undefined) return inputValues[j];
             try {
-                return writeValue(c.tree, tool[c.tool] ?? null);
+                // merge: the value an earlier run wrote in the tool's column, as it is
+                const kept = carried && !Object.hasOwn(tool, c.tool) && record !== undefined && Object.hasOwn(record, c.name) ? record[c.name] ?? null : undefined;
+                return writeValue(c.tree, kept ?? tool[c.tool] ?? null);
             } catch (error) {
                 if (!isValueProblem(error)) throw error;
                 onError(input, `${c.tool}: ${error.message}`);
@@ -251,8 +298,7 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
         if (continuingParquet !== undefined) {
             // a resumed file: its row groups stay, and the next ones follow them (the magic is there already)
             const { end, metadata } = continuingParquet;
-            if (!sameSchema(metadata.schema, schemaOf(columns!)))
-                throw new UsageError("the Parquet output being resumed has other columns than this run gives: it was written from other input or settings; remove it and its .resume record to start over");
+            checkContinuing();
             bytes.index = 0;
             bytes.offset = end;
             writer.row_groups = metadata.row_groups;
@@ -260,11 +306,21 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
         }
         return writer;
     };
+    const checkContinuing = () => {
+        if (continuingParquet !== undefined && !sameSchema(continuingParquet.metadata.schema, schemaOf(columns!)))
+            throw new UsageError("the Parquet output being resumed has other columns than this run gives (other column types, or other columns): " +
+                "it was written from other input or settings; remove it and its .resume record to start over");
+    };
+    // a resumed file whose columns are known from a first reading of the input: checked now (before the model loads)
+    if (continuingParquet !== undefined && observed !== undefined) {
+        columns = start();
+        checkContinuing();
+    }
     const group = (rows: OutRow[]): Uint8Array => {
         const parquet = open();
         if (rows.length > 0) {
             const written = rows.map(values);
-            const columnData = columns!.map((c, j) => ({ name: c.name, data: written.map((row) => row[j]), statistics: c.statistics }));
+            const columnData = columns!.map((c, j) => ({ name: c.name, data: written.map((row) => row[j]), statistics: c.statistics, encoding: c.encoding }));
             void parquet.write({ columnData, rowGroupSize: rows.length });
             // resumable: each group ends in a footer of every group so far, so that the file is whole after any group
             if (resumable) interimFooter(parquet, bytes, schemaOf(columns!));
@@ -303,9 +359,16 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
         // the columns' types wait for the last row: the rows wait on disk
         const spill = new Spill();
         const seen: Source[] = [];
+        // every input row, written here or not, types the columns (`see`), so that a run's outputs (its rows, its
+        // rejects) have the same columns; an encoder not shown the input (pairs) is typed by the rows it writes
+        let seeing = false;
         return {
+            see(input) {
+                seeing = true;
+                observeInput(input);
+            },
             row(out) {
-                observe(out);
+                if (!seeing) observe(out);
                 const { input } = out;
                 let source = seen.indexOf(input.source);
                 if (source === -1) source = seen.push(input.source) - 1;

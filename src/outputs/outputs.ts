@@ -478,6 +478,17 @@ function refuseOverlaps(specs: readonly OutputSpec[], targets: readonly Target[]
 }
 
 /** `FILE.shard` of a shard output, if any. */
+/** The settings FILE.resume's first line holds (what its run's rows hold: `rows`, `field`, `onOverlong`, ...), if any. */
+export function readResumeSettings(path: string): Record<string, unknown> | undefined {
+    const target = resolveTarget(path);
+    if (target.kind !== "file") return undefined;
+    try {
+        return JSON.parse(readFileSync(recordPath(target, ".resume"), "utf8").split("\n")[0]!) as Record<string, unknown>;
+    } catch {
+        return undefined;
+    }
+}
+
 export function readShardRecord(path: string): ShardRecord | undefined {
     const target = resolveTarget(path);
     if (target.kind !== "file") return undefined;

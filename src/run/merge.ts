@@ -1,17 +1,21 @@
 import { createHash, type Hash } from "node:crypto";
-import { createReadStream, existsSync, readdirSync, statSync } from "node:fs";
+import { createReadStream, existsSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { Transform } from "node:stream";
 import { exitCodes, NemoError, UsageError } from "../errors.js";
 import { formatOfName, formats, type OutputFormat } from "../formats.js";
 import type { CliIo } from "../io.js";
 import { createLog, type Log } from "../log.js";
+import { plural } from "../plural.js";
 import { readDelimited } from "../input/delimited.js";
 import { readJsonl } from "../input/jsonl.js";
 import { findInputs, formatOf, readRows, sourceName, type InputSpec } from "../input/sources.js";
 import { createEncoder } from "../encode/createEncoder.js";
 import { endChunks } from "../encode/encoder.js";
-import { Outputs, readShardRecord, type OutputFile, type ShardRecord } from "../outputs/outputs.js";
+import { Outputs, readResumeSettings, readShardRecord, type OutputFile, type ShardRecord } from "../outputs/outputs.js";
+import { layoutOf, type ScoringPlan } from "../plan/plan.js";
+import type { Layout } from "../records/toolFields.js";
+import { kindOf } from "./scoreTask.js";
 import { recordSuffixes } from "../outputs/target.js";
 import { where, type InputRow, type Source } from "../records/row.js";
 
@@ -25,7 +29,9 @@ import { where, type InputRow, type Source } from "../records/row.js";
  */
 export async function runMerge(output: string, given: string[], io: CliIo, quiet: boolean): Promise<number> {
     const log = createLog(io.stderr, { quiet });
-    const inputs = findInputs(partsOf(withoutRecords(given.flatMap(expandPattern)), log), undefined);
+    const inputs = findInputs(partsOf(withoutRecords(given.flatMap(expandFolder)), log), undefined);
+    const twice = inputs.find((input, i) => inputs.slice(0, i).some((other) => realpathSync(other.path) === realpathSync(input.path)));
+    if (twice !== undefined) throw new UsageError(`${twice.path} is given twice: name each part once`);
     const format = inputs[0]!.format;
     if (!formats[format].resumable) throw new UsageError("merge works on jsonl, csv, tsv and parquet shard outputs");
     const other = inputs.find((input) => input.format !== format);
@@ -43,7 +49,7 @@ export async function runMerge(output: string, given: string[], io: CliIo, quiet
             : await interleaveRows(shards.map((path) => ({ path, format })), records, named, outputs.get("merge"), log, io.signal);
         await outputs.finish(true);
         const total = counts.reduce((a, b) => a + b, 0);
-        log.info(`merged ${total} rows from ${shards.length} shards into ${output}`);
+        log.info(`merged ${plural(total, "row")} from ${plural(shards.length, "shard")} into ${output}`);
         return exitCodes.ok;
     } finally {
         outputs.release();
@@ -117,8 +123,11 @@ async function interleaveRows(shards: InputSpec[], records: (ShardRecord | undef
         if (JSON.stringify(own) !== JSON.stringify(columns[0])) throw new UsageError(`${shards[k]!.path} has other columns than ${shards[0]!.path}: parts of one run have the same`);
     const sources: Source[] = [];
     const problems: string[] = [];
+    // Parquet out: the tool's columns where the parts' run put them, typed as it types them, all of them (also the
+    // optional ones no part's row holds in JSON): the file one run's Parquet would be
+    const layout = format === "parquet" ? partsLayout(shards[0]!.path) : undefined;
     const encoder = await createEncoder(format, {
-        layoutOf: () => [], warn: (message) => log.warn(message), onError: (row, message) => problems.push(`${where(row)}: ${message}`),
+        layoutOf: (row) => layout?.(row) ?? [], carried: true, warn: (message) => log.warn(message), onError: (row, message) => problems.push(`${where(row)}: ${message}`),
         sources: () => sources, parquetColumns: columns[0] ?? [], typedInputs: parquet, color: log.color, width: 100,
     });
     const options = { stdin: process.stdin, maxRecordBytes: Infinity, signal, formatGiven: true, warn: (message: string) => log.warn(message), onSource: (source: Source) => sources.push(source) };
@@ -143,13 +152,22 @@ async function interleaveRows(shards: InputSpec[], records: (ShardRecord | undef
     return counts;
 }
 
+/** The fields the run that wrote a part added to each kind of row, by the settings of its .resume record. */
+function partsLayout(part: string): ((row: InputRow | undefined) => Layout) | undefined {
+    const settings = readResumeSettings(part);
+    if (typeof settings?.["rows"] !== "string" || typeof settings["field"] !== "string" || typeof settings["onOverlong"] !== "string") return undefined;
+    const scoring = { mode: settings["rows"] === "render" ? "render" : "rewards", field: settings["field"], onOverlong: settings["onOverlong"] } as ScoringPlan;
+    const layout = layoutOf(scoring, false);
+    return (row) => layout(kindOf(row));
+}
+
 /**
  * After the first exhausted shard, every other shard must be exhausted too (shards differ by at most one row, and
  * only the later ones may be short), and hold the rows its record says.
  */
 function checkCount(shard: string, more: boolean, count: number, record: ShardRecord | undefined): void {
     if (more) throw new UsageError(`${shard} has more rows than the shards before it: a shard is missing rows or the shards are out of order`);
-    if (record !== undefined && record.rows !== count) throw new UsageError(`${shard} holds ${count} rows but its run wrote ${record.rows}`);
+    if (record !== undefined && record.rows !== count) throw new UsageError(`${shard} holds ${plural(count, "row")} but its run wrote ${record.rows}`);
 }
 
 function otherBytes(shard: string): UsageError {
@@ -158,6 +176,14 @@ function otherBytes(shard: string): UsageError {
 
 function otherColumns(shard: string, first: string, own: string, header: string): UsageError {
     return new UsageError(`${shard} has other columns than ${first} (${own} vs ${header}): score files with different columns apart, or to JSONL, before merging`);
+}
+
+/** A folder as `folder/*` (every file in it, the parts and what is no part alike), else the path as a pattern. */
+function expandFolder(path: string): string[] {
+    if (statSync(path, { throwIfNoEntry: false })?.isDirectory() !== true) return expandPattern(path);
+    const files = readdirSync(path, { withFileTypes: true }).filter((entry) => entry.isFile() && !recordSuffixes.some((suffix) => entry.name.endsWith(suffix)));
+    if (files.length === 0) throw new UsageError(`${path} holds no file to merge`);
+    return files.map((entry) => entry.name).sort().map((name) => join(path, name));
 }
 
 /**

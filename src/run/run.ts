@@ -47,17 +47,19 @@ export async function run(plan: Plan, given: CliIo, chatTemplatePath: string | u
             // the rows hold their rewards (filter, pairs --scored, eval of an earlier --per-row output): no model, the
             // run goes at the speed of reading; eval's tally reads the rewards from the records itself
             if (plan.evaluation?.scored) log.info("the input holds scored rows (an earlier --per-row output): reporting on their rewards, without the model");
+            const first = await parquetFirst(plan, io, outputs, log);
             outputs.open();
             const scorer = plan.evaluation?.scored ? { score: async (row: InputRow) => scoredRow(row, plan.scoring.field), summary: () => "" } : recordedScorer(plan);
-            return await stream(plan, io, log, outputs, 1, scorer);
+            return await stream(plan, io, log, outputs, 1, scorer, first);
         }
         const finished = await finishedShard(plan, io, log, outputs);
         if (finished !== undefined) return finished;
+        const first = await parquetFirst(plan, io, outputs, log);
         if (remote !== undefined) {
             log.info(remote.description);
             const scorer = remote.scorer(plan.scoring, plan.conversation, plan.layout);
             outputs.open();
-            return await stream(plan, io, log, outputs, remote.parallel, scorer);
+            return await stream(plan, io, log, outputs, remote.parallel, scorer, first);
         }
         const engine = await loadModel(plan, log);
         try {
@@ -65,7 +67,7 @@ export async function run(plan: Plan, given: CliIo, chatTemplatePath: string | u
             if (plan.scoring.mode !== "render") log.info(engine.description);
             const scorer = taskScorer(plan.scoring, plan.conversation, plan.layout, engine, template);
             outputs.open();
-            return await stream(plan, io, log, outputs, engine.parallel, scorer);
+            return await stream(plan, io, log, outputs, engine.parallel, scorer, first);
         } finally {
             await engine.dispose();
         }
@@ -113,7 +115,36 @@ export async function loadModel(plan: Pick<Plan, "engine" | "workers">, log: Log
     return WorkerPool.start(options, { count: devices.length, devices }, log);
 }
 
-async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, parallel: number, scorer: Scorer): Promise<number> {
+/** The rows' fields of each kind of row: none for pairs, which writes records of its own (a pair per prompt). */
+const rowsLayoutOf = (plan: Plan) => (row: InputRow | undefined) => (plan.transforms.pairs !== undefined ? [] : plan.layout(kindOf(row)));
+/** The rejects' fields: the rows', and why each was dropped. */
+// JSON rejects keep an unreadable line's text (`text`): its bytes that are not UTF-8 are escapes there
+const rejectsLayoutOf = (plan: Plan) => (row: InputRow | undefined) => [...plan.layout(kindOf(row)), named("dropped"), ...(rejectsText(plan) ? [named("text")] : [])];
+
+/** What a first reading of the input gives the Parquet outputs (parquetColumnsFirst). */
+type FirstReading = { rows?: Partial<EncoderOptions>; rejects?: Partial<EncoderOptions> };
+
+/**
+ * Before the model loads: the Parquet outputs' columns from a first reading of the input files, and a resumed Parquet
+ * file whose columns this run's input no longer gives (a column of another type) refused now, the files as they were.
+ */
+async function parquetFirst(plan: Plan, io: CliIo, outputs: Outputs, log: Log): Promise<FirstReading> {
+    const rows = plan.rows === undefined ? undefined : outputs.get(plan.rows);
+    const rejects = plan.rejects === undefined ? undefined : outputs.get(plan.rejects);
+    const wanted = [
+        ...(rows?.spec.format === "parquet" && plan.transforms.pairs === undefined ? [{ name: "rows" as const, file: rows, layoutOf: rowsLayoutOf(plan) }] : []),
+        ...(rejects?.spec.format === "parquet" ? [{ name: "rejects" as const, file: rejects, layoutOf: rejectsLayoutOf(plan) }] : []),
+    ];
+    if (wanted.length === 0) return {};
+    const found = await parquetColumnsFirst(plan, io, wanted);
+    const first: FirstReading = Object.fromEntries(wanted.map(({ name }, i) => [name, found[i]!]));
+    if (first.rows?.continuingParquet !== undefined)
+        await createEncoder("parquet", { layoutOf: rowsLayoutOf(plan), warn: () => undefined, onError: () => undefined, sources: () => [],
+            parquetColumns: plan.parquetColumns, color: log.color, width: 100, ...first.rows });
+    return first;
+}
+
+async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, parallel: number, scorer: Scorer, first: FirstReading): Promise<number> {
     const rowsFile = plan.rows === undefined ? undefined : outputs.get(plan.rows);
     const rejectsFile = plan.rejects === undefined ? undefined : outputs.get(plan.rejects);
     const resumed = rowsFile?.recorded?.rows ?? 0;
@@ -148,12 +179,11 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
         ...extra,
     });
     // pairs writes records of its own (a pair per prompt), to which the tool adds no field
-    const rowsLayout = (row: InputRow | undefined) => (plan.transforms.pairs !== undefined ? [] : plan.layout(kindOf(row)));
+    const rowsLayout = rowsLayoutOf(plan);
     // pairs' rows are its own records, not the input's: their columns come from the pairs, never from the input rows
-    const rowsEncoder = await encoderFor(rowsFile, rowsLayout, rowsFile?.spec.format === "parquet"
-        ? (plan.transforms.pairs !== undefined ? { typedInputs: false } : await parquetColumnsFirst(plan, io, rowsFile, rowsLayout)) : {});
-    // JSON rejects keep an unreadable line's text (`text`): its bytes that are not UTF-8 are escapes there
-    const rejectsEncoder = await encoderFor(rejectsFile, (row) => [...plan.layout(kindOf(row)), named("dropped"), ...(rejectsText(plan) ? [named("text")] : [])]);
+    const rowsEncoder = await encoderFor(rowsFile, rowsLayout, plan.transforms.pairs !== undefined && rowsFile?.spec.format === "parquet" ? { typedInputs: false } : first.rows);
+    // Parquet rejects are typed from every input row, as the rows' file is: the same columns, of the same types
+    const rejectsEncoder = await encoderFor(rejectsFile, rejectsLayoutOf(plan), first.rejects);
     const { transform, summary, after, replay, failed: unjudged } = transformsOf(plan, log);
     // eval, resumed: the rows already written are read back, so that the report counts them
     const writtenRows = replay === undefined || resumed === 0 || rowsFile?.target.kind !== "file" ? undefined : readRows([{ path: rowsFile.target.real, format: rowsFile.spec.format as InputFormat }], {
@@ -212,6 +242,7 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
         index++;
         print?.row(rowIdentity(row));
         if (plan.transforms.pairs === undefined) rowsEncoder?.see?.(row);
+        rejectsEncoder?.see?.(row);
         if (plan.shard !== undefined && index % plan.shard.count !== plan.shard.index) continue;
         mine++;
         if (mine < resumed) {
@@ -253,27 +284,34 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
 }
 
 /**
- * Parquet output from input files: its columns from every input row, read once before the run (JSON and CSV columns
- * take every row's types; every run and every shard of one input writes the same columns), so that its rows are
- * written as they come. Kept with records (--resume, --shard): also a resumed file's footer. Standard input and pipes,
- * which can be read only once, are not read first: the encoder holds their rows on disk instead.
+ * Parquet outputs from input files: their columns from every input row, read once before the run, in one reading for
+ * the rows and the rejects (JSON and CSV columns take every row's types; every run and every shard of one input, and
+ * a run's rows and its rejects, have the same columns), so that their rows are written as they come. Kept with
+ * records (--resume, --shard): also a resumed file's footer. Standard input and pipes, which can be read only once,
+ * are not read first: the encoders hold their rows on disk instead, typed by every row all the same (`see`).
  */
-async function parquetColumnsFirst(plan: Plan, io: CliIo, file: OutputFile, layoutOf: EncoderOptions["layoutOf"]): Promise<Partial<EncoderOptions>> {
-    const resumable = file.spec.records !== undefined;
+async function parquetColumnsFirst(plan: Plan, io: CliIo, wanted: { file: OutputFile; layoutOf: EncoderOptions["layoutOf"] }[]): Promise<Partial<EncoderOptions>[]> {
     const files = plan.inputs.every(({ path }) => path !== "-" && statSync(path, { throwIfNoEntry: false })?.isFile() === true);
     const typed = files && plan.inputs.every(({ format }) => format === "parquet");
-    if (!files || (typed && !resumable)) return {};
     const { Observed } = await import("../encode/parquet.js");
-    const observed = new Observed(layoutOf);
-    for await (const row of readRows(plan.inputs, { stdin: io.stdin, maxRecordBytes: plan.read.maxRecordBytes, signal: io.signal, formatGiven: plan.read.formatGiven, warn: () => undefined }))
-    {
-        if (io.signal?.aborted) break; // the run stops at once too
-        observed.observe(row);
+    const read = wanted.map(({ file, layoutOf }) => {
+        const resumable = file.spec.records !== undefined;
+        return { file, resumable, observed: !files || (typed && !resumable) ? undefined : new Observed(layoutOf) };
+    });
+    if (read.some((r) => r.observed !== undefined)) {
+        for await (const row of readRows(plan.inputs, { stdin: io.stdin, maxRecordBytes: plan.read.maxRecordBytes, signal: io.signal, formatGiven: plan.read.formatGiven, warn: () => undefined }))
+        {
+            if (io.signal?.aborted) break; // the run stops at once too
+            for (const { observed } of read) observed?.observe(row);
+        }
     }
-    const recorded = file.recorded;
-    if (!resumable || recorded === undefined || recorded.rows === 0 || file.target.kind !== "file") return { observed, resumable };
     const { parquetFooterAt } = await import("../input/parquet.js");
-    return { observed, resumable, continuingParquet: { end: recorded.end, metadata: await parquetFooterAt(file.target.real, recorded.end) } };
+    return Promise.all(read.map(async ({ file, resumable, observed }) => {
+        if (observed === undefined) return {};
+        const recorded = file.recorded;
+        if (!resumable || recorded === undefined || recorded.rows === 0 || file.target.kind !== "file") return { observed, resumable };
+        return { observed, resumable, continuingParquet: { end: recorded.end, metadata: await parquetFooterAt(file.target.real, recorded.end) } };
+    }));
 }
 
 /** Whether the rejects are JSON or JSONL, which keep an unreadable line's text (CSV, TSV and Parquet have no column for it). */

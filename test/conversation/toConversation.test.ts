@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { defaultFields, toConversation } from "../../src/conversation/toConversation.js";
+import { taskKind } from "../../src/conversation/scoringTask.js";
 
 const joke = [
     { role: "user", content: "Hi" },
@@ -73,5 +74,27 @@ describe("toConversation", () => {
         [{ text: "hello" }, /no conversation: expected "messages", "conversations" or "prompt" \+ "response"/],
     ])("rejects %j with a reason", (record, reason) => {
         expect(() => toConversation(record as Record<string, unknown>)).toThrow(reason);
+    });
+
+    it("reads the shape whose fields a row holds: a null field of another shape (a Parquet column of other rows) is no part of it", () => {
+        const pair = [{ role: "user", content: "Q" }, { role: "assistant", content: "A" }];
+        expect(toConversation({ messages: null, prompt: "Q", response: "A" })).toEqual(pair);
+        expect(toConversation({ conversations: null, messages: null, prompt: "Q", response: "A" })).toEqual(pair);
+        expect(toConversation({ prompt: null, response: null, system: null, messages: pair })).toEqual(pair);
+        expect(toConversation({ messages: null, prompt: null, response: null, instruction: "Q", input: null, output: "A" })).toEqual(pair);
+        // a null beside no other shape is that shape's error
+        expect(() => toConversation({ messages: null })).toThrow(/"messages" is not a non-empty list of messages/);
+        expect(() => toConversation({ messages: null, prompt: "Q", response: null })).toThrow(/"response" is null: no text to score/);
+        expect(() => toConversation({ prompt: null, response: null })).toThrow(/"prompt" is null/);
+    });
+
+    it("a task's kind is that of the fields the row holds: a kind whose fields are all null in the row (columns of other rows) is not its kind", () => {
+        const kind = (record: Record<string, unknown>) => taskKind(Object.keys(record), record);
+        expect(kind({ prompt: "Q", response: "A", responses: null })).toBe("single");
+        expect(kind({ prompt: "Q", response: null, responses: ["a", "b"] })).toBe("bestOfN");
+        expect(kind({ prompt: "Q", response: "A", chosen: null, rejected: null, response_1: null, response_2: null })).toBe("single");
+        expect(kind({ prompt: "Q", chosen: "a", rejected: null })).toBe("chosenRejected"); // one of its fields: its kind, and its error
+        expect(kind({ prompt: "Q", chosen: ["a"], rejected: ["b"] })).toBe("candidates");
+        expect(taskKind(["prompt", "responses"])).toBe("bestOfN"); // a CSV header tells the kind
     });
 });
