@@ -3,7 +3,7 @@ import { fieldCell, isJsonRow, where, type InputRow } from "../records/row.js";
 import type { OutRow } from "../conversation/scoringTask.js";
 import { ownNames, recordFits, renameFields, renameReporter, type OwnNames } from "../records/toolFields.js";
 import { cellText, isValueProblem, type Fields, type Value } from "../records/values.js";
-import type { Encoder, EncoderOptions } from "./encoder.js";
+import { droppedOf, type Encoder, type EncoderOptions } from "./encoder.js";
 
 /** Rows without a record held back while waiting for one that shows the columns; past this many, the columns are `line`. */
 const maxHeld = 1000;
@@ -89,7 +89,7 @@ export function delimitedEncoder(delimiter: "," | "\t", { layoutOf, warn, onErro
                 "write JSONL to keep every field, or give the rows the same fields";
             onError(input, message);
             // the tool's other fields stay empty: only `error`, which every header has, says why
-            return line({ input: { ...input, record: record === undefined ? undefined : pick(record, columns) }, fields: { error: message } }, columns);
+            return line({ input: { ...input, record: record === undefined ? undefined : pick(record, columns) }, fields: { error: message, ...droppedOf(out.fields) } }, columns);
         }
         // each cell exactly, or the row is an error row naming the value a CSV cell cannot hold (a lone surrogate)
         const problems: string[] = [];
@@ -120,7 +120,7 @@ export function delimitedEncoder(delimiter: "," | "\t", { layoutOf, warn, onErro
             const written = Object.fromEntries(Object.entries(record ?? {}).filter(([name]) => !problems.some((p) => p.startsWith(`column ${name}: `))));
             // a JSON row keeps its text, so that the values written are still its own (1.0 stays 1.0); a CSV row is
             // laid out from the record, without the value it cannot hold
-            return line({ input: { ...input, text: isJsonRow(input) ? input.text : "", record: record === undefined ? undefined : written }, fields: { error: message } }, columns);
+            return line({ input: { ...input, text: isJsonRow(input) ? input.text : "", record: record === undefined ? undefined : written }, fields: { error: message, ...droppedOf(out.fields) } }, columns);
         }
         return added.length === 0 ? `${text}${eol}` : `${text}${delimiter}${extra}${eol}`;
     };

@@ -70,7 +70,12 @@ export type EncoderOptions = {
 /** The row as an error row: every field of the tool's empty, and `error` saying why. */
 export function asErrorRow(out: OutRow, layout: Layout, message: string): OutRow {
     const fields: Fields = Object.fromEntries(layout.filter((f) => !f.optional).map((f) => [f.name, null]));
-    return { ...out, fields: { ...fields, error: message } };
+    return { ...out, fields: { ...fields, error: message, ...droppedOf(out.fields) } };
+}
+
+/** A reject keeps why it was dropped beside why it could not be written: its `dropped` field, if it has one. */
+export function droppedOf(fields: Fields): Fields {
+    return fields["dropped"] == null ? {} : { dropped: fields["dropped"] };
 }
 
 /** What an encoder's `end` gives, a piece at a time. */

@@ -11,7 +11,7 @@ import { ownNames, recordFits, renameReporter, type FieldKind, type Layout, type
 import { isFields, isValueProblem, JsonText, jsonText, type Fields, type Value } from "../records/values.js";
 import { keyCount } from "../records/json.js";
 import { batchBytes, sizeOf } from "../memory.js";
-import type { Encoder, EncoderOptions } from "./encoder.js";
+import { droppedOf, type Encoder, type EncoderOptions } from "./encoder.js";
 import { shapeElements, shapeOf, widen, type Shape } from "./parquetShape.js";
 import { Spill } from "./spill.js";
 
@@ -276,7 +276,7 @@ export function parquetEncoder({ layoutOf, warn, onError, sources, parquetColumn
         let tool: Fields = fields;
         if (problems.length > 0) {
             onError(input, problems.join("; "));
-            tool = { error: problems.join("; ") };
+            tool = { error: problems.join("; "), ...droppedOf(fields) };
         }
         return columns!.map((c, j) => {
             if (c.tool === undefined) return inputValues[j];

@@ -321,3 +321,31 @@ describe("bounds compare exactly (hostile report 4, #19)", () => {
         expect(csv.stdout).toBe("id,reward,error\n2,-1.00,\n");
     });
 });
+
+describe("a reject that cannot be written as it is keeps why it was dropped (hostile report 4, #10)", () => {
+    it("CSV rejects: dropped beside the write error (JSONL holds the value)", async () => {
+        const input = write("lone.json", `[{"id":1,"prompt":"p","response":"a","reward":-1.5,"u":"\\ud800"},{"id":2,"prompt":"p","response":"b","reward":2,"u":"x"}]`);
+        for (const name of ["lone-rejects.jsonl", "lone-rejects.csv"]) {
+            const rejects = join(tmp, name);
+            await runInProcess(["filter", input, "--top-k", "1", "--rejects", rejects, "-o", join(tmp, "lone-kept.jsonl")]);
+            const text = readFileSync(rejects, "utf8");
+            const row = name.endsWith(".csv") ? (parse(text, { columns: true }) as Record<string, string>[])[0]! : parseJsonl(text)[0]!;
+            expect(row.dropped).toBe("not in the top 1 of its group");
+            // JSON holds a lone surrogate as an escape; a CSV cell cannot: its error is beside `dropped`
+            if (name.endsWith(".csv")) expect(row.error).toMatch(/lone surrogate/);
+            else expect(row.u).toBe("\ud800");
+        }
+    });
+
+    it("a Parquet NaN or Infinity reward: JSONL rejects say it is not a finite number, beside the error that JSON cannot hold it", async () => {
+        const input = join(tmp, "nan.parquet");
+        await duck(`COPY (SELECT * FROM (VALUES (1, 'nan'::DOUBLE), (2, 'inf'::DOUBLE), (3, 0.5::DOUBLE)) t(id, reward)) TO '${input}' (FORMAT parquet)`);
+        const rejects = join(tmp, "nan-rejects.jsonl");
+        const { code, stdout } = await runInProcess(["filter", input, "--max-reward", "1", "--rejects", rejects]);
+        expect(code).toBe(exitCodes.someRowsFailed);
+        expect(parseJsonl(stdout)).toEqual([{ id: 3, reward: 0.5 }]);
+        expect(parseJsonl(readFileSync(rejects, "utf8")).map((r) => [r.id, r.dropped, r.error])).toEqual([
+            [1, '"reward" is not a finite number', "column reward: NaN cannot be written as JSON"],
+            [2, '"reward" is not a finite number', "column reward: Infinity cannot be written as JSON"]]);
+    });
+});
