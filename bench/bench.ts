@@ -36,7 +36,8 @@ process.stdout.write(
     `Machine: ${cpu}, ${threads} threads used, node ${process.version}; model ${midSpec.hidden} hidden × ` +
     `${midSpec.layers} layers, ${midSpec.weightType}; whole-process times (load included), best of ${reps} ` +
     "(sweeps and --no-reuse: one run).\n\n" +
-    "| case | nemoreward | engine alone | nemoreward / engine | nemoreward peak RSS |\n|---|---|---|---|---|\n",
+    (["engine", "workers", "best-of-8", "memory", "stalls"].some(wanted)
+        ? "| case | nemoreward | engine alone | nemoreward / engine | nemoreward peak RSS |\n|---|---|---|---|---|\n" : ""),
 );
 /** Each result is printed as soon as it is measured. */
 const rows = { push: (line: string) => process.stdout.write(`${line}\n`) };
