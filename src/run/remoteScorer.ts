@@ -3,7 +3,7 @@ import { rewardFields, toScoringTask, type ScoringTask, type TaskKind } from "..
 import type { Conversation, ConversationFields } from "../conversation/toConversation.js";
 import type { Log } from "../log.js";
 import { defaultContextSize } from "../plan/flags.js";
-import type { ScoringPlan, ServerPlan } from "../plan/plan.js";
+import type { EngineSettings, ScoringPlan, ServerPlan } from "../plan/plan.js";
 import { isJsonRow, type InputRow } from "../records/row.js";
 import type { Layout } from "../records/toolFields.js";
 import { jsonText, type Fields } from "../records/values.js";
@@ -16,12 +16,41 @@ export type Remote = {
     /** `nemoreward serve`: the identity a local run gives the same model file; NIM: its model id at its address. */
     identity: string;
     description: string;
+    /** The engine settings the rewards are computed with (the server's), for the .resume records. */
+    engine: Required<EngineSettings>;
     /** Rows kept in flight (run.ts's window): batches of the native protocol pipelined, or NIM requests at once. */
     parallel: number;
     scorer(scoring: ScoringPlan, fields: ConversationFields, layout: (kind: TaskKind) => Layout): { score(row: InputRow): Promise<Scored>; summary(): string };
 };
 
-type ModelList = { data?: { id: string; nemoreward?: { api: string; identity: string; max_rows: number } }[] };
+type ModelList = { data?: { id: string; nemoreward?: { api: string; identity: string; max_rows: number; engine?: { precise: boolean; flash_attention: boolean; reward_token: number } } }[] };
+
+/** Each engine setting a reward depends on: its flag, and how the server reports it. */
+const engineFlags = [
+    { key: "precise", flag: "--precise", reported: "precise", shown: (v: unknown) => (v === true ? "on" : "off") },
+    { key: "flashAttention", flag: "--flash-attention", reported: "flash_attention", shown: (v: unknown) => (v === true ? "on" : "off") },
+    { key: "rewardToken", flag: "--reward-token", reported: "reward_token", shown: (v: unknown) => String(v) },
+] as const;
+
+/**
+ * The server's engine settings are the server's: an engine flag given here that it does not run with is refused (the
+ * rewards would not be the ones asked for); one that only changes speed is noted and left to the server.
+ */
+function serverEngine(server: ServerPlan, url: string, reported: Record<string, unknown> | undefined, log: Log): Required<EngineSettings> {
+    const engine = { precise: false, flashAttention: false, rewardToken: 0 };
+    for (const { key, flag, reported: name, shown } of engineFlags) {
+        const wanted = server.engine[key];
+        if (reported === undefined) {
+            if (wanted !== undefined) throw new UsageError(`${flag}: ${url} does not say which ${flag} it scores with (not a \`nemoreward serve\`); leave ${flag} out`);
+            continue;
+        }
+        const value = reported[name];
+        if (wanted !== undefined && wanted !== value) throw new UsageError(`${flag}: the server at ${url} scores with ${flag} ${shown(value)}: give ${flag} to \`nemoreward serve\`, not to score --server`);
+        (engine as Record<string, unknown>)[key] = value;
+    }
+    if (server.speedFlags.length > 0) log.info(`${server.speedFlags.join(", ")}: ignored with --server (the server's engine decides)`);
+    return engine;
+}
 
 /** The model NVIDIA's hosted API serves this reward model as. */
 const nimModel = "nvidia/llama-3.1-nemotron-70b-reward";
@@ -41,15 +70,17 @@ export async function connectServer(server: ServerPlan, log: Log): Promise<Remot
     const api = server.api ?? (native !== undefined ? "native" : "nim");
     if (api === "native" && native === undefined) throw new UsageError(`--server-api native: ${url} is not a \`nemoreward serve\` (its /v1/models names no nemoreward model); try --server-api nim`);
     if (api === "native") {
+        const engine = serverEngine(server, url, native!.nemoreward!.engine, log);
         const rows = Math.min(batchRows, native!.nemoreward!.max_rows);
         return {
-            url, api, identity: native!.nemoreward!.identity, description: `scoring on ${url} (nemoreward serve, ${native!.id})`, parallel: Math.ceil((rows * pipelined) / 8),
+            url, api, engine, identity: native!.nemoreward!.identity, description: `scoring on ${url} (nemoreward serve, ${native!.id})`, parallel: Math.ceil((rows * pipelined) / 8),
             scorer: (scoring, fields, layout) => nativeScorer(http, rows, scoring, fields, layout),
         };
     }
+    const engine = serverEngine(server, url, undefined, log);
     const model = models.data?.find((m) => m.id === nimModel)?.id ?? models.data?.[0]?.id ?? nimModel;
     return {
-        url, api, identity: `${model} at ${url}`, description: `scoring on ${url} (NIM chat completions, ${model})`, parallel: 4,
+        url, api, engine, identity: `${model} at ${url}`, description: `scoring on ${url} (NIM chat completions, ${model})`, parallel: 4,
         scorer: (scoring, fields, layout) => nimScorer(http, model, scoring, fields, layout),
     };
 }

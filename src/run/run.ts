@@ -38,7 +38,7 @@ export async function run(plan: Plan, given: CliIo, chatTemplatePath: string | u
     const log = createLog(given.stderr, plan.log);
     // --server: the server holds the model; its identity goes in the records a resumed run checks
     const remote = plan.server === undefined ? undefined : await (await import("./remoteScorer.js")).connectServer(plan.server, log);
-    const outputs = await Outputs.claim(remote === undefined ? plan.outputs : withModel(plan.outputs, remote.identity), readFiles(plan, chatTemplatePath), given);
+    const outputs = await Outputs.claim(remote === undefined ? plan.outputs : withServer(plan.outputs, remote), readFiles(plan, chatTemplatePath), given);
     try {
         // CSV piped in without --input-format: refused now, not after the model has loaded
         const peek = !plan.read.formatGiven && plan.inputs.some(({ path, format }) => path === "-" && format === "jsonl");
@@ -76,9 +76,10 @@ export async function run(plan: Plan, given: CliIo, chatTemplatePath: string | u
 
 type Scorer = Pick<ReturnType<typeof taskScorer>, "score" | "summary">;
 
-/** The outputs' records with the model the server holds in their settings. */
-function withModel(specs: OutputSpec[], identity: string): OutputSpec[] {
-    return specs.map((spec) => spec.records === undefined ? spec : { ...spec, records: { ...spec.records, settings: { ...spec.records.settings, model: identity } } });
+/** The outputs' records with the model the server holds, and the engine settings it scores with, in their settings. */
+function withServer(specs: OutputSpec[], remote: { identity: string; engine: { precise: boolean; flashAttention: boolean; rewardToken: number } }): OutputSpec[] {
+    const { precise, flashAttention, rewardToken } = remote.engine;
+    return specs.map((spec) => spec.records === undefined ? spec : { ...spec, records: { ...spec.records, settings: { ...spec.records.settings, model: remote.identity, precise, flashAttention, rewardToken } } });
 }
 
 /**

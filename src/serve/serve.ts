@@ -51,13 +51,15 @@ export async function runServe(flags: ServeFlags, io: CliIo): Promise<number> {
         // the one line tests and scripts read to find the server (port 0: the port the system gave), whatever -q says
         io.stderr.write(`nemoreward: listening on ${address}\n`);
         const workers = flags.gpus !== undefined ? { gpus: flags.gpus } : flags.workers !== undefined && flags.workers > 1 ? { count: flags.workers } : undefined;
-        const model = await loadModel({ engine: engineOptions(flags, modelPath, false, contextSize), ...(workers !== undefined ? { workers } : {}) }, log);
+        const engine = engineOptions(flags, modelPath, false, contextSize);
+        const model = await loadModel({ engine, ...(workers !== undefined ? { workers } : {}) }, log);
         try {
             const template = loadTemplate(model, templateSource, log);
             log.info(model.description);
             // what a resumed `score --server` run checks: the model file as a local run names it, and a template of its own
             const identity = modelIdentity(modelPath) + (templateSource === undefined ? "" : `, chat template ${createHash("sha256").update(templateSource).digest("hex").slice(0, 16)}`);
-            server.ready({ model, template, name: basename(modelPath).replace(/\.gguf$/, ""), identity });
+            server.ready({ model, template, name: basename(modelPath).replace(/\.gguf$/, ""), identity,
+                engine: { precise: engine.precise, flashAttention: engine.flashAttention ?? false, rewardToken: engine.rewardToken } });
             io.stderr.write(`nemoreward: ready: ${basename(modelPath)} at ${address}\n`);
             await stopped(io.signal);
             log.info("stopping: no new requests; answering those in flight");

@@ -14,7 +14,11 @@ import { queryConversation, UnreadableQuery } from "./openrlhf.js";
 import { RowQueue } from "./rowQueue.js";
 
 /** The model, once loaded: what every endpoint scores with. */
-export type Loaded = { model: RewardModel; template: ChatTemplate; name: string; identity: string };
+export type Loaded = {
+    model: RewardModel; template: ChatTemplate; name: string; identity: string;
+    /** The engine settings a reward depends on: a client's must match (score --server), and its .resume records say them. */
+    engine: { precise: boolean; flashAttention: boolean; rewardToken: number };
+};
 
 export type ServerSettings = {
     contextSize: number;
@@ -275,7 +279,8 @@ export function createServer(settings: ServerSettings) {
             object: "list",
             data: [{
                 id: loaded!.name, object: "model", created: 0, owned_by: "nemoreward",
-                nemoreward: { api: "native", identity: loaded!.identity, context_size: settings.contextSize, parallel: loaded!.model.parallel, max_rows: settings.maxRows },
+                nemoreward: { api: "native", identity: loaded!.identity, context_size: settings.contextSize, parallel: loaded!.model.parallel, max_rows: settings.maxRows,
+                    engine: { precise: loaded!.engine.precise, flash_attention: loaded!.engine.flashAttention, reward_token: loaded!.engine.rewardToken } },
             }],
         });
     });
