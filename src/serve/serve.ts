@@ -31,6 +31,7 @@ export function isLoopback(host: string): boolean {
  */
 export async function runServe(flags: ServeFlags, io: CliIo): Promise<number> {
     const log = createLog(io.stderr, { quiet: flags.quiet === true, verbose: flags.verbose === true });
+    if (flags.apiKey !== undefined && flags.apiKey.trim() === "") throw new UsageError("--api-key is blank: give a key (or leave --api-key out)");
     const apiKey = flags.apiKey ?? ((io.env ?? process.env)["NEMOREWARD_API_KEY"] || undefined);
     if (!isLoopback(flags.host) && apiKey === undefined && flags.insecureNoAuth !== true)
         throw new UsageError(`--host ${flags.host} lets other machines in: give --api-key KEY (or $NEMOREWARD_API_KEY), or --insecure-no-auth to serve anyone who can reach it`);

@@ -1,0 +1,12 @@
+import { describe, expect, it } from "vitest";
+import { runBuiltCli, tinyModel } from "../helpers.js";
+
+describe("serve --api-key", () => {
+    it.each([[""], ["   "]])("a blank key (%j) is a usage error (exit 2), on loopback as on 0.0.0.0", async (key) => {
+        for (const host of ["127.0.0.1", "0.0.0.0"]) {
+            const run = await runBuiltCli(["serve", "-m", tinyModel, "--port", "0", "--host", host, "--api-key", key]);
+            expect(run.code).toBe(2);
+            expect(run.stderr).toMatch(/--api-key is blank/);
+        }
+    });
+});
