@@ -242,8 +242,8 @@ export function createServer(settings: ServerSettings) {
             try {
                 return { messages: queryConversation(text, prompts?.[i]) };
             } catch (error) {
-                if (error instanceof UnreadableQuery) throw new Refusal(400, `body/query/${i}: ${error.message}`, undefined, "query");
-                throw error;
+                // a query is the client's text: whatever reading it fails on is the client's to fix (400), never a 500
+                throw new Refusal(400, `body/query/${i}: ${error instanceof UnreadableQuery ? error.message : `cannot be read (${(error as Error).message})`}`, undefined, "query");
             }
         });
         const done = await scoreRecords(request, records, defaultRowOptions);

@@ -118,6 +118,9 @@ print(json.dumps({"rewards": [repr(r) for r in answer["rewards"]], "scores": [re
             [{ query: [llama3("hi", "x").replace(/<\|start_header_id\|>assistant.*$/s, "")] }, /ends with a user turn/],
             [{ query: ["a", "b"], prompts: ["a"] }, /1 prompts for 2 queries/],
             [{ query: "text" }, /body\/query must be array/],
+            // markers of a template read back, but headers it does not know (Phi-4): a 400 naming the query, never a 500
+            [{ query: [llama3("hi", "x"), "<|im_start|>user<|im_sep|>What is 1+1?<|im_end|><|im_start|>assistant<|im_sep|>1+1=2<|im_end|>"] }, /query\/1: ChatML markers without a ChatML turn header/],
+            [{ query: ["<|begin_of_text|><|start_header_id|>user<|end_header_id|>What is 1+1?<|eot_id|>"] }, /query\/0: Llama 3 markers without/],
         ];
         for (const [body, reason] of cases) {
             const answer = await post(`${server.url}/get_reward`, body);
