@@ -125,11 +125,16 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
 
     const sources: Source[] = [];
     let stopped: string | undefined;
+    // --max-errors reached: the rows after the one that reached it are not written, however many were in flight (the
+    // window's depth, a server's batches), so that the output is the same whatever scored it
+    let limitReached = false;
     const countFailure = (row: InputRow, message: string) => {
         failed++;
         progress.interrupt(() => log.warn(`${where(row)}: ${message}`));
-        if (plan.maxErrors !== undefined && failed >= plan.maxErrors && stopped === undefined)
-            stopped = `stopped after ${plural(failed, "row")} could not be scored (--max-errors ${plan.maxErrors})`;
+        if (plan.maxErrors !== undefined && failed >= plan.maxErrors && !limitReached) {
+            limitReached = true;
+            stopped ??= `stopped after ${plural(failed, "row")} could not be scored (--max-errors ${plan.maxErrors})`;
+        }
     };
     let encodingFailed = false;
     const encoderFor = (file: OutputFile | undefined, layoutOf: (row: InputRow | undefined) => Layout, extra: Partial<EncoderOptions> = {}) => file === undefined ? undefined : createEncoder(file.spec.format, {
@@ -163,6 +168,7 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
 
     /** A finished row, in input order: counted, then through the transforms, then encoded and written. */
     const emit = async (done: Scored) => {
+        if (limitReached) return;
         if (done.error !== undefined) countFailure(done.out.input, done.error);
         else if (done.skipped !== undefined) progress.interrupt(() => log.info(`${where(done.out.input)}: skipped: ${done.skipped}`));
         progress.row(done.tokens, done.error !== undefined, done.skipped !== undefined);
