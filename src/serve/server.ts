@@ -69,17 +69,15 @@ const chatBody = {
     required: ["messages"],
     properties: {
         model: { type: "string" },
-        messages: {
-            type: "array", minItems: 1,
-            items: { type: "object", required: ["role", "content"], properties: { role: { enum: ["system", "user", "assistant"] }, content: { type: "string" } } },
-        },
+        // the messages are read by `score`'s own reader (roles, content parts, tool turns), which says what it refuses
+        messages: { type: "array", minItems: 1 },
     },
 } as const;
 
 type ScoreBody = { records: Fields[]; field?: string; context_size?: number; on_overlong?: RowOptions["onOverlong"]; content_special?: RowOptions["contentSpecial"];
     messages_field?: string; prompt_field?: string; response_field?: string; system_field?: string };
 type RewardBody = { query: string[]; prompts?: string[]; labels?: unknown[] };
-type ChatBody = { model?: string; messages: { role: string; content: string }[] };
+type ChatBody = { model?: string; messages: unknown[]; stream?: unknown; n?: unknown };
 
 /**
  * The HTTP server of `nemoreward serve`: fastify, a JSON schema per body, and one queue in front of one model. Every
@@ -254,8 +252,11 @@ export function createServer(settings: ServerSettings) {
     });
 
     app.post("/v1/chat/completions", { schema: { body: chatBody } }, async (request, reply) => {
-        const { messages, model } = request.body as ChatBody;
-        const [done] = await scoreRecords(request, [{ messages: messages.map(({ role, content }) => ({ role, content })) }], defaultRowOptions);
+        const { messages, model, stream, n } = request.body as ChatBody;
+        // a reward is one number: no stream of chunks, one choice (a client asking for more would silently get less)
+        if (stream !== undefined && stream !== false) throw new Refusal(400, "body/stream: streaming is not supported (a reward is one answer): leave stream out or false", undefined, "stream");
+        if (n !== undefined && n !== 1) throw new Refusal(400, "body/n: one choice only (a conversation has one reward): leave n out or 1", undefined, "n");
+        const [done] = await scoreRecords(request, [{ messages: messages as Fields[] } as Fields], defaultRowOptions);
         if (done!.error !== undefined) throw new Refusal(400, done!.error, undefined, "messages");
         const reward = done!.out.fields["reward"] as number;
         return answer(reply, {
