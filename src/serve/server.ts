@@ -183,11 +183,11 @@ export function createServer(settings: ServerSettings) {
         const { queue } = admit(records.length);
         const scorer = scorerFor(options);
         const { stop } = ends.get(request)!;
-        const rows = records.map((record, i) => queue.run(async () => {
+        const rows = queue.runAll(records.map((record, i) => async () => {
             const done = await scorer.score(rowOf(record, i));
             metrics.row(done.tokens, done.error !== undefined);
             return done;
-        }, stop.signal));
+        }), stop.signal);
         for (const row of rows) row.catch(() => undefined); // awaited together below
         try {
             return await Promise.all(rows);

@@ -48,6 +48,12 @@ describe("serve's NIM route (/v1/chat/completions) reads messages as score does"
         expect(answer.body.error.message).toMatch(reason);
     });
 
+    it("a request of many rows: no MaxListenersExceededWarning on the server's stderr", async () => {
+        const answer = await post(`${server.url}/v1/score`, { records: Array.from({ length: 40 }, (_, i) => ({ prompt: `Q${i}`, response: "A" })) });
+        expect(answer.status).toBe(200);
+        expect(server.stderr()).not.toMatch(/MaxListeners/);
+    });
+
     it("score --server-api nim against serve: the local run's bytes for the same records", async () => {
         const input = join(newDir("nim-roles"), "roles.jsonl");
         writeFileSync(input, jsonl(conversations.map((messages) => ({ messages }))));
