@@ -100,6 +100,8 @@ export function createServer(settings: ServerSettings) {
     const metrics = new Metrics();
     let loaded: Loaded | undefined, queue: RowQueue | undefined, closing = false, requestCount = 0;
     const scorers = new Map<string, ReturnType<typeof taskScorer>>();
+    // requests whose body is still arriving (not yet handled): on stop, answered at once (they hold no rows yet)
+    const receiving = new Set<FastifyReply>();
     const ends = new WeakMap<FastifyRequest, { stop: AbortController; started: boolean; timer: NodeJS.Timeout }>();
 
     const keyHash = settings.apiKey === undefined ? undefined : createHash("sha256").update(settings.apiKey).digest();
@@ -114,8 +116,10 @@ export function createServer(settings: ServerSettings) {
         const stop = new AbortController();
         const end = { stop, started: false, timer: setTimeout(() => timedOut(request, reply), settings.requestTimeoutMs) };
         ends.set(request, end);
+        receiving.add(reply);
         // a client gone before its answer: its rows still waiting leave the queue
         reply.raw.on("close", () => {
+            receiving.delete(reply);
             clearTimeout(end.timer);
             if (!reply.raw.writableFinished) stop.abort();
         });
@@ -124,8 +128,9 @@ export function createServer(settings: ServerSettings) {
             return reply;
         }
     });
-    app.addHook("preHandler", async (request) => {
+    app.addHook("preHandler", async (request, reply) => {
         ends.get(request)!.started = true;
+        receiving.delete(reply);
     });
     app.addHook("onResponse", async (request, reply) => {
         clearTimeout(ends.get(request)?.timer);
@@ -139,10 +144,15 @@ export function createServer(settings: ServerSettings) {
         const [status, message] = end.started
             ? [503, `the request was not answered within ${seconds} s (--request-timeout): its rows still waiting were dropped`]
             : [408, `the request's body did not arrive within ${seconds} s (--request-timeout)`];
-        if (status === 503) void reply.header("retry-after", "1");
+        hangUp(reply, status, message, status === 503 ? 1 : undefined);
+    };
+    /** Answers now and closes the connection once the answer is out: a body still coming is not read further. */
+    const hangUp = (reply: FastifyReply, status: number, message: string, retryAfter?: number) => {
+        receiving.delete(reply);
+        if (reply.sent) return;
+        if (retryAfter !== undefined) void reply.header("retry-after", String(retryAfter));
         void reply.code(status).header("connection", "close").send(errorBody(status, message));
-        // a body that never ends: the connection goes, so that nothing more is read from it
-        reply.raw.once("finish", () => request.raw.socket?.destroy());
+        reply.raw.once("finish", () => reply.request.raw.socket?.destroy());
     };
 
     app.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, _request, reply) => {
@@ -307,6 +317,7 @@ export function createServer(settings: ServerSettings) {
         /** Stops taking requests, and resolves once those in flight are answered. */
         async close(): Promise<void> {
             closing = true;
+            for (const reply of [...receiving]) hangUp(reply, 503, "the server is stopping: the request's body had not arrived; send it again", 1);
             await app.close();
         },
         /** Requests being answered. */
