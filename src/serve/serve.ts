@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { AddressInfo } from "node:net";
 import { basename } from "node:path";
 import { exitCodes, UsageError } from "../errors.js";
 import type { CliIo } from "../io.js";
@@ -50,7 +51,7 @@ export async function runServe(flags: ServeFlags, io: CliIo): Promise<number> {
     const address = await server.app.listen({ host: flags.host, port: flags.port });
     try {
         // the one line tests and scripts read to find the server (port 0: the port the system gave), whatever -q says
-        io.stderr.write(`nemoreward: listening on ${address}\n`);
+        io.stderr.write(`nemoreward: listening on ${boundUrl(server.app.server.address(), address)}\n`);
         const workers = flags.gpus !== undefined ? { gpus: flags.gpus } : flags.workers !== undefined && flags.workers > 1 ? { count: flags.workers } : undefined;
         const engine = engineOptions(flags, modelPath, false, contextSize);
         const model = await loadModel({ engine, ...(workers !== undefined ? { workers } : {}) }, log);
@@ -73,6 +74,12 @@ export async function runServe(flags: ServeFlags, io: CliIo): Promise<number> {
     } finally {
         await server.close();
     }
+}
+
+/** The address the server is bound to, as a URL (0.0.0.0 or :: when bound there: every interface); else fastify's. */
+function boundUrl(bound: string | AddressInfo | null, address: string): string {
+    if (bound === null || typeof bound === "string") return address;
+    return `http://${bound.family === "IPv6" ? `[${bound.address}]` : bound.address}:${bound.port}`;
 }
 
 /** Resolves when the run is asked to stop (never, without a signal). */

@@ -10,3 +10,21 @@ describe("serve --api-key", () => {
         }
     });
 });
+
+describe("serve's listening line", () => {
+    it("names the bound host: 0.0.0.0 when bound to every interface", async () => {
+        const { serve } = await import("./serveHelpers.js");
+        const server = await serve(["--host", "0.0.0.0", "--api-key", "k3y"]);
+        try {
+            expect(server.stderr()).toMatch(/listening on http:\/\/0\.0\.0\.0:\d+\n/);
+        } finally {
+            await server.stop();
+        }
+        const local = await serve();
+        try {
+            expect(local.stderr()).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+\n/);
+        } finally {
+            await local.stop();
+        }
+    });
+});
