@@ -133,6 +133,8 @@ function nativeScorer(http: ReturnType<typeof client>, rows: number, scoring: Sc
         field: scoring.field, context_size: scoring.contextSize, on_overlong: scoring.onOverlong, content_special: scoring.contentSpecial,
         ...(fields.messages !== undefined ? { messages_field: fields.messages } : {}),
         prompt_field: fields.prompt, response_field: fields.response, system_field: fields.system,
+        // the row messages in score's words: the output is a local run's, byte for byte
+        error_words: "cli",
     }).slice(1, -1);
     type Waiting = { row: InputRow; resolve: (scored: Scored) => void; reject: (error: unknown) => void };
     let pending: Waiting[] = [];

@@ -10,6 +10,7 @@ import { isValueProblem, jsonText, type Fields } from "../records/values.js";
 import { kindOf, taskScorer, type Scored } from "../run/scoreTask.js";
 import type { ChatTemplate } from "../template/chatTemplate.js";
 import { Metrics } from "./metrics.js";
+import { apiWords } from "./apiWords.js";
 import { queryConversation, UnreadableQuery } from "./openrlhf.js";
 import { RowQueue } from "./rowQueue.js";
 
@@ -57,6 +58,8 @@ const scoreBody = {
         on_overlong: { enum: ["error", "skip", "truncate"] },
         content_special: { enum: ["special", "text"] },
         messages_field: fieldName, prompt_field: fieldName, response_field: fieldName, system_field: fieldName,
+        // "cli": row messages in `score`'s words (--prompt-field ...), as score --server writes them; else the body's
+        error_words: { enum: ["api", "cli"] },
     },
 } as const;
 const rewardBody = {
@@ -75,7 +78,7 @@ const chatBody = {
 } as const;
 
 type ScoreBody = { records: Fields[]; field?: string; context_size?: number; on_overlong?: RowOptions["onOverlong"]; content_special?: RowOptions["contentSpecial"];
-    messages_field?: string; prompt_field?: string; response_field?: string; system_field?: string };
+    messages_field?: string; prompt_field?: string; response_field?: string; system_field?: string; error_words?: "api" | "cli" };
 type RewardBody = { query: string[]; prompts?: string[]; labels?: unknown[] };
 type ChatBody = { model?: string; messages: unknown[]; stream?: unknown; n?: unknown };
 
@@ -229,9 +232,11 @@ export function createServer(settings: ServerSettings) {
             throw new Refusal(400, `body/field: "${options.field}" would be named like one of nemoreward's own fields; choose another name`, undefined, "field");
         const done = await scoreRecords(request, body.records, options);
         const layout = layoutOf({ mode: "rewards", ...options }, false);
+        const words = body.error_words === "cli" ? (fields: Fields) => fields : (fields: Fields) =>
+            Object.fromEntries(Object.entries(fields).map(([name, value]) => [name, (name === "error" || name === "skipped") && typeof value === "string" ? apiWords(value) : value])) as Fields;
         const results = done.map(({ out }) => {
             try {
-                return fieldsText(out.fields);
+                return fieldsText(words(out.fields));
             } catch (error) {
                 // as score's JSON encoder does: a value JSON cannot hold makes the row an error row saying why
                 if (!isValueProblem(error)) throw error;
@@ -256,7 +261,7 @@ export function createServer(settings: ServerSettings) {
         });
         const done = await scoreRecords(request, records, defaultRowOptions);
         const failed = done.findIndex((d) => d.error !== undefined || d.skipped !== undefined);
-        if (failed !== -1) throw new Refusal(400, `body/query/${failed}: ${done[failed]!.error ?? done[failed]!.skipped}`, undefined, "query");
+        if (failed !== -1) throw new Refusal(400, `body/query/${failed}: ${apiWords(done[failed]!.error ?? done[failed]!.skipped!)}`, undefined, "query");
         const rewards = done.map((d) => d.out.fields["reward"] as number);
         return answer(reply, { rewards, scores: rewards });
     });
@@ -267,7 +272,7 @@ export function createServer(settings: ServerSettings) {
         if (stream !== undefined && stream !== false) throw new Refusal(400, "body/stream: streaming is not supported (a reward is one answer): leave stream out or false", undefined, "stream");
         if (n !== undefined && n !== 1) throw new Refusal(400, "body/n: one choice only (a conversation has one reward): leave n out or 1", undefined, "n");
         const [done] = await scoreRecords(request, [{ messages: messages as Fields[] } as Fields], defaultRowOptions);
-        if (done!.error !== undefined) throw new Refusal(400, done!.error, undefined, "messages");
+        if (done!.error !== undefined) throw new Refusal(400, apiWords(done!.error), undefined, "messages");
         const reward = done!.out.fields["reward"] as number;
         return answer(reply, {
             id: `chatcmpl-nemoreward-${++requestCount}`,
