@@ -331,7 +331,7 @@ function serverPlan(flags: Flags, apiKey: string | undefined): ServerPlan {
     const engine: EngineSettings = {
         ...(flags.precise === true ? { precise: true } : {}),
         ...(flags.flashAttention === true ? { flashAttention: true } : {}),
-        ...(flags.rewardToken !== undefined && flags.rewardToken !== 0 ? { rewardToken: flags.rewardToken } : {}),
+        ...(flags.rewardToken !== undefined ? { rewardToken: flags.rewardToken } : {}),
     };
     const speed: [boolean, string][] = [[flags.gpu !== undefined && flags.gpu !== "auto", "--gpu"], [flags.gpuLayers !== undefined && flags.gpuLayers !== "auto", "--gpu-layers"],
         [flags.threads !== undefined, "--threads"], [flags.fixedThreads === true, "--fixed-threads"], [flags.parallel !== undefined && flags.parallel !== "auto", "--parallel"],

@@ -28,6 +28,12 @@ describe("score --server: the server's engine settings are the server's", () => 
         expect(run.stderr).toMatch(message);
     });
 
+    it("--reward-token 0 given, against a server of token 5: refused, naming the server's value", async () => {
+        const run = await runBuiltCli(["score", input, "--server", precise.url, "--precise", "--reward-token", "0"]);
+        expect(run.code).toBe(2);
+        expect(run.stderr).toMatch(/--reward-token: the server at .* scores with --reward-token 5/);
+    });
+
     it("the server's settings given here too: the rewards are a local run's with them", async () => {
         const local = await runBuiltCli(["score", input, "-m", tinyModel, "--precise", "--reward-token", "5", "-q"]);
         const remote = await runBuiltCli(["score", input, "--server", precise.url, "--precise", "--reward-token", "5", "-q"]);
