@@ -7,7 +7,8 @@ import type { EngineSettings, ScoringPlan, ServerPlan } from "../plan/plan.js";
 import { isJsonRow, type InputRow } from "../records/row.js";
 import type { Layout } from "../records/toolFields.js";
 import { jsonText, type Fields } from "../records/values.js";
-import { scoreRow, unscored, type Scored } from "./scoreTask.js";
+import { rewardStats, scoreRow, unscored, type Scored } from "./scoreTask.js";
+import { scoredRewards } from "../transforms/rewards.js";
 
 /** A server the rows go to: its protocol, and the model it holds (for --resume, as a local run names it). */
 export type Remote = {
@@ -74,14 +75,31 @@ export async function connectServer(server: ServerPlan, log: Log): Promise<Remot
         const rows = Math.min(batchRows, native!.nemoreward!.max_rows);
         return {
             url, api, engine, identity: native!.nemoreward!.identity, description: `scoring on ${url} (nemoreward serve, ${native!.id})`, parallel: Math.ceil((rows * pipelined) / 8),
-            scorer: (scoring, fields, layout) => nativeScorer(http, rows, scoring, fields, layout),
+            scorer: (scoring, fields, layout) => summarized(nativeScorer(http, rows, scoring, fields, layout), scoring.field),
         };
     }
     const engine = serverEngine(server, url, undefined, log);
     const model = models.data?.find((m) => m.id === nimModel)?.id ?? models.data?.[0]?.id ?? nimModel;
     return {
         url, api, engine, identity: `${model} at ${url}`, description: `scoring on ${url} (NIM chat completions, ${model})`, parallel: 4,
-        scorer: (scoring, fields, layout) => nimScorer(http, model, scoring, fields, layout),
+        scorer: (scoring, fields, layout) => summarized(nimScorer(http, model, scoring, fields, layout), scoring.field),
+    };
+}
+
+/** The run's summary line as a local run's: the rewards' min, mean and max, the rows with an empty response or special-token text. */
+function summarized(scorer: { score(row: InputRow): Promise<Scored> }, field: string): { score(row: InputRow): Promise<Scored>; summary(): string } {
+    const stats = rewardStats(), rewards = scoredRewards(field);
+    return {
+        async score(row) {
+            const done = await scorer.score(row);
+            const values = done.error === undefined && done.skipped === undefined ? rewards.read(done.out) : undefined;
+            if (Array.isArray(values)) stats.add(values, {
+                special: done.out.fields["special_tokens_in_content"] === true,
+                empty: done.out.task?.conversations.some((c) => c.at(-1)!.content.trim() === "") ?? false,
+            });
+            return done;
+        },
+        summary: () => stats.summary(),
     };
 }
 
