@@ -103,7 +103,8 @@ export const flagTable = {
     field: { flags: "--field <name>", help: "name of the reward field or column", default: "reward" },
     precise: { flags: "--precise", help: "f32 KV cache: slower, closest to the exact reward" },
     flashAttention: { flags: "--flash-attention", help: "faster attention on long rows; rewards move about 2e-3 from the default (README, Reproducibility)" },
-    rewardToken: { flags: "--reward-token <id>", help: "vocabulary id whose logit is the reward", parse: integer(0), default: 0 },
+    // no default value: a --reward-token 0 given is told from none (score --server checks a given one against the server's)
+    rewardToken: { flags: "--reward-token <id>", help: "vocabulary id whose logit is the reward (default: 0)", parse: integer(0) },
     parallel: { flags: "--parallel <n|auto>", help: "conversations evaluated side by side in one context (auto: 1 on CPU, 8 on GPU)", parse: countOrAuto, default: "auto" },
     reuse: { flags: "--no-reuse", help: "re-evaluate shared prompt prefixes instead of keeping them in the KV cache" },
     onOverlong: {

@@ -86,7 +86,16 @@ export type EvalPlan = {
     maxTokens: number | undefined | "unknown";
 };
 
-export type ServerPlan = { url: string; api?: "native" | "nim"; apiKey?: string };
+export type ServerPlan = {
+    url: string; api?: "native" | "nim"; apiKey?: string;
+    /** The engine settings that change rewards, as given here (undefined: not given): the server's must match. */
+    engine: EngineSettings;
+    /** Engine flags given here that only change speed: the server's engine decides (a note, not an error). */
+    speedFlags: string[];
+};
+
+/** The engine settings a reward depends on, as `serve` reports them in GET /v1/models. */
+export type EngineSettings = { precise?: boolean; flashAttention?: boolean; rewardToken?: number };
 
 export type TransformPlan = {
     rank?: { groupBy?: string };
@@ -257,7 +266,7 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
         layout,
         transforms,
         outputs,
-        ...(flags.server !== undefined ? { server: { url: flags.server, api: flags.serverApi, apiKey: (context.env ?? {})["NEMOREWARD_API_KEY"] } } : {}),
+        ...(flags.server !== undefined ? { server: serverPlan(flags, (context.env ?? {})["NEMOREWARD_API_KEY"]) } : {}),
         ...(flags.gpus !== undefined ? { workers: { gpus: flags.gpus } } : flags.workers !== undefined && flags.workers > 1 ? { workers: { count: flags.workers } } : {}),
         rows,
         rejects: flags.rejects === undefined ? undefined : "--rejects",
@@ -315,6 +324,19 @@ function scoredWith(path: string): number | undefined | "unknown" {
         return "unknown";
     }
     return typeof header["maxTokens"] === "number" ? header["maxTokens"] : undefined;
+}
+
+/** `--server URL`: the engine flags given here, to be checked against the server's when the run connects. */
+function serverPlan(flags: Flags, apiKey: string | undefined): ServerPlan {
+    const engine: EngineSettings = {
+        ...(flags.precise === true ? { precise: true } : {}),
+        ...(flags.flashAttention === true ? { flashAttention: true } : {}),
+        ...(flags.rewardToken !== undefined ? { rewardToken: flags.rewardToken } : {}),
+    };
+    const speed: [boolean, string][] = [[flags.gpu !== undefined && flags.gpu !== "auto", "--gpu"], [flags.gpuLayers !== undefined && flags.gpuLayers !== "auto", "--gpu-layers"],
+        [flags.threads !== undefined, "--threads"], [flags.fixedThreads === true, "--fixed-threads"], [flags.parallel !== undefined && flags.parallel !== "auto", "--parallel"],
+        [flags.reuse === false, "--no-reuse"]];
+    return { url: flags.server!, api: flags.serverApi, ...(apiKey !== undefined ? { apiKey } : {}), engine, speedFlags: speed.filter(([given]) => given).map(([, name]) => name) };
 }
 
 /** The engine's options from the flags (`render` loads only the vocabulary, which needs no GPU backend). */

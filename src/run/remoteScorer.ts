@@ -3,11 +3,12 @@ import { rewardFields, toScoringTask, type ScoringTask, type TaskKind } from "..
 import type { Conversation, ConversationFields } from "../conversation/toConversation.js";
 import type { Log } from "../log.js";
 import { defaultContextSize } from "../plan/flags.js";
-import type { ScoringPlan, ServerPlan } from "../plan/plan.js";
+import type { EngineSettings, ScoringPlan, ServerPlan } from "../plan/plan.js";
 import { isJsonRow, type InputRow } from "../records/row.js";
 import type { Layout } from "../records/toolFields.js";
 import { jsonText, type Fields } from "../records/values.js";
-import { scoreRow, unscored, type Scored } from "./scoreTask.js";
+import { rewardStats, scoreRow, unscored, type Scored } from "./scoreTask.js";
+import { scoredRewards } from "../transforms/rewards.js";
 
 /** A server the rows go to: its protocol, and the model it holds (for --resume, as a local run names it). */
 export type Remote = {
@@ -16,12 +17,41 @@ export type Remote = {
     /** `nemoreward serve`: the identity a local run gives the same model file; NIM: its model id at its address. */
     identity: string;
     description: string;
+    /** The engine settings the rewards are computed with (the server's), for the .resume records. */
+    engine: Required<EngineSettings>;
     /** Rows kept in flight (run.ts's window): batches of the native protocol pipelined, or NIM requests at once. */
     parallel: number;
     scorer(scoring: ScoringPlan, fields: ConversationFields, layout: (kind: TaskKind) => Layout): { score(row: InputRow): Promise<Scored>; summary(): string };
 };
 
-type ModelList = { data?: { id: string; nemoreward?: { api: string; identity: string; max_rows: number } }[] };
+type ModelList = { data?: { id: string; nemoreward?: { api: string; identity: string; max_rows: number; engine?: { precise: boolean; flash_attention: boolean; reward_token: number } } }[] };
+
+/** Each engine setting a reward depends on: its flag, and how the server reports it. */
+const engineFlags = [
+    { key: "precise", flag: "--precise", reported: "precise", shown: (v: unknown) => (v === true ? "on" : "off") },
+    { key: "flashAttention", flag: "--flash-attention", reported: "flash_attention", shown: (v: unknown) => (v === true ? "on" : "off") },
+    { key: "rewardToken", flag: "--reward-token", reported: "reward_token", shown: (v: unknown) => String(v) },
+] as const;
+
+/**
+ * The server's engine settings are the server's: an engine flag given here that it does not run with is refused (the
+ * rewards would not be the ones asked for); one that only changes speed is noted and left to the server.
+ */
+function serverEngine(server: ServerPlan, url: string, reported: Record<string, unknown> | undefined, log: Log): Required<EngineSettings> {
+    const engine = { precise: false, flashAttention: false, rewardToken: 0 };
+    for (const { key, flag, reported: name, shown } of engineFlags) {
+        const wanted = server.engine[key];
+        if (reported === undefined) {
+            if (wanted !== undefined) throw new UsageError(`${flag}: ${url} does not say which ${flag} it scores with (not a \`nemoreward serve\`); leave ${flag} out`);
+            continue;
+        }
+        const value = reported[name];
+        if (wanted !== undefined && wanted !== value) throw new UsageError(`${flag}: the server at ${url} scores with ${flag} ${shown(value)}: give ${flag} to \`nemoreward serve\`, not to score --server`);
+        (engine as Record<string, unknown>)[key] = value;
+    }
+    if (server.speedFlags.length > 0) log.info(`${server.speedFlags.join(", ")}: ignored with --server (the server's engine decides)`);
+    return engine;
+}
 
 /** The model NVIDIA's hosted API serves this reward model as. */
 const nimModel = "nvidia/llama-3.1-nemotron-70b-reward";
@@ -41,16 +71,35 @@ export async function connectServer(server: ServerPlan, log: Log): Promise<Remot
     const api = server.api ?? (native !== undefined ? "native" : "nim");
     if (api === "native" && native === undefined) throw new UsageError(`--server-api native: ${url} is not a \`nemoreward serve\` (its /v1/models names no nemoreward model); try --server-api nim`);
     if (api === "native") {
+        const engine = serverEngine(server, url, native!.nemoreward!.engine, log);
         const rows = Math.min(batchRows, native!.nemoreward!.max_rows);
         return {
-            url, api, identity: native!.nemoreward!.identity, description: `scoring on ${url} (nemoreward serve, ${native!.id})`, parallel: Math.ceil((rows * pipelined) / 8),
-            scorer: (scoring, fields, layout) => nativeScorer(http, rows, scoring, fields, layout),
+            url, api, engine, identity: native!.nemoreward!.identity, description: `scoring on ${url} (nemoreward serve, ${native!.id})`, parallel: Math.ceil((rows * pipelined) / 8),
+            scorer: (scoring, fields, layout) => summarized(nativeScorer(http, rows, scoring, fields, layout), scoring.field),
         };
     }
+    const engine = serverEngine(server, url, undefined, log);
     const model = models.data?.find((m) => m.id === nimModel)?.id ?? models.data?.[0]?.id ?? nimModel;
     return {
-        url, api, identity: `${model} at ${url}`, description: `scoring on ${url} (NIM chat completions, ${model})`, parallel: 4,
-        scorer: (scoring, fields, layout) => nimScorer(http, model, scoring, fields, layout),
+        url, api, engine, identity: `${model} at ${url}`, description: `scoring on ${url} (NIM chat completions, ${model})`, parallel: 4,
+        scorer: (scoring, fields, layout) => summarized(nimScorer(http, model, scoring, fields, layout), scoring.field),
+    };
+}
+
+/** The run's summary line as a local run's: the rewards' min, mean and max, the rows with an empty response or special-token text. */
+function summarized(scorer: { score(row: InputRow): Promise<Scored> }, field: string): { score(row: InputRow): Promise<Scored>; summary(): string } {
+    const stats = rewardStats(), rewards = scoredRewards(field);
+    return {
+        async score(row) {
+            const done = await scorer.score(row);
+            const values = done.error === undefined && done.skipped === undefined ? rewards.read(done.out) : undefined;
+            if (Array.isArray(values)) stats.add(values, {
+                special: done.out.fields["special_tokens_in_content"] === true,
+                empty: done.out.task?.conversations.some((c) => c.at(-1)!.content.trim() === "") ?? false,
+            });
+            return done;
+        },
+        summary: () => stats.summary(),
     };
 }
 
@@ -102,6 +151,8 @@ function nativeScorer(http: ReturnType<typeof client>, rows: number, scoring: Sc
         field: scoring.field, context_size: scoring.contextSize, on_overlong: scoring.onOverlong, content_special: scoring.contentSpecial,
         ...(fields.messages !== undefined ? { messages_field: fields.messages } : {}),
         prompt_field: fields.prompt, response_field: fields.response, system_field: fields.system,
+        // the row messages in score's words: the output is a local run's, byte for byte
+        error_words: "cli",
     }).slice(1, -1);
     type Waiting = { row: InputRow; resolve: (scored: Scored) => void; reject: (error: unknown) => void };
     let pending: Waiting[] = [];

@@ -38,7 +38,7 @@ export async function run(plan: Plan, given: CliIo, chatTemplatePath: string | u
     const log = createLog(given.stderr, plan.log);
     // --server: the server holds the model; its identity goes in the records a resumed run checks
     const remote = plan.server === undefined ? undefined : await (await import("./remoteScorer.js")).connectServer(plan.server, log);
-    const outputs = await Outputs.claim(remote === undefined ? plan.outputs : withModel(plan.outputs, remote.identity), readFiles(plan, chatTemplatePath), given);
+    const outputs = await Outputs.claim(remote === undefined ? plan.outputs : withServer(plan.outputs, remote), readFiles(plan, chatTemplatePath), given);
     try {
         // CSV piped in without --input-format: refused now, not after the model has loaded
         const peek = !plan.read.formatGiven && plan.inputs.some(({ path, format }) => path === "-" && format === "jsonl");
@@ -78,9 +78,10 @@ export async function run(plan: Plan, given: CliIo, chatTemplatePath: string | u
 
 type Scorer = Pick<ReturnType<typeof taskScorer>, "score" | "summary">;
 
-/** The outputs' records with the model the server holds in their settings. */
-function withModel(specs: OutputSpec[], identity: string): OutputSpec[] {
-    return specs.map((spec) => spec.records === undefined ? spec : { ...spec, records: { ...spec.records, settings: { ...spec.records.settings, model: identity } } });
+/** The outputs' records with the model the server holds, and the engine settings it scores with, in their settings. */
+function withServer(specs: OutputSpec[], remote: { identity: string; engine: { precise: boolean; flashAttention: boolean; rewardToken: number } }): OutputSpec[] {
+    const { precise, flashAttention, rewardToken } = remote.engine;
+    return specs.map((spec) => spec.records === undefined ? spec : { ...spec, records: { ...spec.records, settings: { ...spec.records.settings, model: remote.identity, precise, flashAttention, rewardToken } } });
 }
 
 /**
@@ -155,11 +156,16 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
 
     const sources: Source[] = [];
     let stopped: string | undefined;
+    // --max-errors reached: the rows after the one that reached it are not written, however many were in flight (the
+    // window's depth, a server's batches), so that the output is the same whatever scored it
+    let limitReached = false;
     const countFailure = (row: InputRow, message: string) => {
         failed++;
         progress.interrupt(() => log.warn(`${where(row)}: ${message}`));
-        if (plan.maxErrors !== undefined && failed >= plan.maxErrors && stopped === undefined)
-            stopped = `stopped after ${plural(failed, "row")} could not be scored (--max-errors ${plan.maxErrors})`;
+        if (plan.maxErrors !== undefined && failed >= plan.maxErrors && !limitReached) {
+            limitReached = true;
+            stopped ??= `stopped after ${plural(failed, "row")} could not be scored (--max-errors ${plan.maxErrors})`;
+        }
     };
     let encodingFailed = false;
     const encoderFor = (file: OutputFile | undefined, layoutOf: (row: InputRow | undefined) => Layout, extra: Partial<EncoderOptions> = {}) => file === undefined ? undefined : createEncoder(file.spec.format, {
@@ -192,6 +198,7 @@ async function stream(plan: Plan, io: CliIo, log: Log, outputs: Outputs, paralle
 
     /** A finished row, in input order: counted, then through the transforms, then encoded and written. */
     const emit = async (done: Scored) => {
+        if (limitReached) return;
         if (done.error !== undefined) countFailure(done.out.input, done.error);
         else if (done.skipped !== undefined) progress.interrupt(() => log.info(`${where(done.out.input)}: skipped: ${done.skipped}`));
         progress.row(done.tokens, done.error !== undefined, done.skipped !== undefined);

@@ -34,11 +34,26 @@ export class RowQueue {
 
     /** Runs `work` when its turn comes; a row still waiting when `signal` aborts is dropped (Cancelled). */
     run<T>(work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-        return new Promise<T>((resolve, reject) => {
-            const onAbort = () => job.cancel(new Cancelled("the request ended before this row's turn"));
+        return this.runAll([work], signal)[0]!;
+    }
+
+    /**
+     * Runs each of a request's rows when its turn comes; the rows still waiting when `signal` aborts are dropped
+     * (Cancelled). One listener on the signal for them all, removed once every row has left the queue.
+     */
+    runAll<T>(works: (() => Promise<T>)[], signal?: AbortSignal): Promise<T>[] {
+        const jobs: Job[] = [];
+        let waiting = works.length;
+        const left = () => {
+            if (--waiting === 0) signal?.removeEventListener("abort", onAbort);
+        };
+        const onAbort = () => {
+            for (const job of jobs) job.cancel(new Cancelled("the request ended before this row's turn"));
+        };
+        const promises = works.map((work) => new Promise<T>((resolve, reject) => {
             const job: Job = {
                 start: () => {
-                    signal?.removeEventListener("abort", onAbort);
+                    left();
                     this.running++;
                     work().then(resolve, reject).finally(() => {
                         this.running--;
@@ -49,14 +64,17 @@ export class RowQueue {
                     const at = this.waiting.indexOf(job);
                     if (at === -1) return;
                     this.waiting.splice(at, 1);
+                    left();
                     reject(error);
                 },
             };
-            if (signal?.aborted) return reject(new Cancelled("the request ended before this row's turn"));
-            signal?.addEventListener("abort", onAbort, { once: true });
-            this.waiting.push(job);
-            this.next();
-        });
+            jobs.push(job);
+        }));
+        this.waiting.push(...jobs);
+        if (signal?.aborted) onAbort();
+        else if (jobs.length > 0) signal?.addEventListener("abort", onAbort, { once: true });
+        this.next();
+        return promises;
     }
 
     private next(): void {

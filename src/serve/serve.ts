@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { AddressInfo } from "node:net";
 import { basename } from "node:path";
 import { exitCodes, UsageError } from "../errors.js";
 import type { CliIo } from "../io.js";
@@ -31,6 +32,7 @@ export function isLoopback(host: string): boolean {
  */
 export async function runServe(flags: ServeFlags, io: CliIo): Promise<number> {
     const log = createLog(io.stderr, { quiet: flags.quiet === true, verbose: flags.verbose === true });
+    if (flags.apiKey !== undefined && flags.apiKey.trim() === "") throw new UsageError("--api-key is blank: give a key (or leave --api-key out)");
     const apiKey = flags.apiKey ?? ((io.env ?? process.env)["NEMOREWARD_API_KEY"] || undefined);
     if (!isLoopback(flags.host) && apiKey === undefined && flags.insecureNoAuth !== true)
         throw new UsageError(`--host ${flags.host} lets other machines in: give --api-key KEY (or $NEMOREWARD_API_KEY), or --insecure-no-auth to serve anyone who can reach it`);
@@ -49,15 +51,17 @@ export async function runServe(flags: ServeFlags, io: CliIo): Promise<number> {
     const address = await server.app.listen({ host: flags.host, port: flags.port });
     try {
         // the one line tests and scripts read to find the server (port 0: the port the system gave), whatever -q says
-        io.stderr.write(`nemoreward: listening on ${address}\n`);
+        io.stderr.write(`nemoreward: listening on ${boundUrl(server.app.server.address(), address)}\n`);
         const workers = flags.gpus !== undefined ? { gpus: flags.gpus } : flags.workers !== undefined && flags.workers > 1 ? { count: flags.workers } : undefined;
-        const model = await loadModel({ engine: engineOptions(flags, modelPath, false, contextSize), ...(workers !== undefined ? { workers } : {}) }, log);
+        const engine = engineOptions(flags, modelPath, false, contextSize);
+        const model = await loadModel({ engine, ...(workers !== undefined ? { workers } : {}) }, log);
         try {
             const template = loadTemplate(model, templateSource, log);
             log.info(model.description);
             // what a resumed `score --server` run checks: the model file as a local run names it, and a template of its own
             const identity = modelIdentity(modelPath) + (templateSource === undefined ? "" : `, chat template ${createHash("sha256").update(templateSource).digest("hex").slice(0, 16)}`);
-            server.ready({ model, template, name: basename(modelPath).replace(/\.gguf$/, ""), identity });
+            server.ready({ model, template, name: basename(modelPath).replace(/\.gguf$/, ""), identity,
+                engine: { precise: engine.precise, flashAttention: engine.flashAttention ?? false, rewardToken: engine.rewardToken } });
             io.stderr.write(`nemoreward: ready: ${basename(modelPath)} at ${address}\n`);
             await stopped(io.signal);
             log.info("stopping: no new requests; answering those in flight");
@@ -70,6 +74,12 @@ export async function runServe(flags: ServeFlags, io: CliIo): Promise<number> {
     } finally {
         await server.close();
     }
+}
+
+/** The address the server is bound to, as a URL (0.0.0.0 or :: when bound there: every interface); else fastify's. */
+function boundUrl(bound: string | AddressInfo | null, address: string): string {
+    if (bound === null || typeof bound === "string") return address;
+    return `http://${bound.family === "IPv6" ? `[${bound.address}]` : bound.address}:${bound.port}`;
 }
 
 /** Resolves when the run is asked to stop (never, without a signal). */

@@ -10,11 +10,16 @@ import { isValueProblem, jsonText, type Fields } from "../records/values.js";
 import { kindOf, taskScorer, type Scored } from "../run/scoreTask.js";
 import type { ChatTemplate } from "../template/chatTemplate.js";
 import { Metrics } from "./metrics.js";
+import { apiWords } from "./apiWords.js";
 import { queryConversation, UnreadableQuery } from "./openrlhf.js";
 import { RowQueue } from "./rowQueue.js";
 
 /** The model, once loaded: what every endpoint scores with. */
-export type Loaded = { model: RewardModel; template: ChatTemplate; name: string; identity: string };
+export type Loaded = {
+    model: RewardModel; template: ChatTemplate; name: string; identity: string;
+    /** The engine settings a reward depends on: a client's must match (score --server), and its .resume records say them. */
+    engine: { precise: boolean; flashAttention: boolean; rewardToken: number };
+};
 
 export type ServerSettings = {
     contextSize: number;
@@ -53,6 +58,8 @@ const scoreBody = {
         on_overlong: { enum: ["error", "skip", "truncate"] },
         content_special: { enum: ["special", "text"] },
         messages_field: fieldName, prompt_field: fieldName, response_field: fieldName, system_field: fieldName,
+        // "cli": row messages in `score`'s words (--prompt-field ...), as score --server writes them; else the body's
+        error_words: { enum: ["api", "cli"] },
     },
 } as const;
 const rewardBody = {
@@ -65,17 +72,15 @@ const chatBody = {
     required: ["messages"],
     properties: {
         model: { type: "string" },
-        messages: {
-            type: "array", minItems: 1,
-            items: { type: "object", required: ["role", "content"], properties: { role: { enum: ["system", "user", "assistant"] }, content: { type: "string" } } },
-        },
+        // the messages are read by `score`'s own reader (roles, content parts, tool turns), which says what it refuses
+        messages: { type: "array", minItems: 1 },
     },
 } as const;
 
 type ScoreBody = { records: Fields[]; field?: string; context_size?: number; on_overlong?: RowOptions["onOverlong"]; content_special?: RowOptions["contentSpecial"];
-    messages_field?: string; prompt_field?: string; response_field?: string; system_field?: string };
+    messages_field?: string; prompt_field?: string; response_field?: string; system_field?: string; error_words?: "api" | "cli" };
 type RewardBody = { query: string[]; prompts?: string[]; labels?: unknown[] };
-type ChatBody = { model?: string; messages: { role: string; content: string }[] };
+type ChatBody = { model?: string; messages: unknown[]; stream?: unknown; n?: unknown };
 
 /**
  * The HTTP server of `nemoreward serve`: fastify, a JSON schema per body, and one queue in front of one model. Every
@@ -98,6 +103,8 @@ export function createServer(settings: ServerSettings) {
     const metrics = new Metrics();
     let loaded: Loaded | undefined, queue: RowQueue | undefined, closing = false, requestCount = 0;
     const scorers = new Map<string, ReturnType<typeof taskScorer>>();
+    // requests whose body is still arriving (not yet handled): on stop, answered at once (they hold no rows yet)
+    const receiving = new Set<FastifyReply>();
     const ends = new WeakMap<FastifyRequest, { stop: AbortController; started: boolean; timer: NodeJS.Timeout }>();
 
     const keyHash = settings.apiKey === undefined ? undefined : createHash("sha256").update(settings.apiKey).digest();
@@ -112,8 +119,10 @@ export function createServer(settings: ServerSettings) {
         const stop = new AbortController();
         const end = { stop, started: false, timer: setTimeout(() => timedOut(request, reply), settings.requestTimeoutMs) };
         ends.set(request, end);
+        receiving.add(reply);
         // a client gone before its answer: its rows still waiting leave the queue
         reply.raw.on("close", () => {
+            receiving.delete(reply);
             clearTimeout(end.timer);
             if (!reply.raw.writableFinished) stop.abort();
         });
@@ -122,8 +131,9 @@ export function createServer(settings: ServerSettings) {
             return reply;
         }
     });
-    app.addHook("preHandler", async (request) => {
+    app.addHook("preHandler", async (request, reply) => {
         ends.get(request)!.started = true;
+        receiving.delete(reply);
     });
     app.addHook("onResponse", async (request, reply) => {
         clearTimeout(ends.get(request)?.timer);
@@ -137,10 +147,15 @@ export function createServer(settings: ServerSettings) {
         const [status, message] = end.started
             ? [503, `the request was not answered within ${seconds} s (--request-timeout): its rows still waiting were dropped`]
             : [408, `the request's body did not arrive within ${seconds} s (--request-timeout)`];
-        if (status === 503) void reply.header("retry-after", "1");
+        hangUp(reply, status, message, status === 503 ? 1 : undefined);
+    };
+    /** Answers now and closes the connection once the answer is out: a body still coming is not read further. */
+    const hangUp = (reply: FastifyReply, status: number, message: string, retryAfter?: number) => {
+        receiving.delete(reply);
+        if (reply.sent) return;
+        if (retryAfter !== undefined) void reply.header("retry-after", String(retryAfter));
         void reply.code(status).header("connection", "close").send(errorBody(status, message));
-        // a body that never ends: the connection goes, so that nothing more is read from it
-        reply.raw.once("finish", () => request.raw.socket?.destroy());
+        reply.raw.once("finish", () => reply.request.raw.socket?.destroy());
     };
 
     app.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, _request, reply) => {
@@ -181,11 +196,11 @@ export function createServer(settings: ServerSettings) {
         const { queue } = admit(records.length);
         const scorer = scorerFor(options);
         const { stop } = ends.get(request)!;
-        const rows = records.map((record, i) => queue.run(async () => {
+        const rows = queue.runAll(records.map((record, i) => async () => {
             const done = await scorer.score(rowOf(record, i));
             metrics.row(done.tokens, done.error !== undefined);
             return done;
-        }, stop.signal));
+        }), stop.signal);
         for (const row of rows) row.catch(() => undefined); // awaited together below
         try {
             return await Promise.all(rows);
@@ -217,9 +232,11 @@ export function createServer(settings: ServerSettings) {
             throw new Refusal(400, `body/field: "${options.field}" would be named like one of nemoreward's own fields; choose another name`, undefined, "field");
         const done = await scoreRecords(request, body.records, options);
         const layout = layoutOf({ mode: "rewards", ...options }, false);
+        const words = body.error_words === "cli" ? (fields: Fields) => fields : (fields: Fields) =>
+            Object.fromEntries(Object.entries(fields).map(([name, value]) => [name, (name === "error" || name === "skipped") && typeof value === "string" ? apiWords(value) : value])) as Fields;
         const results = done.map(({ out }) => {
             try {
-                return fieldsText(out.fields);
+                return fieldsText(words(out.fields));
             } catch (error) {
                 // as score's JSON encoder does: a value JSON cannot hold makes the row an error row saying why
                 if (!isValueProblem(error)) throw error;
@@ -238,21 +255,24 @@ export function createServer(settings: ServerSettings) {
             try {
                 return { messages: queryConversation(text, prompts?.[i]) };
             } catch (error) {
-                if (error instanceof UnreadableQuery) throw new Refusal(400, `body/query/${i}: ${error.message}`, undefined, "query");
-                throw error;
+                // a query is the client's text: whatever reading it fails on is the client's to fix (400), never a 500
+                throw new Refusal(400, `body/query/${i}: ${error instanceof UnreadableQuery ? error.message : `cannot be read (${(error as Error).message})`}`, undefined, "query");
             }
         });
         const done = await scoreRecords(request, records, defaultRowOptions);
         const failed = done.findIndex((d) => d.error !== undefined || d.skipped !== undefined);
-        if (failed !== -1) throw new Refusal(400, `body/query/${failed}: ${done[failed]!.error ?? done[failed]!.skipped}`, undefined, "query");
+        if (failed !== -1) throw new Refusal(400, `body/query/${failed}: ${apiWords(done[failed]!.error ?? done[failed]!.skipped!)}`, undefined, "query");
         const rewards = done.map((d) => d.out.fields["reward"] as number);
         return answer(reply, { rewards, scores: rewards });
     });
 
     app.post("/v1/chat/completions", { schema: { body: chatBody } }, async (request, reply) => {
-        const { messages, model } = request.body as ChatBody;
-        const [done] = await scoreRecords(request, [{ messages: messages.map(({ role, content }) => ({ role, content })) }], defaultRowOptions);
-        if (done!.error !== undefined) throw new Refusal(400, done!.error, undefined, "messages");
+        const { messages, model, stream, n } = request.body as ChatBody;
+        // a reward is one number: no stream of chunks, one choice (a client asking for more would silently get less)
+        if (stream !== undefined && stream !== false) throw new Refusal(400, "body/stream: streaming is not supported (a reward is one answer): leave stream out or false", undefined, "stream");
+        if (n !== undefined && n !== 1) throw new Refusal(400, "body/n: one choice only (a conversation has one reward): leave n out or 1", undefined, "n");
+        const [done] = await scoreRecords(request, [{ messages: messages as Fields[] } as Fields], defaultRowOptions);
+        if (done!.error !== undefined) throw new Refusal(400, apiWords(done!.error), undefined, "messages");
         const reward = done!.out.fields["reward"] as number;
         return answer(reply, {
             id: `chatcmpl-nemoreward-${++requestCount}`,
@@ -275,7 +295,8 @@ export function createServer(settings: ServerSettings) {
             object: "list",
             data: [{
                 id: loaded!.name, object: "model", created: 0, owned_by: "nemoreward",
-                nemoreward: { api: "native", identity: loaded!.identity, context_size: settings.contextSize, parallel: loaded!.model.parallel, max_rows: settings.maxRows },
+                nemoreward: { api: "native", identity: loaded!.identity, context_size: settings.contextSize, parallel: loaded!.model.parallel, max_rows: settings.maxRows,
+                    engine: { precise: loaded!.engine.precise, flash_attention: loaded!.engine.flashAttention, reward_token: loaded!.engine.rewardToken } },
             }],
         });
     });
@@ -301,6 +322,7 @@ export function createServer(settings: ServerSettings) {
         /** Stops taking requests, and resolves once those in flight are answered. */
         async close(): Promise<void> {
             closing = true;
+            for (const reply of [...receiving]) hangUp(reply, 503, "the server is stopping: the request's body had not arrived; send it again", 1);
             await app.close();
         },
         /** Requests being answered. */

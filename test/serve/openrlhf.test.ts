@@ -43,3 +43,48 @@ describe("OpenRLHF queries read back into conversations", () => {
         expect(() => queryConversation(query, prompt)).toThrow(reason);
     });
 });
+
+const l3 = (user: string, assistant: string) => `<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n${user}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n${assistant}<|eot_id|>`;
+const l3Prompt = (user: string) => `<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n${user}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n`;
+const chatml = (user: string, assistant: string) => `<|im_start|>user\n${user}<|im_end|>\n<|im_start|>assistant\n${assistant}<|im_end|>\n`;
+const chatmlPrompt = (user: string) => `<|im_start|>user\n${user}<|im_end|>\n<|im_start|>assistant\n`;
+const conversation = [{ role: "user", content: "What is 1+1?" }, { role: "assistant", content: "1+1=2" }];
+
+describe("OpenRLHF queries are read strictly", () => {
+    it.each([
+        // markers without the header the reader knows (Phi-4's <|im_sep|>, no blank line, no newline): 400, never a crash
+        ["<|im_start|>user<|im_sep|>What is 1+1?<|im_end|><|im_start|>assistant<|im_sep|>1+1=2<|im_end|>", undefined, /ChatML markers without a ChatML turn header/],
+        ["<|begin_of_text|><|start_header_id|>user<|end_header_id|>What is 1+1?<|eot_id|><|start_header_id|>assistant<|end_header_id|>1+1=2<|eot_id|>", undefined, /Llama 3 markers without/],
+        ["<|im_start|>userWhat is 1+1?<|im_end|><|im_start|>assistant1+1=2<|im_end|>", undefined, /ChatML markers without/],
+        ["What is 1+1?<|eot_id|>1+1=2", "What is 1+1?", /Llama 3 markers without/],
+        // a prompt the query does not begin with, whatever the template
+        [l3("What is 1+1?", "1+1=2"), l3Prompt("Different"), /does not begin with its prompt/],
+        [chatml("What is 1+1?", "1+1=2"), chatmlPrompt("Different"), /does not begin with its prompt/],
+        [l3("What is 1+1?", "1+1=2"), "What is 1+1?", /does not begin with its prompt/],
+        // special-token-looking markup of templates not read back, in the prompt or the response
+        ["<｜begin▁of▁sentence｜><｜User｜>What is 1+1?<｜Assistant｜>1+1=2<｜end▁of▁sentence｜>", "<｜begin▁of▁sentence｜><｜User｜>What is 1+1?<｜Assistant｜>", /markup .*"<｜begin▁of▁sentence｜>"/],
+        ["<｜hy_User｜>What is 1+1?<｜hy_Assistant｜>2", "<｜hy_User｜>What is 1+1?<｜hy_Assistant｜>", /markup/],
+        ["<reserved_106>What is 1+1?<reserved_107>2", "<reserved_106>What is 1+1?<reserved_107>", /markup .*<reserved_106>/],
+        ["<seed:bos>user\nWhat is 1+1?<seed:eos>2", "<seed:bos>user\nWhat is 1+1?<seed:eos>", /markup .*<seed:bos>/],
+        ["What is 1+1? 2 [INST] more [/INST]", "What is 1+1?", /markup .*\[INST\]/],
+        ["What is 1+1?2<|unknown_mark|>", "What is 1+1?", /markup .*<\|unknown_mark\|>/],
+        [l3("What is 1+1?", "1+1=2<|im_start|>"), undefined, /assistant turn 2 holds chat-template markup/],
+        // empty prompts and responses
+        ["What is 1+1?", "", /prompt .* is empty/],
+        ["What is 1+1?", "What is 1+1?", /response .* is empty/],
+        [l3Prompt("What is 1+1?"), l3Prompt("What is 1+1?"), /response .* is empty/],
+        [`${chatml("What is 1+1?", "2")}<|im_start|>assistant\n<|im_end|>\n`, undefined, /response .* is empty/],
+    ])("refuses %j (prompt %j), saying why", (query, prompt, reason) => {
+        expect(() => queryConversation(query, prompt)).toThrow(reason);
+    });
+
+    it.each([
+        ["plain", "What is 1+1?1+1=2</s></s>", "What is 1+1?"],
+        ["Llama 3", `${l3("What is 1+1?", "1+1=2")}<|end_of_text|><|end_of_text|>`, undefined],
+        ["Llama 3 with its prompt", `${l3("What is 1+1?", "1+1=2")}<|end_of_text|>`, l3Prompt("What is 1+1?")],
+        ["ChatML", `${chatml("What is 1+1?", "1+1=2")}<|endoftext|><|endoftext|>`, undefined],
+        ["ChatML with its prompt", `${chatml("What is 1+1?", "1+1=2")}<|endoftext|>\n<|endoftext|>`, chatmlPrompt("What is 1+1?")],
+    ])("%s: a run of end-of-text marks (right padding) after the response is dropped", (_, query, prompt) => {
+        expect(queryConversation(query, prompt)).toEqual(conversation);
+    });
+});

@@ -118,6 +118,9 @@ print(json.dumps({"rewards": [repr(r) for r in answer["rewards"]], "scores": [re
             [{ query: [llama3("hi", "x").replace(/<\|start_header_id\|>assistant.*$/s, "")] }, /ends with a user turn/],
             [{ query: ["a", "b"], prompts: ["a"] }, /1 prompts for 2 queries/],
             [{ query: "text" }, /body\/query must be array/],
+            // markers of a template read back, but headers it does not know (Phi-4): a 400 naming the query, never a 500
+            [{ query: [llama3("hi", "x"), "<|im_start|>user<|im_sep|>What is 1+1?<|im_end|><|im_start|>assistant<|im_sep|>1+1=2<|im_end|>"] }, /query\/1: ChatML markers without a ChatML turn header/],
+            [{ query: ["<|begin_of_text|><|start_header_id|>user<|end_header_id|>What is 1+1?<|eot_id|>"] }, /query\/0: Llama 3 markers without/],
         ];
         for (const [body, reason] of cases) {
             const answer = await post(`${server.url}/get_reward`, body);
@@ -133,8 +136,8 @@ print(json.dumps({"rewards": [repr(r) for r in answer["rewards"]], "scores": [re
         expect(wrong.body.error.message).toMatch(/body\/records\/0 must be object/);
         const missing = await post(`${server.url}/v1/chat/completions`, { model: "m" });
         expect(missing.body.error.message).toMatch(/must have required property 'messages'/);
-        const role = await post(`${server.url}/v1/chat/completions`, { messages: [{ role: "robot", content: "x" }] });
-        expect(role.body.error.message).toMatch(/body\/messages\/0\/role/);
+        const shape = await post(`${server.url}/v1/chat/completions`, { messages: "x" });
+        expect(shape.body.error.message).toMatch(/body\/messages must be array/);
         const field = await post(`${server.url}/v1/score`, { records: [{}], field: "error" });
         expect(field.body.error.message).toMatch(/body\/field/);
         expect((await fetch(`${server.url}/nowhere`)).status).toBe(404);
@@ -230,27 +233,37 @@ describe("nemoreward serve: security and limits", () => {
     });
 
     it("SIGTERM: stops taking connections, answers the request in flight, exits 0; a second signal exits at once", async () => {
+        /** Until the server has rows of a request in its engine: that request's body has arrived and it is in flight. */
+        const scoring = async (url: string) => {
+            for (;;) {
+                const metrics = await (await fetch(`${url}/metrics`)).text();
+                if (/^nemoreward_rows_total [1-9]/m.test(metrics) || /^nemoreward_rows_in_engine [1-9]/m.test(metrics)) return;
+                await new Promise((resolve) => setImmediate(resolve));
+            }
+        };
         const server = await serve();
-        const body = JSON.stringify({ records: records.slice(0, 2) });
+        const body = JSON.stringify({ records: records.slice(0, 20) });
         const inFlight = rawRequest(server.url, "/v1/score", body);
-        inFlight.send(body.slice(0, 10));
-        await post(`${server.url}/health`, ""); // the server has taken the first connection: it answered a later one
+        inFlight.send(body);
+        await scoring(server.url);
         server.child.kill("SIGTERM");
         await new Promise<void>((resolve) => server.child.stderr!.on("data", () => { if (/stopping: no new requests/.test(server.stderr())) resolve(); }));
         await expect(fetch(`${server.url}/health`)).rejects.toThrow();
-        inFlight.send(body.slice(10));
         const answer = await inFlight.answer;
         expect(status(answer)).toBe(200);
+        expect(JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4)).results).toHaveLength(20);
         expect(await server.exit).toBe(0);
 
+        // a request of thousands of rows in the engine: only a second signal ends the server before it is answered
         const second = await serve();
-        const stalled = rawRequest(second.url, "/v1/score", body);
-        stalled.send(body.slice(0, 10)); // never finished: only a second signal ends the server
-        await post(`${second.url}/health`, "");
+        const many = JSON.stringify({ records: Array.from({ length: 4000 }, (_, i) => ({ prompt: `Question ${i}?`, response: "Answer." })) });
+        const long = rawRequest(second.url, "/v1/score", many);
+        long.send(many);
+        await scoring(second.url);
         second.child.kill("SIGTERM");
         await new Promise<void>((resolve) => second.child.stderr!.on("data", () => { if (/stopping: no new requests/.test(second.stderr())) resolve(); }));
         second.child.kill("SIGTERM");
         expect(await second.exit).toBe(130);
-        stalled.socket.destroy();
+        long.socket.destroy();
     });
 });

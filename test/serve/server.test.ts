@@ -52,7 +52,7 @@ describe("serve's queue, health and timeouts (in-process, a model that answers w
             expect(early.headers.get("retry-after")).toBe("5");
             const { model, open } = gated(engine);
             open();
-            server.ready({ model, template: loadTemplate(engine, undefined, log), name: "tiny", identity: "tiny" });
+            server.ready({ model, template: loadTemplate(engine, undefined, log), name: "tiny", identity: "tiny", engine: { precise: false, flashAttention: false, rewardToken: 0 } });
             expect((await fetch(`${url}/health`)).status).toBe(200);
             expect((await post(`${url}/v1/score`, { records: [row] })).status).toBe(200);
         } finally {
@@ -64,7 +64,7 @@ describe("serve's queue, health and timeouts (in-process, a model that answers w
         const server = createServer({ ...settings, queueLimit: 5 });
         const url = await server.app.listen({ host: "127.0.0.1", port: 0 });
         const { model, open, entered } = gated(engine);
-        server.ready({ model, template: loadTemplate(engine, undefined, log), name: "tiny", identity: "tiny" });
+        server.ready({ model, template: loadTemplate(engine, undefined, log), name: "tiny", identity: "tiny", engine: { precise: false, flashAttention: false, rewardToken: 0 } });
         try {
             // two rows in the engine (parallel 1: the row evaluated and the next one tokenized), three waiting
             const first = post(`${url}/v1/score`, { records: [row, row, row, row, row] });
@@ -89,7 +89,7 @@ describe("serve's queue, health and timeouts (in-process, a model that answers w
         const server = createServer({ ...settings, requestTimeoutMs: 1000 });
         const url = await server.app.listen({ host: "127.0.0.1", port: 0 });
         const { model, open, entered } = gated(engine); // never opened before the answer: the rows cannot finish
-        server.ready({ model, template: loadTemplate(engine, undefined, log), name: "tiny", identity: "tiny" });
+        server.ready({ model, template: loadTemplate(engine, undefined, log), name: "tiny", identity: "tiny", engine: { precise: false, flashAttention: false, rewardToken: 0 } });
         try {
             const answer = await post(`${url}/v1/score`, { records: [row, row, row, row] });
             await entered;
@@ -107,7 +107,7 @@ describe("serve's queue, health and timeouts (in-process, a model that answers w
         const server = createServer(settings);
         const url = await server.app.listen({ host: "127.0.0.1", port: 0 });
         const { model, open, entered } = gated(engine);
-        server.ready({ model, template: loadTemplate(engine, undefined, log), name: "tiny", identity: "tiny" });
+        server.ready({ model, template: loadTemplate(engine, undefined, log), name: "tiny", identity: "tiny", engine: { precise: false, flashAttention: false, rewardToken: 0 } });
         try {
             const body = JSON.stringify({ records: [row, row, row, row, row, row] });
             const client = rawRequest(url, "/v1/score", body);
