@@ -33,8 +33,13 @@ export function taskKind(names: readonly string[], record?: Record<string, unkno
     return "single";
 }
 
+/** The kind of task a record holds, told by its fields and their values (a kind's fields all null are not it). */
+export function recordKind(record: Record<string, unknown>): TaskKind {
+    return taskKind(Object.keys(record), record);
+}
+
 export function toScoringTask(record: Record<string, unknown>, fields: ConversationFields): ScoringTask {
-    const kind = taskKind(Object.keys(record), record);
+    const kind = recordKind(record);
     if (kind === "single") return { kind, conversations: [toConversation(record, fields)] };
     const withResponse = (name: string) => responseConversation(record, fields, parsedJson(record[name], name), name);
     if (kind === "chosenRejected" || kind === "candidates") {

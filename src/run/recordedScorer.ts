@@ -1,5 +1,5 @@
 import { RowError } from "../errors.js";
-import { taskKind, toScoringTask, type ScoringTask } from "../conversation/scoringTask.js";
+import { recordKind, toScoringTask, type ScoringTask } from "../conversation/scoringTask.js";
 import type { Plan } from "../plan/plan.js";
 import type { InputRow } from "../records/row.js";
 import { toolColumn } from "../records/toolFields.js";
@@ -29,7 +29,7 @@ export function recordedScorer(plan: Plan) {
             const errorColumn = record[toolColumn(record, "error")];
             const own: Fields = typeof errorColumn === "string" ? { error: errorColumn } : {};
             // the task's kind alone, from the field names: its conversations are read only for a prompt to group by
-            const kindOnly = { kind: taskKind(Object.keys(record)), conversations: [] } as unknown as ScoringTask;
+            const kindOnly = { kind: recordKind(record), conversations: [] } as unknown as ScoringTask;
             const read = rewards.read({ input: row, fields: own, task: kindOnly });
             if (read === "skipped") return { out: { input: row, fields: own, task: kindOnly }, tokens: 0, skipped: typeof record[toolColumn(record, "skipped")] === "string" ? record[toolColumn(record, "skipped")] as string : "skipped" };
             if (typeof read === "string") {

@@ -1,4 +1,4 @@
-import { responsesOf, taskKind, type OutRow, type TaskKind } from "../conversation/scoringTask.js";
+import { recordKind, responsesOf, type OutRow, type TaskKind } from "../conversation/scoringTask.js";
 import { parsedJson } from "../conversation/toConversation.js";
 import { withField } from "../records/row.js";
 import { toolColumn } from "../records/toolFields.js";
@@ -113,7 +113,7 @@ export function recordedRewards(field: string, note: (message: string) => void =
         read({ input }) {
             const record = input.record;
             if (record === undefined) return input.problem ?? "unreadable";
-            const kind = taskKind(Object.keys(record));
+            const kind = recordKind(record);
             const text = input.source.format === "csv" || input.source.format === "tsv";
             const values: number[] = [];
             for (const name of rewardNames(kind, field).map((n) => columnOf(record, n))) {
@@ -142,7 +142,7 @@ export function recordedRewards(field: string, note: (message: string) => void =
         },
         exact({ input }) {
             const record = input.record ?? {};
-            const kind = taskKind(Object.keys(record));
+            const kind = recordKind(record);
             if (kind === "bestOfN" || kind === "candidates") return [];
             const text = input.source.format === "csv" || input.source.format === "tsv";
             return rewardNames(kind, field).map((name) => {
@@ -152,7 +152,7 @@ export function recordedRewards(field: string, note: (message: string) => void =
         },
         columns({ input, task }) {
             const record = input.record ?? {};
-            return rewardNames(task?.kind ?? taskKind(Object.keys(record)), field).map((name) => toolColumn(record, name));
+            return rewardNames(task?.kind ?? recordKind(record), field).map((name) => toolColumn(record, name));
         },
         part(row, indexes) {
             const record = row.input.record!;

@@ -113,6 +113,13 @@ describe("rewards a row already holds (filter, pairs --scored)", () => {
         expect(recordedRewards("score").read(held({ prompt: "p", response: "r", score: 3 }))).toEqual([3]);
     });
 
+    it("tells a row's kind by its values as score does: lists of answers (eval's --per-row rows), and a kind's columns all null in a row of another kind", () => {
+        const read = recordedRewards("reward").read;
+        expect(read(held({ prompt: "p", chosen: ["a", "b"], rejected: ["c"], reward_chosen: [1, 2], reward_rejected: [0.5] }))).toEqual([1, 2, 0.5]);
+        // a Parquet file of single rows beside best-of-N rows: the single row's `responses` and `rewards` are null
+        expect(read(held({ prompt: "p", response: "r", reward: -1.5, responses: null, rewards: null }))).toEqual([-1.5]);
+    });
+
     it("a best-of-N row cut by --top-k keeps its responses, rewards and best in step, the record's other bytes as they were", () => {
         const step = filterTransform(recordedRewards("reward"), { topK: 1 }, groupKey(undefined));
         const out = run(step, [held('{"id": 7.50, "prompt": "p", "responses": ["a", "b", "c"], "rewards": [1, 3, 2], "best": 1}')]);
