@@ -68,6 +68,7 @@ function spliced(input: InputRow, fields: Record<string, Value>): string {
     return spliceJson(input.text, texts, Object.keys(fields).some((key) => Object.hasOwn(input.record!, key)));
 }
 
-function objectText(fields: Record<string, Value>): string {
+/** An object's fields as one line of JSON, each value exactly (`jsonText`). */
+export function objectText(fields: Record<string, Value>): string {
     return `{${Object.entries(fields).map(([name, value]) => `${JSON.stringify(name)}:${jsonText(value)}`).join(",")}}`;
 }

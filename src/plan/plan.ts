@@ -8,7 +8,7 @@ import { availableCores, defaultThreads } from "../engine/availableCores.js";
 import type { EngineOptions } from "../engine/rewardEngine.js";
 import { findInputs, type InputSpec } from "../input/sources.js";
 import { findModel, modelParts } from "../model/findModel.js";
-import type { OutputSpec, ReadFile } from "../outputs/outputs.js";
+import { readResumeSettings, type OutputSpec, type ReadFile } from "../outputs/outputs.js";
 import type { ParquetColumn } from "../records/row.js";
 import { collidingField, named, ownPrefix, type Layout } from "../records/toolFields.js";
 import { rewardLayout } from "../conversation/scoringTask.js";
@@ -107,8 +107,23 @@ export type TransformPlan = {
 /** Facts the rules look at: the flags, and what follows from them. */
 type Facts = { command: CommandName; flags: Flags; filters: boolean; format: OutputFormat; stdoutIsTTY: boolean; streamInput: boolean };
 
+/** The rules between the engine's flags, which every command that loads a model checks (score, eval, pairs, serve). */
+const engineRules: { when: (x: { flags: Flags }) => boolean; say: (x: { flags: Flags }) => string }[] = [
+    {
+        when: (x: { flags: Flags }) => (x.flags.workers ?? 1) > availableCores(),
+        say: (x: { flags: Flags }) => `--workers ${x.flags.workers}: this process may use ${availableCores()} cores, and each worker needs one (with its own copy of the model): give at most ${availableCores()}`,
+    },
+    { when: (x: { flags: Flags }) => x.flags.workers !== undefined && x.flags.gpus !== undefined, say: () => "--workers and --gpus cannot be combined: --gpus starts a worker per GPU" },
+    { when: (x: { flags: Flags }) => x.flags.gpus !== undefined && (x.flags.gpu === "cpu" || x.flags.gpu === "vulkan"), say: (x: { flags: Flags }) => `--gpus starts a worker per CUDA device; it cannot go with --gpu ${x.flags.gpu}` },
+    {
+        when: (x: { flags: Flags }) => x.flags.fixedThreads === true && (x.flags.threads ?? process.env["NEMOREWARD_THREADS"] ?? "auto") === "auto",
+        say: () => "--fixed-threads needs --threads N: the number of threads to keep",
+    },
+];
+
 /** Every rule between flags, in one table: when it is broken, and what the one line of the refusal says. */
 const rules: { when: (x: Facts) => boolean; say: (x: Facts) => string }[] = [
+    ...engineRules,
     {
         when: (x) => x.flags.minReward !== undefined && x.flags.maxReward !== undefined && x.flags.minReward > x.flags.maxReward,
         say: (x) => `--min-reward ${x.flags.minReward} is above --max-reward ${x.flags.maxReward}: no row could be kept`,
@@ -123,20 +138,10 @@ const rules: { when: (x: Facts) => boolean; say: (x: Facts) => string }[] = [
     { when: (x) => x.command === "eval" && x.flags.resume === true && x.flags.perRow === undefined, say: () => "eval --resume needs --per-row FILE: it continues that file, and the report counts its rows" },
     { when: (x) => x.command === "eval" && x.flags.shard !== undefined && x.flags.perRow === undefined, say: () => "eval --shard needs --per-row FILE: `nemoreward merge` joins the parts, then `nemoreward eval` of the merged file reports" },
     { when: (x) => x.flags.maxTokens !== undefined && x.flags.maxTokens > (x.flags.contextSize ?? defaultContextSize), say: (x) => `--max-tokens ${x.flags.maxTokens} is over the ${x.flags.contextSize ?? defaultContextSize}-token context: raise --context-size` },
-    {
-        when: (x) => (x.flags.workers ?? 1) > availableCores(),
-        say: (x) => `--workers ${x.flags.workers}: this process may use ${availableCores()} cores, and each worker needs one (with its own copy of the model): give at most ${availableCores()}`,
-    },
     { when: (x) => x.flags.server !== undefined && (x.flags.workers !== undefined || x.flags.gpus !== undefined), say: () => "--server sends the rows to a server: it cannot go with --workers or --gpus (give those to `nemoreward serve`)" },
     { when: (x) => x.flags.server !== undefined && x.flags.model !== undefined, say: () => "--server scores with the server's model: leave out -m (give it to `nemoreward serve`)" },
     { when: (x) => x.flags.server !== undefined && x.flags.chatTemplate !== undefined, say: () => "--server renders with the server's template: give --chat-template to `nemoreward serve`" },
     { when: (x) => x.flags.serverApi !== undefined && x.flags.server === undefined, say: () => "--server-api goes with --server URL" },
-    { when: (x) => x.flags.workers !== undefined && x.flags.gpus !== undefined, say: () => "--workers and --gpus cannot be combined: --gpus starts a worker per GPU" },
-    { when: (x) => x.flags.gpus !== undefined && (x.flags.gpu === "cpu" || x.flags.gpu === "vulkan"), say: (x) => `--gpus starts a worker per CUDA device; it cannot go with --gpu ${x.flags.gpu}` },
-    {
-        when: (x) => x.flags.fixedThreads === true && (x.flags.threads ?? process.env["NEMOREWARD_THREADS"] ?? "auto") === "auto",
-        say: () => "--fixed-threads needs --threads N: the number of threads to keep",
-    },
     {
         when: (x) => x.format === "parquet" && x.streamInput && x.flags.output !== undefined && (x.flags.resume === true || x.flags.shard !== undefined),
         say: (x) => `${x.flags.resume ? "--resume" : "--shard"} with Parquet output reads its input twice (every row's types first, so that every run ` +
@@ -267,7 +272,7 @@ export async function plan(command: CommandName, inputs: string[], given: Flags,
         transforms,
         outputs,
         ...(flags.server !== undefined ? { server: serverPlan(flags, (context.env ?? {})["NEMOREWARD_API_KEY"]) } : {}),
-        ...(flags.gpus !== undefined ? { workers: { gpus: flags.gpus } } : flags.workers !== undefined && flags.workers > 1 ? { workers: { count: flags.workers } } : {}),
+        ...workersOf(flags),
         rows,
         rejects: flags.rejects === undefined ? undefined : "--rejects",
         report,
@@ -317,13 +322,8 @@ function cutOf(sources: InputSpec[]): number | undefined | "unknown" {
 
 /** The --max-tokens of an earlier run's --per-row FILE, from the settings its FILE.resume record starts with. */
 function scoredWith(path: string): number | undefined | "unknown" {
-    let header: Record<string, unknown>;
-    try {
-        header = JSON.parse(readFileSync(`${path}.resume`, "utf8").split("\n", 1)[0]!) as Record<string, unknown>;
-    } catch {
-        return "unknown";
-    }
-    return typeof header["maxTokens"] === "number" ? header["maxTokens"] : undefined;
+    const header = readResumeSettings(path);
+    return header === undefined ? "unknown" : typeof header["maxTokens"] === "number" ? header["maxTokens"] : undefined;
 }
 
 /** `--server URL`: the engine flags given here, to be checked against the server's when the run connects. */
@@ -339,8 +339,23 @@ function serverPlan(flags: Flags, apiKey: string | undefined): ServerPlan {
     return { url: flags.server!, api: flags.serverApi, ...(apiKey !== undefined ? { apiKey } : {}), engine, speedFlags: speed.filter(([given]) => given).map(([, name]) => name) };
 }
 
+/**
+ * The model's engine and its worker processes for a command that checks no other flag (serve): the engine rules of the
+ * one table checked first, as `plan` checks them.
+ */
+export function engineSetup(flags: Flags, modelPath: string, contextSize: number): Pick<Plan, "workers"> & { engine: EngineOptions } {
+    for (const rule of engineRules) if (rule.when({ flags })) throw new UsageError(rule.say({ flags }));
+    return { engine: engineOptions(flags, modelPath, false, contextSize), ...workersOf(flags) };
+}
+
+/** `--gpus`: a worker per GPU; `--workers N` (above 1): N worker processes; else the model in this process. */
+function workersOf(flags: Flags): Pick<Plan, "workers"> {
+    return flags.gpus !== undefined ? { workers: { gpus: flags.gpus } } : flags.workers !== undefined && flags.workers > 1 ? { workers: { count: flags.workers } } : {};
+}
+
 /** The engine's options from the flags (`render` loads only the vocabulary, which needs no GPU backend). */
-export function engineOptions(flags: Flags, modelPath: string, render: boolean, contextSize: number): EngineOptions {
+export function engineOptions(flags: Pick<Flags, "gpu" | "gpuLayers" | "threads" | "fixedThreads" | "parallel" | "precise" | "flashAttention" | "rewardToken" | "reuse" | "verbose">,
+    modelPath: string, render: boolean, contextSize: number): EngineOptions {
     return {
         modelPath,
         // render has no engine options: it loads only the vocabulary, which needs no GPU backend
@@ -388,7 +403,10 @@ function rowsFormat(command: CommandName, input: InputFormat, flags: Flags, stdo
 /** The fields a command adds to a row of each kind: rewards (or the rendered text), rank, markers, then `error`. */
 export function layoutOf(scoring: Pick<ScoringPlan, "mode" | "field" | "onOverlong">, rank: boolean, topK = false): (kind: TaskKind) => Layout {
     const marker = scoring.onOverlong === "skip" ? [named("skipped")] : scoring.onOverlong === "truncate" ? [named("truncated")] : [];
-    return (kind) => {
+    // asked for every row: one layout per kind, made once
+    const made = new Map<TaskKind, Layout>();
+    return (kind) => made.get(kind) ?? made.set(kind, make(kind)).get(kind)!;
+    function make(kind: TaskKind): Layout {
         // --top-k cuts a best-of-N row's responses: the kept ones' indexes in the row as it came
         const cut = topK && kind === "bestOfN" ? [named("response_indexes", true)] : [];
         if (scoring.mode === "render") return [named("rendered", kind !== "single"), named("n_tokens", kind !== "single"), named("error")];
@@ -396,7 +414,7 @@ export function layoutOf(scoring: Pick<ScoringPlan, "mode" | "field" | "onOverlo
         if (scoring.mode === "recorded") return [...cut, named("error"), ...(rank && kind === "single" ? [named("rank"), named("z")] : [])];
         return [...rewardLayout(kind, scoring.field), ...(rank && kind === "single" ? [named("rank"), named("z")] : []), ...marker,
             ...cut, named("special_tokens_in_content"), named("error")];
-    };
+    }
 }
 
 /** `--chat-template FILE`'s text, checked as a template before anything runs: it must parse and render a plain conversation. */

@@ -36,7 +36,7 @@ export function resumeSettings(options: RowSettings, format: OutputFormat, templ
         format,
         // --server: the server's model, as it names it (a local run's identity of the same file), set when the run starts
         model: options.modelPath === "" ? serverModel : modelIdentity(options.modelPath),
-        chatTemplate: templateSource === undefined ? "the model's" : createHash("sha256").update(templateSource).digest("hex").slice(0, 16),
+        chatTemplate: templateSource === undefined ? "the model's" : templateDigest(templateSource),
         field: options.field,
         rewardToken: options.rewardToken,
         precise: options.precise,
@@ -78,4 +78,9 @@ export function modelIdentity(path: string): string {
         }
     }
     return `${basename(real)} (${total} bytes, ${hash.digest("hex").slice(0, 16)})`;
+}
+
+/** A chat template's text, named by a short digest (what a resumed run, or a server's identity, checks). */
+export function templateDigest(templateSource: string): string {
+    return createHash("sha256").update(templateSource).digest("hex").slice(0, 16);
 }

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { templateDigest } from "../plan/resumeSettings.js";
 import type { AddressInfo } from "node:net";
 import { basename } from "node:path";
 import { exitCodes, UsageError } from "../errors.js";
@@ -6,7 +6,7 @@ import type { CliIo } from "../io.js";
 import { createLog } from "../log.js";
 import { findModel } from "../model/findModel.js";
 import type { Flags } from "../plan/flags.js";
-import { engineOptions, readTemplate } from "../plan/plan.js";
+import { engineSetup, readTemplate } from "../plan/plan.js";
 import { modelIdentity } from "../plan/resumeSettings.js";
 import { defaultContextSize } from "../plan/flags.js";
 import { loadModel } from "../run/run.js";
@@ -38,8 +38,10 @@ export async function runServe(flags: ServeFlags, io: CliIo): Promise<number> {
         throw new UsageError(`--host ${flags.host} lets other machines in: give --api-key KEY (or $NEMOREWARD_API_KEY), or --insecure-no-auth to serve anyone who can reach it`);
     if (apiKey !== undefined && flags.insecureNoAuth === true) throw new UsageError("--insecure-no-auth and an API key contradict each other: give one");
     const modelPath = findModel(flags.model);
-    const templateSource = readTemplate(flags.chatTemplate);
     const contextSize = flags.contextSize ?? defaultContextSize;
+    const setup = engineSetup(flags, modelPath, contextSize);
+    const engine = setup.engine;
+    const templateSource = readTemplate(flags.chatTemplate);
     const server = createServer({
         contextSize,
         bodyLimit: flags.maxBodyMb * 1024 * 1024,
@@ -52,14 +54,12 @@ export async function runServe(flags: ServeFlags, io: CliIo): Promise<number> {
     try {
         // the one line tests and scripts read to find the server (port 0: the port the system gave), whatever -q says
         io.stderr.write(`nemoreward: listening on ${boundUrl(server.app.server.address(), address)}\n`);
-        const workers = flags.gpus !== undefined ? { gpus: flags.gpus } : flags.workers !== undefined && flags.workers > 1 ? { count: flags.workers } : undefined;
-        const engine = engineOptions(flags, modelPath, false, contextSize);
-        const model = await loadModel({ engine, ...(workers !== undefined ? { workers } : {}) }, log);
+        const model = await loadModel(setup, log);
         try {
             const template = loadTemplate(model, templateSource, log);
             log.info(model.description);
             // what a resumed `score --server` run checks: the model file as a local run names it, and a template of its own
-            const identity = modelIdentity(modelPath) + (templateSource === undefined ? "" : `, chat template ${createHash("sha256").update(templateSource).digest("hex").slice(0, 16)}`);
+            const identity = modelIdentity(modelPath) + (templateSource === undefined ? "" : `, chat template ${templateDigest(templateSource)}`);
             server.ready({ model, template, name: basename(modelPath).replace(/\.gguf$/, ""), identity,
                 engine: { precise: engine.precise, flashAttention: engine.flashAttention ?? false, rewardToken: engine.rewardToken } });
             io.stderr.write(`nemoreward: ready: ${basename(modelPath)} at ${address}\n`);

@@ -2,11 +2,12 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import type { ConversationFields } from "../conversation/toConversation.js";
 import { asErrorRow } from "../encode/encoder.js";
+import { objectText } from "../encode/json.js";
 import type { RewardModel } from "../engine/workerPool.js";
 import { layoutOf, type ScoringPlan } from "../plan/plan.js";
 import type { InputRow } from "../records/row.js";
 import { collidingField, ownPrefix } from "../records/toolFields.js";
-import { isValueProblem, jsonText, type Fields } from "../records/values.js";
+import { isValueProblem, type Fields } from "../records/values.js";
 import { kindOf, taskScorer, type Scored } from "../run/scoreTask.js";
 import type { ChatTemplate } from "../template/chatTemplate.js";
 import { Metrics } from "./metrics.js";
@@ -236,12 +237,12 @@ export function createServer(settings: ServerSettings) {
             Object.fromEntries(Object.entries(fields).map(([name, value]) => [name, (name === "error" || name === "skipped") && typeof value === "string" ? apiWords(value) : value])) as Fields;
         const results = done.map(({ out }) => {
             try {
-                return fieldsText(words(out.fields));
+                return objectText(words(out.fields));
             } catch (error) {
                 // as score's JSON encoder does: a value JSON cannot hold makes the row an error row saying why
                 if (!isValueProblem(error)) throw error;
                 metrics.rowErrors++;
-                return fieldsText(asErrorRow(out, layout(kindOf(out.input)), error.message).fields);
+                return objectText(asErrorRow(out, layout(kindOf(out.input)), error.message).fields);
             }
         });
         return answer(reply, `{"results":[${results.join(",")}],"n_tokens":[${done.map((d) => d.tokens).join(",")}]}`);
@@ -335,11 +336,6 @@ export function createServer(settings: ServerSettings) {
 /** A record sent over HTTP, as an input row of a JSON source (its line: its place in the request, from 1). */
 function rowOf(record: Fields, index: number): InputRow {
     return { source: { name: "request", format: "json" }, line: index + 1, text: "", record };
-}
-
-/** The tool's fields as one JSON object, in order, each value as the encoders write it. */
-function fieldsText(fields: Fields): string {
-    return `{${Object.entries(fields).map(([name, value]) => `${JSON.stringify(name)}:${jsonText(value)}`).join(",")}}`;
 }
 
 /** An error answer, in the OpenAI shape (which its SDK reads): message, type, the field at fault, the status. */

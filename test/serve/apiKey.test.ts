@@ -28,3 +28,18 @@ describe("serve's listening line", () => {
         }
     });
 });
+
+describe("serve checks the engine flags as score does (one table of rules)", () => {
+    it.each([
+        [["--workers", "2", "--gpus", "all"], "--workers and --gpus cannot be combined"],
+        [["--gpus", "0", "--gpu", "cpu"], "--gpus starts a worker per CUDA device; it cannot go with --gpu cpu"],
+        [["--workers", "100000"], "--workers 100000: this process may use"],
+    ])("%j is refused (exit 2) before it listens, with score's line", async (flags, line) => {
+        const served = await runBuiltCli(["serve", "-m", tinyModel, "--port", "0", ...flags]);
+        expect(served.code).toBe(2);
+        expect(served.stderr).toContain(line);
+        expect(served.stderr).not.toMatch(/listening on/);
+        const scored = await runBuiltCli(["score", "-m", tinyModel, ...flags], "");
+        expect(scored.stderr).toContain(line);
+    });
+});

@@ -21,12 +21,10 @@ Examples:
         .action(async (flags: { model?: string; gpu?: "auto" | "cuda" | "vulkan" | "cpu"; gpuLayers?: number | "max" | "auto"; threads?: number | "auto";
             precise?: boolean; flashAttention?: boolean; quiet?: boolean; verbose?: boolean; json?: boolean }) => {
             const { findModel } = await import("../../model/findModel.js");
-            const { defaultThreads } = await import("../../engine/availableCores.js");
+            const { engineOptions } = await import("../../plan/plan.js");
             const { runCheck } = await import("../../eval/check.js");
-            setExit(await runCheck({
-                modelPath: findModel(flags.model), gpu: flags.gpu ?? "auto", gpuLayers: flags.gpuLayers ?? "auto",
-                threads: flags.threads ?? defaultThreads(), contextSize: Math.min(512, defaultContextSize), parallel: 1,
-                precise: flags.precise ?? false, flashAttention: flags.flashAttention ?? false, rewardToken: 0, reuse: false,
-            }, { json: flags.json === true, quiet: flags.quiet === true, verbose: flags.verbose === true }, io));
+            // two short conversations, one at a time: a small context, no prefix reuse, token 0 as the card reads it
+            setExit(await runCheck(engineOptions({ ...flags, parallel: 1, reuse: false, rewardToken: 0 }, findModel(flags.model), false, Math.min(512, defaultContextSize)),
+                { json: flags.json === true, quiet: flags.quiet === true, verbose: flags.verbose === true }, io));
         });
 }
