@@ -30,7 +30,8 @@ import { where, type InputRow, type Source } from "../records/row.js";
 export async function runMerge(output: string, given: string[], io: CliIo, quiet: boolean): Promise<number> {
     const log = createLog(io.stderr, { quiet });
     const inputs = findInputs(partsOf(withoutRecords(given.flatMap(expandFolder)), log), undefined);
-    const twice = inputs.find((input, i) => inputs.slice(0, i).some((other) => realpathSync(other.path) === realpathSync(input.path)));
+    const reals = inputs.map(({ path }) => realpathSync(path));
+    const twice = inputs.find((_, i) => reals.indexOf(reals[i]!) < i);
     if (twice !== undefined) throw new UsageError(`${twice.path} is given twice: name each part once`);
     const format = inputs[0]!.format;
     if (!formats[format].resumable) throw new UsageError("merge works on jsonl, csv, tsv and parquet shard outputs");
@@ -119,8 +120,9 @@ async function interleaveRows(shards: InputSpec[], records: (ShardRecord | undef
     const parquet = shards[0]!.format === "parquet";
     const { parquetFooter, columnsOf } = await import("../input/parquet.js");
     const columns = parquet ? await Promise.all(shards.map(async ({ path }) => columnsOf(await parquetFooter(path)))) : [];
+    const firstColumns = JSON.stringify(columns[0]);
     for (const [k, own] of columns.entries())
-        if (JSON.stringify(own) !== JSON.stringify(columns[0])) throw new UsageError(`${shards[k]!.path} has other columns than ${shards[0]!.path}: parts of one run have the same`);
+        if (JSON.stringify(own) !== firstColumns) throw new UsageError(`${shards[k]!.path} has other columns than ${shards[0]!.path}: parts of one run have the same`);
     const sources: Source[] = [];
     const problems: string[] = [];
     // Parquet out: the tool's columns where the parts' run put them, typed as it types them, all of them (also the

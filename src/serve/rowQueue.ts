@@ -12,7 +12,7 @@ type Job = { start: () => void; cancel: (error: Error) => void };
  * it is refused whole (429), never half queued.
  */
 export class RowQueue {
-    private readonly waiting: Job[] = [];
+    private waiting: Job[] = [];
     private running = 0;
 
     constructor(private readonly concurrency: number, readonly limit: number) {}
@@ -32,11 +32,6 @@ export class RowQueue {
         return this.waiting.length + rows <= this.limit;
     }
 
-    /** Runs `work` when its turn comes; a row still waiting when `signal` aborts is dropped (Cancelled). */
-    run<T>(work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-        return this.runAll([work], signal)[0]!;
-    }
-
     /**
      * Runs each of a request's rows when its turn comes; the rows still waiting when `signal` aborts are dropped
      * (Cancelled). One listener on the signal for them all, removed once every row has left the queue.
@@ -48,7 +43,11 @@ export class RowQueue {
             if (--waiting === 0) signal?.removeEventListener("abort", onAbort);
         };
         const onAbort = () => {
-            for (const job of jobs) job.cancel(new Cancelled("the request ended before this row's turn"));
+            // one pass over the queue for all the request's rows (a request of thousands, a queue of tens of thousands)
+            const mine = new Set(jobs);
+            const dropped = this.waiting.filter((job) => mine.has(job));
+            this.waiting = this.waiting.filter((job) => !mine.has(job));
+            for (const job of dropped) job.cancel(new Cancelled("the request ended before this row's turn"));
         };
         const promises = works.map((work) => new Promise<T>((resolve, reject) => {
             const job: Job = {
@@ -60,10 +59,8 @@ export class RowQueue {
                         this.next();
                     });
                 },
+                // taken out of the queue by onAbort
                 cancel: (error) => {
-                    const at = this.waiting.indexOf(job);
-                    if (at === -1) return;
-                    this.waiting.splice(at, 1);
                     left();
                     reject(error);
                 },

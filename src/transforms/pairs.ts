@@ -81,10 +81,13 @@ export function pairsTransform(plan: PairsPlan, rewards: RewardSource, byPrompt:
         const byItsPrompt = new Map<string, OutRow[]>();
         for (const row of grouped) {
             const conversation = row.task?.conversations[0];
-            const key = conversation === undefined ? "" : promptKey(conversation);
-            byItsPrompt.set(key, [...(byItsPrompt.get(key) ?? []), row]);
+            if (conversation === undefined) continue; // no conversation: nothing to pair
+            // without --group-by, the group is the rows of one prompt already
+            const key = plan.groupBy === undefined ? "" : promptKey(conversation);
+            const same = byItsPrompt.get(key);
+            if (same === undefined) byItsPrompt.set(key, [row]);
+            else same.push(row);
         }
-        byItsPrompt.delete(""); // rows with no conversation: nothing to pair
         if (byItsPrompt.size > 1) {
             counts.mixedGroups++;
             warn(`${where(grouped[0]!.input)}: the rows of its group (--group-by ${plan.groupBy}) answer ${byItsPrompt.size} different prompts: ` +

@@ -110,10 +110,10 @@ export function recordedRewards(field: string, note: (message: string) => void =
         }
     };
     return {
-        read({ input }) {
+        read({ input, task }) {
             const record = input.record;
             if (record === undefined) return input.problem ?? "unreadable";
-            const kind = recordKind(record);
+            const kind = task?.kind ?? recordKind(record);
             const text = input.source.format === "csv" || input.source.format === "tsv";
             const values: number[] = [];
             for (const name of rewardNames(kind, field).map((n) => columnOf(record, n))) {
@@ -140,9 +140,9 @@ export function recordedRewards(field: string, note: (message: string) => void =
             }
             return values;
         },
-        exact({ input }) {
+        exact({ input, task }) {
             const record = input.record ?? {};
-            const kind = recordKind(record);
+            const kind = task?.kind ?? recordKind(record);
             if (kind === "bestOfN" || kind === "candidates") return [];
             const text = input.source.format === "csv" || input.source.format === "tsv";
             return rewardNames(kind, field).map((name) => {
