@@ -27,13 +27,12 @@ export function delimitedEncoder(delimiter: "," | "\t", { layoutOf, warn, onErro
     let replaced: readonly string[] = [];
     let own: OwnNames = { rename: new Map(), ours: [] };
     const reportRenames = renameReporter(warn);
-    // every field the tool may add is a column, whether or not a row has its value (toolFields.ts)
-    const addedFor = (input: InputRow | undefined) => layoutOf(input);
 
     const start = (input: InputRow | undefined, where: string) => {
         const header = input?.source.header;
         const names = input === undefined ? [] : header?.names ?? (input.record === undefined ? [] : Object.keys(input.record));
-        const layout = addedFor(input);
+        // every field the tool may add is a column, whether or not a row has its value (toolFields.ts)
+        const layout = layoutOf(input);
         // the first record's values tell whether its fields named like the tool's hold what the tool writes there
         const fits = input?.record === undefined ? undefined : recordFits(input.record, layout[0]?.name, input.source.format === "csv" || input.source.format === "tsv");
         const fromRow = ownNames(names, layout, { always: ["error"], fits });

@@ -1,7 +1,7 @@
 import { isUtf8 } from "node:buffer";
 import { parseRecord } from "../records/json.js";
 import type { InputRow, Source } from "../records/row.js";
-import { isBlank } from "./blank.js";
+import { byteOrderMark, isBlank } from "./blank.js";
 
 /** A record (line) longer than this is an error row instead of filling memory: 64 MiB, unless --max-record-mb says otherwise. */
 export const defaultMaxRecordBytes = 64 * 1024 * 1024;
@@ -60,7 +60,7 @@ function jsonRow(bytes: Buffer, source: Source, line: number): InputRow | undefi
     if (isBlank(text)) return undefined;
     // its text for the rejects (filter keeps an unreadable line's text): each byte that is not UTF-8 as U+DC80+byte
     // (Python's surrogateescape: JSON writes it as a visible \udcNN escape, and the bytes can be had back)
-    if (!isUtf8(bytes)) return { source, line, text: escapedText(line === 1 ? bytes.subarray(bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0) : bytes).replace(/\r$/, ""), problem: notUtf8 };
+    if (!isUtf8(bytes)) return { source, line, text: escapedText(line === 1 ? bytes.subarray(bytes.subarray(0, 3).equals(byteOrderMark) ? 3 : 0) : bytes).replace(/\r$/, ""), problem: notUtf8 };
     return { source, line, text, ...parseRecord(text) };
 }
 
